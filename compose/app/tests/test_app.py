@@ -1,0 +1,19 @@
+"""The app's own tests, run inside the app container by 'dashenv test run' / 'dashenv ci run'."""
+
+import os
+
+import psycopg
+
+from dashtam_app.config import database_url
+
+
+def test_runs_against_a_test_database():
+    assert os.environ["ENVIRONMENT"] == "testing"
+    with psycopg.connect(database_url(), client_encoding="utf8") as conn:
+        assert "test" in conn.execute("SELECT current_database()").fetchone()[0]
+
+
+def test_schema_is_migrated():
+    with psycopg.connect(database_url(), client_encoding="utf8") as conn:
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert {"users", "providers"} <= tables

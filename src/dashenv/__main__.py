@@ -1,0 +1,3 @@
+from dashenv.cli import main
+
+main()

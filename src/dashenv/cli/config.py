@@ -1,0 +1,91 @@
+"""Configuration commands: envs, config show, config compose, init."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dashenv.cli.state import state
+
+EnvArg = Annotated[str, typer.Argument(help="Environment name (dev, test, ci, or declared).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of tables.")]
+
+
+def register(app: typer.Typer) -> None:
+    from dashenv.cli import new_app
+
+    config_app = new_app("config", help="Show the resolved configuration and where it comes from.")
+    app.add_typer(config_app)
+    app.command("envs")(envs)
+    app.command("init")(init)
+    config_app.command("show")(show)
+    config_app.command("compose")(compose)
+
+
+def envs(ctx: typer.Context, json: JsonOpt = False) -> None:
+    """List the environments: role, compose files, env file, project and host ports."""
+    from dashenv import render
+    from dashenv.workflows.config import environments_document
+
+    st = state(ctx)
+    doc = environments_document(st.project(), st.overrides)
+    render.print_json(doc) if json else render.environments(doc)
+
+
+def show(
+    ctx: typer.Context,
+    env: EnvArg,
+    json: JsonOpt = False,
+    reveal: Annotated[bool, typer.Option("--reveal", help="Show secrets unmasked.")] = False,
+) -> None:
+    """Every resolved value of ENV with the layer it came from (file and line for files).
+
+    Layers, highest first: --set flags, process environment (DASHENV_*), the env file,
+    dashenv.toml, built-in defaults. Secrets are masked unless --reveal.
+    """
+    from dashenv import render
+    from dashenv.workflows.config import config_document
+
+    doc = config_document(state(ctx).env(env), reveal)
+    render.print_json(doc) if json else render.config(doc)
+
+
+def compose(
+    ctx: typer.Context,
+    env: EnvArg,
+    args: Annotated[
+        list[str] | None, typer.Argument(help="Compose arguments to append (default: config).")
+    ] = None,
+) -> None:
+    """Print the exact docker compose command line dashenv runs for ENV."""
+    from dashenv.plan import compose_invocation
+
+    resolved = state(ctx).env(env)
+    inv = compose_invocation(resolved.settings, resolved.project.root)
+    typer.echo(inv.shell(*(args or ["config"]), relative_to=resolved.project.root))
+
+
+def init(
+    ctx: typer.Context,
+    env: Annotated[
+        str | None, typer.Argument(help="Environment to initialise (default: all).")
+    ] = None,
+) -> None:
+    """Create missing env files from their examples, generating secrets.
+
+    Never overwrites a value that is set; running it twice changes nothing.
+    """
+    from dashenv.workflows.config import init_environment
+
+    st = state(ctx)
+    names = [env] if env else st.project().environment_names()
+    for name in names:
+        result = init_environment(st.env(name, read_env=False))
+        if result.action == "created":
+            extra = f", generated {', '.join(result.generated)}" if result.generated else ""
+            typer.echo(f"{name}: created {result.env_file}{extra}")
+        elif result.action == "updated":
+            typer.echo(f"{name}: added {', '.join(result.added)} to {result.env_file}")
+        else:
+            typer.echo(f"{name}: {result.env_file} is complete")

@@ -1,0 +1,1 @@
+"""Configuration: environments (project.py), env files, layered sources with provenance."""

@@ -1,0 +1,78 @@
+"""Reading env files (``KEY=VALUE`` lines) with the line each key came from.
+
+Parsing is python-dotenv's (the same parser pydantic-settings uses); this module
+adds what dashenv needs on top: line numbers for provenance, and a clear error
+for a malformed line instead of dotenv's silent skip.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dashenv.errors import ConfigError
+
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    key: str
+    value: str
+    line: int
+
+
+def parse_env_text(text: str, path: str) -> dict[str, EnvEntry]:
+    """Parse env-file text. Later assignments of a key win, as in Compose."""
+    from dotenv.parser import parse_stream
+
+    entries: dict[str, EnvEntry] = {}
+    for binding in parse_stream(io.StringIO(text)):
+        line = binding.original.line
+        if binding.error:
+            raise ConfigError(
+                f"{path}:{line}: malformed line, expected KEY=VALUE",
+                hint="fix or remove that line (comments start with #)",
+            )
+        if binding.key is None:  # blank line or comment
+            continue
+        if not _KEY.match(binding.key):
+            raise ConfigError(
+                f"{path}:{line}: invalid key {binding.key!r}",
+                hint="keys are letters, digits and underscores, not starting with a digit",
+            )
+        if binding.value is None:
+            raise ConfigError(
+                f"{path}:{line}: {binding.key} has no value, expected {binding.key}=VALUE",
+                hint=f"write {binding.key}= for an empty value",
+            )
+        entries[binding.key] = EnvEntry(binding.key, binding.value, line)
+    return entries
+
+
+def read_env_file(path: Path, shown: str, *, env_name: str | None = None) -> dict[str, EnvEntry]:
+    """Read an env file; ``shown`` is the path as the user should see it."""
+    if not path.exists():
+        hint = (
+            f"run 'dashenv init {env_name}' to create it from its example"
+            if env_name
+            else "create it, or point env_file at an existing file"
+        )
+        raise ConfigError(f"env file {shown} does not exist", hint=hint)
+    if path.is_dir():
+        raise ConfigError(
+            f"env file {shown} is a directory, not a file",
+            hint="remove the directory (Docker creates one when it mounts a missing file)",
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"env file {shown} is not UTF-8 text (byte {exc.start})",
+            hint="save it as UTF-8",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read env file {shown}: {exc.strerror}") from None
+    return parse_env_text(text, shown)

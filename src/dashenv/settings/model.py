@@ -1,0 +1,113 @@
+"""dashenv's own settings for one environment, declared once with type, default and description.
+
+``config show`` and the README's settings table are generated from these declarations.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Port = int | None
+
+
+class EnvironmentSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", validate_default=True)
+
+    role: Literal["development", "testing", "ci"] = Field(
+        "development", description="What the environment is for; resets need testing or ci."
+    )
+    protected: bool = Field(
+        False, description="Holds data worth keeping: resets never target it, volumes need --yes."
+    )
+    compose_files: list[str] = Field(
+        description="Compose files, relative to the project directory, later ones overriding."
+    )
+    env_file: str = Field(description="The environment's env file (the app's settings).")
+    env_example: str | None = Field(
+        None, description="Example env file 'dashenv init' copies; default: env_file + '.example'."
+    )
+    project_name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Compose project name (-p)."
+    )
+    app_port: Port = Field(None, ge=1, le=65535, description="Host port of the app (HTTPS).")
+    callback_port: Port = Field(
+        None, ge=1, le=65535, description="Host port of the OAuth callback server."
+    )
+    postgres_port: Port = Field(None, ge=1, le=65535, description="Host port of PostgreSQL.")
+    redis_port: Port = Field(None, ge=1, le=65535, description="Host port of Redis.")
+    redis_index: int = Field(0, ge=0, le=15, description="Redis database index the app uses.")
+    host: str = Field("127.0.0.1", description="Host address published ports are bound to.")
+    profiles: list[str] = Field(default_factory=list, description="Compose profiles to enable.")
+    exclusive_with: list[str] = Field(
+        default_factory=list,
+        description="Environments sharing this one's containers: started one at a time.",
+    )
+    app_service: str = Field("app", description="Compose service of the application.")
+    callback_service: str = Field("callback", description="Compose service of the callback server.")
+    postgres_service: str = Field("postgres", description="Compose service of PostgreSQL.")
+    redis_service: str = Field("redis", description="Compose service of Redis.")
+    up_timeout: float = Field(
+        180.0, gt=0, description="Seconds 'up' waits for every healthcheck before giving up."
+    )
+    health_path: str = Field("/health", description="The app's health endpoint.")
+    migration_command: str = Field(
+        "python -m dashtam_app.migrate",
+        description="Brings the database schema to the latest migration (run in the app).",
+    )
+    migrations_dir: str = Field(
+        "compose/app/migrations", description="Migration files; their hash keys the template."
+    )
+    test_command: str = Field("pytest -q", description="What 'test run' and 'ci run' execute.")
+    test_runner: Literal["container", "host"] = Field(
+        "container", description="Run the test command in the app container or on the host."
+    )
+
+    @field_validator("compose_files", "profiles", "exclusive_with", mode="before")
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    return json.loads(text)
+                except json.JSONDecodeError:
+                    raise ValueError("not a valid JSON list") from None
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("app_port", "callback_port", "postgres_port", "redis_port", mode="before")
+    @classmethod
+    def _none_port(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"", "none", "off"}:
+            return None
+        if value is False:
+            return None
+        return value
+
+    @field_validator("compose_files")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one compose file is needed")
+        return value
+
+    @property
+    def example_file(self) -> str:
+        return self.env_example or f"{self.env_file}.example"
+
+    def published_ports(self) -> dict[str, int]:
+        """Service name -> host port, for the services this environment publishes."""
+        pairs = {
+            self.app_service: self.app_port,
+            self.callback_service: self.callback_port,
+            self.postgres_service: self.postgres_port,
+            self.redis_service: self.redis_port,
+        }
+        return {svc: port for svc, port in pairs.items() if port is not None}
+
+
+FIELD_NAMES = list(EnvironmentSettings.model_fields)

@@ -1,0 +1,164 @@
+"""The project: where it lives, its dashenv.toml, and the built-in environments.
+
+Pure data and file reading; no pydantic here (validation is in sources.py).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dashenv.errors import ConfigError
+
+CONFIG_FILE = "dashenv.toml"
+
+# The seed's isolated layout: dev and test side by side, ci with nothing published.
+BUILTIN_ENVIRONMENTS: dict[str, dict[str, Any]] = {
+    "dev": {
+        "role": "development",
+        "protected": True,
+        "compose_files": ["compose/docker-compose.dev.yml"],
+        "env_file": "env/.env.dev",
+        "project_name": "dashtam-dev",
+        "app_port": 8000,
+        "callback_port": 8182,
+        "postgres_port": 5432,
+        "redis_port": 6379,
+        "redis_index": 0,
+    },
+    "test": {
+        "role": "testing",
+        "protected": False,
+        "compose_files": ["compose/docker-compose.test.yml"],
+        "env_file": "env/.env.test",
+        "project_name": "dashtam-test",
+        "app_port": 8001,
+        "callback_port": 8183,
+        "postgres_port": 5433,
+        "redis_port": 6380,
+        "redis_index": 1,
+    },
+    "ci": {
+        "role": "ci",
+        "protected": False,
+        "compose_files": ["compose/docker-compose.ci.yml"],
+        "env_file": "env/.env.ci",
+        "project_name": "dashtam-ci",
+        "app_port": None,
+        "callback_port": None,
+        "postgres_port": None,
+        "redis_port": None,
+        "redis_index": 1,
+    },
+}
+
+# project-wide keys allowed at the top of dashenv.toml (or [tool.dashenv])
+GLOBAL_KEYS = {"builtins", "default_environment", "audit_log", "certs_dir", "host_names"}
+
+
+@dataclass
+class ProjectConfig:
+    """dashenv.toml as read: project-wide options and one table per environment."""
+
+    root: Path
+    path: Path | None  # the file the configuration came from, if any
+    table_prefix: str = ""  # "tool.dashenv." inside pyproject.toml
+    options: dict[str, Any] = field(default_factory=dict)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    text: str = ""
+
+    @property
+    def shown_path(self) -> str:
+        if self.path is None:
+            return CONFIG_FILE
+        try:
+            return str(self.path.relative_to(self.root))
+        except ValueError:
+            return str(self.path)
+
+    def environment_names(self) -> list[str]:
+        names = list(BUILTIN_ENVIRONMENTS) if self.options.get("builtins", True) else []
+        names += [n for n in self.environments if n not in names]
+        return names
+
+    def line_of(self, env: str, key: str) -> int | None:
+        """The line of ``key`` inside the ``[environments.<env>]`` table, if it can be found."""
+        header = re.compile(
+            rf"^\s*\[\s*{re.escape(self.table_prefix)}environments\.\"?{re.escape(env)}\"?\s*\]"
+        )
+        assign = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+        inside = False
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            if line.lstrip().startswith("["):
+                inside = bool(header.match(line))
+                continue
+            if inside and assign.match(line):
+                return number
+        return None
+
+
+def find_project_dir(start: Path) -> Path:
+    """The nearest directory upward holding dashenv.toml or compose/."""
+    start = start.resolve()
+    for candidate in (start, *start.parents):
+        if (candidate / CONFIG_FILE).is_file() or (candidate / "compose").is_dir():
+            return candidate
+        pyproject = candidate / "pyproject.toml"
+        if pyproject.is_file() and "[tool.dashenv" in pyproject.read_text(errors="replace"):
+            return candidate
+    raise ConfigError(
+        f"no dashenv project in {start} or any parent",
+        hint="run inside a project (a directory with dashenv.toml or compose/) or pass -C DIR",
+    )
+
+
+def _load_toml(path: Path, shown: str) -> tuple[dict[str, Any], str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{shown} is not valid TOML: {exc}",
+            hint="check the quoting and brackets on that line",
+        ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{shown} is not UTF-8 text", hint="save it as UTF-8") from None
+
+
+def load_project(root: Path) -> ProjectConfig:
+    root = root.resolve()
+    if not root.is_dir():
+        raise ConfigError(f"project directory {root} does not exist", hint="check -C DIR")
+    config_path = root / CONFIG_FILE
+    prefix = ""
+    data: dict[str, Any] = {}
+    text = ""
+    path: Path | None = None
+    if config_path.is_file():
+        path = config_path
+        data, text = _load_toml(config_path, CONFIG_FILE)
+    elif (root / "pyproject.toml").is_file():
+        pyproject, ptext = _load_toml(root / "pyproject.toml", "pyproject.toml")
+        tool = pyproject.get("tool", {}).get("dashenv")
+        if isinstance(tool, dict):
+            data, text, path, prefix = tool, ptext, root / "pyproject.toml", "tool.dashenv."
+    project = ProjectConfig(root=root, path=path, table_prefix=prefix, text=text)
+    envs = data.get("environments", {})
+    if not isinstance(envs, dict) or not all(isinstance(v, dict) for v in envs.values()):
+        raise ConfigError(
+            f"{project.shown_path}: 'environments' must hold one table per environment",
+            hint="write [environments.NAME] tables",
+        )
+    unknown = set(data) - GLOBAL_KEYS - {"environments"}
+    if unknown:
+        raise ConfigError(
+            f"{project.shown_path}: unknown key {sorted(unknown)[0]!r}",
+            hint=f"project-wide keys are {', '.join(sorted(GLOBAL_KEYS))}; "
+            "environment keys go under [environments.NAME]",
+        )
+    project.options = {k: v for k, v in data.items() if k != "environments"}
+    project.environments = envs
+    return project

@@ -1,0 +1,237 @@
+"""Layered settings with provenance.
+
+pydantic-settings merges sources in ``settings_customise_sources`` order (first wins)
+but does not say where a value came from. Each layer here is a settings source that
+also remembers, for every key it has, its origin; ``resolve_environment`` asks the
+layers in priority order and keeps the first that has the key.
+
+Highest first: CLI flags > process environment > env file > dashenv.toml > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from dashenv.errors import ConfigError
+from dashenv.settings.envfile import EnvEntry, read_env_file
+from dashenv.settings.model import FIELD_NAMES, EnvironmentSettings
+from dashenv.settings.project import BUILTIN_ENVIRONMENTS, ProjectConfig
+
+ENV_PREFIX = "DASHENV_"
+LAYERS = ("cli", "process env", "env file", "dashenv.toml", "default")
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where one value came from."""
+
+    layer: str  # one of LAYERS
+    key: str  # the key as written in that layer
+    path: str | None = None
+    line: int | None = None
+
+    def describe(self) -> str:
+        where = self.path or self.layer
+        if self.path and self.line:
+            where = f"{self.path}:{self.line}"
+        if self.layer == "default":
+            return "default"
+        if self.layer == "cli":
+            return f"--set {self.key}"
+        return f"{where} ({self.key})"
+
+
+class LayerSource(PydanticBaseSettingsSource):
+    """A settings source holding plain values plus the origin of each."""
+
+    def __init__(
+        self, settings_cls: type[BaseSettings], values: dict[str, Any], origins: dict[str, Origin]
+    ):
+        super().__init__(settings_cls)
+        self.values = values
+        self.origins = origins
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.values)
+
+
+@dataclass
+class ResolvedEnvironment:
+    name: str
+    settings: EnvironmentSettings
+    provenance: dict[str, Origin]
+    project: ProjectConfig
+
+    def path(self, relative: str) -> Path:
+        return (self.project.root / relative).resolve()
+
+
+def _prefixed(mapping: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """DASHENV_APP_PORT=.. -> {"app_port": ("DASHENV_APP_PORT", value)} for known fields."""
+    found = {}
+    for key, value in mapping.items():
+        if key.startswith(ENV_PREFIX):
+            name = key[len(ENV_PREFIX) :].lower()
+            if name in FIELD_NAMES:
+                found[name] = (key, value)
+    return found
+
+
+def _layer_cli(overrides: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Origin]]:
+    values, origins = {}, {}
+    for key, value in overrides.items():
+        if key not in FIELD_NAMES:
+            raise ConfigError(
+                f"unknown setting {key!r} in --set",
+                hint=f"settings are: {', '.join(FIELD_NAMES)}",
+            )
+        values[key] = value
+        origins[key] = Origin("cli", f"{key}={value}")
+    return values, origins
+
+
+def _layer_process(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Origin]]:
+    found = _prefixed(environ)
+    return (
+        {k: v for k, (_, v) in found.items()},
+        {k: Origin("process env", key) for k, (key, _) in found.items()},
+    )
+
+
+def _layer_envfile(
+    entries: Mapping[str, EnvEntry], shown: str
+) -> tuple[dict[str, Any], dict[str, Origin]]:
+    found = _prefixed({k: e.value for k, e in entries.items()})
+    return (
+        {k: v for k, (_, v) in found.items()},
+        {k: Origin("env file", key, shown, entries[key].line) for k, (key, _) in found.items()},
+    )
+
+
+def _layer_toml(project: ProjectConfig, name: str) -> tuple[dict[str, Any], dict[str, Origin]]:
+    table = project.environments.get(name, {})
+    unknown = [k for k in table if k not in FIELD_NAMES]
+    if unknown:
+        line = project.line_of(name, unknown[0])
+        where = f"{project.shown_path}:{line}" if line else project.shown_path
+        raise ConfigError(
+            f"{where}: unknown setting {unknown[0]!r} in [environments.{name}]",
+            hint=f"settings are: {', '.join(FIELD_NAMES)}",
+        )
+    origins = {
+        k: Origin(
+            "dashenv.toml",
+            f"environments.{name}.{k}",
+            project.shown_path,
+            project.line_of(name, k),
+        )
+        for k in table
+    }
+    return dict(table), origins
+
+
+def environment_defaults(project: ProjectConfig, name: str) -> dict[str, Any]:
+    if project.options.get("builtins", True):
+        return dict(BUILTIN_ENVIRONMENTS.get(name, {}))
+    return {}
+
+
+def resolve_environment(
+    project: ProjectConfig,
+    name: str,
+    cli: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    read_env: bool = True,
+) -> ResolvedEnvironment:
+    """Resolve one environment's settings through every layer, keeping provenance.
+
+    ``read_env=False`` skips the env-file layer (used by ``init`` before the file exists).
+    """
+    if name not in project.environment_names():
+        known = ", ".join(project.environment_names()) or "none"
+        raise ConfigError(
+            f"unknown environment {name!r}",
+            hint=f"known environments: {known} (declare more in dashenv.toml)",
+        )
+    environ = os.environ if environ is None else environ
+    defaults = environment_defaults(project, name)
+    layers: list[tuple[str, dict[str, Any], dict[str, Origin]]] = [
+        ("cli", *_layer_cli(cli or {})),
+        ("process env", *_layer_process(environ)),
+        ("dashenv.toml", *_layer_toml(project, name)),
+        ("default", defaults, {k: Origin("default", k) for k in defaults}),
+    ]
+    if read_env:
+        # the env file's own location comes from every layer but the env file
+        env_file = next((vals["env_file"] for _, vals, _ in layers if "env_file" in vals), None)
+        if env_file is None:
+            raise ConfigError(
+                f"environment {name!r} has no env_file",
+                hint=f"set env_file under [environments.{name}] in dashenv.toml",
+            )
+        shown = str(env_file)
+        entries = read_env_file(project.root / shown, shown, env_name=name)
+        layers.insert(2, ("env file", *_layer_envfile(entries, shown)))
+
+    provenance: dict[str, Origin] = {}
+    for field in FIELD_NAMES:
+        for _, values, origins in layers:
+            if field in values:
+                provenance[field] = origins[field]
+                break
+        else:
+            provenance[field] = Origin("default", field)
+
+    sources = [LayerSource(EnvironmentSettings, vals, origins) for _, vals, origins in layers]
+
+    class _Layered(EnvironmentSettings):
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], *args: Any, **kwargs: Any
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return tuple(sources)
+
+    try:
+        layered = _Layered()
+    except ValidationError as exc:
+        raise validation_error(exc, provenance, f"environment {name!r}") from None
+    return ResolvedEnvironment(name, layered, provenance, project)
+
+
+def validation_error(
+    exc: ValidationError, provenance: Mapping[str, Origin], what: str
+) -> ConfigError:
+    """One line per invalid field, naming the file (or layer) and the key."""
+    lines = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        origin = provenance.get(field)
+        if origin is None or origin.layer == "default":
+            where = f"{what}: {field}"
+        elif origin.path:
+            where = f"{origin.path}:{origin.line}: {origin.key}" if origin.line else (
+                f"{origin.path}: {origin.key}"
+            )
+        else:
+            where = f"{origin.layer}: {origin.key}"
+        got = err.get("input")
+        shown = "" if err["type"] == "missing" or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"{where}: {err['msg']}{shown}")
+    first, rest = lines[0], lines[1:]
+    return ConfigError(
+        first if not rest else f"{len(lines)} invalid settings: {first}",
+        hint="fix the value where it is set; 'dashenv config show' lists every layer",
+        details="\n".join(rest) or None,
+    )

@@ -1,0 +1,1 @@
+"""Workflows: observe, plan, apply. Each command hands over to one function here."""
