@@ -6,6 +6,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dashenv.facts import ComposeService, Container
 from dashenv.settings.model import EnvironmentSettings
 
 # Variables the shipped compose files interpolate; dashenv passes the resolved values.
@@ -112,3 +113,118 @@ def port_clashes(
             if port in theirs:
                 clashes.append(PortClash(port, svc, other_name, theirs[port]))
     return clashes
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """Something that would make ``up`` fail or, worse, quietly reach the wrong environment."""
+
+    message: str
+    hint: str
+
+
+def _owner(project: str | None, env_by_project: dict[str, str]) -> str:
+    if project is None:
+        return "a container outside Compose"
+    env = env_by_project.get(project)
+    return f"compose project {project}" + (f" (environment {env})" if env else "")
+
+
+def _fix(project: str | None, container: str, env_by_project: dict[str, str]) -> str:
+    env = env_by_project.get(project or "")
+    return f"run 'dashenv down {env}'" if env else f"run 'docker rm -f {container}'"
+
+
+def find_conflicts(
+    project_name: str,
+    services: dict[str, ComposeService],
+    containers: list[Container],
+    ports_in_use: dict[int, bool],
+    env_by_project: dict[str, str],
+) -> list[Conflict]:
+    """Container names and host ports this project needs that someone else holds.
+
+    ``ports_in_use`` maps each published host port to whether binding it failed
+    (only probed for ports none of this project's own containers publish).
+    """
+    conflicts: list[Conflict] = []
+    by_name = {c.name: c for c in containers}
+    for svc in services.values():
+        if not svc.container_name:
+            continue
+        holder = by_name.get(svc.container_name)
+        if holder is not None and holder.project != project_name:
+            conflicts.append(
+                Conflict(
+                    f"container name {svc.container_name} is already used by "
+                    f"{_owner(holder.project, env_by_project)}",
+                    f"stop that environment first: {_fix(holder.project, holder.name, env_by_project)}",
+                )
+            )
+    publishers: dict[int, Container] = {}
+    for c in containers:
+        if c.state in ("running", "restarting", "paused"):
+            for binding in c.ports:
+                publishers.setdefault(binding.host_port, c)
+    for svc in services.values():
+        for _ip, port, _target in svc.ports:
+            holder = publishers.get(port)
+            if holder is not None and holder.project == project_name:
+                continue  # ours already
+            if holder is not None:
+                conflicts.append(
+                    Conflict(
+                        f"host port {port} ({svc.name}) is published by container {holder.name} "
+                        f"of {_owner(holder.project, env_by_project)}",
+                        f"{_fix(holder.project, holder.name, env_by_project)}, "
+                        f"or give this environment another {svc.name} port "
+                        f"(--set {svc.name}_port=N or dashenv.toml)",
+                    )
+                )
+            elif ports_in_use.get(port):
+                conflicts.append(
+                    Conflict(
+                        f"host port {port} ({svc.name}) is held by another process",
+                        f"find it with 'ss -ltnp sport = :{port}' and stop it, or give this "
+                        f"environment another port (--set {svc.name}_port=N)",
+                    )
+                )
+    return conflicts
+
+
+def unpublished_ports(
+    project_name: str, services: dict[str, ComposeService], containers: list[Container]
+) -> list[str]:
+    """After start: each published port must really map to this project's container."""
+    problems = []
+    for svc in services.values():
+        mine = [c for c in containers if c.project == project_name and c.service == svc.name]
+        for _ip, port, target in svc.ports:
+            if not any(b.host_port == port for c in mine for b in c.ports):
+                problems.append(f"{svc.name}: host port {port} -> {target} is not published")
+    return problems
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a wait for health stands."""
+
+    done: bool
+    failed: list[str]  # services that exited or turned unhealthy
+    pending: list[str]
+
+
+def health_progress(
+    project_name: str, expected: list[str], containers: list[Container]
+) -> Progress:
+    mine = {c.service: c for c in containers if c.project == project_name}
+    failed, pending = [], []
+    for svc in expected:
+        c = mine.get(svc)
+        if c is None:
+            pending.append(svc)
+        elif c.state in ("exited", "dead") or c.health == "unhealthy":
+            failed.append(svc)
+        elif not c.ready:
+            pending.append(svc)
+    return Progress(not failed and not pending, failed, pending)

@@ -74,3 +74,84 @@ def config(doc: dict[str, Any]) -> None:
     rows = [[k, v["value"], v["source"]] for k, v in doc["app"].items()]
     note = " (secrets masked; --reveal shows them)" if doc["masked"] else ""
     out.print(table(f"application settings{note}", ["key", "value", "from"], rows))
+
+
+# --- lifecycle -------------------------------------------------------------------
+
+
+def _ports(c: Any) -> str:
+XX
+
+
+def containers_table(title: str | None, containers: list[Any], expected: list[str] | None = None,
+                     elapsed: float | None = None) -> Table:  # fmt: skip
+    rows = []
+    seen = set()
+    for c in sorted(containers, key=lambda c: (c.service or "", c.name)):
+        seen.add(c.service)
+        rows.append([c.service, c.name, c.state, c.health or "-", _ports(c)])
+    for svc in expected or []:
+        if svc not in seen:
+            rows.append([svc, "-", "waiting", "-", "-"])
+    suffix = f" ({elapsed:.0f}s)" if elapsed is not None else ""
+    return table(
+        f"{title}{suffix}" if title else None,
+        ["service", "container", "state", "health", "ports"],
+        rows,
+    )
+
+
+class LiveReporter:
+    """Messages to stderr and a live table of container health while waiting."""
+
+    def __init__(self, title: str):
+        from rich.live import Live
+
+        self.title = title
+        self.err = console(stderr=True)
+        self.live = Live(console=self.err, transient=False, auto_refresh=False)
+        self.started = False
+        self.last: Any = None
+
+    def say(self, message: str) -> None:
+        self.err.print(message)
+
+    def progress(self, containers: list[Any], expected: list[str], elapsed: float) -> None:
+        if not self.err.is_terminal:
+            return
+        if not self.started:
+            self.live.start()
+            self.started = True
+        self.live.update(containers_table(self.title, containers, expected, elapsed), refresh=True)
+
+    def close(self) -> None:
+        if self.started:
+            self.live.stop()
+
+
+def up_summary(result: Any) -> None:
+    out = console()
+    e = result.endpoints
+    rows = []
+    if e.app:
+        rows.append(["app", e.app, f"health: {e.app}/health"])
+    if e.callback:
+        rows.append(["callback", e.callback, ""])
+    if e.postgres:
+        rows.append(["postgres", e.postgres, f"database {result.database}, user {result.database_user}"])
+    if e.redis:
+        rows.append(["redis", e.redis, f"index {result.redis_index}"])
+    if not rows:
+        rows.append(["-", "nothing published", f"use 'dashenv exec {result.name} SERVICE -- CMD'"])
+    out.print(f"{result.name} is up: {len(result.containers)} containers healthy "
+              f"in {result.elapsed:.1f}s")  # fmt: skip
+    out.print(table(None, ["service", "endpoint", "notes"], rows))
+
+
+def ps(groups: dict[str, list[Any]]) -> None:
+    out = console()
+    for name, containers in groups.items():
+        if containers:
+            out.print(containers_table(name, containers))
+        else:
+            out.print(f"{name}: no containers")

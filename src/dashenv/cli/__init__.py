@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated, Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -28,7 +27,7 @@ def _print_error(err: DashenvError) -> None:
 class DashenvGroup(TyperGroup):
     """Turns every expected failure into one line, a hint and its exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except PassThrough as exc:
@@ -103,8 +102,9 @@ def root(
 
 
 def _register() -> None:
-    from dashenv.cli import config
+    from dashenv.cli import config, lifecycle
 
+    lifecycle.register(app)
     config.register(app)
 
 

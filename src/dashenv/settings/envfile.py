@@ -30,7 +30,9 @@ def parse_env_text(text: str, path: str) -> dict[str, EnvEntry]:
 
     entries: dict[str, EnvEntry] = {}
     for binding in parse_stream(io.StringIO(text)):
-        line = binding.original.line
+        raw = binding.original.string
+        # dotenv counts from where the binding's text starts, blank lines before it included
+        line = binding.original.line + raw[: len(raw) - len(raw.lstrip())].count("\n")
         if binding.error:
             raise ConfigError(
                 f"{path}:{line}: malformed line, expected KEY=VALUE",

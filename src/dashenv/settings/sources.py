@@ -97,7 +97,7 @@ def _layer_cli(overrides: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, 
                 hint=f"settings are: {', '.join(FIELD_NAMES)}",
             )
         values[key] = value
-        origins[key] = Origin("cli", f"{key}={value}")
+        origins[key] = Origin("cli", key)
     return values, origins
 
 
@@ -224,6 +224,8 @@ def validation_error(
             where = f"{origin.path}:{origin.line}: {origin.key}" if origin.line else (
                 f"{origin.path}: {origin.key}"
             )
+        elif origin.layer == "cli":
+            where = f"--set {origin.key}"
         else:
             where = f"{origin.layer}: {origin.key}"
         got = err.get("input")

@@ -1,0 +1,289 @@
+"""Docker and Docker Compose, through python-on-whales.
+
+The only module importing python_on_whales. It hands the rest of dashenv plain
+dataclasses (``Container``), and turns the library's failures into DashenvErrors.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from dashenv.errors import OperationFailed, Unreachable
+from dashenv.facts import ComposeService, Container, PortBinding
+
+if TYPE_CHECKING:
+    from python_on_whales import DockerClient
+
+    from dashenv.plan import ComposeInvocation
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+FILES_LABEL = "com.docker.compose.project.config_files"
+_ENV_LOCK = threading.Lock()
+
+
+def _failure(exc: Any, what: str) -> OperationFailed:
+    stderr = (getattr(exc, "stderr", None) or "").strip()
+    last = stderr.splitlines()[-1] if stderr else f"exit code {getattr(exc, 'return_code', '?')}"
+    return OperationFailed(f"{what} failed: {last}", details=stderr if stderr else None)
+
+
+class Docker:
+    """A Docker engine, optionally bound to one environment's compose project."""
+
+    def __init__(
+        self,
+        invocation: ComposeInvocation | None = None,
+        context: str | None = None,
+        verbose: bool = False,
+    ):
+        self.invocation = invocation
+        self.context = context
+        self.verbose = verbose
+        self._client: DockerClient | None = None
+
+    @property
+    def client(self) -> DockerClient:
+        if self._client is None:
+            from python_on_whales import DockerClient
+
+            inv = self.invocation
+            kwargs: dict[str, Any] = {"context": self.context}
+            if inv is not None:
+                kwargs.update(
+                    compose_files=list(inv.files),
+                    compose_env_files=[inv.env_file],
+                    compose_project_name=inv.project_name,
+                    compose_profiles=list(inv.profiles),
+                )
+            self._client = DockerClient(**kwargs)
+        return self._client
+
+    # -- plumbing ----------------------------------------------------------------
+
+    @contextmanager
+    def _interpolation(self) -> Iterator[None]:
+        """Compose reads interpolation variables from the process environment."""
+        variables = self.invocation.variables if self.invocation else {}
+        with _ENV_LOCK:
+            saved = {k: os.environ.get(k) for k in variables}
+            os.environ.update(variables)
+            try:
+                yield
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        from python_on_whales.client_config import ClientNotFoundError
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            yield
+        except ClientNotFoundError:
+            raise Unreachable(
+                "the docker command is not installed",
+                hint="install Docker (Docker Desktop, or docker.io and the compose plugin)",
+            ) from None
+        except DockerException as exc:
+            stderr = exc.stderr or ""
+            if _engine_down(stderr):
+                raise self._unreachable(stderr) from None
+            raise _failure(exc, what) from None
+
+    def _unreachable(self, stderr: str) -> Unreachable:
+        line = next((ln for ln in stderr.splitlines() if ln.strip()), "no answer")
+        target = f"context {self.context}" if self.context else os.environ.get("DOCKER_HOST", "")
+        where = f" ({target})" if target else ""
+        return Unreachable(
+            f"cannot reach the Docker engine{where}: {line.strip()}",
+            hint="start Docker (Docker Desktop, or 'sudo systemctl start docker'), "
+            "or check DOCKER_HOST / --context",
+        )
+
+    def compose_command(self, *args: str) -> list[str]:
+        """The full compose command line (for commands run with the user's terminal)."""
+        return [str(a) for a in self.client.client_config.docker_compose_cmd] + list(args)
+
+    def run_attached(self, argv: list[str]) -> int:
+        """Run a compose/docker command on the user's terminal; its exit code comes back."""
+        env = dict(os.environ)
+        if self.invocation:
+            env.update(self.invocation.variables)
+        if self.verbose:
+            sys.stderr.write("+ " + " ".join(argv) + "\n")
+        try:
+            proc = subprocess.Popen(argv, env=env)
+        except FileNotFoundError:
+            raise Unreachable(
+                "the docker command is not installed", hint="install Docker"
+            ) from None
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            # the child got the same Ctrl-C; let it finish cleanly
+            return proc.wait()
+
+    # -- engine ------------------------------------------------------------------
+
+    def ping(self) -> str:
+        """The engine's server version; raises Unreachable."""
+        from python_on_whales.client_config import ClientNotFoundError
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            return str(self.client.version().server.version)  # type: ignore[union-attr]
+        except ClientNotFoundError:
+            raise Unreachable(
+                "the docker command is not installed",
+                hint="install Docker (Docker Desktop, or docker.io and the compose plugin)",
+            ) from None
+        except DockerException as exc:
+            raise self._unreachable(exc.stderr or str(exc)) from None
+
+    def compose_version(self) -> str | None:
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            return str(self.client.compose.version())
+        except DockerException:
+            return None
+
+    # -- containers --------------------------------------------------------------
+
+    def containers(self, filters: dict[str, str] | None = None) -> list[Container]:
+        """Containers (running or not) matching docker's filters, e.g. {"label": "..."}."""
+        with self._errors("listing containers"):
+            listed = self.client.container.list(all=True, filters=filters or {})
+            if not listed:
+                return []
+            inspected = self.client.container.inspect([c.id for c in listed])
+            return [_container(c) for c in inspected]
+
+    def project_containers(self, project: str | None = None) -> list[Container]:
+        name = project or (self.invocation.project_name if self.invocation else None)
+        return self.containers({"label": f"{PROJECT_LABEL}={name}"})
+
+    def all_containers(self) -> list[Container]:
+        return self.containers()
+
+    def container_logs(self, name: str, tail: int = 20) -> str:
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            return str(self.client.container.logs(name, tail=tail))
+        except DockerException:
+            return ""
+
+    # -- compose -----------------------------------------------------------------
+
+    def compose_services(self) -> dict[str, ComposeService]:
+        """The resolved compose model (``docker compose config``), reduced to what dashenv uses."""
+        with self._interpolation(), self._errors("docker compose config"):
+            config = self.client.compose.config(return_json=True)
+        services = {}
+        for name, svc in (config.get("services") or {}).items():
+            ports = []
+            for p in svc.get("ports") or []:
+                if isinstance(p, dict) and p.get("published"):
+                    ports.append((p.get("host_ip") or "0.0.0.0", int(p["published"]), int(p["target"])))
+            services[name] = ComposeService(
+                name=name,
+                container_name=svc.get("container_name"),
+                ports=ports,
+                image=svc.get("image"),
+                has_build="build" in svc,
+                has_healthcheck="healthcheck" in svc and not svc["healthcheck"].get("disable"),
+            )
+        return services
+
+    def validate(self) -> None:
+        """Raise OperationFailed unless ``docker compose config`` accepts the files."""
+        with self._interpolation(), self._errors("docker compose config"):
+            self.client.compose.config(return_json=True)
+
+    def image_exists(self, image: str) -> bool:
+        with self._errors("docker image inspect"):
+            return bool(self.client.image.exists(image))
+
+    def up(self, services: list[str], build: bool = False) -> None:
+        with self._interpolation(), self._errors("docker compose up"):
+            self.client.compose.up(
+                services or None, build=build, detach=True, quiet=not self.verbose
+            )
+
+    def build(self, services: list[str], no_cache: bool = False) -> None:
+        with self._interpolation(), self._errors("docker compose build"):
+            self.client.compose.build(services or None, cache=not no_cache, quiet=not self.verbose)
+
+    def down(self, volumes: bool = False) -> None:
+        with self._interpolation(), self._errors("docker compose down"):
+            self.client.compose.down(remove_orphans=True, volumes=volumes, quiet=not self.verbose)
+
+    def restart(self, services: list[str]) -> None:
+        with self._interpolation(), self._errors("docker compose restart"):
+            self.client.compose.restart(services or None)
+
+    def exec_capture(self, service: str, command: list[str]) -> tuple[int, str]:
+        """Run a command in a service's container; exit code and combined output."""
+        from python_on_whales.exceptions import DockerException
+
+        try:
+            with self._interpolation():
+                out = self.client.compose.execute(service, command, tty=False)
+            return 0, str(out or "")
+        except DockerException as exc:
+            if _engine_down(exc.stderr or ""):
+                raise self._unreachable(exc.stderr or "") from None
+            return exc.return_code, (exc.stdout or "") + (exc.stderr or "")
+
+    def remove_volumes(self, names: list[str]) -> None:
+        with self._errors("docker volume rm"):
+            existing = [n for n in names if self.client.volume.exists(n)]
+            if existing:
+                self.client.volume.remove(existing)
+
+
+def _engine_down(stderr: str) -> bool:
+    markers = (
+        "Cannot connect to the Docker daemon",
+        "Is the docker daemon running",
+        "error during connect",
+        "connection refused",
+        "no such host",
+        "context not found",
+    )
+    return any(m.lower() in stderr.lower() for m in markers)
+
+
+def _container(c: Any) -> Container:
+    state = c.state
+    health = state.health.status if state.health is not None else None
+    ports: list[PortBinding] = []
+    for container_port, bindings in (c.network_settings.ports or {}).items():
+        for b in bindings or []:
+            if b.get("HostPort"):
+                ports.append(PortBinding(b.get("HostIp") or "", int(b["HostPort"]), container_port))
+    labels = c.config.labels or {}
+    return Container(
+        id=c.id,
+        name=c.name.lstrip("/"),
+        project=labels.get(PROJECT_LABEL),
+        service=labels.get(SERVICE_LABEL),
+        state=str(state.status),
+        health=str(health) if health else None,
+        ports=tuple(ports),
+        started_at=state.started_at.isoformat() if state.started_at else None,
+        config_files=labels.get(FILES_LABEL),
+        image=str(c.config.image or ""),
+    )

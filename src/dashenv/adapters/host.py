@@ -1,0 +1,19 @@
+"""The host itself: is a TCP port free to bind?"""
+
+from __future__ import annotations
+
+import errno
+import socket
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True when binding ``host:port`` fails because someone holds it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    bind_host = "" if host in ("0.0.0.0", "") else host
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((bind_host, port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    return False

@@ -1,0 +1,206 @@
+"""Lifecycle commands: up, down, restart, build, ps, logs, exec, shell, psql, redis-cli."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from dashenv.cli.state import state
+from dashenv.errors import PassThrough
+
+EnvArg = Annotated[str, typer.Argument(help="Environment name (dev, test, ci, or declared).")]
+Services = Annotated[
+    list[str] | None, typer.Argument(help="Services (default: all).", show_default=False)
+]
+PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("up")(up)
+    app.command("down")(down)
+    app.command("restart")(restart)
+    app.command("build")(build)
+    app.command("ps")(ps)
+    app.command("logs")(logs)
+    app.command("exec", context_settings=PASSTHROUGH)(exec_)
+    app.command("shell")(shell)
+    app.command("psql", context_settings=PASSTHROUGH)(psql)
+    app.command("redis-cli", context_settings=PASSTHROUGH)(redis_cli)
+
+
+def _exit(code: int) -> None:
+    if code != 0:
+        raise PassThrough(code)
+
+
+def up(
+    ctx: typer.Context,
+    env: EnvArg,
+    services: Services = None,
+    build: Annotated[bool, typer.Option("--build", help="Rebuild images before starting.")] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Return once started; do not wait for health.")
+    ] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Seconds to wait for health (setting up_timeout).", min=1),
+    ] = None,
+) -> None:
+    """Start ENV detached and wait for every healthcheck, then print its endpoints.
+
+    Missing env files are created from their examples. Conflicting container names or
+    host ports are found before anything starts; environments declared exclusive stop
+    the other one first. Exit 5 when health does not come in time.
+    """
+    from dashenv import render
+    from dashenv.workflows import lifecycle
+
+    reporter = render.LiveReporter(f"starting {env}")
+    try:
+        result = lifecycle.up(
+            state(ctx), env, services or [], build=build, wait=not no_wait,
+            timeout=timeout, reporter=reporter,
+        )  # fmt: skip
+    finally:
+        reporter.close()
+    render.up_summary(result)
+
+
+def down(
+    ctx: typer.Context,
+    env: EnvArg,
+    volumes: Annotated[
+        bool, typer.Option("--volumes", help="Also delete the environment's named volumes.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask before deleting protected volumes.")
+    ] = False,
+) -> None:
+    """Remove ENV's containers and network; volumes (its data) only with --volumes.
+
+    On a protected environment (dev) --volumes asks first; without a terminal it is
+    refused (exit 3) unless --yes.
+    """
+    from dashenv.workflows import lifecycle
+
+    interactive = sys.stdin.isatty()
+    confirm = (lambda q: typer.confirm(q, default=False)) if interactive else None
+    for note in lifecycle.down(state(ctx), env, volumes=volumes, yes=yes, confirm=confirm):
+        typer.echo(note)
+
+
+def restart(ctx: typer.Context, env: EnvArg, services: Services = None) -> None:
+    """Restart ENV's services (default: all) and wait until they are healthy again."""
+    from dashenv import render
+    from dashenv.workflows import lifecycle
+
+    reporter = render.LiveReporter(f"restarting {env}")
+    try:
+        lifecycle.restart(state(ctx), env, services or [], reporter)
+    finally:
+        reporter.close()
+    typer.echo(f"{env}: restarted and healthy")
+
+
+def build(
+    ctx: typer.Context,
+    env: EnvArg,
+    services: Services = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Build without the cache.")] = False,
+) -> None:
+    """Build ENV's images (the app and callback)."""
+    from dashenv.workflows import lifecycle
+
+    lifecycle.build(state(ctx), env, services or [], no_cache)
+    typer.echo(f"{env}: images built")
+
+
+def ps(
+    ctx: typer.Context,
+    env: Annotated[str | None, typer.Argument(help="Environment (default: all).")] = None,
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Every environment.")] = False,
+    json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the containers of ENV, or of every environment."""
+    from dataclasses import asdict
+
+    from dashenv import render
+    from dashenv.workflows import lifecycle
+
+    st = state(ctx)
+    names = [env] if env and not all_ else st.project().environment_names()
+    groups = lifecycle.ps(st, names)
+    if json:
+        render.print_json(
+            {"schema_version": 1,
+             "environments": {n: [asdict(c) for c in cs] for n, cs in groups.items()}}
+        )  # fmt: skip
+    else:
+        render.ps(groups)
+
+
+def logs(
+    ctx: typer.Context,
+    env: EnvArg,
+    services: Services = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep streaming.")] = False,
+    tail: Annotated[
+        str | None, typer.Option("--tail", help="Lines from the end of each log.", metavar="N")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Since a time or duration (10m, 2026-01-02).")
+    ] = None,
+) -> None:
+    """Show ENV's logs with service prefixes; Ctrl-C ends --follow cleanly."""
+    from dashenv.workflows import lifecycle
+
+    _exit(lifecycle.logs(state(ctx), env, services or [], follow, tail, since))
+
+
+def exec_(
+    ctx: typer.Context,
+    env: EnvArg,
+    service: Annotated[str, typer.Argument(help="Service to run in.")],
+    command: Annotated[list[str] | None, typer.Argument(help="Command, after --.")] = None,
+) -> None:
+    """Run a command in a running service: dashenv exec dev app -- python -V.
+
+    The command's exit code is dashenv's.
+    """
+    from dashenv.workflows import lifecycle
+
+    cmd = (command or []) + list(ctx.args)
+    if not cmd:
+        raise typer.BadParameter("give the command after --", param_hint="COMMAND")
+    _exit(lifecycle.exec_in(state(ctx), env, service, cmd, tty=sys.stdin.isatty()))
+
+
+def shell(
+    ctx: typer.Context,
+    env: EnvArg,
+    service: Annotated[str, typer.Argument(help="Service (default: app).")] = "app",
+) -> None:
+    """Open a shell in a running service of ENV."""
+    from dashenv.workflows import lifecycle
+
+    _exit(lifecycle.exec_in(state(ctx), env, service, ["sh"], tty=sys.stdin.isatty()))
+
+
+def psql(ctx: typer.Context, env: EnvArg) -> None:
+    """Open psql on ENV's database as its owner; extra arguments go to psql."""
+    from dashenv.workflows import lifecycle
+
+    st = state(ctx)
+    service, cmd = lifecycle.psql_command(st, env, list(ctx.args))
+    _exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))
+
+
+def redis_cli(ctx: typer.Context, env: EnvArg) -> None:
+    """Open redis-cli on ENV's Redis index; extra arguments go to redis-cli."""
+    from dashenv.workflows import lifecycle
+
+    st = state(ctx)
+    service, cmd = lifecycle.redis_cli_command(st, env, list(ctx.args))
+    _exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))

@@ -1,0 +1,40 @@
+"""Plain facts observed from outside systems, as the adapters hand them to the pure core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PortBinding:
+    host_ip: str
+    host_port: int
+    container_port: str  # "5432/tcp"
+
+
+@dataclass(frozen=True)
+class Container:
+    id: str
+    name: str
+    project: str | None
+    service: str | None
+    state: str  # running, exited, created, restarting, ...
+    health: str | None  # healthy, unhealthy, starting, or None without a healthcheck
+    ports: tuple[PortBinding, ...] = ()
+    started_at: str | None = None
+    config_files: str | None = None
+    image: str = ""
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "running" and self.health in (None, "healthy")
+
+
+@dataclass
+class ComposeService:
+    name: str
+    container_name: str | None
+    ports: list[tuple[str, int, int]] = field(default_factory=list)  # host_ip, published, target
+    image: str | None = None
+    has_build: bool = False
+    has_healthcheck: bool = False

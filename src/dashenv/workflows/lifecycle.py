@@ -1,0 +1,433 @@
+"""Environment lifecycle: up, down, restart, build, ps, logs, exec. Observe, plan, apply."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from dashenv.errors import (
+    ConfigError,
+    DashenvError,
+    GuardRefused,
+    HealthTimeout,
+    OperationFailed,
+)
+from dashenv.plan import (
+    Endpoints,
+    compose_invocation,
+    endpoints,
+    find_conflicts,
+    health_progress,
+    unpublished_ports,
+)
+
+if TYPE_CHECKING:
+    from dashenv.adapters.docker import Docker
+    from dashenv.cli.state import State
+    from dashenv.facts import ComposeService, Container
+    from dashenv.settings.model import EnvironmentSettings
+    from dashenv.settings.sources import ResolvedEnvironment
+
+POLL_SECONDS = 0.5
+
+
+class Reporter(Protocol):
+    def say(self, message: str) -> None: ...
+
+    def progress(self, containers: list[Container], expected: list[str], elapsed: float) -> None: ...
+
+
+class Quiet:
+    def say(self, message: str) -> None:
+        pass
+
+    def progress(self, containers: list[Container], expected: list[str], elapsed: float) -> None:
+        pass
+
+
+@dataclass
+class Target:
+    """One environment, resolved, with a Docker adapter bound to its compose project."""
+
+    env: ResolvedEnvironment
+    docker: Docker
+
+    @property
+    def name(self) -> str:
+        return self.env.name
+
+    @property
+    def settings(self) -> EnvironmentSettings:
+        return self.env.settings
+
+    @property
+    def project_name(self) -> str:
+        return self.env.settings.project_name
+
+
+def target(st: State, name: str, extra: dict[str, str] | None = None) -> Target:
+    from dashenv.adapters.docker import Docker
+
+    env = st.env(name, extra)
+    inv = compose_invocation(env.settings, env.project.root)
+    return Target(env, Docker(inv, context=st.context, verbose=st.verbose))
+
+
+def settings_without_env_file(st: State, name: str) -> EnvironmentSettings:
+    return st.env(name, read_env=False).settings
+
+
+def ensure_env_file(st: State, name: str, say: Callable[[str], None]) -> None:
+    """``up`` creates a missing env file from its example, as ``init`` would, and says so."""
+    from dashenv.workflows.config import init_environment
+
+    bare = st.env(name, read_env=False)
+    if bare.path(bare.settings.env_file).exists():
+        return
+    result = init_environment(bare)
+    generated = f" (generated {', '.join(result.generated)})" if result.generated else ""
+    say(f"Created {result.env_file} from {bare.settings.example_file}{generated}")
+
+
+def ensure_certs(st: State, say: Callable[[str], None]) -> None:
+    from dashenv.workflows.certs import ensure_certs as make
+
+    project = st.project()
+    directory = project.root / str(project.options.get("certs_dir", "certs"))
+    result = make(directory, list(project.options.get("host_names", [])))
+    if result.created:
+        say(f"Created a self-signed certificate in {directory.relative_to(project.root)}/")
+
+
+def env_by_project(st: State) -> dict[str, str]:
+    """Compose project name -> environment name, for naming the owner of a conflict."""
+    found: dict[str, str] = {}
+    for name in st.project().environment_names():
+        try:
+            found.setdefault(settings_without_env_file(st, name).project_name, name)
+        except DashenvError:
+            continue
+    return found
+
+
+def _files_label(t: Target) -> str:
+    return ",".join(str(f) for f in t.docker.invocation.files) if t.docker.invocation else ""
+
+
+def running_foreign(t: Target, containers: list[Container]) -> bool:
+    """Containers of this project started from other compose files (an exclusive sibling)."""
+    mine = [c for c in containers if c.project == t.project_name and c.state == "running"]
+    return any(c.config_files and c.config_files != _files_label(t) for c in mine)
+
+
+def stop_exclusive(st: State, t: Target, containers: list[Container], say: Callable[[str], None]) -> bool:
+    """Environments sharing this one's containers are stopped first (never their volumes)."""
+    stopped = False
+    for other in t.settings.exclusive_with:
+        ot = target(st, other)
+        theirs = [c for c in containers if c.project == ot.project_name and c.state == "running"]
+        if ot.project_name == t.project_name:
+            if not running_foreign(t, containers):
+                continue
+            theirs = [c for c in theirs if c.config_files == _files_label(ot)]
+        if theirs:
+            say(f"Stopping {other} first: {t.name} and {other} share containers (exclusive)")
+            ot.docker.down(volumes=False)
+            stopped = True
+    return stopped
+
+
+def check_conflicts(
+    st: State, t: Target, services: dict[str, ComposeService], containers: list[Container]
+) -> None:
+    from dashenv.adapters.host import port_in_use
+
+    own_ports = {
+        b.host_port for c in containers if c.project == t.project_name for b in c.ports
+    }
+    remote = bool(st.context) or bool(__import__("os").environ.get("DOCKER_HOST"))
+    probes = {}
+    if not remote:  # a remote engine's ports are not this machine's
+        for svc in services.values():
+            for host_ip, port, _ in svc.ports:
+                if port not in own_ports:
+                    probes[port] = port_in_use(host_ip, port)
+    conflicts = find_conflicts(t.project_name, services, containers, probes, env_by_project(st))
+    if conflicts:
+        first, rest = conflicts[0], conflicts[1:]
+        raise OperationFailed(
+            f"cannot start {t.name}: {first.message}",
+            hint=first.hint,
+            details="\n".join(f"also: {c.message}" for c in rest) or None,
+        )
+
+
+@dataclass
+class UpResult:
+    name: str
+    endpoints: Endpoints
+    containers: list[Container]
+    elapsed: float
+    database: str | None = None
+    database_user: str | None = None
+    redis_index: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def up(
+    st: State,
+    name: str,
+    services: list[str],
+    *,
+    build: bool = False,
+    wait: bool = True,
+    timeout: float | None = None,
+    reporter: Reporter | None = None,
+) -> UpResult:
+    from dashenv.settings.app import load_app_settings
+
+    rep = reporter or Quiet()
+    started = time.monotonic()
+    ensure_env_file(st, name, rep.say)
+    extra = {"up_timeout": str(timeout)} if timeout is not None else None
+    t = target(st, name, extra)
+    app = load_app_settings(t.env)  # a broken env file stops us before Docker does
+    t.docker.ping()
+    model = t.docker.compose_services()
+    unknown = [s for s in services if s not in model]
+    if unknown:
+        raise ConfigError(
+            f"{name} has no service {unknown[0]!r}",
+            hint=f"services: {', '.join(model)}",
+        )
+    ensure_certs(st, rep.say)
+    containers = t.docker.all_containers()
+    if stop_exclusive(st, t, containers, rep.say):
+        containers = t.docker.all_containers()
+    check_conflicts(st, t, model, containers)
+
+    expected = services or list(model)
+    _run_with_progress(t, expected, lambda: t.docker.up(services, build=build), rep, started)
+    if wait:
+        wait_healthy(t, expected, t.settings.up_timeout, rep, started, app.secrets())
+    containers = t.docker.project_containers()
+    problems = unpublished_ports(t.project_name, {k: v for k, v in model.items() if k in expected}, containers)
+    if problems:
+        raise OperationFailed(
+            f"{name} started, but {problems[0]}",
+            hint="another process may hold the port; run 'dashenv doctor " + name + "'",
+            details="\n".join(problems[1:]) or None,
+        )
+    db = app.database()
+    return UpResult(
+        name=name,
+        endpoints=endpoints(t.settings),
+        containers=containers,
+        elapsed=time.monotonic() - started,
+        database=db.database if db else None,
+        database_user=db.user if db else None,
+        redis_index=app.redis_index() if app.redis_index() is not None else t.settings.redis_index,  # type: ignore[arg-type]
+    )
+
+
+def _run_with_progress(
+    t: Target, expected: list[str], action: Callable[[], None], rep: Reporter, started: float
+) -> None:
+    """Run a blocking compose call in a thread while reporting container states."""
+    error: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            action()
+        except BaseException as exc:  # handed to the main thread
+            error.append(exc)
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(POLL_SECONDS)
+        try:
+            rep.progress(t.docker.project_containers(), expected, time.monotonic() - started)
+        except DashenvError:
+            pass
+    if error:
+        raise error[0]
+
+
+def wait_healthy(
+    t: Target,
+    expected: list[str],
+    timeout: float,
+    rep: Reporter,
+    started: float,
+    secrets: list[str],
+) -> list[Container]:
+    """Wait for every expected service's healthcheck; report as we go."""
+    deadline = time.monotonic() + timeout
+    while True:
+        containers = t.docker.project_containers()
+        rep.progress(containers, expected, time.monotonic() - started)
+        state = health_progress(t.project_name, expected, containers)
+        if state.done:
+            return containers
+        if state.failed or time.monotonic() >= deadline:
+            bad = state.failed or state.pending
+            raise _health_failure(t, containers, bad, timeout, secrets, timed_out=not state.failed)
+        time.sleep(POLL_SECONDS)  # polling the engine's health status, not waiting for readiness
+
+
+def _health_failure(
+    t: Target,
+    containers: list[Container],
+    services: list[str],
+    timeout: float,
+    secrets: list[str],
+    *,
+    timed_out: bool,
+) -> DashenvError:
+    from dashenv.settings.secrets import scrub
+
+    by_service = {c.service: c for c in containers if c.project == t.project_name}
+    described, logs = [], []
+    for svc in services:
+        c = by_service.get(svc)
+        state = "not created" if c is None else (c.health or c.state)
+        described.append(f"{svc} ({state})")
+        if c is not None:
+            tail = scrub(t.docker.container_logs(c.name, tail=15), secrets).rstrip()
+            if tail:
+                logs.append(f"--- {svc} ({c.name}), last lines ---\n{tail}")
+    what = ", ".join(described)
+    details = "\n".join(logs) or None
+    hint = f"see 'dashenv logs {t.name}'; 'dashenv up {t.name} --timeout S' waits longer"
+    if timed_out:
+        return HealthTimeout(
+            f"{t.name} not healthy after {timeout:g}s: {what}", hint=hint, details=details
+        )
+    return HealthTimeout(f"{t.name} failed to become healthy: {what}", hint=hint, details=details)
+
+
+# --- down, restart, build, ps ------------------------------------------------
+
+
+def down(st: State, name: str, *, volumes: bool, yes: bool, confirm: Callable[[str], bool] | None) -> list[str]:
+    """Remove containers and networks; volumes only when asked (protected: confirmed)."""
+    t = target_lenient(st, name)
+    notes = []
+    if volumes and t.settings.protected and not yes:
+        question = f"{name} is protected: delete its volumes and all their data?"
+        if confirm is None:
+            raise GuardRefused(
+                f"refusing to delete the volumes of protected environment {name} "
+                "without confirmation",
+                hint=f"run in a terminal to confirm, or pass --yes: dashenv down {name} --volumes --yes",
+            )
+        if not confirm(question):
+            raise GuardRefused(f"kept the volumes of {name}", hint="nothing was removed")
+    t.docker.ping()
+    t.docker.down(volumes=volumes)
+    notes.append(f"{name} is down" + (" and its volumes are removed" if volumes else ""))
+    return notes
+
+
+def target_lenient(st: State, name: str) -> Target:
+    """Like ``target``, but a missing env file does not stop a teardown."""
+    from dashenv.adapters.docker import Docker
+
+    bare = st.env(name, read_env=False)
+    env = bare if not bare.path(bare.settings.env_file).is_file() else st.env(name)
+    inv = compose_invocation(env.settings, env.project.root)
+    if not inv.env_file.is_file():
+        # compose insists on the env files existing; an empty one keeps 'down' and 'logs' working
+        empty = Path("/dev/null")
+        inv = replace(inv, env_file=empty, variables={**inv.variables, "DASHENV_ENV_FILE": str(empty)})
+    return Target(env, Docker(inv, context=st.context, verbose=st.verbose))
+
+
+def restart(st: State, name: str, services: list[str], reporter: Reporter | None = None) -> None:
+    from dashenv.settings.app import load_app_settings
+
+    rep = reporter or Quiet()
+    t = target(st, name)
+    t.docker.ping()
+    started = time.monotonic()
+    t.docker.restart(services)
+    expected = services or list(t.docker.compose_services())
+    wait_healthy(t, expected, t.settings.up_timeout, rep, started, load_app_settings(t.env).secrets())
+
+
+def build(st: State, name: str, services: list[str], no_cache: bool) -> None:
+    t = target(st, name)
+    t.docker.ping()
+    t.docker.build(services, no_cache=no_cache)
+
+
+def ps(st: State, names: list[str]) -> dict[str, list[Container]]:
+    from dashenv.adapters.docker import Docker
+
+    docker = Docker(context=st.context, verbose=st.verbose)
+    docker.ping()
+    containers = docker.all_containers()
+    result = {}
+    for name in names:
+        project = settings_without_env_file(st, name).project_name
+        result[name] = [c for c in containers if c.project == project]
+    return result
+
+
+# --- commands on the user's terminal -----------------------------------------
+
+
+def logs(
+    st: State, name: str, services: list[str], follow: bool, tail: str | None, since: str | None
+) -> int:
+    t = target_lenient(st, name)
+    t.docker.ping()
+    args = ["logs"]
+    if follow:
+        args.append("--follow")
+    if tail is not None:
+        args += ["--tail", tail]
+    if since is not None:
+        args += ["--since", since]
+    code = t.docker.run_attached(t.docker.compose_command(*args, *services))
+    return 0 if follow and code in (130, -2) else code
+
+
+def exec_in(st: State, name: str, service: str, command: list[str], tty: bool) -> int:
+    t = target(st, name)
+    t.docker.ping()
+    services = t.docker.compose_services()
+    if service not in services:
+        raise ConfigError(f"{name} has no service {service!r}", hint=f"services: {', '.join(services)}")
+    running = {c.service for c in t.docker.project_containers() if c.state == "running"}
+    if service not in running:
+        raise OperationFailed(
+            f"{service} is not running in {name}", hint=f"start it with 'dashenv up {name}'"
+        )
+    flags = [] if tty else ["-T"]
+    return t.docker.run_attached(t.docker.compose_command("exec", *flags, service, *command))
+
+
+def psql_command(st: State, name: str, extra: list[str]) -> tuple[str, list[str]]:
+    from dashenv.settings.app import load_app_settings
+
+    env = st.env(name)
+    app = load_app_settings(env)
+    db = app.database()
+    user = app.settings.POSTGRES_USER or (db.user if db else None) or "postgres"
+    database = (db.database if db else None) or app.settings.POSTGRES_DB or user
+    return env.settings.postgres_service, ["psql", "-U", user, "-d", database, *extra]
+
+
+def redis_cli_command(st: State, name: str, extra: list[str]) -> tuple[str, list[str]]:
+    from dashenv.settings.app import load_app_settings
+
+    env = st.env(name)
+    index = load_app_settings(env).redis_index()
+    index = env.settings.redis_index if index is None else index
+    return env.settings.redis_service, ["redis-cli", "-n", str(index), *extra]

@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dashenv.cli import app
+
+Result = Any
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(project: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
+    """Invoke dashenv in the throwaway project, 100 columns, no colour."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "160")
+    for key in [k for k in __import__("os").environ if k.startswith("DASHENV_")]:
+        monkeypatch.delenv(key)
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(app, ["-C", str(project), *args], env=env, prog_name="dashenv")
+
+    return invoke

@@ -1,0 +1,177 @@
+"""What users see from the configuration commands, and from bad input."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import Run
+
+
+def assert_usage_error(result, first_line: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Error: {first_line}"
+    assert lines[-1].startswith("Hint: ")
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_envs_table(run: Run) -> None:
+    result = run("envs")
+    assert result.exit_code == 0, result.output
+    assert "dashtam-dev" in result.stdout and "dashtam-test" in result.stdout
+    assert "none published" in result.stdout
+
+
+def test_envs_json(run: Run) -> None:
+    doc = json.loads(run("envs", "--json").stdout)
+    assert doc["schema_version"] == 1
+    by_name = {e["name"]: e for e in doc["environments"]}
+    assert by_name["test"]["ports"] == {"app": 8001, "callback": 8183, "postgres": 5433, "redis": 6380}
+    assert by_name["ci"]["ports"] == {}
+
+
+def test_config_show_masks_secrets(run: Run) -> None:
+    result = run("config", "show", "dev")
+    assert result.exit_code == 0, result.output
+    assert "dev_pw_1234" not in result.stdout
+    assert "dev_secret_key_5678" not in result.stdout
+    assert "dashtam_user:****@postgres" in result.stdout
+    assert "env/.env.dev:10" in result.stdout  # POSTGRES_PASSWORD's line
+
+
+def test_config_show_reveal(run: Run) -> None:
+    doc = json.loads(run("config", "show", "dev", "--json", "--reveal").stdout)
+    assert doc["app"]["POSTGRES_PASSWORD"]["value"] == "dev_pw_1234"
+    assert doc["masked"] is False
+
+
+def test_config_show_json_provenance(run: Run, project: Path) -> None:
+    (project / "dashenv.toml").write_text("[environments.dev]\napp_port = 9000\n")
+    doc = json.loads(
+        run("--set", "redis_port=7000", "config", "show", "dev", "--json",
+            env={"DASHENV_CALLBACK_PORT": "9182"}).stdout
+    )  # fmt: skip
+    s = doc["settings"]
+    assert (s["app_port"]["value"], s["app_port"]["layer"], s["app_port"]["line"]) == (
+        9000, "dashenv.toml", 2)  # fmt: skip
+    assert (s["callback_port"]["value"], s["callback_port"]["layer"]) == (9182, "process env")
+    assert (s["redis_port"]["value"], s["redis_port"]["source"]) == (7000, "--set redis_port")
+    assert s["postgres_port"]["layer"] == "default"
+    assert doc["app"]["POSTGRES_PASSWORD"]["value"] == "****"
+
+
+def test_config_compose(run: Run) -> None:
+    result = run("config", "compose", "test", "--", "up", "--detach")
+    assert result.exit_code == 0
+    assert result.stdout.rstrip().endswith(
+        "docker compose -f compose/docker-compose.test.yml --env-file env/.env.test "
+        "--project-name dashtam-test up --detach"
+    )
+
+
+def test_unknown_environment(run: Run) -> None:
+    assert_usage_error(run("config", "show", "prod"), "unknown environment 'prod'")
+
+
+def test_missing_env_file(run: Run, project: Path) -> None:
+    (project / "env" / ".env.dev").unlink()
+    assert_usage_error(run("config", "show", "dev"), "env file env/.env.dev does not exist")
+
+
+def test_env_file_is_a_directory(run: Run, project: Path) -> None:
+    (project / "env" / ".env.dev").unlink()
+    (project / "env" / ".env.dev").mkdir()
+    assert_usage_error(
+        run("config", "show", "dev"), "env file env/.env.dev is a directory, not a file"
+    )
+
+
+def test_malformed_env_line(run: Run, project: Path) -> None:
+    with (project / "env" / ".env.test").open("a") as fh:
+        fh.write("BROKEN='no end\n")
+    result = run("config", "show", "test")
+    assert_usage_error(result, "env/.env.test:15: malformed line, expected KEY=VALUE")
+
+
+def test_invalid_port(run: Run) -> None:
+    result = run("--set", "app_port=99999", "config", "show", "dev")
+    assert_usage_error(result, "--set app_port: Input should be less than or equal to 65535 "
+                       "(got '99999')")  # fmt: skip
+
+
+def test_invalid_port_in_env_file(run: Run, project: Path) -> None:
+    with (project / "env" / ".env.test").open("a") as fh:
+        fh.write("DASHENV_POSTGRES_PORT=five\n")
+    result = run("config", "show", "test")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: env/.env.test:15: DASHENV_POSTGRES_PORT: ")
+
+
+def test_bad_toml(run: Run, project: Path) -> None:
+    (project / "dashenv.toml").write_text("[environments.dev]\napp_port = = 1\n")
+    result = run("envs")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: dashenv.toml is not valid TOML: ")
+    assert "(at line 2" in result.stderr.splitlines()[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_set_syntax(run: Run) -> None:
+    result = run("--set", "nonsense", "envs")
+    assert result.exit_code == 2
+    assert "expected KEY=VALUE" in result.stderr
+
+
+def test_no_project(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from dashenv.cli import app
+
+    result = CliRunner().invoke(app, ["-C", str(tmp_path / "nowhere"), "envs"])
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr
+
+
+def test_init_creates_and_is_idempotent(run: Run, project: Path) -> None:
+    (project / "env" / ".env.dev").unlink()
+    first = run("init", "dev")
+    assert first.exit_code == 0
+    assert "created env/.env.dev, generated POSTGRES_PASSWORD" in first.stdout
+    path = project / "env" / ".env.dev"
+    text = path.read_text()
+    assert "change_me" not in text.split("\n", 3)[-1]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    values = dict(line.split("=", 1) for line in text.splitlines() if line and line[0] != "#")
+    assert f":{values['POSTGRES_PASSWORD']}@postgres" in values["DATABASE_URL"]
+    assert values["SECRET_KEY"] != values["POSTGRES_PASSWORD"]
+    second = run("init", "dev")
+    assert second.stdout.strip() == "dev: env/.env.dev is complete"
+    assert path.read_text() == text
+
+
+def test_init_adds_missing_keys_only(run: Run, project: Path) -> None:
+    path = project / "env" / ".env.dev"
+    path.write_text("POSTGRES_PASSWORD=mine\nDEBUG=false\n")
+    result = run("init", "dev")
+    assert result.exit_code == 0
+    text = path.read_text()
+    assert text.startswith("POSTGRES_PASSWORD=mine\nDEBUG=false\n")
+    assert "DATABASE_URL=postgresql+asyncpg://dashtam_user:mine@postgres:5432/dashtam" in text
+    assert text.count("DEBUG=") == 1
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], ["config", "--help"], ["init", "-h"]])
+def test_help(run: Run, args: list[str]) -> None:
+    result = run(*args)
+    assert result.exit_code == 0
+    assert "Usage:" in result.stdout
+
+
+def test_version(run: Run) -> None:
+    from dashenv import __version__
+
+    assert run("--version").stdout == f"dashenv {__version__}\n"

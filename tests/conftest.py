@@ -1,0 +1,29 @@
+"""Shared fixtures: throwaway project directories built from the shipped files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def make_project(dest: Path, *, with_dev_env: bool = True) -> Path:
+    """A copy of this repository's compose/ and env/ in ``dest``."""
+    shutil.copytree(REPO / "compose", dest / "compose")
+    shutil.copytree(REPO / "env", dest / "env", ignore=shutil.ignore_patterns(".env.dev"))
+    if with_dev_env:
+        text = (dest / "env" / ".env.dev.example").read_text()
+        (dest / "env" / ".env.dev").write_text(
+            text.replace("change_me_postgres_password", "dev_pw_1234")
+            .replace("change_me_secret_key", "dev_secret_key_5678")
+            .replace("change_me_encryption_key", "dev_encryption_key_9012")
+        )
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "proj")

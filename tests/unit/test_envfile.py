@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dashenv.errors import ConfigError, DashenvError
+from dashenv.settings.envfile import parse_env_text
+
+
+def test_parses_keys_values_and_lines() -> None:
+    text = "# comment\n\nA=1\nexport B='two words'\nC=\"x # y\" # trailing\nD=\n"
+    entries = parse_env_text(text, "f")
+    assert {k: (e.value, e.line) for k, e in entries.items()} == {
+        "A": ("1", 3),
+        "B": ("two words", 4),
+        "C": ("x # y", 5),
+        "D": ("", 6),
+    }
+
+
+def test_later_assignment_wins() -> None:
+    assert parse_env_text("A=1\nA=2\n", "f")["A"].value == "2"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("A=1\nB='unterminated\n", "f:2: malformed line, expected KEY=VALUE"),
+        ("A=1\nJUSTAKEY\n", "f:2: JUSTAKEY has no value, expected JUSTAKEY=VALUE"),
+        ("1ABC=3\n", "f:1: invalid key '1ABC'"),
+    ],
+)
+def test_malformed(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_env_text(text, "f")
+    assert info.value.message == message
+
+
+def test_malformed_line_is_not_echoed() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_env_text("PASSWORD='s3cr3t\n", "f")
+    assert "s3cr3t" not in info.value.message
+
+
+@given(st.text(max_size=300))
+def test_arbitrary_text_loads_or_raises_our_error(text: str) -> None:
+    try:
+        entries = parse_env_text(text, "fuzz")
+    except DashenvError as exc:
+        assert exc.message.startswith("fuzz:")
+    else:
+        for key, entry in entries.items():
+            assert key == entry.key and isinstance(entry.value, str) and entry.line >= 1
