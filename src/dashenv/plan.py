@@ -132,7 +132,7 @@ def _owner(project: str | None, env_by_project: dict[str, str]) -> str:
 
 def _fix(project: str | None, container: str, env_by_project: dict[str, str]) -> str:
     env = env_by_project.get(project or "")
-    return f"run 'dashenv down {env}'" if env else f"run 'docker rm -f {container}'"
+    return f"stop it first: dashenv down {env}" if env else f"remove it: docker rm -f {container}"
 
 
 def find_conflicts(
@@ -158,7 +158,7 @@ def find_conflicts(
                 Conflict(
                     f"container name {svc.container_name} is already used by "
                     f"{_owner(holder.project, env_by_project)}",
-                    f"stop that environment first: {_fix(holder.project, holder.name, env_by_project)}",
+                    _fix(holder.project, holder.name, env_by_project),
                 )
             )
     publishers: dict[int, Container] = {}

@@ -80,7 +80,12 @@ def config(doc: dict[str, Any]) -> None:
 
 
 def _ports(c: Any) -> str:
-XX
+    return (
+        ", ".join(
+            f"{b.host_ip or '*'}:{b.host_port}->{b.container_port.split('/')[0]}" for b in c.ports
+        )
+        or "-"
+    )
 
 
 def containers_table(title: str | None, containers: list[Any], expected: list[str] | None = None,

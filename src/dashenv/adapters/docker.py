@@ -216,11 +216,29 @@ class Docker:
         with self._errors("docker image inspect"):
             return bool(self.client.image.exists(image))
 
-    def up(self, services: list[str], build: bool = False) -> None:
-        with self._interpolation(), self._errors("docker compose up"):
-            self.client.compose.up(
-                services or None, build=build, detach=True, quiet=not self.verbose
+    def start_up(self, services: list[str], build: bool = False) -> Background:
+        """Start ``docker compose up --detach`` without waiting for it (it blocks on
+        dependencies' healthchecks), so the caller can report progress and keep a deadline."""
+        args = ["up", "--detach", *(["--build"] if build else []), *services]
+        return self.start_background(self.compose_command(*args), "docker compose up")
+
+    def start_background(self, argv: list[str], what: str) -> Background:
+        env = dict(os.environ)
+        if self.invocation:
+            env.update(self.invocation.variables)
+        if self.verbose:
+            sys.stderr.write("+ " + " ".join(argv) + "\n")
+        try:
+            proc = subprocess.Popen(
+                argv,
+                env=env,
+                stdout=None if self.verbose else subprocess.DEVNULL,
+                stderr=None if self.verbose else subprocess.PIPE,
+                text=True,
             )
+        except FileNotFoundError:
+            raise Unreachable("the docker command is not installed", hint="install Docker") from None
+        return Background(proc, what, self)
 
     def build(self, services: list[str], no_cache: bool = False) -> None:
         with self._interpolation(), self._errors("docker compose build"):
@@ -252,6 +270,46 @@ class Docker:
             existing = [n for n in names if self.client.volume.exists(n)]
             if existing:
                 self.client.volume.remove(existing)
+
+
+class Background:
+    """A docker command running in the background."""
+
+    def __init__(self, proc: subprocess.Popen[str], what: str, docker: Docker):
+        self.proc, self.what, self.docker = proc, what, docker
+        self._stderr: str = ""
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for it to end; True when it has."""
+        try:
+            self.proc.wait(timeout=seconds)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+
+    def stop(self) -> None:
+        if self.running():
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def result(self) -> None:
+        """Raise if it failed."""
+        if self.proc.stderr is not None and not self._stderr:
+            self._stderr = self.proc.stderr.read()
+        code = self.proc.wait()
+        if code != 0:
+            if _engine_down(self._stderr):
+                raise self.docker._unreachable(self._stderr)
+            lines = [ln for ln in self._stderr.splitlines() if ln.strip()]
+            last = lines[-1].strip() if lines else f"exit code {code}"
+            raise OperationFailed(f"{self.what} failed: {last}", details="\n".join(lines[-10:-1]) or None)
 
 
 def _engine_down(stderr: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -211,9 +210,22 @@ def up(
     check_conflicts(st, t, model, containers)
 
     expected = services or list(model)
-    _run_with_progress(t, expected, lambda: t.docker.up(services, build=build), rep, started)
+    deadline = started + t.settings.up_timeout
+    secrets = app.secrets()
+    starting = t.docker.start_up(services, build=build)
+    try:
+        while not starting.wait(POLL_SECONDS):
+            _report(t, expected, rep, started)
+            if wait and time.monotonic() >= deadline:
+                starting.stop()
+                raise _health_failure(t, t.docker.project_containers(), expected,
+                                      t.settings.up_timeout, secrets, timed_out=True)  # fmt: skip
+    except KeyboardInterrupt:
+        starting.stop()
+        raise
+    starting.result()
     if wait:
-        wait_healthy(t, expected, t.settings.up_timeout, rep, started, app.secrets())
+        wait_healthy(t, expected, deadline, rep, started, secrets)
     containers = t.docker.project_containers()
     problems = unpublished_ports(t.project_name, {k: v for k, v in model.items() if k in expected}, containers)
     if problems:
@@ -234,40 +246,23 @@ def up(
     )
 
 
-def _run_with_progress(
-    t: Target, expected: list[str], action: Callable[[], None], rep: Reporter, started: float
-) -> None:
-    """Run a blocking compose call in a thread while reporting container states."""
-    error: list[BaseException] = []
-
-    def work() -> None:
-        try:
-            action()
-        except BaseException as exc:  # handed to the main thread
-            error.append(exc)
-
-    worker = threading.Thread(target=work, daemon=True)
-    worker.start()
-    while worker.is_alive():
-        worker.join(POLL_SECONDS)
-        try:
-            rep.progress(t.docker.project_containers(), expected, time.monotonic() - started)
-        except DashenvError:
-            pass
-    if error:
-        raise error[0]
+def _report(t: Target, expected: list[str], rep: Reporter, started: float) -> None:
+    try:
+        rep.progress(t.docker.project_containers(), expected, time.monotonic() - started)
+    except DashenvError:
+        pass  # a passing failure to look is not a failure to start
 
 
 def wait_healthy(
     t: Target,
     expected: list[str],
-    timeout: float,
+    deadline: float,
     rep: Reporter,
     started: float,
     secrets: list[str],
 ) -> list[Container]:
-    """Wait for every expected service's healthcheck; report as we go."""
-    deadline = time.monotonic() + timeout
+    """Wait (until the monotonic ``deadline``) for every expected service's healthcheck."""
+    timeout = deadline - started
     while True:
         containers = t.docker.project_containers()
         rep.progress(containers, expected, time.monotonic() - started)
@@ -295,6 +290,8 @@ def _health_failure(
     described, logs = [], []
     for svc in services:
         c = by_service.get(svc)
+        if c is not None and c.ready:
+            continue
         state = "not created" if c is None else (c.health or c.state)
         described.append(f"{svc} ({state})")
         if c is not None:
@@ -357,7 +354,8 @@ def restart(st: State, name: str, services: list[str], reporter: Reporter | None
     started = time.monotonic()
     t.docker.restart(services)
     expected = services or list(t.docker.compose_services())
-    wait_healthy(t, expected, t.settings.up_timeout, rep, started, load_app_settings(t.env).secrets())
+    deadline = started + t.settings.up_timeout
+    wait_healthy(t, expected, deadline, rep, started, load_app_settings(t.env).secrets())
 
 
 def build(st: State, name: str, services: list[str], no_cache: bool) -> None:
