@@ -228,3 +228,15 @@ def health_progress(
         elif not c.ready:
             pending.append(svc)
     return Progress(not failed and not pending, failed, pending)
+
+
+def environment_containers(
+    inv: ComposeInvocation, containers: list[Container], shared_project: bool
+) -> list[Container]:
+    """This environment's containers. When environments share a compose project (the
+    overlay layout), the compose files a container was started from tell them apart."""
+    mine = [c for c in containers if c.project == inv.project_name]
+    if not shared_project:
+        return mine
+    label = ",".join(str(f) for f in inv.files)
+    return [c for c in mine if c.config_files == label]

@@ -19,6 +19,7 @@ from dashenv.plan import (
     Endpoints,
     compose_invocation,
     endpoints,
+    environment_containers,
     find_conflicts,
     health_progress,
     unpublished_ports,
@@ -370,10 +371,14 @@ def ps(st: State, names: list[str]) -> dict[str, list[Container]]:
     docker = Docker(context=st.context, verbose=st.verbose)
     docker.ping()
     containers = docker.all_containers()
+    project = st.project()
+    every = {n: settings_without_env_file(st, n) for n in project.environment_names()}
     result = {}
     for name in names:
-        project = settings_without_env_file(st, name).project_name
-        result[name] = [c for c in containers if c.project == project]
+        s = every[name]
+        shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
+        inv = compose_invocation(s, project.root)
+        result[name] = environment_containers(inv, containers, shared)
     return result
 
 
