@@ -57,6 +57,7 @@ def compose_invocation(settings: EnvironmentSettings, root: Path) -> ComposeInvo
         if port is not None:
             variables[var] = str(port)
     variables["DASHENV_HOST"] = settings.host
+    variables["DASHENV_PROJECT_NAME"] = settings.project_name
     variables["DASHENV_MIGRATION_COMMAND"] = settings.migration_command
     return ComposeInvocation(
         files=tuple((root / f).resolve() for f in settings.compose_files),

@@ -204,11 +204,11 @@ def up(
             f"{name} has no service {unknown[0]!r}",
             hint=f"services: {', '.join(model)}",
         )
-    ensure_certs(st, rep.say)
     containers = t.docker.all_containers()
     if stop_exclusive(st, t, containers, rep.say):
         containers = t.docker.all_containers()
     check_conflicts(st, t, model, containers)
+    ensure_certs(st, rep.say)
 
     expected = services or list(model)
     deadline = started + t.settings.up_timeout

@@ -1,0 +1,196 @@
+"""Lifecycle end to end: real engine, real PostgreSQL and Redis, the shipped compose files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.conftest import Project, new_project, run_dashenv, teardown
+
+pytestmark = pytest.mark.docker
+
+
+def https_json(url: str) -> dict:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with urllib.request.urlopen(url, context=ctx, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def sql(project: Project, env: str, statement: str) -> str:
+    return ok(project("psql", env, "-tA", "-c", statement)).strip()
+
+
+def test_dev_and_test_side_by_side_and_dev_data_survives(e2e: Project) -> None:
+    out = ok(e2e("up", "dev"))
+    assert "dev is up: 4 containers healthy" in out
+    dev_app = e2e.ports["dev"]["app"]
+    health = https_json(f"https://localhost:{dev_app}/health")
+    assert health["status"] == "ok" and health["database"]["database"] == "dashtam"
+
+    sql(e2e, "dev", "INSERT INTO users (email) VALUES ('keep@dashtam.dev')")
+    assert ok(e2e("redis-cli", "dev", "SET", "oauth:token", "precious")).strip() == "OK"
+
+    ok(e2e("up", "test"))
+    ps = json.loads(ok(e2e("ps", "--json")))["environments"]
+    names = {c["name"] for env in ("dev", "test") for c in ps[env]}
+    assert len(names) == 8
+    assert {e2e.container("dev", s) for s in ("app", "postgres")} <= names
+    test_health = https_json(f"https://localhost:{e2e.ports['test']['callback']}/health")
+    assert test_health == {"status": "ok"}
+    # the test environment really reaches its own database on its own port
+    assert sql(e2e, "test", "SELECT current_database()") == "dashtam_test"
+    assert sql(e2e, "test", "SELECT count(*) FROM users") == "0"
+
+    assert sql(e2e, "dev", "SELECT email FROM users") == "keep@dashtam.dev"
+    assert ok(e2e("redis-cli", "dev", "GET", "oauth:token")).strip() == "precious"
+    assert ok(e2e("redis-cli", "test", "GET", "oauth:token")).strip() == ""
+
+    ok(e2e("down", "test"))
+    ok(e2e("down", "dev"))
+    ok(e2e("up", "dev"))
+    assert sql(e2e, "dev", "SELECT email FROM users") == "keep@dashtam.dev"
+    assert ok(e2e("redis-cli", "dev", "GET", "oauth:token")).strip() == "precious"
+
+
+def test_up_again_is_quick_and_changes_nothing(e2e: Project) -> None:
+    ok(e2e("up", "test"))
+    before = {c["name"]: c["id"] for c in json.loads(ok(e2e("ps", "test", "--json")))["environments"]["test"]}
+    ok(e2e("up", "test"))
+    after = {c["name"]: c["id"] for c in json.loads(ok(e2e("ps", "test", "--json")))["environments"]["test"]}
+    assert before == after  # same containers, not recreated
+
+
+def test_port_held_by_another_process_is_refused(e2e: Project) -> None:
+    port = e2e.ports["test"]["postgres"]
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        result = e2e("up", "test")
+    assert result.returncode == 1
+    first = result.stderr.splitlines()[0]
+    assert first == f"Error: cannot start test: host port {port} (postgres) is held by another process"
+    assert "Hint: " in result.stderr and "Traceback" not in result.stderr
+    assert ok(e2e("ps", "test")).strip() == "test: no containers"  # nothing half-started
+
+
+def test_port_published_by_another_environment_is_refused(e2e: Project) -> None:
+    ok(e2e("up", "dev", "redis"))
+    dev_redis = e2e.ports["dev"]["redis"]
+    result = e2e("--set", f"redis_port={dev_redis}", "up", "test")
+    assert result.returncode == 1
+    assert (
+        f"host port {dev_redis} (redis) is published by container {e2e.container('dev', 'redis')} "
+        f"of compose project {e2e.prefix}-dev (environment dev)"
+    ) in result.stderr
+
+
+def test_container_name_held_by_another_project_is_refused(e2e: Project) -> None:
+    name = e2e.container("test", "redis")
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, "--label", "com.docker.compose.project=someone-else",
+         "redis:8"], check=True, capture_output=True,
+    )  # fmt: skip
+    try:
+        result = e2e("up", "test")
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    assert result.returncode == 1
+    assert f"container name {name} is already used by compose project someone-else" in result.stderr
+    assert f"remove it: docker rm -f {name}" in result.stderr
+
+
+def test_down_volumes_on_dev_needs_yes(e2e: Project) -> None:
+    ok(e2e("up", "dev", "redis"))
+    refused = e2e("down", "dev", "--volumes")
+    assert refused.returncode == 3
+    assert refused.stderr.startswith(
+        "Error: refusing to delete the volumes of protected environment dev without confirmation"
+    )
+    volume = f"{e2e.prefix}-dev-redis-data"
+    assert subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode == 0
+    ok(e2e("down", "dev", "--volumes", "--yes"))
+    assert subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode != 0
+
+
+def test_logs_and_exec_pass_through(e2e: Project) -> None:
+    ok(e2e("up", "test"))
+    logs = ok(e2e("logs", "test", "app", "--tail", "50"))
+    assert "Running migrations..." in logs and "Migrations completed successfully" in logs
+    assert f"{e2e.container('test', 'app')}  |" in logs or "app" in logs
+    result = e2e("exec", "test", "app", "--", "sh", "-c", "echo out; exit 7")
+    assert result.returncode == 7 and result.stdout.strip() == "out"
+    assert ok(e2e("exec", "test", "app", "--", "printenv", "ENVIRONMENT")).strip() == "testing"
+    missing = e2e("exec", "test", "nope", "--", "true")
+    assert missing.returncode == 2 and "test has no service 'nope'" in missing.stderr
+
+
+def test_timeout_exits_5_naming_the_services(e2e: Project) -> None:
+    result = e2e("up", "test", "--timeout", "1")
+    assert result.returncode == 5, result.stderr
+    error = next(line for line in result.stderr.splitlines() if line.startswith("Error:"))
+    assert error.startswith("Error: test not healthy after 1s: ")
+    assert "app (" in error
+
+
+def test_docker_unreachable_exits_4(tmp_path: Path) -> None:
+    if shutil.which("docker") is None:
+        pytest.skip("needs the docker client")
+    project = new_project(tmp_path, ("dev",))
+    result = project("up", "dev", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert result.returncode == 4
+    assert result.stderr.startswith("Error: cannot reach the Docker engine")
+    assert "Hint: " in result.stderr and "Traceback" not in result.stderr
+
+
+def test_overlay_example_switches_exclusive_environments(built_image: None, tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    shutil.copytree(REPO / "compose" / "app", root / "compose" / "app")
+    overlay = root / "examples" / "overlay"
+    shutil.copytree(REPO / "examples" / "overlay", overlay,
+                    ignore=shutil.ignore_patterns(".env", "certs"))  # fmt: skip
+    project = new_project(tmp_path / "ports", ("dev",))  # only for its free ports and prefix
+    ports = project.ports["dev"]
+    text = (overlay / "dashenv.toml").read_text()
+    text = text.replace('project_name = "dashtam"', f'project_name = "{project.prefix}"')
+    for svc, port in ports.items():
+        text = text.replace(f"{svc}_port = {dict(app=8000, callback=8182, postgres=5432, redis=6379)[svc]}",
+                            f"{svc}_port = {port}")  # fmt: skip
+    (overlay / "dashenv.toml").write_text(text)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return run_dashenv(*args, cwd=overlay)
+
+    try:
+        ok(run("init", "dev"))
+        ok(run("up", "dev"))
+        ok(run("psql", "dev", "-c", "INSERT INTO users (email) VALUES ('dev@overlay')"))
+        switched = run("up", "test")
+        ok(switched)
+        assert "Stopping dev first: test and dev share containers (exclusive)" in switched.stderr
+        groups = json.loads(ok(run("ps", "--json")))["environments"]
+        assert groups["dev"] == [] and len(groups["test"]) == 4
+        db = ok(run("psql", "test", "-tA", "-c", "SELECT current_database()")).strip()
+        assert db == "dashtam_test"
+        switched_back = run("up", "dev")
+        ok(switched_back)
+        assert "Stopping test first" in switched_back.stderr
+        rows = ok(run("psql", "dev", "-tA", "-c", "SELECT email FROM users")).strip()
+        assert rows == "dev@overlay"
+    finally:
+        run("down", "test")
+        run("down", "dev", "--volumes", "--yes")
