@@ -61,9 +61,7 @@ def environments(doc: dict[str, Any]) -> None:
         for e in doc["environments"]
     ]
     console().print(
-        table(
-            None, ["environment", "role", "compose files", "env file", "project", "ports"], rows
-        )
+        table(None, ["environment", "role", "compose files", "env file", "project", "ports"], rows)
     )
 
 
@@ -143,7 +141,9 @@ def up_summary(result: Any) -> None:
     if e.callback:
         rows.append(["callback", e.callback, ""])
     if e.postgres:
-        rows.append(["postgres", e.postgres, f"database {result.database}, user {result.database_user}"])
+        rows.append(
+            ["postgres", e.postgres, f"database {result.database}, user {result.database_user}"]
+        )
     if e.redis:
         rows.append(["redis", e.redis, f"index {result.redis_index}"])
     if not rows:

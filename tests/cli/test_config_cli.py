@@ -30,7 +30,12 @@ def test_envs_json(run: Run) -> None:
     doc = json.loads(run("envs", "--json").stdout)
     assert doc["schema_version"] == 1
     by_name = {e["name"]: e for e in doc["environments"]}
-    assert by_name["test"]["ports"] == {"app": 8001, "callback": 8183, "postgres": 5433, "redis": 6380}
+    assert by_name["test"]["ports"] == {
+        "app": 8001,
+        "callback": 8183,
+        "postgres": 5433,
+        "redis": 6380,
+    }
     assert by_name["ci"]["ports"] == {}
 
 

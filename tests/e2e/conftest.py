@@ -28,7 +28,10 @@ def docker_problem() -> str | None:
         return "the docker command is not installed"
     probe = subprocess.run(["docker", "info"], capture_output=True, text=True)
     if probe.returncode != 0:
-        return "the Docker engine is not reachable: " + (probe.stderr.strip().splitlines() or ["?"])[-1]
+        return (
+            "the Docker engine is not reachable: "
+            + (probe.stderr.strip().splitlines() or ["?"])[-1]
+        )
     compose = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
     if compose.returncode != 0:
         return "Docker Compose v2 is not installed"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.conftest import Project, new_project, run_dashenv, teardown
+from tests.e2e.conftest import Project, new_project, run_dashenv
 
 pytestmark = pytest.mark.docker
 
@@ -69,9 +69,15 @@ def test_dev_and_test_side_by_side_and_dev_data_survives(e2e: Project) -> None:
 
 def test_up_again_is_quick_and_changes_nothing(e2e: Project) -> None:
     ok(e2e("up", "test"))
-    before = {c["name"]: c["id"] for c in json.loads(ok(e2e("ps", "test", "--json")))["environments"]["test"]}
+    before = {
+        c["name"]: c["id"]
+        for c in json.loads(ok(e2e("ps", "test", "--json")))["environments"]["test"]
+    }
     ok(e2e("up", "test"))
-    after = {c["name"]: c["id"] for c in json.loads(ok(e2e("ps", "test", "--json")))["environments"]["test"]}
+    after = {
+        c["name"]: c["id"]
+        for c in json.loads(ok(e2e("ps", "test", "--json")))["environments"]["test"]
+    }
     assert before == after  # same containers, not recreated
 
 
@@ -83,7 +89,9 @@ def test_port_held_by_another_process_is_refused(e2e: Project) -> None:
         result = e2e("up", "test")
     assert result.returncode == 1
     first = result.stderr.splitlines()[0]
-    assert first == f"Error: cannot start test: host port {port} (postgres) is held by another process"
+    assert (
+        first == f"Error: cannot start test: host port {port} (postgres) is held by another process"
+    )
     assert "Hint: " in result.stderr and "Traceback" not in result.stderr
     assert ok(e2e("ps", "test")).strip() == "test: no containers"  # nothing half-started
 
@@ -102,8 +110,9 @@ def test_port_published_by_another_environment_is_refused(e2e: Project) -> None:
 def test_container_name_held_by_another_project_is_refused(e2e: Project) -> None:
     name = e2e.container("test", "redis")
     subprocess.run(
-        ["docker", "run", "-d", "--name", name, "--label", "com.docker.compose.project=someone-else",
-         "redis:8"], check=True, capture_output=True,
+        ["docker", "run", "-d", "--name", name,
+         "--label", "com.docker.compose.project=someone-else", "redis:8"],
+        check=True, capture_output=True,
     )  # fmt: skip
     try:
         result = e2e("up", "test")
@@ -122,9 +131,13 @@ def test_down_volumes_on_dev_needs_yes(e2e: Project) -> None:
         "Error: refusing to delete the volumes of protected environment dev without confirmation"
     )
     volume = f"{e2e.prefix}-dev-redis-data"
-    assert subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode == 0
+    assert (
+        subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode == 0
+    )
     ok(e2e("down", "dev", "--volumes", "--yes"))
-    assert subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode != 0
+    assert (
+        subprocess.run(["docker", "volume", "inspect", volume], capture_output=True).returncode != 0
+    )
 
 
 def test_logs_and_exec_pass_through(e2e: Project) -> None:
@@ -167,9 +180,9 @@ def test_overlay_example_switches_exclusive_environments(built_image: None, tmp_
     ports = project.ports["dev"]
     text = (overlay / "dashenv.toml").read_text()
     text = text.replace('project_name = "dashtam"', f'project_name = "{project.prefix}"')
+    shipped = {"app": 8000, "callback": 8182, "postgres": 5432, "redis": 6379}
     for svc, port in ports.items():
-        text = text.replace(f"{svc}_port = {dict(app=8000, callback=8182, postgres=5432, redis=6379)[svc]}",
-                            f"{svc}_port = {port}")  # fmt: skip
+        text = text.replace(f"{svc}_port = {shipped[svc]}", f"{svc}_port = {port}")
     (overlay / "dashenv.toml").write_text(text)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

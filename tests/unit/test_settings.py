@@ -164,7 +164,7 @@ def test_unknown_cli_setting(project: Path) -> None:
 
 def test_bad_toml(project: Path) -> None:
     write_toml(project, "[environments.dev\n")
-    with pytest.raises(ConfigError, match="dashenv.toml is not valid TOML"):
+    with pytest.raises(ConfigError, match=r"dashenv\.toml is not valid TOML"):
         load_project(project)
 
 
@@ -184,7 +184,7 @@ def test_unknown_environment(project: Path) -> None:
 
 def test_missing_env_file(project: Path) -> None:
     (project / "env" / ".env.dev").unlink()
-    with pytest.raises(ConfigError, match="env file env/.env.dev does not exist") as info:
+    with pytest.raises(ConfigError, match=r"env file env/\.env\.dev does not exist") as info:
         resolve(project)
     assert info.value.hint is not None and "dashenv init dev" in info.value.hint
 

@@ -6,7 +6,7 @@ import os
 def database_url() -> str:
     url = os.environ["DATABASE_URL"]
     # the seed writes postgresql+asyncpg://; psycopg wants the plain scheme
-    scheme, sep, rest = url.partition("://")
+    _scheme, sep, rest = url.partition("://")
     return "postgresql://" + rest if sep else url
 
 

@@ -13,7 +13,9 @@ from dashtam_app.config import MIGRATIONS_DIR, database_url
 def connect(retries: int = 30) -> psycopg.Connection:
     for attempt in range(retries):
         try:
-            return psycopg.connect(database_url(), autocommit=False, connect_timeout=5, client_encoding="utf8")
+            return psycopg.connect(
+                database_url(), autocommit=False, connect_timeout=5, client_encoding="utf8"
+            )
         except psycopg.OperationalError:
             if attempt == retries - 1:
                 raise

@@ -3,7 +3,6 @@
 import os
 
 import psycopg
-
 from dashtam_app.config import database_url
 
 
@@ -15,5 +14,8 @@ def test_runs_against_a_test_database():
 
 def test_schema_is_migrated():
     with psycopg.connect(database_url(), client_encoding="utf8") as conn:
-        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+        tables = {
+            r[0]
+            for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        }
     assert {"users", "providers"} <= tables

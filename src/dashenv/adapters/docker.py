@@ -196,7 +196,9 @@ class Docker:
             ports = []
             for p in svc.get("ports") or []:
                 if isinstance(p, dict) and p.get("published"):
-                    ports.append((p.get("host_ip") or "0.0.0.0", int(p["published"]), int(p["target"])))
+                    ports.append(
+                        (p.get("host_ip") or "0.0.0.0", int(p["published"]), int(p["target"]))
+                    )
             services[name] = ComposeService(
                 name=name,
                 container_name=svc.get("container_name"),
@@ -237,7 +239,9 @@ class Docker:
                 text=True,
             )
         except FileNotFoundError:
-            raise Unreachable("the docker command is not installed", hint="install Docker") from None
+            raise Unreachable(
+                "the docker command is not installed", hint="install Docker"
+            ) from None
         return Background(proc, what, self)
 
     def build(self, services: list[str], no_cache: bool = False) -> None:
@@ -269,7 +273,7 @@ class Docker:
         with self._errors("docker volume rm"):
             existing = [n for n in names if self.client.volume.exists(n)]
             if existing:
-                self.client.volume.remove(existing)
+                self.client.volume.remove(list[Any](existing))
 
 
 class Background:
@@ -309,7 +313,9 @@ class Background:
                 raise self.docker._unreachable(self._stderr)
             lines = [ln for ln in self._stderr.splitlines() if ln.strip()]
             last = lines[-1].strip() if lines else f"exit code {code}"
-            raise OperationFailed(f"{self.what} failed: {last}", details="\n".join(lines[-10:-1]) or None)
+            raise OperationFailed(
+                f"{self.what} failed: {last}", details="\n".join(lines[-10:-1]) or None
+            )
 
 
 def _engine_down(stderr: str) -> bool:

@@ -115,7 +115,7 @@ def load_app_settings(env: ResolvedEnvironment) -> AppView:
             return (source,)
 
     try:
-        settings = _FromFile()
+        settings = _FromFile()  # type: ignore[call-arg]
     except ValidationError as exc:
         raise validation_error(exc, origins, shown) from None
     return AppView(settings, entries, origins)

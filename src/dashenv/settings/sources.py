@@ -204,7 +204,7 @@ def resolve_environment(
             return tuple(sources)
 
     try:
-        layered = _Layered()
+        layered = _Layered()  # type: ignore[call-arg]
     except ValidationError as exc:
         raise validation_error(exc, provenance, f"environment {name!r}") from None
     return ResolvedEnvironment(name, layered, provenance, project)
@@ -221,8 +221,10 @@ def validation_error(
         if origin is None or origin.layer == "default":
             where = f"{what}: {field}"
         elif origin.path:
-            where = f"{origin.path}:{origin.line}: {origin.key}" if origin.line else (
-                f"{origin.path}: {origin.key}"
+            where = (
+                f"{origin.path}:{origin.line}: {origin.key}"
+                if origin.line
+                else (f"{origin.path}: {origin.key}")
             )
         elif origin.layer == "cli":
             where = f"--set {origin.key}"

@@ -46,7 +46,11 @@ def environments_document(project: ProjectConfig, overrides: dict[str, str]) -> 
                 "exclusive_with": s.exclusive_with,
             }
         )
-    return {"schema_version": SCHEMA_VERSION, "project_dir": str(project.root), "environments": envs}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "project_dir": str(project.root),
+        "environments": envs,
+    }
 
 
 def _origin_dict(origin: Any) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -38,7 +39,9 @@ POLL_SECONDS = 0.5
 class Reporter(Protocol):
     def say(self, message: str) -> None: ...
 
-    def progress(self, containers: list[Container], expected: list[str], elapsed: float) -> None: ...
+    def progress(
+        self, containers: list[Container], expected: list[str], elapsed: float
+    ) -> None: ...
 
 
 class Quiet:
@@ -124,7 +127,9 @@ def running_foreign(t: Target, containers: list[Container]) -> bool:
     return any(c.config_files and c.config_files != _files_label(t) for c in mine)
 
 
-def stop_exclusive(st: State, t: Target, containers: list[Container], say: Callable[[str], None]) -> bool:
+def stop_exclusive(
+    st: State, t: Target, containers: list[Container], say: Callable[[str], None]
+) -> bool:
     """Environments sharing this one's containers are stopped first (never their volumes)."""
     stopped = False
     for other in t.settings.exclusive_with:
@@ -146,9 +151,7 @@ def check_conflicts(
 ) -> None:
     from dashenv.adapters.host import port_in_use
 
-    own_ports = {
-        b.host_port for c in containers if c.project == t.project_name for b in c.ports
-    }
+    own_ports = {b.host_port for c in containers if c.project == t.project_name for b in c.ports}
     remote = bool(st.context) or bool(__import__("os").environ.get("DOCKER_HOST"))
     probes = {}
     if not remote:  # a remote engine's ports are not this machine's
@@ -228,7 +231,9 @@ def up(
     if wait:
         wait_healthy(t, expected, deadline, rep, started, secrets)
     containers = t.docker.project_containers()
-    problems = unpublished_ports(t.project_name, {k: v for k, v in model.items() if k in expected}, containers)
+    problems = unpublished_ports(
+        t.project_name, {k: v for k, v in model.items() if k in expected}, containers
+    )
     if problems:
         raise OperationFailed(
             f"{name} started, but {problems[0]}",
@@ -243,15 +248,15 @@ def up(
         elapsed=time.monotonic() - started,
         database=db.database if db else None,
         database_user=db.user if db else None,
-        redis_index=app.redis_index() if app.redis_index() is not None else t.settings.redis_index,  # type: ignore[arg-type]
+        redis_index=app_index
+        if (app_index := app.redis_index()) is not None
+        else t.settings.redis_index,
     )
 
 
 def _report(t: Target, expected: list[str], rep: Reporter, started: float) -> None:
-    try:
+    with suppress(DashenvError):  # a passing failure to look is not a failure to start
         rep.progress(t.docker.project_containers(), expected, time.monotonic() - started)
-    except DashenvError:
-        pass  # a passing failure to look is not a failure to start
 
 
 def wait_healthy(
@@ -312,7 +317,9 @@ def _health_failure(
 # --- down, restart, build, ps ------------------------------------------------
 
 
-def down(st: State, name: str, *, volumes: bool, yes: bool, confirm: Callable[[str], bool] | None) -> list[str]:
+def down(
+    st: State, name: str, *, volumes: bool, yes: bool, confirm: Callable[[str], bool] | None
+) -> list[str]:
     """Remove containers and networks; volumes only when asked (protected: confirmed)."""
     t = target_lenient(st, name)
     notes = []
@@ -322,7 +329,7 @@ def down(st: State, name: str, *, volumes: bool, yes: bool, confirm: Callable[[s
             raise GuardRefused(
                 f"refusing to delete the volumes of protected environment {name} "
                 "without confirmation",
-                hint=f"run in a terminal to confirm, or pass --yes: dashenv down {name} --volumes --yes",
+                hint=f"confirm in a terminal, or pass --yes: dashenv down {name} --volumes --yes",
             )
         if not confirm(question):
             raise GuardRefused(f"kept the volumes of {name}", hint="nothing was removed")
@@ -342,7 +349,9 @@ def target_lenient(st: State, name: str) -> Target:
     if not inv.env_file.is_file():
         # compose insists on the env files existing; an empty one keeps 'down' and 'logs' working
         empty = Path("/dev/null")
-        inv = replace(inv, env_file=empty, variables={**inv.variables, "DASHENV_ENV_FILE": str(empty)})
+        inv = replace(
+            inv, env_file=empty, variables={**inv.variables, "DASHENV_ENV_FILE": str(empty)}
+        )
     return Target(env, Docker(inv, context=st.context, verbose=st.verbose))
 
 
@@ -406,7 +415,9 @@ def exec_in(st: State, name: str, service: str, command: list[str], tty: bool) -
     t.docker.ping()
     services = t.docker.compose_services()
     if service not in services:
-        raise ConfigError(f"{name} has no service {service!r}", hint=f"services: {', '.join(services)}")
+        raise ConfigError(
+            f"{name} has no service {service!r}", hint=f"services: {', '.join(services)}"
+        )
     running = {c.service for c in t.docker.project_containers() if c.state == "running"}
     if service not in running:
         raise OperationFailed(

@@ -1,0 +1,55 @@
+"""Every command has help text and appears in the README; generated parts are current."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import typer
+
+from dashenv.cli import app
+from dashenv.docs import settings_markdown
+from dashenv.errors import ExitCode
+from tests.conftest import REPO
+
+README = (REPO / "README.md").read_text()
+
+
+def commands() -> list[tuple[str, Any]]:
+    root = typer.main.get_command(app)
+    found = []
+
+    def walk(group: Any, prefix: str) -> None:
+        for name, cmd in group.commands.items():
+            path = f"{prefix} {name}".strip()
+            if hasattr(cmd, "commands"):
+                walk(cmd, path)
+            found.append((path, cmd))
+
+    walk(root, "")
+    return found
+
+
+@pytest.mark.parametrize(("path", "cmd"), commands(), ids=[p for p, _ in commands()])
+def test_command_has_help_and_is_in_readme(path: str, cmd: Any) -> None:
+    assert (cmd.help or "").strip(), f"{path} has no help text"
+    assert f"`dashenv {path}" in README, f"'dashenv {path}' is not in the README"
+
+
+def test_settings_table_is_generated() -> None:
+    assert settings_markdown() in README, "regenerate with: python -m dashenv.docs"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    blocks = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)
+    install, tests = blocks[0].strip(), blocks[1].strip()
+    assert install.endswith("dashenv up dev")
+    ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
+    assert ci[-1] == tests
+
+
+def test_exit_codes_documented() -> None:
+    for code in ExitCode:
+        if code is not ExitCode.INTERRUPTED:
+            assert re.search(rf"^\| {int(code)} \| ", README, flags=re.M), code
