@@ -49,15 +49,19 @@ class ComposeInvocation:
         return " ".join(env + [shlex.quote(rel(a)) for a in self.argv(*args)])
 
 
-def compose_invocation(settings: EnvironmentSettings, root: Path) -> ComposeInvocation:
+def compose_invocation(
+    settings: EnvironmentSettings, root: Path, name: str | None = None
+) -> ComposeInvocation:
     env_file = (root / settings.env_file).resolve()
     variables = {"DASHENV_ENV_FILE": str(env_file)}
-    for name, var in PORT_VARIABLES.items():
-        port = getattr(settings, name)
+    for field_name, var in PORT_VARIABLES.items():
+        port = getattr(settings, field_name)
         if port is not None:
             variables[var] = str(port)
     variables["DASHENV_HOST"] = settings.host
     variables["DASHENV_PROJECT_NAME"] = settings.project_name
+    if name is not None:
+        variables["DASHENV_ENVIRONMENT"] = name
     variables["DASHENV_MIGRATION_COMMAND"] = settings.migration_command
     return ComposeInvocation(
         files=tuple((root / f).resolve() for f in settings.compose_files),

@@ -160,3 +160,33 @@ def ps(groups: dict[str, list[Any]]) -> None:
             out.print(containers_table(name, containers))
         else:
             out.print(f"{name}: no containers")
+
+
+# --- reset and test setup ----------------------------------------------------------
+
+
+def reset_result(result: Any) -> None:
+    out = console()
+    if result.dry_run:
+        out.print(f"Dry run: reset of {result.environment} ({result.database}); nothing executed.")
+        out.print(table("guards", ["guard", "verdict", "saw", "why"],
+                        [[v.guard, "pass" if v.passed else "FAIL", v.saw, v.reason or "-"]
+                         for v in result.verdicts]))  # fmt: skip
+        verdict = "would run" if all(v.passed for v in result.verdicts) else "would be REFUSED"
+        out.print(f"Plan ({verdict}):")
+        for i, step in enumerate(result.plan.steps, start=1):
+            out.print(f"  {i}. {step}")
+        return
+    how = "cloned from template" if result.strategy == "template" else "migrated from scratch"
+    built = " (template rebuilt)" if result.template_built else ""
+    out.print(f"Reset {result.environment}: {result.database} {how}{built} "
+              f"in {result.seconds:.2f}s")  # fmt: skip
+    if result.flushed_keys is not None:
+        out.print(f"Flushed Redis index ({result.flushed_keys} keys)")
+    out.print("Server settings: " + ", ".join(f"{k}={v}" for k, v in result.settings.items()))
+
+
+def setup_result(result: Any) -> None:
+    up_summary(result.up)
+    reset_result(result.reset)
+    console().print("Test database initialized successfully")

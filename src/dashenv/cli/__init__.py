@@ -102,9 +102,10 @@ def root(
 
 
 def _register() -> None:
-    from dashenv.cli import config, lifecycle
+    from dashenv.cli import config, lifecycle, testing
 
     lifecycle.register(app)
+    testing.register(app)
     config.register(app)
 
 

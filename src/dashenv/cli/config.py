@@ -62,7 +62,7 @@ def compose(
     from dashenv.plan import compose_invocation
 
     resolved = state(ctx).env(env)
-    inv = compose_invocation(resolved.settings, resolved.project.root)
+    inv = compose_invocation(resolved.settings, resolved.project.root, resolved.name)
     typer.echo(inv.shell(*(args or ["config"]), relative_to=resolved.project.root))
 
 

@@ -76,7 +76,7 @@ def target(st: State, name: str, extra: dict[str, str] | None = None) -> Target:
     from dashenv.adapters.docker import Docker
 
     env = st.env(name, extra)
-    inv = compose_invocation(env.settings, env.project.root)
+    inv = compose_invocation(env.settings, env.project.root, env.name)
     return Target(env, Docker(inv, context=st.context, verbose=st.verbose))
 
 
@@ -345,7 +345,7 @@ def target_lenient(st: State, name: str) -> Target:
 
     bare = st.env(name, read_env=False)
     env = bare if not bare.path(bare.settings.env_file).is_file() else st.env(name)
-    inv = compose_invocation(env.settings, env.project.root)
+    inv = compose_invocation(env.settings, env.project.root, env.name)
     if not inv.env_file.is_file():
         # compose insists on the env files existing; an empty one keeps 'down' and 'logs' working
         empty = Path("/dev/null")
@@ -386,7 +386,7 @@ def ps(st: State, names: list[str]) -> dict[str, list[Container]]:
     for name in names:
         s = every[name]
         shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
-        inv = compose_invocation(s, project.root)
+        inv = compose_invocation(s, project.root, name)
         result[name] = environment_containers(inv, containers, shared)
     return result
 

@@ -1,0 +1,269 @@
+"""PostgreSQL, through psycopg 3. The only module importing psycopg.
+
+Returns dashenv's own small dataclasses; connection failures become ``Unreachable``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dashenv.errors import OperationFailed, Unreachable
+
+if TYPE_CHECKING:
+    import psycopg
+
+STAMP_SCHEMA = "dashenv"
+STAMP_TABLE = "metadata"
+SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", STAMP_SCHEMA)
+
+
+@dataclass(frozen=True)
+class DatabaseState:
+    exists: bool
+    stamp: dict[str, str] | None
+    user_tables: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DatabaseInfo:
+    name: str
+    owner: str
+    size_bytes: int
+    connections: int
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    schema: str
+    name: str
+    rows: int
+
+
+class Postgres:
+    """One PostgreSQL server, reached as one role."""
+
+    def __init__(
+        self, host: str, port: int, user: str, password: str | None, *, timeout: float = 5
+    ):
+        self.host, self.port, self.user, self.password = host, port, user, password
+        self.timeout = timeout
+
+    @property
+    def where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @contextmanager
+    def connect(self, database: str = "postgres", autocommit: bool = True) -> Iterator[Any]:
+        import psycopg
+
+        try:
+            conn = psycopg.connect(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password,
+                dbname=database,
+                autocommit=autocommit,
+                connect_timeout=max(1, int(self.timeout)),
+                client_encoding="utf8",
+                application_name="dashenv",
+            )
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+            raise Unreachable(
+                f"cannot reach PostgreSQL at {self.where} (database {database}): {reason}",
+                hint="is the environment up? 'dashenv status' shows it",
+            ) from None
+        try:
+            yield conn
+        except psycopg.OperationalError as exc:
+            raise Unreachable(f"lost PostgreSQL at {self.where}: {exc}".strip()) from None
+        except psycopg.Error as exc:
+            raise OperationFailed(f"PostgreSQL at {self.where}: {exc}".strip()) from None
+        finally:
+            conn.close()
+
+    # -- observing -------------------------------------------------------------------
+
+    def database_names(self) -> list[str]:
+        with self.connect() as conn:
+            rows = conn.execute("SELECT datname FROM pg_database ORDER BY datname").fetchall()
+        return [r[0] for r in rows]
+
+    def state(self, database: str) -> DatabaseState:
+        if database not in self.database_names():
+            return DatabaseState(False, None, ())
+        with self.connect(database) as conn:
+            tables = conn.execute(
+                "SELECT table_schema || '.' || table_name FROM information_schema.tables"
+                " WHERE table_type = 'BASE TABLE' AND table_schema <> ALL(%s)"
+                " ORDER BY 1",
+                (list(SYSTEM_SCHEMAS),),
+            ).fetchall()
+            stamp = self._read_stamp(conn)
+        return DatabaseState(True, stamp, tuple(r[0] for r in tables))
+
+    def _read_stamp(self, conn: Any) -> dict[str, str] | None:
+        exists = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+            (STAMP_SCHEMA, STAMP_TABLE),
+        ).fetchone()
+        if not exists:
+            return None
+        from psycopg import sql
+
+        rows = conn.execute(
+            sql.SQL("SELECT key, value FROM {}.{}").format(
+                sql.Identifier(STAMP_SCHEMA), sql.Identifier(STAMP_TABLE)
+            )
+        ).fetchall()
+        return {k: v for k, v in rows}
+
+    def server_settings(self, database: str, names: list[str]) -> dict[str, str]:
+        with self.connect(database) as conn:
+            return {n: str(conn.execute(f"SHOW {n}").fetchone()[0]) for n in names}
+
+    def version(self) -> str:
+        with self.connect() as conn:
+            return str(conn.execute("SHOW server_version").fetchone()[0])
+
+    def databases(self) -> list[DatabaseInfo]:
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT d.datname, pg_get_userbyid(d.datdba), pg_database_size(d.datname),"
+                " (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname)"
+                " FROM pg_database d WHERE NOT d.datistemplate AND d.datallowconn"
+                " ORDER BY d.datname"
+            ).fetchall()
+        return [DatabaseInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
+
+    def tables(self, database: str) -> list[TableInfo]:
+        with self.connect(database) as conn:
+            rows = conn.execute(
+                "SELECT schemaname, relname, n_live_tup FROM pg_stat_user_tables"
+                " ORDER BY schemaname, relname"
+            ).fetchall()
+        return [TableInfo(r[0], r[1], int(r[2])) for r in rows]
+
+    # -- changing (callers have passed the guards) ---------------------------------------
+
+    def create_database(self, name: str, template: str | None = None) -> None:
+        from psycopg import sql
+
+        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        with self.connect() as conn:
+            conn.execute(query)
+
+    def drop_database(self, name: str) -> None:
+        from psycopg import sql
+
+        with self.connect() as conn:
+            self._terminate(conn, name)
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+    def _terminate(self, conn: Any, name: str) -> None:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+
+    def swap(self, current: str, new: str, old: str) -> bool:
+        """Atomically put ``new`` in place of ``current`` (kept as ``old``).
+
+        Both renames run in one transaction: an interruption leaves either the old or the
+        new database under ``current``, never neither. Returns whether ``current`` existed.
+        """
+        from psycopg import errors, sql
+
+        with self.connect() as conn:
+            for attempt in range(20):
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_database WHERE datname = %s", (current,)
+                ).fetchone()
+                try:
+                    if exists:
+                        self._terminate(conn, current)
+                    with conn.transaction():
+                        if exists:
+                            conn.execute(
+                                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                                    sql.Identifier(current), sql.Identifier(old)
+                                )
+                            )
+                        conn.execute(
+                            sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                                sql.Identifier(new), sql.Identifier(current)
+                            )
+                        )
+                    return bool(exists)
+                except errors.ObjectInUse:
+                    if attempt == 19:
+                        raise
+        return False
+
+    def rename(self, name: str, to: str) -> None:
+        from psycopg import sql
+
+        with self.connect() as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(name), sql.Identifier(to)
+                )
+            )
+
+    def stamp(self, database: str, values: dict[str, str]) -> None:
+        from psycopg import sql
+
+        schema, table = sql.Identifier(STAMP_SCHEMA), sql.Identifier(STAMP_TABLE)
+        with self.connect(database, autocommit=False) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(schema))
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {}.{} (key text PRIMARY KEY, value text NOT NULL)"
+                ).format(schema, table)
+            )
+            for key, value in values.items():
+                conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {}.{} (key, value) VALUES (%s, %s)"
+                        " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value"
+                    ).format(schema, table),
+                    (key, value),
+                )
+            conn.commit()
+
+    def set_database_option(self, database: str, key: str, value: str) -> None:
+        from psycopg import sql
+
+        with self.connect() as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET {} = {}").format(
+                    sql.Identifier(database), sql.Identifier(key), sql.Literal(value)
+                )
+            )
+
+    def execute_script(self, database: str, script: str) -> None:
+        with self.connect(database, autocommit=False) as conn:
+            conn.execute(script)
+            conn.commit()
+
+    def truncate_all(self, database: str) -> int:
+        """TRUNCATE every user table (the benchmark's comparison strategy)."""
+        from psycopg import sql
+
+        with self.connect(database, autocommit=False) as conn:
+            rows = conn.execute(
+                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname <> ALL(%s)",
+                (list(SYSTEM_SCHEMAS),),
+            ).fetchall()
+            if rows:
+                names = sql.SQL(", ").join(sql.Identifier(s, t) for s, t in rows)
+                conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(names))
+            conn.commit()
+        return len(rows)

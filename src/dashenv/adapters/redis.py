@@ -1,0 +1,66 @@
+"""Redis, through redis-py. The only module importing redis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dashenv.errors import Unreachable
+
+
+@dataclass(frozen=True)
+class RedisInfo:
+    version: str
+    keys: int
+    used_memory_human: str
+
+
+class Redis:
+    def __init__(self, host: str, port: int, index: int, password: str | None = None,
+                 timeout: float = 5):  # fmt: skip
+        self.host, self.port, self.index, self.password = host, port, index, password
+        self.timeout = timeout
+
+    def _client(self) -> Any:
+        import redis
+
+        return redis.Redis(
+            host=self.host,
+            port=self.port,
+            db=self.index,
+            password=self.password,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+        )
+
+    def _call(self, what: str, fn: Any) -> Any:
+        import redis
+
+        try:
+            return fn(self._client())
+        except redis.RedisError as exc:
+            raise Unreachable(
+                f"cannot reach Redis at {self.host}:{self.port}: {exc}",
+                hint="is the environment up? 'dashenv status' shows it",
+            ) from None
+
+    def info(self) -> RedisInfo:
+        def read(c: Any) -> RedisInfo:
+            server = c.info("server")
+            memory = c.info("memory")
+            return RedisInfo(str(server.get("redis_version", "?")), int(c.dbsize()),
+                             str(memory.get("used_memory_human", "?")))  # fmt: skip
+
+        result: RedisInfo = self._call("info", read)
+        return result
+
+    def flushdb(self) -> int:
+        """Empty this index only (FLUSHDB); the number of keys it held. Never FLUSHALL."""
+
+        def flush(c: Any) -> int:
+            keys = int(c.dbsize())
+            c.flushdb()
+            return keys
+
+        flushed: int = self._call("flushdb", flush)
+        return flushed

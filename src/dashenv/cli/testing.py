@@ -1,0 +1,125 @@
+"""Test commands: db reset, test setup | run | clean."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dashenv.cli.state import state
+from dashenv.errors import PassThrough
+
+TestEnv = Annotated[
+    str, typer.Option("--env", "-e", help="The test environment (default: test).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    from dashenv.cli import new_app
+
+    db_app = new_app("db", help="Database operations, every destructive one guarded.")
+    test_app = new_app("test", help="The test workflow: setup, run, clean.")
+    app.add_typer(db_app)
+    app.add_typer(test_app)
+    db_app.command("reset")(reset)
+    test_app.command("setup")(setup)
+    test_app.command("run", context_settings={"allow_extra_args": True,
+                                              "ignore_unknown_options": True})(run)  # fmt: skip
+    test_app.command("clean")(clean)
+
+
+def reset(
+    ctx: typer.Context,
+    env: Annotated[str, typer.Argument(help="Environment whose database to reset.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print every guard's verdict and the plan only.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Take over an unstamped database that has tables.")
+    ] = False,
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="template (clone, fast) or migrate (re-run).")
+    ] = "template",
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail at once if another reset holds the lock.")
+    ] = False,
+) -> None:
+    """Bring ENV's database to a clean state at the latest migration and flush its Redis index.
+
+    Every guard must pass first: role testing/ci and ENVIRONMENT=testing, TESTING=true,
+    the database name contains 'test', the target is no protected environment's, the
+    database's stamp, the Redis index. A refusal exits 3 and touches nothing.
+    """
+    import sys
+
+    from dashenv import render
+    from dashenv.errors import GuardRefused
+    from dashenv.workflows.reset import reset as do_reset
+
+    if strategy not in ("template", "migrate"):
+        raise typer.BadParameter("choose template or migrate", param_hint="--strategy")
+    st = state(ctx)
+    if not dry_run and not yes:
+        if not sys.stdin.isatty():
+            raise GuardRefused(
+                f"refusing to reset {env} without confirmation",
+                hint=f"confirm in a terminal, or pass --yes: dashenv db reset {env} --yes",
+            )
+        if not typer.confirm(f"Reset the database of {env}? Its data will be gone.", default=False):
+            raise GuardRefused(f"kept the database of {env}", hint="nothing was changed")
+    err = render.console(stderr=True)
+    result = do_reset(st, env, strategy=strategy, dry_run=dry_run, adopt=adopt,  # type: ignore[arg-type]
+                      wait=not no_wait, say=err.print)  # fmt: skip
+    render.reset_result(result)
+
+
+def setup(ctx: typer.Context, env: TestEnv = "test") -> None:
+    """Start the test environment beside dev (dev untouched), wait until healthy, reset its
+    database through every guard, and print the endpoints. Idempotent; quick when up."""
+    from dashenv import render
+    from dashenv.workflows.testing import setup as do_setup
+
+    reporter = render.LiveReporter(f"starting {env}")
+    try:
+        result = do_setup(state(ctx), env, reporter)
+    finally:
+        reporter.close()
+    render.setup_result(result)
+
+
+def run(
+    ctx: typer.Context,
+    env: TestEnv = "test",
+    skip_setup: Annotated[
+        bool, typer.Option("--no-setup", help="Do not run 'test setup' first.")
+    ] = False,
+) -> None:
+    """Ensure setup, then run the test command (in the app container or on the host, by the
+    test_runner setting); arguments after -- go to it. Its exit code is dashenv's."""
+    from dashenv import render
+    from dashenv.workflows.testing import run_tests
+    from dashenv.workflows.testing import setup as do_setup
+
+    st = state(ctx)
+    if not skip_setup:
+        reporter = render.LiveReporter(f"starting {env}")
+        try:
+            result = do_setup(st, env, reporter)
+        finally:
+            reporter.close()
+        render.console(stderr=True).print(
+            f"Test database initialized successfully ({result.reset.database}, "
+            f"{result.reset.seconds:.2f}s)"
+        )
+    code = run_tests(st, env, list(ctx.args))
+    if code != 0:
+        raise PassThrough(code)
+
+
+def clean(ctx: typer.Context, env: TestEnv = "test") -> None:
+    """Take the test environment down; its tmpfs data is gone, dev is untouched."""
+    from dashenv.workflows.testing import clean as do_clean
+
+    for note in do_clean(state(ctx), env):
+        typer.echo(note)
