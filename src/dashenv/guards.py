@@ -57,6 +57,7 @@ class ResetFacts:
     redis_index: int
     protected_targets: tuple[ProtectedTarget, ...] = field(default_factory=tuple)
     adopt: bool = False
+    inspect_error: str | None = None  # the database could not be looked into
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,11 @@ def guard_role(f: ResetFacts) -> Verdict:
 def guard_testing_flag(f: ResetFacts) -> Verdict:
     """b. The explicit TESTING flag is true."""
     return Verdict(
-        "TESTING flag", f.testing, f"TESTING={str(f.testing).lower()}",
+        "TESTING flag",
+        f.testing,
+        f"TESTING={str(f.testing).lower()}",
         "" if f.testing else "TESTING must be true",
-    )  # fmt: skip
+    )
 
 
 def guard_database_name(f: ResetFacts) -> Verdict:
@@ -110,15 +113,19 @@ def guard_distinct_target(f: ResetFacts) -> Verdict:
         where += f" in {f.postgres.project or 'a non-compose container'}"
     if f.postgres.container and f.postgres.project != f.project_name:
         return Verdict(
-            "distinct target", False, where,
+            "distinct target",
+            False,
+            where,
             f"the port is served by another project's container, not {f.project_name}'s",
-        )  # fmt: skip
+        )
     for p in f.protected_targets:
         if p.postgres and p.postgres.same_server(f.postgres) and p.database == f.database:
             return Verdict(
-                "distinct target", False, where,
+                "distinct target",
+                False,
+                where,
                 f"that is protected environment {p.environment}'s database",
-            )  # fmt: skip
+            )
     return Verdict("distinct target", True, where)
 
 
@@ -126,23 +133,29 @@ def guard_stamp(f: ResetFacts) -> Verdict:
     """e. The database carries dashenv's stamp for this environment. Stamped for another
     environment: refused. Unstamped with user tables: refused unless --adopt. Empty or
     missing: it is stamped by the reset."""
+    if f.inspect_error is not None:
+        return Verdict("stamp", False, "no stamp readable", f"cannot inspect: {f.inspect_error}")
     if not f.database_exists:
         return Verdict("stamp", True, "no database yet", "it will be created and stamped")
     if f.stamp is not None:
         if f.stamp.environment == f.environment:
             return Verdict("stamp", True, f"stamped for {f.stamp.environment}")
         return Verdict(
-            "stamp", False, f"stamped for {f.stamp.environment}",
+            "stamp",
+            False,
+            f"stamped for {f.stamp.environment}",
             f"the database belongs to environment {f.stamp.environment}",
-        )  # fmt: skip
+        )
     if f.user_tables:
         shown = ", ".join(f.user_tables[:3]) + (", ..." if len(f.user_tables) > 3 else "")
         if f.adopt:
             return Verdict("stamp", True, f"unstamped, tables {shown}", "adopted (--adopt)")
         return Verdict(
-            "stamp", False, f"unstamped, {len(f.user_tables)} tables ({shown})",
+            "stamp",
+            False,
+            f"unstamped, {len(f.user_tables)} tables ({shown})",
             "not made by dashenv; pass --adopt if it really is this environment's",
-        )  # fmt: skip
+        )
     return Verdict("stamp", True, "unstamped and empty", "it will be stamped")
 
 
@@ -155,9 +168,11 @@ def guard_redis_index(f: ResetFacts) -> Verdict:
     for p in f.protected_targets:
         if p.redis and p.redis.same_server(f.redis) and p.redis_index == f.redis_index:
             return Verdict(
-                "redis index", False, saw,
+                "redis index",
+                False,
+                saw,
                 f"protected environment {p.environment} uses that index on that server",
-            )  # fmt: skip
+            )
     return Verdict("redis index", True, saw)
 
 

@@ -86,8 +86,12 @@ def _ports(c: Any) -> str:
     )
 
 
-def containers_table(title: str | None, containers: list[Any], expected: list[str] | None = None,
-                     elapsed: float | None = None) -> Table:  # fmt: skip
+def containers_table(
+    title: str | None,
+    containers: list[Any],
+    expected: list[str] | None = None,
+    elapsed: float | None = None,
+) -> Table:
     rows = []
     seen = set()
     for c in sorted(containers, key=lambda c: (c.service or "", c.name)):
@@ -148,8 +152,9 @@ def up_summary(result: Any) -> None:
         rows.append(["redis", e.redis, f"index {result.redis_index}"])
     if not rows:
         rows.append(["-", "nothing published", f"use 'dashenv exec {result.name} SERVICE -- CMD'"])
-    out.print(f"{result.name} is up: {len(result.containers)} containers healthy "
-              f"in {result.elapsed:.1f}s")  # fmt: skip
+    out.print(
+        f"{result.name} is up: {len(result.containers)} containers healthy in {result.elapsed:.1f}s"
+    )
     out.print(table(None, ["service", "endpoint", "notes"], rows))
 
 
@@ -169,9 +174,16 @@ def reset_result(result: Any) -> None:
     out = console()
     if result.dry_run:
         out.print(f"Dry run: reset of {result.environment} ({result.database}); nothing executed.")
-        out.print(table("guards", ["guard", "verdict", "saw", "why"],
-                        [[v.guard, "pass" if v.passed else "FAIL", v.saw, v.reason or "-"]
-                         for v in result.verdicts]))  # fmt: skip
+        out.print(
+            table(
+                "guards",
+                ["guard", "verdict", "saw", "why"],
+                [
+                    [v.guard, "pass" if v.passed else "FAIL", v.saw, v.reason or "-"]
+                    for v in result.verdicts
+                ],
+            )
+        )
         verdict = "would run" if all(v.passed for v in result.verdicts) else "would be REFUSED"
         out.print(f"Plan ({verdict}):")
         for i, step in enumerate(result.plan.steps, start=1):
@@ -179,8 +191,9 @@ def reset_result(result: Any) -> None:
         return
     how = "cloned from template" if result.strategy == "template" else "migrated from scratch"
     built = " (template rebuilt)" if result.template_built else ""
-    out.print(f"Reset {result.environment}: {result.database} {how}{built} "
-              f"in {result.seconds:.2f}s")  # fmt: skip
+    out.print(
+        f"Reset {result.environment}: {result.database} {how}{built} in {result.seconds:.2f}s"
+    )
     if result.flushed_keys is not None:
         out.print(f"Flushed Redis index ({result.flushed_keys} keys)")
     out.print("Server settings: " + ", ".join(f"{k}={v}" for k, v in result.settings.items()))

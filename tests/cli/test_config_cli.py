@@ -57,12 +57,22 @@ def test_config_show_reveal(run: Run) -> None:
 def test_config_show_json_provenance(run: Run, project: Path) -> None:
     (project / "dashenv.toml").write_text("[environments.dev]\napp_port = 9000\n")
     doc = json.loads(
-        run("--set", "redis_port=7000", "config", "show", "dev", "--json",
-            env={"DASHENV_CALLBACK_PORT": "9182"}).stdout
-    )  # fmt: skip
+        run(
+            "--set",
+            "redis_port=7000",
+            "config",
+            "show",
+            "dev",
+            "--json",
+            env={"DASHENV_CALLBACK_PORT": "9182"},
+        ).stdout
+    )
     s = doc["settings"]
     assert (s["app_port"]["value"], s["app_port"]["layer"], s["app_port"]["line"]) == (
-        9000, "dashenv.toml", 2)  # fmt: skip
+        9000,
+        "dashenv.toml",
+        2,
+    )
     assert (s["callback_port"]["value"], s["callback_port"]["layer"]) == (9182, "process env")
     assert (s["redis_port"]["value"], s["redis_port"]["source"]) == (7000, "--set redis_port")
     assert s["postgres_port"]["layer"] == "default"
@@ -104,8 +114,9 @@ def test_malformed_env_line(run: Run, project: Path) -> None:
 
 def test_invalid_port(run: Run) -> None:
     result = run("--set", "app_port=99999", "config", "show", "dev")
-    assert_usage_error(result, "--set app_port: Input should be less than or equal to 65535 "
-                       "(got '99999')")  # fmt: skip
+    assert_usage_error(
+        result, "--set app_port: Input should be less than or equal to 65535 (got '99999')"
+    )
 
 
 def test_invalid_port_in_env_file(run: Run, project: Path) -> None:

@@ -110,10 +110,19 @@ def test_port_published_by_another_environment_is_refused(e2e: Project) -> None:
 def test_container_name_held_by_another_project_is_refused(e2e: Project) -> None:
     name = e2e.container("test", "redis")
     subprocess.run(
-        ["docker", "run", "-d", "--name", name,
-         "--label", "com.docker.compose.project=someone-else", "redis:8"],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            "docker",
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--label",
+            "com.docker.compose.project=someone-else",
+            "redis:8",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         result = e2e("up", "test")
     finally:
@@ -174,8 +183,9 @@ def test_overlay_example_switches_exclusive_environments(built_image: None, tmp_
     root = tmp_path / "repo"
     shutil.copytree(REPO / "compose" / "app", root / "compose" / "app")
     overlay = root / "examples" / "overlay"
-    shutil.copytree(REPO / "examples" / "overlay", overlay,
-                    ignore=shutil.ignore_patterns(".env", "certs"))  # fmt: skip
+    shutil.copytree(
+        REPO / "examples" / "overlay", overlay, ignore=shutil.ignore_patterns(".env", "certs")
+    )
     project = new_project(tmp_path / "ports", ("dev",))  # only for its free ports and prefix
     ports = project.ports["dev"]
     text = (overlay / "dashenv.toml").read_text()

@@ -81,7 +81,9 @@ def test_database_name_counts_only_the_name() -> None:
     verdict = guard_database_name(replace(GOOD, database=name))
     assert not verdict.passed and verdict.saw == "database=dashtam"
     for url in ("postgresql://test_user:pw@test-host:5432/dashtam", "postgresql://u@h/prod"):
-        assert not guard_database_name(replace(GOOD, database=DatabaseURL.parse(url).database)).passed
+        assert not guard_database_name(
+            replace(GOOD, database=DatabaseURL.parse(url).database)
+        ).passed
     assert not guard_database_name(replace(GOOD, database=None)).passed
     assert guard_database_name(replace(GOOD, database="Dashtam_TEST")).passed
 
@@ -96,8 +98,13 @@ def test_distinct_target_refuses_a_port_served_by_another_project() -> None:
 def test_distinct_target_refuses_the_protected_database_on_the_same_server() -> None:
     shared = Endpoint("127.0.0.1", 5432, "pg-id", "dashtam")
     dev = replace(DEV, postgres=shared, database="dashtam_test_data")
-    facts = replace(GOOD, postgres=shared, project_name="dashtam", database="dashtam_test_data",
-                    protected_targets=(dev,))  # fmt: skip
+    facts = replace(
+        GOOD,
+        postgres=shared,
+        project_name="dashtam",
+        database="dashtam_test_data",
+        protected_targets=(dev,),
+    )
     verdict = guard_distinct_target(facts)
     assert not verdict.passed
     assert verdict.reason == "that is protected environment dev's database"
@@ -106,8 +113,12 @@ def test_distinct_target_refuses_the_protected_database_on_the_same_server() -> 
 def test_distinct_target_passes_another_database_on_a_shared_server() -> None:
     # the overlay layout: one PostgreSQL hosts dashtam (dev) and dashtam_test
     shared = Endpoint("127.0.0.1", 5432, "pg-id", "dashtam")
-    facts = replace(GOOD, postgres=shared, project_name="dashtam",
-                    protected_targets=(replace(DEV, postgres=shared),))  # fmt: skip
+    facts = replace(
+        GOOD,
+        postgres=shared,
+        project_name="dashtam",
+        protected_targets=(replace(DEV, postgres=shared),),
+    )
     assert guard_distinct_target(facts).passed
 
 
@@ -135,16 +146,18 @@ def test_stamp_guard(changes: dict, passed: bool, fragment: str) -> None:
 
 
 def test_redis_guard_refuses_a_protected_index_on_the_same_server() -> None:
-    facts = replace(GOOD, redis=Endpoint("127.0.0.1", 6379, "dev-redis-id", "dashtam-dev"),
-                    redis_index=0)  # fmt: skip
+    facts = replace(
+        GOOD, redis=Endpoint("127.0.0.1", 6379, "dev-redis-id", "dashtam-dev"), redis_index=0
+    )
     verdict = guard_redis_index(facts)
     assert not verdict.passed and "protected environment dev" in verdict.reason
 
 
 def test_redis_guard_allows_another_index_on_a_shared_server() -> None:
     shared = Endpoint("127.0.0.1", 6379, "r-id", "dashtam")
-    facts = replace(GOOD, redis=shared, redis_index=1,
-                    protected_targets=(replace(DEV, redis=shared),))  # fmt: skip
+    facts = replace(
+        GOOD, redis=shared, redis_index=1, protected_targets=(replace(DEV, redis=shared),)
+    )
     assert guard_redis_index(facts).passed
 
 
@@ -152,7 +165,10 @@ def test_every_guard_reports_what_it_saw() -> None:
     bad = replace(GOOD, role="development", testing=False, database="dashtam", stamp=Stamp("dev"))
     verdicts = check_reset(bad)
     assert [v.guard for v in verdicts if not v.passed] == [
-        "environment role", "TESTING flag", "database name", "stamp",
-    ]  # fmt: skip
+        "environment role",
+        "TESTING flag",
+        "database name",
+        "stamp",
+    ]
     assert all(v.saw for v in verdicts)
     assert verdicts[0].line().startswith("FAIL  environment role (saw role=development")

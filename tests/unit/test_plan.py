@@ -16,9 +16,17 @@ def builtin(name: str, **changes) -> EnvironmentSettings:
 def test_dev_invocation() -> None:
     inv = compose_invocation(builtin("dev"), ROOT)
     assert inv.argv("up", "-d") == [
-        "docker", "compose", "-f", "/p/compose/docker-compose.dev.yml",
-        "--env-file", "/p/env/.env.dev", "--project-name", "dashtam-dev", "up", "-d",
-    ]  # fmt: skip
+        "docker",
+        "compose",
+        "-f",
+        "/p/compose/docker-compose.dev.yml",
+        "--env-file",
+        "/p/env/.env.dev",
+        "--project-name",
+        "dashtam-dev",
+        "up",
+        "-d",
+    ]
     assert inv.variables["DASHENV_APP_PORT"] == "8000"
     assert inv.variables["DASHENV_POSTGRES_PORT"] == "5432"
 

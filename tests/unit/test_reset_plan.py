@@ -32,13 +32,22 @@ def test_scratch_names_keep_the_test_database_prefix() -> None:
 
 def test_leftovers_are_only_ours() -> None:
     existing = [
-        "dashtam", "dashtam_test", "postgres", "dashtam_test__tpl_new", "dashtam_test__tpl_old",
-        "dashtam_test__new_1", "dashtam_test__old_1", "dashtam_test__build_x", "dashtam__new_1",
-    ]  # fmt: skip
-    assert leftovers(existing, "dashtam_test", "dashtam_test__tpl_new") == [
-        "dashtam_test__tpl_old", "dashtam_test__new_1", "dashtam_test__old_1",
+        "dashtam",
+        "dashtam_test",
+        "postgres",
+        "dashtam_test__tpl_new",
+        "dashtam_test__tpl_old",
+        "dashtam_test__new_1",
+        "dashtam_test__old_1",
         "dashtam_test__build_x",
-    ]  # fmt: skip
+        "dashtam__new_1",
+    ]
+    assert leftovers(existing, "dashtam_test", "dashtam_test__tpl_new") == [
+        "dashtam_test__tpl_old",
+        "dashtam_test__new_1",
+        "dashtam_test__old_1",
+        "dashtam_test__build_x",
+    ]
 
 
 def test_urls() -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dashenv.errors import OperationFailed, Unreachable
 
 if TYPE_CHECKING:
-    import psycopg
+    pass
 
 STAMP_SCHEMA = "dashenv"
 STAMP_TABLE = "metadata"
@@ -164,7 +164,9 @@ class Postgres:
 
         with self.connect() as conn:
             self._terminate(conn, name)
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
     def _terminate(self, conn: Any, name: str) -> None:
         conn.execute(

@@ -16,8 +16,9 @@ class RedisInfo:
 
 
 class Redis:
-    def __init__(self, host: str, port: int, index: int, password: str | None = None,
-                 timeout: float = 5):  # fmt: skip
+    def __init__(
+        self, host: str, port: int, index: int, password: str | None = None, timeout: float = 5
+    ):
         self.host, self.port, self.index, self.password = host, port, index, password
         self.timeout = timeout
 
@@ -48,8 +49,11 @@ class Redis:
         def read(c: Any) -> RedisInfo:
             server = c.info("server")
             memory = c.info("memory")
-            return RedisInfo(str(server.get("redis_version", "?")), int(c.dbsize()),
-                             str(memory.get("used_memory_human", "?")))  # fmt: skip
+            return RedisInfo(
+                str(server.get("redis_version", "?")),
+                int(c.dbsize()),
+                str(memory.get("used_memory_human", "?")),
+            )
 
         result: RedisInfo = self._call("info", read)
         return result

@@ -60,9 +60,14 @@ def up(
     reporter = render.LiveReporter(f"starting {env}")
     try:
         result = lifecycle.up(
-            state(ctx), env, services or [], build=build, wait=not no_wait,
-            timeout=timeout, reporter=reporter,
-        )  # fmt: skip
+            state(ctx),
+            env,
+            services or [],
+            build=build,
+            wait=not no_wait,
+            timeout=timeout,
+            reporter=reporter,
+        )
     finally:
         reporter.close()
     render.up_summary(result)
@@ -134,9 +139,11 @@ def ps(
     groups = lifecycle.ps(st, names)
     if json:
         render.print_json(
-            {"schema_version": 1,
-             "environments": {n: [asdict(c) for c in cs] for n, cs in groups.items()}}
-        )  # fmt: skip
+            {
+                "schema_version": 1,
+                "environments": {n: [asdict(c) for c in cs] for n, cs in groups.items()},
+            }
+        )
     else:
         render.ps(groups)
 

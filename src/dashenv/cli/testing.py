@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from dashenv.cli.state import state
 from dashenv.errors import PassThrough
 
-TestEnv = Annotated[
-    str, typer.Option("--env", "-e", help="The test environment (default: test).")
-]
+if TYPE_CHECKING:
+    from dashenv.workflows.reset import Strategy
+
+TestEnv = Annotated[str, typer.Option("--env", "-e", help="The test environment (default: test).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -23,8 +24,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(test_app)
     db_app.command("reset")(reset)
     test_app.command("setup")(setup)
-    test_app.command("run", context_settings={"allow_extra_args": True,
-                                              "ignore_unknown_options": True})(run)  # fmt: skip
+    test_app.command(
+        "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+    )(run)
     test_app.command("clean")(clean)
 
 
@@ -69,8 +71,15 @@ def reset(
         if not typer.confirm(f"Reset the database of {env}? Its data will be gone.", default=False):
             raise GuardRefused(f"kept the database of {env}", hint="nothing was changed")
     err = render.console(stderr=True)
-    result = do_reset(st, env, strategy=strategy, dry_run=dry_run, adopt=adopt,  # type: ignore[arg-type]
-                      wait=not no_wait, say=err.print)  # fmt: skip
+    result = do_reset(
+        st,
+        env,
+        strategy=cast("Strategy", strategy),
+        dry_run=dry_run,
+        adopt=adopt,
+        wait=not no_wait,
+        say=err.print,
+    )
     render.reset_result(result)
 
 

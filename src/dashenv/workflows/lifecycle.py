@@ -222,8 +222,14 @@ def up(
             _report(t, expected, rep, started)
             if wait and time.monotonic() >= deadline:
                 starting.stop()
-                raise _health_failure(t, t.docker.project_containers(), expected,
-                                      t.settings.up_timeout, secrets, timed_out=True)  # fmt: skip
+                raise _health_failure(
+                    t,
+                    t.docker.project_containers(),
+                    expected,
+                    t.settings.up_timeout,
+                    secrets,
+                    timed_out=True,
+                )
     except KeyboardInterrupt:
         starting.stop()
         raise

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from dashenv.errors import ConfigError, GuardRefused, OperationFailed
+from dashenv.errors import ConfigError, DashenvError, GuardRefused, OperationFailed
 from dashenv.guards import Endpoint, ProtectedTarget, ResetFacts, Stamp, Verdict, check_reset
 
 if TYPE_CHECKING:
@@ -85,9 +85,10 @@ def leftovers(existing: list[str], database: str, template: str) -> list[str]:
     """Scratch databases an earlier, interrupted reset left behind, and stale templates."""
     scratch = (f"{database}__new_", f"{database}__old_", f"{database}__build_")
     return [
-        n for n in existing
+        n
+        for n in existing
         if n.startswith(scratch) or (n.startswith(f"{database}__tpl_") and n != template)
-    ]  # fmt: skip
+    ]
 
 
 def url_with_database(url: str, database: str) -> str:
@@ -184,13 +185,15 @@ def observe(st: State, name: str, *, adopt: bool) -> Observed:
             )
         )
 
+    from dashenv.adapters.postgres import DatabaseState
+
     pg = Postgres(s.host, s.postgres_port, db.user or "postgres", db.password)
-    state = pg.state(db.database)
-    stamp = (
-        Stamp(state.stamp.get("environment", "?"))
-        if state.stamp is not None
-        else None
-    )
+    inspect_error = None
+    try:
+        state = pg.state(db.database)
+    except DashenvError as exc:  # judged by the guards, not fatal to looking
+        state, inspect_error = DatabaseState(False, None, ()), exc.message
+    stamp = Stamp(state.stamp.get("environment", "?")) if state.stamp is not None else None
     index = app.redis_index()
     facts = ResetFacts(
         environment=name,
@@ -208,6 +211,7 @@ def observe(st: State, name: str, *, adopt: bool) -> Observed:
         redis_index=s.redis_index if index is None else index,
         protected_targets=tuple(protected),
         adopt=adopt,
+        inspect_error=inspect_error,
     )
     return Observed(env, app, db.database, db.user, db.password, pg, facts, docker)
 
@@ -237,8 +241,9 @@ def plan_reset(o: Observed, strategy: Strategy, existing: list[str], lock_path: 
         steps.append(
             f"create an empty scratch database and run '{s.migration_command}' in {s.app_service}"
         )
+    options = ", ".join(f"{k}={v}" for k, v in DATABASE_OPTIONS.items())
     steps += [
-        f"stamp it for {o.env.name}; set {', '.join(f'{k}={v}' for k, v in DATABASE_OPTIONS.items())}",
+        f"stamp it for {o.env.name}; set {options}",
         f"end connections to {o.database} and swap the new database in (one transaction)",
         f"drop the old {o.database}",
     ]
@@ -273,19 +278,34 @@ def reset(
     wait: bool = True,
     say: Callable[[str], None] = lambda _m: None,
 ) -> ResetResult:
-    from dashenv import audit
 
     started = time.monotonic()
     o = observe(st, name, adopt=adopt)
     verdicts = check_reset(o.facts)
-    target = target_without_password(o.user, o.facts.postgres.host, o.facts.postgres.port, o.database)
+    target = target_without_password(
+        o.user, o.facts.postgres.host, o.facts.postgres.port, o.database
+    )
     failed = [v for v in verdicts if not v.passed]
     lock = lock_path(st, name)
     if dry_run:
-        existing = o.postgres.database_names()
+        try:
+            existing = o.postgres.database_names()
+        except DashenvError:
+            existing = []
         plan = plan_reset(o, strategy, existing, lock)
-        return ResetResult(name, o.database, strategy, plan.template, False, None, {},
-                           time.monotonic() - started, verdicts, True, plan)  # fmt: skip
+        return ResetResult(
+            name,
+            o.database,
+            strategy,
+            plan.template,
+            False,
+            None,
+            {},
+            time.monotonic() - started,
+            verdicts,
+            True,
+            plan,
+        )
     if failed:
         raise _refuse(st, name, verdicts, target)
 
@@ -318,8 +338,14 @@ def _refuse(st: State, name: str, verdicts: list[Verdict], target: str) -> Guard
     from dashenv import audit
 
     failed = [v for v in verdicts if not v.passed]
-    audit.record(audit_path(st), environment=name, action="db reset", target=target,
-                 guards=[asdict(v) for v in verdicts], outcome="refused")  # fmt: skip
+    audit.record(
+        audit_path(st),
+        environment=name,
+        action="db reset",
+        target=target,
+        guards=[asdict(v) for v in verdicts],
+        outcome="refused",
+    )
     return GuardRefused(
         f"refusing to reset {name}: guard '{failed[0].guard}' failed "
         f"(saw {failed[0].saw}): {failed[0].reason}",
@@ -344,8 +370,12 @@ def _apply(
     pg = o.postgres
     existing = pg.database_names()
     plan = plan_reset(o, strategy, existing, lock)
-    names = scratch_names(o.database, migrations_hash(o.env.path(o.env.settings.migrations_dir),
-                                                      o.env.settings.migration_command))  # fmt: skip
+    names = scratch_names(
+        o.database,
+        migrations_hash(
+            o.env.path(o.env.settings.migrations_dir), o.env.settings.migration_command
+        ),
+    )
     outcome = "interrupted"
     built = False
     flushed: int | None = None
@@ -365,13 +395,16 @@ def _apply(
         else:
             pg.create_database(new)
             _migrate(o, new)
-        pg.stamp(new, {
-            "environment": o.env.name,
-            "project": o.env.settings.project_name,
-            "strategy": strategy,
-            "migrations": names["template"].rsplit("_", 1)[-1],
-            "stamped_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        })  # fmt: skip
+        pg.stamp(
+            new,
+            {
+                "environment": o.env.name,
+                "project": o.env.settings.project_name,
+                "strategy": strategy,
+                "migrations": names["template"].rsplit("_", 1)[-1],
+                "stamped_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
         for key, value in DATABASE_OPTIONS.items():
             pg.set_database_option(new, key, value)
         if pg.swap(o.database, new, old):
@@ -379,7 +412,9 @@ def _apply(
         if o.facts.redis is not None:
             from dashenv.adapters.redis import Redis
 
-            flushed = Redis(o.facts.redis.host, o.facts.redis.port or 0, o.facts.redis_index).flushdb()
+            flushed = Redis(
+                o.facts.redis.host, o.facts.redis.port or 0, o.facts.redis_index
+            ).flushdb()
         effective = pg.server_settings(o.database, SERVER_FLAGS)
         outcome = "done"
     except Exception as exc:
@@ -387,13 +422,27 @@ def _apply(
         raise
     finally:
         audit.record(
-            audit_path(st), environment=o.env.name, action="db reset", target=target,
-            guards=guards, outcome=outcome,
-            details={"strategy": strategy, "template": names["template"],
-                     "template_built": built},
-        )  # fmt: skip
-    return ResetResult(o.env.name, o.database, strategy, names["template"], built, flushed,
-                       effective, time.monotonic() - started, verdicts, False, plan)  # fmt: skip
+            audit_path(st),
+            environment=o.env.name,
+            action="db reset",
+            target=target,
+            guards=guards,
+            outcome=outcome,
+            details={"strategy": strategy, "template": names["template"], "template_built": built},
+        )
+    return ResetResult(
+        o.env.name,
+        o.database,
+        strategy,
+        names["template"],
+        built,
+        flushed,
+        effective,
+        time.monotonic() - started,
+        verdicts,
+        False,
+        plan,
+    )
 
 
 def _migrate(o: Observed, database: str) -> None:
@@ -414,6 +463,7 @@ def _migrate(o: Observed, database: str) -> None:
         tail = scrub(output, o.app.secrets()).strip().splitlines()[-10:]
         raise OperationFailed(
             f"the migration command failed in {s.app_service} (exit {code})",
-            hint=f"is {o.env.name} up? 'dashenv up {o.env.name}'; the command is '{s.migration_command}'",
+            hint=f"is {o.env.name} up? ('dashenv up {o.env.name}'); "
+            f"the command is '{s.migration_command}'",
             details="\n".join(tail) or None,
         )

@@ -22,7 +22,9 @@ class SetupResult:
     reset: ResetResult
 
 
-def setup(st: State, name: str, reporter: Reporter | None = None, *, wait: bool = True) -> SetupResult:
+def setup(
+    st: State, name: str, reporter: Reporter | None = None, *, wait: bool = True
+) -> SetupResult:
     """Start the test environment beside dev (dev untouched), wait, reset its database."""
     settings = lifecycle.settings_without_env_file(st, name)
     if settings.protected or settings.role not in ("testing", "ci"):
@@ -53,7 +55,9 @@ def host_environment(st: State, name: str) -> dict[str, str]:
         values["DATABASE_URL"] = urlunsplit(parts._replace(netloc=netloc))
     if s.redis_port:
         index = app.redis_index()
-        values["REDIS_URL"] = f"redis://{s.host}:{s.redis_port}/{s.redis_index if index is None else index}"
+        values["REDIS_URL"] = (
+            f"redis://{s.host}:{s.redis_port}/{s.redis_index if index is None else index}"
+        )
     return values
 
 

@@ -1,0 +1,283 @@
+"""The guarded reset and the test workflow, end to end, with dev up beside test.
+
+Every refusal is checked to have touched nothing: dev's row and Redis key, and a marker
+row in the test database, are all still there afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Project, new_project, teardown
+from tests.e2e.test_lifecycle import ok, sql
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def stack(built_image: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = new_project(tmp_path_factory.mktemp("reset"))
+    try:
+        ok(project("up", "dev"))
+        sql(project, "dev", "INSERT INTO users (email) VALUES ('precious@dev')")
+        ok(project("redis-cli", "dev", "SET", "oauth:token", "precious"))
+        ok(project("test", "setup"))
+        yield project
+    finally:
+        teardown(project, ("dev", "test"))
+
+
+def dev_intact(p: Project) -> None:
+    assert sql(p, "dev", "SELECT string_agg(email, ',') FROM users") == "precious@dev"
+    assert ok(p("redis-cli", "dev", "GET", "oauth:token")).strip() == "precious"
+
+
+def mark_test_db(p: Project) -> None:
+    sql(p, "test", "DELETE FROM users; INSERT INTO users (email) VALUES ('marker@test')")
+
+
+def untouched(p: Project) -> None:
+    assert sql(p, "test", "SELECT string_agg(email, ',') FROM users") == "marker@test"
+
+
+def audit(p: Project) -> list[dict]:
+    path = p.root / ".dashenv" / "audit.log"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def edit_env(p: Project, key: str, value: str) -> str:
+    path = p.root / "env" / ".env.test"
+    original = path.read_text()
+    lines = [ln for ln in original.splitlines() if not ln.startswith(f"{key}=")]
+    path.write_text("\n".join([*lines, f"{key}={value}"]) + "\n")
+    return original
+
+
+def refused(result: subprocess.CompletedProcess[str], guard: str) -> None:
+    assert result.returncode == 3, f"{result.returncode}\n{result.stdout}\n{result.stderr}"
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("Error: refusing to reset ") and f"guard '{guard}' failed" in first
+    assert "Traceback" not in result.stderr
+
+
+def test_setup_twice_with_dev_up_keeps_dev_data(stack: Project) -> None:
+    mark_test_db(stack)
+    ok(stack("redis-cli", "test", "SET", "cache:x", "1"))
+    first = ok(stack("test", "setup"))
+    assert "Test database initialized successfully" in first
+    assert "cloned from template" in first and "template rebuilt" not in first
+    assert sql(stack, "test", "SELECT count(*) FROM users") == "0"
+    assert ok(stack("redis-cli", "test", "DBSIZE")).strip() == "0"
+    assert "fsync=off, full_page_writes=off, synchronous_commit=off" in first
+    ok(stack("test", "setup"))
+    dev_intact(stack)
+    entry = audit(stack)[-1]
+    assert entry["outcome"] == "done" and entry["environment"] == "test"
+    assert "test_password" not in json.dumps(entry) and all(g["passed"] for g in entry["guards"])
+
+
+def test_reset_of_dev_is_refused(stack: Project) -> None:
+    result = stack("db", "reset", "dev", "--yes")
+    refused(result, "environment role")
+    assert "database name (saw database=dashtam)" in result.stderr
+    dev_intact(stack)
+    assert audit(stack)[-1]["outcome"] == "refused"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "guard"),
+    [
+        ("ENVIRONMENT", "development", "environment role"),
+        ("TESTING", "false", "TESTING flag"),
+        # the seed's hole: "test" appears in the URL (the password), not in the database name
+        (
+            "DATABASE_URL",
+            "postgresql+asyncpg://dashtam_test_user:test_password@postgres:5432/dashtam",
+            "database name",
+        ),
+    ],
+)
+def test_env_file_guards_refuse(stack: Project, key: str, value: str, guard: str) -> None:
+    mark_test_db(stack)
+    original = edit_env(stack, key, value)
+    try:
+        refused(stack("db", "reset", "test", "--yes"), guard)
+    finally:
+        (stack.root / "env" / ".env.test").write_text(original)
+    untouched(stack)
+    dev_intact(stack)
+
+
+def test_target_behind_devs_port_is_refused(stack: Project) -> None:
+    mark_test_db(stack)
+    result = stack(
+        "--set", f"postgres_port={stack.ports['dev']['postgres']}", "db", "reset", "test", "--yes"
+    )
+    refused(result, "distinct target")
+    assert "another project's container" in result.stderr
+    untouched(stack)
+    dev_intact(stack)
+
+
+def test_protected_redis_index_is_refused(stack: Project) -> None:
+    mark_test_db(stack)
+    original = edit_env(stack, "REDIS_URL", "redis://redis:6379/0")
+    try:
+        result = stack(
+            "--set", f"redis_port={stack.ports['dev']['redis']}", "db", "reset", "test", "--yes"
+        )
+    finally:
+        (stack.root / "env" / ".env.test").write_text(original)
+    refused(result, "redis index")
+    assert "protected environment dev uses that index on that server" in result.stderr
+    untouched(stack)
+    dev_intact(stack)
+
+
+def test_stamp_of_another_environment_is_refused(stack: Project) -> None:
+    mark_test_db(stack)
+    sql(stack, "test", "UPDATE dashenv.metadata SET value = 'staging' WHERE key = 'environment'")
+    try:
+        result = stack("db", "reset", "test", "--yes")
+        refused(result, "stamp")
+        assert "belongs to environment staging" in result.stderr
+        untouched(stack)
+    finally:
+        sql(stack, "test", "UPDATE dashenv.metadata SET value = 'test' WHERE key = 'environment'")
+    dev_intact(stack)
+
+
+def test_unstamped_database_needs_adopt(stack: Project) -> None:
+    mark_test_db(stack)
+    sql(stack, "test", "DROP SCHEMA dashenv CASCADE")
+    result = stack("db", "reset", "test", "--yes")
+    refused(result, "stamp")
+    assert "pass --adopt" in result.stderr
+    untouched(stack)
+    ok(stack("db", "reset", "test", "--yes", "--adopt"))
+    assert (
+        sql(stack, "test", "SELECT value FROM dashenv.metadata WHERE key = 'environment'") == "test"
+    )
+    assert sql(stack, "test", "SELECT count(*) FROM users") == "0"
+    dev_intact(stack)
+
+
+def test_dry_run_prints_verdicts_and_plan_and_executes_nothing(stack: Project) -> None:
+    mark_test_db(stack)
+    out = ok(stack("db", "reset", "test", "--dry-run"))
+    assert "Dry run: reset of test (dashtam_test); nothing executed." in out
+    assert "Plan (would run):" in out and "FLUSHDB Redis" in out
+    untouched(stack)
+    refused_plan = stack("db", "reset", "dev", "--dry-run")
+    assert refused_plan.returncode == 0 and "would be REFUSED" in refused_plan.stdout
+
+
+def test_changed_migrations_rebuild_the_template(stack: Project) -> None:
+    migration = stack.root / "compose" / "app" / "migrations" / "0003_audit_events.sql"
+    migration.write_text("CREATE TABLE audit_events (id bigserial PRIMARY KEY, what text);\n")
+    try:
+        out = ok(stack("db", "reset", "test", "--yes"))
+        assert "template rebuilt" in out
+        assert sql(stack, "test", "SELECT to_regclass('public.audit_events') IS NOT NULL") == "t"
+        again = ok(stack("db", "reset", "test", "--yes"))
+        assert "template rebuilt" not in again
+        templates = sql(
+            stack,
+            "test",
+            "SELECT string_agg(datname, ',') FROM pg_database "
+            "WHERE datname LIKE 'dashtam_test__tpl_%'",
+        )
+        assert templates.count(",") == 0  # the stale template is gone
+    finally:
+        migration.unlink()
+    out = ok(stack("db", "reset", "test", "--yes", "--strategy", "migrate"))
+    assert "migrated from scratch" in out
+    assert sql(stack, "test", "SELECT to_regclass('public.audit_events') IS NULL") == "t"
+
+
+def test_lock_serialises_resets(stack: Project) -> None:
+    from filelock import FileLock
+
+    lock = FileLock(str(stack.root / ".dashenv" / "locks" / "reset-test.lock"))
+    with lock:
+        busy = stack("db", "reset", "test", "--yes", "--no-wait")
+        assert busy.returncode == 1
+        assert "another reset of test is running" in busy.stderr
+        waiting = subprocess.Popen(
+            [sys.executable, "-m", "dashenv", "db", "reset", "test", "--yes"],
+            cwd=stack.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        line = waiting.stderr.readline() if waiting.stderr else ""
+        assert "Waiting for another reset of test to finish" in line
+        assert waiting.poll() is None
+    out, _ = waiting.communicate(timeout=120)
+    assert waiting.returncode == 0 and "Reset test" in out
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.7, 1.2, 1.8])
+def test_interrupted_reset_leaves_a_database_and_the_next_succeeds(
+    stack: Project, delay: float
+) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashenv", "db", "reset", "test", "--yes", "--strategy", "migrate"],
+        cwd=stack.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)  # interrupt at a different point of the reset each time
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert sql(stack, "test", "SELECT current_database()") == "dashtam_test"
+    ok(stack("db", "reset", "test", "--yes"))
+    leftovers = sql(
+        stack,
+        "test",
+        "SELECT count(*) FROM pg_database WHERE datname LIKE "
+        "'dashtam_test__new_%' OR datname LIKE 'dashtam_test__old_%'",
+    )
+    assert leftovers == "0"
+    dev_intact(stack)
+
+
+def test_killed_postgres_during_reset_then_reset_succeeds(stack: Project) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashenv", "db", "reset", "test", "--yes", "--strategy", "migrate"],
+        cwd=stack.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)
+    subprocess.run(["docker", "kill", stack.container("test", "postgres")], capture_output=True)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0 and "Traceback" not in err
+    ok(stack("test", "setup"))
+    assert sql(stack, "test", "SELECT count(*) FROM users") == "0"
+    dev_intact(stack)
+
+
+def test_run_passes_exit_codes_through(stack: Project) -> None:
+    result = stack("test", "run", "--", "-v")
+    assert result.returncode == 0, result.stderr
+    assert "2 passed" in result.stdout
+    failing = stack("test", "run", "--no-setup", "--", "-q", "-k", "no_such_test")
+    assert failing.returncode == 5
+
+
+def test_clean_takes_test_down_and_keeps_dev(stack: Project, tmp_path: Path) -> None:
+    ok(stack("test", "clean"))
+    assert ok(stack("ps", "test")).strip() == "test: no containers"
+    dev_intact(stack)
+    ok(stack("test", "setup"))  # leave the module's stack as it was
