@@ -84,3 +84,46 @@ def test_clash_found() -> None:
 def test_exclusive_environments_may_share_ports() -> None:
     envs = {"dev": builtin("dev"), "test": builtin("test", app_port=8000, exclusive_with=["dev"])}
     assert port_clashes("test", envs["test"], envs) == []
+
+
+def _svc(name: str, container: str, port: int):
+    from dashenv.facts import ComposeService
+
+    return ComposeService(name, container, [("127.0.0.1", port, 1)])
+
+
+def _container(name: str, project: str | None, port: int | None, state: str = "running"):
+    from dashenv.facts import Container, PortBinding
+
+    ports = (PortBinding("127.0.0.1", port, "1/tcp"),) if port else ()
+    return Container(name, name, project, "svc", state, None, ports)
+
+
+def test_port_held_by_a_process_is_a_conflict() -> None:
+    from dashenv.plan import find_conflicts
+
+    (c,) = find_conflicts("p", {"db": _svc("db", "p-db", 5433)}, [], {5433: True}, {})
+    assert c.message == "host port 5433 (db) is held by another process"
+    assert "ss -ltnp" in c.hint
+
+
+def test_stopped_containers_hold_names_but_not_ports() -> None:
+    from dashenv.plan import find_conflicts
+
+    stopped = _container("p-db", "other", 5433, state="exited")
+    (c,) = find_conflicts("p", {"db": _svc("db", "p-db", 5433)}, [stopped], {5433: False}, {})
+    assert c.message == "container name p-db is already used by compose project other"
+    assert c.hint == "remove it: docker rm -f p-db"
+
+
+def test_shared_project_containers_told_apart_by_files() -> None:
+    from dataclasses import replace
+
+    from dashenv.plan import environment_containers
+
+    dev_inv = compose_invocation(builtin("dev", project_name="dashtam"), ROOT)
+    files = ",".join(str(f) for f in dev_inv.files)
+    mine = replace(_container("a", "dashtam", None), config_files=files)
+    theirs = replace(_container("b", "dashtam", None), config_files=files + ",/p/overlay.yml")
+    assert environment_containers(dev_inv, [mine, theirs], shared_project=True) == [mine]
+    assert environment_containers(dev_inv, [mine, theirs], shared_project=False) == [mine, theirs]

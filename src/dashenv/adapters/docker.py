@@ -6,6 +6,7 @@ dataclasses (``Container``), and turns the library's failures into DashenvErrors
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -163,12 +164,18 @@ class Docker:
 
     def containers(self, filters: dict[str, str] | None = None) -> list[Container]:
         """Containers (running or not) matching docker's filters, e.g. {"label": "..."}."""
+        from python_on_whales.utils import run
+
+        base = [str(a) for a in self.client.client_config.docker_cmd]
+        args = ["container", "ls", "--all", "--quiet", "--no-trunc"]
+        for key, value in (filters or {}).items():
+            args += ["--filter", f"{key}={value}"]
         with self._errors("listing containers"):
-            listed = self.client.container.list(all=True, filters=filters or {})
-            if not listed:
+            ids = str(run(base + args)).split()
+            if not ids:
                 return []
-            inspected = self.client.container.inspect([c.id for c in listed])
-            return [_container(c) for c in inspected]
+            # one inspect for all of them; parsed here, from docker's own JSON
+            return parse_inspect(json.loads(str(run([*base, "container", "inspect", *ids]))))
 
     def project_containers(self, project: str | None = None) -> list[Container]:
         name = project or (self.invocation.project_name if self.invocation else None)
@@ -191,23 +198,7 @@ class Docker:
         """The resolved compose model (``docker compose config``), reduced to what dashenv uses."""
         with self._interpolation(), self._errors("docker compose config"):
             config = self.client.compose.config(return_json=True)
-        services = {}
-        for name, svc in (config.get("services") or {}).items():
-            ports = []
-            for p in svc.get("ports") or []:
-                if isinstance(p, dict) and p.get("published"):
-                    ports.append(
-                        (p.get("host_ip") or "0.0.0.0", int(p["published"]), int(p["target"]))
-                    )
-            services[name] = ComposeService(
-                name=name,
-                container_name=svc.get("container_name"),
-                ports=ports,
-                image=svc.get("image"),
-                has_build="build" in svc,
-                has_healthcheck="healthcheck" in svc and not svc["healthcheck"].get("disable"),
-            )
-        return services
+        return parse_compose_config(config)
 
     def validate(self) -> None:
         """Raise OperationFailed unless ``docker compose config`` accepts the files."""
@@ -330,24 +321,56 @@ def _engine_down(stderr: str) -> bool:
     return any(m.lower() in stderr.lower() for m in markers)
 
 
-def _container(c: Any) -> Container:
-    state = c.state
-    health = state.health.status if state.health is not None else None
-    ports: list[PortBinding] = []
-    for container_port, bindings in (c.network_settings.ports or {}).items():
-        for b in bindings or []:
-            if b.get("HostPort"):
-                ports.append(PortBinding(b.get("HostIp") or "", int(b["HostPort"]), container_port))
-    labels = c.config.labels or {}
-    return Container(
-        id=c.id,
-        name=c.name.lstrip("/"),
-        project=labels.get(PROJECT_LABEL),
-        service=labels.get(SERVICE_LABEL),
-        state=str(state.status),
-        health=str(health) if health else None,
-        ports=tuple(ports),
-        started_at=state.started_at.isoformat() if state.started_at else None,
-        config_files=labels.get(FILES_LABEL),
-        image=str(c.config.image or ""),
-    )
+def parse_inspect(documents: list[dict[str, Any]]) -> list[Container]:
+    """``docker container inspect`` output -> dashenv's Containers."""
+    found = []
+    for d in documents:
+        state = d.get("State") or {}
+        health = (state.get("Health") or {}).get("Status")
+        ports: list[PortBinding] = []
+        for container_port, bindings in (
+            (d.get("NetworkSettings") or {}).get("Ports") or {}
+        ).items():
+            for b in bindings or []:
+                if b.get("HostPort"):
+                    ports.append(
+                        PortBinding(b.get("HostIp") or "", int(b["HostPort"]), container_port)
+                    )
+        config = d.get("Config") or {}
+        labels = config.get("Labels") or {}
+        started = state.get("StartedAt")
+        found.append(
+            Container(
+                id=d["Id"],
+                name=str(d.get("Name", "")).lstrip("/"),
+                project=labels.get(PROJECT_LABEL),
+                service=labels.get(SERVICE_LABEL),
+                state=str(state.get("Status", "unknown")),
+                health=str(health) if health else None,
+                ports=tuple(ports),
+                started_at=None if not started or started.startswith("0001-") else started,
+                config_files=labels.get(FILES_LABEL),
+                image=str(config.get("Image") or ""),
+            )
+        )
+    return found
+
+
+def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
+    """``docker compose config --format json`` -> the services as dashenv sees them."""
+    services = {}
+    for name, svc in (config.get("services") or {}).items():
+        ports = []
+        for p in svc.get("ports") or []:
+            if isinstance(p, dict) and p.get("published"):
+                ports.append((p.get("host_ip") or "0.0.0.0", int(p["published"]), int(p["target"])))
+        healthcheck = svc.get("healthcheck") or {}
+        services[name] = ComposeService(
+            name=name,
+            container_name=svc.get("container_name"),
+            ports=ports,
+            image=svc.get("image"),
+            has_build="build" in svc,
+            has_healthcheck=bool(healthcheck) and not healthcheck.get("disable"),
+        )
+    return services

@@ -50,6 +50,18 @@ class Postgres:
     ):
         self.host, self.port, self.user, self.password = host, port, user, password
         self.timeout = timeout
+        self._maintenance: Any = None  # one reused autocommit connection to "postgres"
+
+    def close(self) -> None:
+        if self._maintenance is not None:
+            self._maintenance.close()
+            self._maintenance = None
+
+    def __enter__(self) -> Postgres:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def where(self) -> str:
@@ -57,8 +69,19 @@ class Postgres:
 
     @contextmanager
     def connect(self, database: str = "postgres", autocommit: bool = True) -> Iterator[Any]:
+        """A connection; the maintenance one (``postgres``, autocommit) is kept and reused."""
         import psycopg
 
+        reuse = database == "postgres" and autocommit
+        if reuse and self._maintenance is not None and not self._maintenance.closed:
+            try:
+                yield self._maintenance
+            except psycopg.OperationalError as exc:
+                self.close()
+                raise Unreachable(f"lost PostgreSQL at {self.where}: {exc}".strip()) from None
+            except psycopg.Error as exc:
+                raise OperationFailed(f"PostgreSQL at {self.where}: {exc}".strip()) from None
+            return
         try:
             conn = psycopg.connect(
                 host=self.host,
@@ -77,6 +100,8 @@ class Postgres:
                 f"cannot reach PostgreSQL at {self.where} (database {database}): {reason}",
                 hint="is the environment up? 'dashenv status' shows it",
             ) from None
+        if reuse:
+            self._maintenance = conn
         try:
             yield conn
         except psycopg.OperationalError as exc:
@@ -84,7 +109,8 @@ class Postgres:
         except psycopg.Error as exc:
             raise OperationFailed(f"PostgreSQL at {self.where}: {exc}".strip()) from None
         finally:
-            conn.close()
+            if not reuse:
+                conn.close()
 
     # -- observing -------------------------------------------------------------------
 
@@ -154,9 +180,12 @@ class Postgres:
         from psycopg import sql
 
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
         with self.connect() as conn:
+            if template:
+                query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+                # a file copy beats WAL-logging every block for a small template (PG 15+)
+                if conn.info.server_version >= 150000:
+                    query += sql.SQL(" STRATEGY FILE_COPY")
             conn.execute(query)
 
     def drop_database(self, name: str) -> None:

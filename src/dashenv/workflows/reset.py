@@ -281,6 +281,33 @@ def reset(
 
     started = time.monotonic()
     o = observe(st, name, adopt=adopt)
+    try:
+        return _guarded(
+            st,
+            o,
+            strategy=strategy,
+            dry_run=dry_run,
+            adopt=adopt,
+            wait=wait,
+            say=say,
+            started=started,
+        )
+    finally:
+        o.postgres.close()
+
+
+def _guarded(
+    st: State,
+    o: Observed,
+    *,
+    strategy: Strategy,
+    dry_run: bool,
+    adopt: bool,
+    wait: bool,
+    say: Callable[[str], None],
+    started: float,
+) -> ResetResult:
+    name = o.env.name
     verdicts = check_reset(o.facts)
     target = target_without_password(
         o.user, o.facts.postgres.host, o.facts.postgres.port, o.database
@@ -313,6 +340,7 @@ def reset(
 
     lock.parent.mkdir(parents=True, exist_ok=True)
     file_lock = FileLock(str(lock))
+    waited = False
     try:
         file_lock.acquire(timeout=0)
     except Timeout:
@@ -323,13 +351,19 @@ def reset(
             ) from None
         say(f"Waiting for another reset of {name} to finish...")
         file_lock.acquire()
+        waited = True
     try:
-        # facts may have changed while we waited: look again, under the lock
-        o = observe(st, name, adopt=adopt)
-        verdicts = check_reset(o.facts)
-        if not all(v.passed for v in verdicts):
-            raise _refuse(st, name, verdicts, target)
-        return _apply(st, o, strategy, verdicts, target, started, lock, say)
+        if not waited:
+            return _apply(st, o, strategy, verdicts, target, started, lock, say)
+        # the other reset changed the database while we waited: look again, under the lock
+        fresh = observe(st, name, adopt=adopt)
+        try:
+            verdicts = check_reset(fresh.facts)
+            if not all(v.passed for v in verdicts):
+                raise _refuse(st, name, verdicts, target)
+            return _apply(st, fresh, strategy, verdicts, target, started, lock, say)
+        finally:
+            fresh.postgres.close()
     finally:
         file_lock.release()
 

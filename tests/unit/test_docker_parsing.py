@@ -1,0 +1,64 @@
+"""Parsing Docker's own JSON, against outputs captured from a real engine (tests/fixtures;
+engine and Compose versions in tests/fixtures/VERSIONS)."""
+
+from __future__ import annotations
+
+import json
+
+from dashenv.adapters.docker import parse_compose_config, parse_inspect
+from dashenv.plan import find_conflicts, health_progress, unpublished_ports
+from tests.conftest import REPO
+
+FIXTURES = REPO / "tests" / "fixtures"
+
+
+def load(name: str):
+    return json.loads((FIXTURES / name).read_text())
+
+
+def test_inspect_of_running_healthy_containers() -> None:
+    app, pg = parse_inspect(load("docker-inspect-test-env.json"))
+    assert (app.name, app.project, app.service) == ("dashtam-test-app", "dashtam-test", "app")
+    assert app.state == "running" and app.health == "healthy" and app.ready
+    assert pg.ports[0].host_ip == "127.0.0.1" and pg.ports[0].host_port == 5433
+    assert pg.ports[0].container_port == "5432/tcp"
+    assert pg.config_files == "/project/compose/docker-compose.test.yml"
+    assert pg.started_at and not pg.started_at.startswith("0001")
+
+
+def test_inspect_of_an_exited_container_without_compose() -> None:
+    (c,) = parse_inspect(load("docker-inspect-exited.json"))
+    assert c.state == "exited" and c.health is None and c.project is None
+    assert c.ports == () and not c.ready
+
+
+def test_compose_config() -> None:
+    services = parse_compose_config(load("compose-config-test.json"))
+    assert set(services) == {"app", "callback", "postgres", "redis"}
+    pg = services["postgres"]
+    assert pg.container_name == "dashtam-test-postgres"
+    assert pg.ports == [("127.0.0.1", 5433, 5432)]
+    assert pg.has_healthcheck and not pg.has_build
+    assert services["app"].has_build and services["app"].image == "dashtam-app:local"
+
+
+def test_planning_over_captured_state() -> None:
+    services = parse_compose_config(load("compose-config-test.json"))
+    containers = parse_inspect(load("docker-inspect-test-env.json"))
+    # our own containers hold our names and ports: no conflict
+    assert find_conflicts("dashtam-test", services, containers, {}, {}) == []
+    # another project wanting the same names and ports is told who holds them
+    conflicts = find_conflicts("other", services, containers, {}, {"dashtam-test": "test"})
+    messages = [c.message for c in conflicts]
+    assert (
+        "container name dashtam-test-app is already used by compose project dashtam-test "
+        "(environment test)" in messages
+    )
+    assert any(
+        m.startswith("host port 5433 (postgres) is published by container dashtam-test-postgres")
+        for m in messages
+    )
+    progress = health_progress("dashtam-test", ["app", "postgres", "redis"], containers)
+    assert progress.pending == ["redis"] and not progress.done
+    missing = unpublished_ports("dashtam-test", services, containers)
+    assert "redis: host port 6380 -> 6379 is not published" in missing
