@@ -203,3 +203,120 @@ def setup_result(result: Any) -> None:
     up_summary(result.up)
     reset_result(result.reset)
     console().print("Test database initialized successfully")
+
+
+# --- status ------------------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}"
+        n //= 1024
+    return f"{n} TB"
+
+
+def _uptime(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def status_renderables(doc: dict[str, Any]) -> list[Any]:
+    from rich.text import Text
+
+    parts: list[Any] = []
+    if not doc["engine"]["reachable"]:
+        parts.append(Text(f"Docker engine unreachable: {doc['engine']['error']}"))
+    for env in doc["environments"]:
+        verdict = "healthy" if env["healthy"] else "; ".join(env["problems"])
+        parts.append(
+            Text(
+                f"{env['name']} ({env['role']}, project {env['project']}): "
+                f"{env['state']}, {verdict}"
+            )
+        )
+        if env["state"] == "down":
+            continue
+        rows = [
+            [
+                c["service"],
+                c["name"],
+                c["state"],
+                c["health"] or "-",
+                ", ".join(
+                    f"{p['host_ip']}:{p['host_port']}->{p['container_port'].split('/')[0]}"
+                    for p in c["ports"]
+                )
+                or "-",
+                _uptime(c["uptime_seconds"]),
+            ]
+            for c in env["containers"]["list"]
+        ]
+        parts.append(table(None, ["service", "container", "state", "health", "ports", "up"], rows))
+        pg = env.get("postgres")
+        if pg is not None:
+            if not pg["reachable"]:
+                parts.append(Text(f"  PostgreSQL {pg['endpoint']}: unreachable ({pg['error']})"))
+            else:
+                stamp = (pg.get("stamp") or {}).get("environment", "none")
+                mig = pg.get("migrations") or {}
+                flags = ", ".join(f"{k}={v}" for k, v in (pg.get("settings") or {}).items())
+                parts.append(
+                    Text(
+                        f"  PostgreSQL {pg['version']} at {pg['endpoint']}: "
+                        f"database {pg['database']}, stamp {stamp}, "
+                        f"migrations {mig.get('state', 'unknown')}; {flags}"
+                    )
+                )
+                parts.append(
+                    table(
+                        None,
+                        ["database", "owner", "size", "connections"],
+                        [
+                            [d["name"], d["owner"], _size(d["size_bytes"]), d["connections"]]
+                            for d in pg["databases"]
+                        ],
+                    )
+                )
+                if pg.get("tables"):
+                    parts.append(
+                        table(
+                            None,
+                            ["table", "live rows (pg_stat_user_tables)"],
+                            [[f"{t['schema']}.{t['name']}", t["rows"]] for t in pg["tables"]],
+                        )
+                    )
+        rd = env.get("redis")
+        if rd is not None:
+            if rd["reachable"]:
+                parts.append(
+                    Text(
+                        f"  Redis {rd['version']} at {rd['endpoint']}: index "
+                        f"{rd['index']}, {rd['keys']} keys, {rd['used_memory']} used"
+                    )
+                )
+            else:
+                parts.append(Text(f"  Redis {rd['endpoint']}: unreachable ({rd['error']})"))
+        app = env.get("app")
+        if app is not None:
+            answer = app["error"] or f"HTTP {app['status']} {app['body']}"
+            parts.append(Text(f"  App {app['url']}: {answer}"))
+    return parts
+
+
+def status(doc: dict[str, Any]) -> None:
+    out = console()
+    for part in status_renderables(doc):
+        out.print(part)
+
+
+def doctor(checks: list[Any]) -> None:
+    out = console()
+    marks = {"pass": "pass", "warn": "WARN", "fail": "FAIL"}
+    rows = [[marks[c.level], c.environment or "-", c.name, c.detail, c.fix or "-"] for c in checks]
+    out.print(table(None, ["", "env", "check", "detail", "fix"], rows))
+    fails = sum(c.level == "fail" for c in checks)
+    warns = sum(c.level == "warn" for c in checks)
+    out.print(f"{len(checks)} checks: {fails} failed, {warns} warnings")

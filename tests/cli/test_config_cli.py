@@ -191,3 +191,19 @@ def test_version(run: Run) -> None:
     from dashenv import __version__
 
     assert run("--version").stdout == f"dashenv {__version__}\n"
+
+
+def test_certs_command(run: Run, project: Path) -> None:
+    first = run("certs", "--days", "30")
+    assert first.exit_code == 0
+    assert first.stdout.startswith("Created certs/localhost.crt and certs/localhost.key\n")
+    key = project / "certs" / "localhost.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    before = key.read_bytes()
+    second = run("certs")
+    assert second.stdout.startswith("Kept existing certs/localhost.crt")
+    assert key.read_bytes() == before
+    assert run("certs", "--force").stdout.startswith("Created")
+    assert key.read_bytes() != before
+    bad = run("certs", "--days", "0")
+    assert bad.exit_code == 2 and "Traceback" not in bad.stderr

@@ -148,6 +148,14 @@ class Postgres:
         ).fetchall()
         return {k: v for k, v in rows}
 
+    def applied_migrations(self, database: str) -> set[str] | None:
+        """Versions in the app's schema_migrations table; None when there is no such table."""
+        with self.connect(database) as conn:
+            exists = conn.execute("SELECT to_regclass('public.schema_migrations')").fetchone()[0]
+            if exists is None:
+                return None
+            return {str(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+
     def server_settings(self, database: str, names: list[str]) -> dict[str, str]:
         with self.connect(database) as conn:
             return {n: str(conn.execute(f"SHOW {n}").fetchone()[0]) for n in names}
@@ -173,6 +181,21 @@ class Postgres:
                 " ORDER BY schemaname, relname"
             ).fetchall()
         return [TableInfo(r[0], r[1], int(r[2])) for r in rows]
+
+    def row_counts(self, database: str) -> dict[str, int]:
+        """Exact row counts of every user table (schema.table -> rows)."""
+        from psycopg import sql
+
+        counts = {}
+        with self.connect(database) as conn:
+            tables = conn.execute(
+                "SELECT schemaname, tablename FROM pg_tables WHERE schemaname <> ALL(%s)",
+                (list(SYSTEM_SCHEMAS),),
+            ).fetchall()
+            for schema, table in tables:
+                query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
+                counts[f"{schema}.{table}"] = int(conn.execute(query).fetchone()[0])
+        return counts
 
     # -- changing (callers have passed the guards) ---------------------------------------
 

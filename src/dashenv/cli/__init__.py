@@ -102,10 +102,11 @@ def root(
 
 
 def _register() -> None:
-    from dashenv.cli import config, lifecycle, testing
+    from dashenv.cli import config, lifecycle, status, testing
 
     lifecycle.register(app)
     testing.register(app)
+    status.register(app)
     config.register(app)
 
 

@@ -54,6 +54,9 @@ class EnvironmentSettings(BaseSettings):
         180.0, gt=0, description="Seconds 'up' waits for every healthcheck before giving up."
     )
     health_path: str = Field("/health", description="The app's health endpoint.")
+    app_http: bool = Field(
+        True, description="The app serves HTTP here (false where it idles for the tests)."
+    )
     migration_command: str = Field(
         "python -m dashtam_app.migrate",
         description="Brings the database schema to the latest migration (run in the app).",

@@ -40,6 +40,7 @@ BUILTIN_ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "postgres_port": 5433,
         "redis_port": 6380,
         "redis_index": 1,
+        "app_http": False,
     },
     "ci": {
         "role": "ci",
@@ -52,6 +53,7 @@ BUILTIN_ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "postgres_port": None,
         "redis_port": None,
         "redis_index": 1,
+        "app_http": False,
     },
 }
 

@@ -1,0 +1,317 @@
+"""dashenv doctor: the seed's troubleshooting, automated. Each check passes, warns or fails,
+and says how to fix it."""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from dashenv.errors import DashenvError
+
+if TYPE_CHECKING:
+    from dashenv.adapters.docker import Docker
+    from dashenv.cli.state import State
+    from dashenv.facts import Container
+
+Level = Literal["pass", "warn", "fail"]
+EXPIRY_WARNING_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    level: Level
+    detail: str
+    fix: str = ""
+    environment: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "level": self.level,
+            "detail": self.detail,
+            "fix": self.fix,
+            "environment": self.environment,
+        }
+
+
+def check_env_file(name: str, path: Any, shown: str, example: Any, example_shown: str) -> Check:
+    """Present, a file, every key of its example, no placeholder secret."""
+    from dashenv.settings.envfile import read_env_file
+    from dashenv.settings.secrets import PLACEHOLDER, is_secret_key
+
+    label = "env file"
+    if path.is_dir():
+        return Check(
+            label, "fail", f"{shown} is a directory", f"rm -r {shown} && dashenv init {name}", name
+        )
+    if not path.exists():
+        return Check(label, "fail", f"{shown} is missing", f"dashenv init {name}", name)
+    try:
+        entries = read_env_file(path, shown)
+    except DashenvError as exc:
+        return Check(label, "fail", exc.message, exc.hint or "", name)
+    if example.is_file():
+        try:
+            wanted = read_env_file(example, example_shown)
+        except DashenvError as exc:
+            return Check(label, "fail", exc.message, exc.hint or "", name)
+        missing = [k for k in wanted if k not in entries]
+        if missing:
+            return Check(
+                label,
+                "fail",
+                f"{shown} lacks {', '.join(missing)} (in {example_shown})",
+                f"dashenv init {name} adds them",
+                name,
+            )
+    placeholders = [
+        k for k, e in entries.items() if is_secret_key(k) and PLACEHOLDER.search(e.value)
+    ]
+    if placeholders:
+        return Check(
+            label,
+            "fail",
+            f"{shown} has placeholder secrets: {', '.join(placeholders)}",
+            f"set real values in {shown}",
+            name,
+        )
+    return Check(label, "pass", f"{shown} is complete", environment=name)
+
+
+def check_certificate(directory: Any, shown: str, now: datetime.datetime) -> Check:
+    from dashenv.workflows.certs import CERT_FILE, KEY_FILE, read_expiry
+
+    cert, key = directory / CERT_FILE, directory / KEY_FILE
+    if not cert.is_file() or not key.is_file():
+        return Check(
+            "certificates",
+            "warn",
+            f"no certificate in {shown}/",
+            "dashenv certs (dashenv up makes one too)",
+        )
+    try:
+        not_after, _names = read_expiry(cert)
+    except ValueError as exc:
+        return Check(
+            "certificates",
+            "fail",
+            f"{shown}/{CERT_FILE} is unreadable: {exc}",
+            "dashenv certs --force",
+        )
+    left = not_after - now
+    if left.total_seconds() <= 0:
+        return Check(
+            "certificates",
+            "fail",
+            f"{shown}/{CERT_FILE} expired on {not_after:%Y-%m-%d}",
+            "dashenv certs --force",
+        )
+    if left.days < EXPIRY_WARNING_DAYS:
+        return Check(
+            "certificates",
+            "warn",
+            f"{shown}/{CERT_FILE} expires in {left.days} days",
+            "dashenv certs --force",
+        )
+    return Check("certificates", "pass", f"valid until {not_after:%Y-%m-%d}")
+
+
+def doctor(st: State, names: list[str]) -> list[Check]:
+    from dashenv.adapters.docker import Docker
+
+    checks: list[Check] = []
+    docker = Docker(context=st.context)
+    engine = _engine_checks(docker, checks)
+    project = st.project()
+    certs_dir = project.root / str(project.options.get("certs_dir", "certs"))
+    checks.append(
+        check_certificate(
+            certs_dir, str(certs_dir.relative_to(project.root)), datetime.datetime.now(datetime.UTC)
+        )
+    )
+    containers: list[Container] = []
+    if engine:
+        try:
+            containers = docker.all_containers()
+        except DashenvError:
+            engine = False
+    for name in names:
+        checks += _environment_checks(st, name, engine, containers)
+    return checks
+
+
+def _engine_checks(docker: Docker, checks: list[Check]) -> bool:
+    if shutil.which("docker") is None:
+        checks.append(
+            Check(
+                "docker client",
+                "fail",
+                "the docker command is not installed",
+                "install Docker Desktop, or docker.io and the compose plugin",
+            )
+        )
+        return False
+    checks.append(Check("docker client", "pass", shutil.which("docker") or "docker"))
+    try:
+        version = docker.ping()
+    except DashenvError as exc:
+        checks.append(Check("docker engine", "fail", exc.message, exc.hint or ""))
+        return False
+    checks.append(Check("docker engine", "pass", f"engine {version}"))
+    compose = docker.compose_version()
+    if compose is None:
+        checks.append(
+            Check(
+                "compose v2",
+                "fail",
+                "'docker compose' is not available",
+                "install the Docker Compose v2 plugin",
+            )
+        )
+        return False
+    checks.append(Check("compose v2", "pass", compose.strip()))
+    return True
+
+
+def _environment_checks(
+    st: State, name: str, engine: bool, containers: list[Container]
+) -> list[Check]:
+    from dashenv.plan import compose_invocation, environment_containers, find_conflicts
+    from dashenv.workflows.lifecycle import env_by_project, target_lenient
+
+    checks: list[Check] = []
+    bare = st.env(name, read_env=False)
+    s = bare.settings
+    checks.append(
+        check_env_file(
+            name, bare.path(s.env_file), s.env_file, bare.path(s.example_file), s.example_file
+        )
+    )
+    if not engine:
+        return checks
+    t = target_lenient(st, name)
+    try:
+        services = t.docker.compose_services()
+        checks.append(Check("compose files", "pass", ", ".join(s.compose_files), environment=name))
+    except DashenvError as exc:
+        checks.append(
+            Check(
+                "compose files",
+                "fail",
+                exc.message,
+                f"docker compose config: {', '.join(s.compose_files)}",
+                name,
+            )
+        )
+        return checks
+    owners = env_by_project(st)
+    every = {n: st.env(n, read_env=False).settings for n in st.project().environment_names()}
+    shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
+    mine = environment_containers(
+        compose_invocation(s, bare.project.root, name), containers, shared
+    )
+    running = any(c.state == "running" for c in mine)
+    # ports: free, or held by this environment (a sibling sharing the project counts as ours)
+    from dashenv.adapters.host import port_in_use
+
+    own_ports = {b.host_port for c in containers if c.project == s.project_name for b in c.ports}
+    probes = {
+        p: port_in_use(ip, p)
+        for svc in services.values()
+        for ip, p, _ in svc.ports
+        if p not in own_ports
+    }
+    conflicts = find_conflicts(s.project_name, services, containers, probes, owners)
+    name_conflicts = [c for c in conflicts if c.message.startswith("container name")]
+    port_conflicts = [c for c in conflicts if not c.message.startswith("container name")]
+    checks.append(
+        _from_conflicts("host ports", port_conflicts, name, "free, or held by this environment")
+    )
+    checks.append(
+        _from_conflicts("container names", name_conflicts, name, "no other project holds them")
+    )
+    if not running:
+        checks.append(
+            Check("databases", "warn", f"{name} is not running", f"dashenv up {name}", name)
+        )
+        return checks
+    checks += _database_checks(st, name)
+    return checks
+
+
+def _from_conflicts(label: str, conflicts: list[Any], name: str, ok: str) -> Check:
+    if not conflicts:
+        return Check(label, "pass", ok, environment=name)
+    detail = conflicts[0].message + (
+        f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+    )
+    return Check(label, "fail", detail, conflicts[0].hint, name)
+
+
+def _database_checks(st: State, name: str) -> list[Check]:
+    from dashenv.adapters.postgres import Postgres
+    from dashenv.settings.app import load_app_settings
+
+    try:
+        env = st.env(name)
+        app = load_app_settings(env)
+        db = app.database()
+    except DashenvError as exc:
+        return [Check("databases", "fail", exc.message, exc.hint or "", name)]
+    s = env.settings
+    if db is None or s.postgres_port is None:
+        return [Check("databases", "warn", "no published PostgreSQL to check", environment=name)]
+    checks: list[Check] = []
+    try:
+        with Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3) as pg:
+            names = pg.database_names()
+            if db.database not in names:
+                fix = (
+                    "dashenv test setup"
+                    if s.role != "development"
+                    else f"dashenv down {name} && dashenv up {name}"
+                )
+                return [
+                    Check("databases", "fail", f"database {db.database} does not exist", fix, name)
+                ]
+            checks.append(Check("databases", "pass", f"{db.database} exists", environment=name))
+            if s.role in ("testing", "ci"):
+                checks.append(_test_database_check(pg, name, db.database))
+    except DashenvError as exc:
+        checks.append(Check("databases", "fail", exc.message, f"dashenv up {name}", name))
+    return checks
+
+
+def _test_database_check(pg: Any, name: str, database: str) -> Check:
+    """Seed troubleshooting 3: test data not clean. Stamped for this environment and empty."""
+    state = pg.state(database)
+    stamp = (state.stamp or {}).get("environment")
+    if stamp != name:
+        saw = f"stamped for {stamp}" if stamp else "unstamped"
+        return Check(
+            "test database",
+            "fail",
+            f"{database} is {saw}",
+            f"dashenv db reset {name} --yes (--adopt if unstamped)",
+            name,
+        )
+    counts = pg.row_counts(database)
+    dirty = [
+        f"{table} ({rows})"
+        for table, rows in counts.items()
+        if rows and not table.endswith(".schema_migrations")
+    ]
+    if dirty:
+        return Check(
+            "test database",
+            "warn",
+            f"{database} holds rows: {', '.join(dirty[:5])}",
+            "dashenv test setup",
+            name,
+        )
+    return Check(
+        "test database", "pass", f"{database} is stamped for {name} and clean", environment=name
+    )

@@ -1,0 +1,245 @@
+"""Status of environments: containers, PostgreSQL, Redis and the app, collected concurrently.
+
+The JSON document (``dashenv status --json``) is versioned by ``schema_version``; its shape
+is documented in the README and in ``status.schema.json`` beside this module, and only
+grows: fields are never renamed or removed within a schema version.
+"""
+
+from __future__ import annotations
+
+import datetime
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dashenv.errors import DashenvError
+
+if TYPE_CHECKING:
+    from dashenv.cli.state import State
+    from dashenv.facts import Container
+    from dashenv.settings.sources import ResolvedEnvironment
+
+SCHEMA_VERSION = 1
+FLAGS = ["fsync", "synchronous_commit", "full_page_writes"]
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _uptime(started_at: str | None, running: bool) -> float | None:
+    if not started_at or not running:
+        return None
+    try:
+        started = datetime.datetime.fromisoformat(started_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return max(0.0, (_now() - started).total_seconds())
+
+
+def containers_part(containers: list[Container], expected: list[str]) -> dict[str, Any]:
+    rows = []
+    for c in sorted(containers, key=lambda c: c.service or c.name):
+        rows.append(
+            {
+                "service": c.service,
+                "name": c.name,
+                "state": c.state,
+                "health": c.health,
+                "ports": [asdict(b) for b in c.ports],
+                "started_at": c.started_at,
+                "uptime_seconds": _uptime(c.started_at, c.state == "running"),
+                "ready": c.ready,
+            }
+        )
+    ready = {c.service for c in containers if c.ready}
+    missing = [s for s in expected if s not in ready]
+    return {"list": rows, "expected": expected, "not_ready": missing}
+
+
+def migrations_state(directory: Path, applied: set[str] | None) -> dict[str, Any]:
+    available = sorted(p.name for p in directory.glob("*.sql")) if directory.is_dir() else []
+    if applied is None or not available:
+        return {"state": "unknown", "applied": None, "available": len(available), "pending": []}
+    pending = [n for n in available if n not in applied]
+    return {
+        "state": "latest" if not pending else "behind",
+        "applied": len(applied),
+        "available": len(available),
+        "pending": pending,
+    }
+
+
+def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
+    from dashenv.adapters.postgres import Postgres
+    from dashenv.settings.app import load_app_settings
+
+    s = env.settings
+    if s.postgres_port is None:
+        return None
+    endpoint = f"{s.host}:{s.postgres_port}"
+    part: dict[str, Any] = {"endpoint": endpoint, "reachable": False, "error": None}
+    try:
+        app = load_app_settings(env)
+        db = app.database()
+        if db is None:
+            part["error"] = "no DATABASE_URL in the env file"
+            return part
+        part["database"] = db.database
+        with Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3) as pg:
+            part["version"] = pg.version()
+            part["reachable"] = True
+            part["databases"] = [asdict(d) for d in pg.databases()]
+            names = {d["name"] for d in part["databases"]}
+            part["database_exists"] = db.database in names
+            if db.database in names:
+                part["tables"] = [asdict(t) for t in pg.tables(db.database)]
+                part["settings"] = pg.server_settings(db.database, FLAGS)
+                state = pg.state(db.database)
+                part["stamp"] = state.stamp
+                part["migrations"] = migrations_state(
+                    env.path(s.migrations_dir), pg.applied_migrations(db.database)
+                )
+    except DashenvError as exc:
+        part["error"] = exc.message
+    return part
+
+
+def redis_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
+    from dashenv.adapters.redis import Redis
+    from dashenv.settings.app import load_app_settings
+
+    s = env.settings
+    if s.redis_port is None:
+        return None
+    part: dict[str, Any] = {"endpoint": f"{s.host}:{s.redis_port}", "reachable": False}
+    try:
+        index = load_app_settings(env).redis_index()
+        part["index"] = s.redis_index if index is None else index
+        info = Redis(s.host, s.redis_port, part["index"], timeout=3).info()
+        part.update(
+            reachable=True,
+            version=info.version,
+            keys=info.keys,
+            used_memory=info.used_memory_human,
+            error=None,
+        )
+    except DashenvError as exc:
+        part["error"] = exc.message
+    return part
+
+
+def app_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
+    from dashenv.adapters.http import get_health
+    from dashenv.plan import endpoints
+
+    s = env.settings
+    url = endpoints(s).app
+    if url is None or not s.app_http:
+        return None
+    answer = get_health(url + s.health_path)
+    return {
+        "url": answer.url,
+        "reachable": answer.reachable,
+        "status": answer.status,
+        "body": answer.body,
+        "error": answer.error,
+        "healthy": answer.reachable and answer.status == 200,
+    }
+
+
+def environment_status(
+    env: ResolvedEnvironment,
+    containers: list[Container],
+    expected: list[str],
+    pool: ThreadPoolExecutor,
+) -> dict[str, Any]:
+    s = env.settings
+    running = any(c.state == "running" for c in containers)
+    doc: dict[str, Any] = {
+        "name": env.name,
+        "role": s.role,
+        "project": s.project_name,
+        "state": "down" if not running else "up",
+        "containers": containers_part(containers, expected),
+    }
+    if running:
+        futures = {
+            "postgres": pool.submit(postgres_part, env),
+            "redis": pool.submit(redis_part, env),
+            "app": pool.submit(app_part, env),
+        }
+        for key, future in futures.items():
+            doc[key] = future.result()
+    else:
+        doc.update(postgres=None, redis=None, app=None)
+    doc["problems"] = problems(doc)
+    doc["healthy"] = running and not doc["problems"]
+    return doc
+
+
+def problems(doc: dict[str, Any]) -> list[str]:
+    found = []
+    if doc["state"] == "down":
+        return ["not running"]
+    not_ready = doc["containers"]["not_ready"]
+    if not_ready:
+        found.append(f"not ready: {', '.join(not_ready)}")
+    pg = doc.get("postgres")
+    if pg is not None:
+        if not pg["reachable"]:
+            found.append(f"PostgreSQL unreachable: {pg['error']}")
+        elif not pg.get("database_exists"):
+            found.append(f"database {pg.get('database')} does not exist")
+        elif pg.get("migrations", {}).get("state") == "behind":
+            found.append(f"migrations pending: {', '.join(pg['migrations']['pending'])}")
+    rd = doc.get("redis")
+    if rd is not None and not rd["reachable"]:
+        found.append(f"Redis unreachable: {rd['error']}")
+    app = doc.get("app")
+    if app is not None and not app["healthy"]:
+        what = app["error"] or f"HTTP {app['status']}"
+        found.append(f"app health: {what}")
+    return found
+
+
+def status(st: State, names: list[str], *, explicit: bool) -> dict[str, Any]:
+    """The status document for ``names``. With ``explicit`` false (``--all``), environments
+    that are simply not running are reported but do not make the result unhealthy."""
+    from dashenv.adapters.docker import Docker
+    from dashenv.plan import compose_invocation, environment_containers
+
+    project = st.project()
+    docker = Docker(context=st.context)
+    engine_error = None
+    # parts (PostgreSQL, Redis, app) get their own pool: environments wait on them
+    with ThreadPoolExecutor(max_workers=4) as pool, ThreadPoolExecutor(max_workers=12) as parts:
+        listing = pool.submit(docker.all_containers)
+        envs = {}
+        for name in names:
+            bare = st.env(name, read_env=False)
+            envs[name] = st.env(name) if bare.path(bare.settings.env_file).is_file() else bare
+        try:
+            containers = listing.result()
+        except DashenvError as exc:
+            containers, engine_error = [], exc.message
+        every = {n: st.env(n, read_env=False).settings for n in project.environment_names()}
+        futures = []
+        for name, env in envs.items():
+            s = env.settings
+            shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
+            inv = compose_invocation(s, project.root, name)
+            mine = environment_containers(inv, containers, shared)
+            expected = [s.app_service, s.callback_service, s.postgres_service, s.redis_service]
+            futures.append(pool.submit(environment_status, env, mine, expected, parts))
+        docs = [f.result() for f in futures]
+    counted = [d for d in docs if explicit or d["state"] != "down"]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generated_at": _now().isoformat(timespec="seconds"),
+        "project_dir": str(project.root),
+        "engine": {"reachable": engine_error is None, "error": engine_error},
+        "healthy": engine_error is None and all(d["healthy"] for d in counted),
+        "environments": docs,
+    }

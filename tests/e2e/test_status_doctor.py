@@ -1,0 +1,211 @@
+"""status and doctor against real running and stopped environments."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.conftest import Project, new_project, teardown
+from tests.e2e.test_lifecycle import ok, sql
+
+pytestmark = pytest.mark.docker
+SCHEMA = json.loads((REPO / "docs" / "status.schema.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def stack(built_image: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = new_project(tmp_path_factory.mktemp("status"))
+    try:
+        ok(project("up", "dev"))
+        ok(project("test", "setup"))
+        yield project
+    finally:
+        teardown(project, ("dev", "test"))
+
+
+def status_json(p: Project, *args: str) -> tuple[int, dict]:
+    result = p("status", *args, "--json")
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    return result.returncode, doc
+
+
+def checks(p: Project, *args: str) -> tuple[int, dict[tuple[str | None, str], dict]]:
+    result = p("doctor", *args, "--json")
+    assert "Traceback" not in result.stderr
+    doc = json.loads(result.stdout)
+    return result.returncode, {(c["environment"], c["name"]): c for c in doc["checks"]}
+
+
+def test_status_of_running_environments(stack: Project) -> None:
+    code, doc = status_json(stack, "--all")
+    assert code == 0 and doc["healthy"] and doc["schema_version"] == 1
+    envs = {e["name"]: e for e in doc["environments"]}
+    dev, test, ci = envs["dev"], envs["test"], envs["ci"]
+    assert dev["state"] == "up" and dev["healthy"] and ci["state"] == "down"
+    assert {c["service"] for c in dev["containers"]["list"]} == {
+        "app",
+        "callback",
+        "postgres",
+        "redis",
+    }
+    assert all(c["uptime_seconds"] is not None for c in dev["containers"]["list"])
+    assert (
+        dev["postgres"]["database"] == "dashtam"
+        and dev["postgres"]["migrations"]["state"] == "latest"
+    )
+    assert dev["postgres"]["settings"]["fsync"] == "on"
+    assert test["postgres"]["settings"] == {
+        "fsync": "off",
+        "synchronous_commit": "off",
+        "full_page_writes": "off",
+    }
+    assert test["postgres"]["stamp"]["environment"] == "test"
+    assert {t["name"] for t in test["postgres"]["tables"]} >= {"users", "providers"}
+    assert test["redis"]["index"] == 1 and dev["redis"]["index"] == 0
+    assert dev["app"]["healthy"] and dev["app"]["body"]["database"]["ok"] is True
+    assert test["app"] is None  # the test app idles; it serves no HTTP
+    rendered = ok(stack("status", "dev"))
+    assert "dev (development, project" in rendered and "up, healthy" in rendered
+
+
+def test_status_of_a_stopped_environment_is_1(stack: Project) -> None:
+    code, doc = status_json(stack, "ci")
+    assert code == 1 and not doc["healthy"]
+    assert doc["environments"][0]["problems"] == ["not running"]
+
+
+def test_status_unreachable_parts_are_reported_not_raised(stack: Project) -> None:
+    subprocess.run(["docker", "stop", stack.container("test", "redis")], capture_output=True)
+    try:
+        code, doc = status_json(stack, "test")
+        assert code == 1
+        env = doc["environments"][0]
+        assert env["redis"]["reachable"] is False and env["redis"]["error"]
+        assert any(p.startswith("Redis unreachable") for p in env["problems"])
+        assert "not ready: redis" in env["problems"]
+    finally:
+        ok(stack("up", "test"))
+
+
+def test_status_without_engine(tmp_path: Path) -> None:
+    project = new_project(tmp_path, ("dev",))
+    result = project("status", "dev", "--json", env={"DOCKER_HOST": "unix:///nope.sock"})
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    assert result.returncode == 1 and doc["engine"]["reachable"] is False
+    assert "Traceback" not in result.stderr
+
+
+def test_doctor_passes_on_a_good_setup(stack: Project) -> None:
+    code, found = checks(stack)
+    assert code == 0, [c for c in found.values() if c["level"] == "fail"]
+    assert found[("test", "test database")]["level"] == "pass"
+    assert found[("ci", "databases")]["level"] == "warn"  # ci is not running
+
+
+def test_doctor_finds_a_dirty_then_unstamped_test_database(stack: Project) -> None:
+    sql(stack, "test", "INSERT INTO users (email) VALUES ('left@behind')")
+    _, found = checks(stack, "test")
+    assert found[("test", "test database")]["level"] == "warn"
+    assert "users (1)" in found[("test", "test database")]["detail"]
+    sql(stack, "test", "DROP SCHEMA dashenv CASCADE")
+    code, found = checks(stack, "test")
+    assert code == 1 and found[("test", "test database")]["detail"] == "dashtam_test is unstamped"
+    ok(stack("db", "reset", "test", "--yes", "--adopt"))
+
+
+def test_doctor_finds_a_missing_database(stack: Project) -> None:
+    ok(
+        stack(
+            "exec",
+            "test",
+            "postgres",
+            "--",
+            "psql",
+            "-U",
+            "dashtam_test_user",
+            "-d",
+            "postgres",
+            "-c",
+            "DROP DATABASE dashtam_test WITH (FORCE)",
+        )
+    )
+    try:
+        code, found = checks(stack, "test")
+        assert code == 1
+        assert found[("test", "databases")]["detail"] == "database dashtam_test does not exist"
+        assert found[("test", "databases")]["fix"] == "dashenv test setup"
+    finally:
+        ok(stack("test", "setup"))
+
+
+def test_doctor_finds_port_and_name_conflicts(stack: Project, tmp_path: Path) -> None:
+    other = new_project(tmp_path, ("dev",))
+    port = other.ports["dev"]["redis"]
+    name = other.container("dev", "postgres")
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, "redis:8"], check=True, capture_output=True
+    )
+    try:
+        with socket.socket() as holder:
+            holder.bind(("127.0.0.1", port))
+            holder.listen()
+            code, found = checks(other, "dev")
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True)
+    assert code == 1
+    assert (
+        found[("dev", "host ports")]["detail"]
+        == f"host port {port} (redis) is held by another process"
+    )
+    assert found[("dev", "container names")]["detail"].startswith(
+        f"container name {name} is already used"
+    )
+
+
+def test_doctor_finds_broken_files(tmp_path: Path) -> None:
+    project = new_project(tmp_path, ("dev",))
+    compose = project.root / "compose" / "docker-compose.dev.yml"
+    compose.write_text(compose.read_text() + "\nnot: [valid\n")
+    (project.root / "env" / ".env.dev").write_text("ENVIRONMENT=development\n")
+    code, found = checks(project, "dev")
+    assert code == 1
+    assert found[("dev", "compose files")]["level"] == "fail"
+    assert "lacks" in found[("dev", "env file")]["detail"]
+    assert found[(None, "certificates")]["level"] == "warn"
+
+
+def test_doctor_without_docker_or_engine(tmp_path: Path) -> None:
+    project = new_project(tmp_path, ("dev",))
+    result = project("doctor", "dev", "--json", env={"DOCKER_HOST": "unix:///nope.sock"})
+    found = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert result.returncode == 1 and found["docker engine"]["level"] == "fail"
+    result = project("doctor", "dev", "--json", env={"PATH": "/nonexistent"})
+    found = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert result.returncode == 1 and found["docker client"]["level"] == "fail"
+    assert found["env file"]["level"] == "pass"
+
+
+def test_doctor_without_compose_v2(tmp_path: Path) -> None:
+    project = new_project(tmp_path, ("dev",))
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    real = subprocess.run(["which", "docker"], capture_output=True, text=True).stdout.strip()
+    (shim / "docker").write_text(
+        "#!/bin/sh\n"
+        '[ "$1" = compose ] && { echo "docker: unknown command: compose" >&2; exit 1; }\n'
+        f'exec {real} "$@"\n'
+    )
+    (shim / "docker").chmod(0o755)
+    result = project("doctor", "dev", "--json", env={"PATH": f"{shim}:{os.environ['PATH']}"})
+    found = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert result.returncode == 1 and found["compose v2"]["level"] == "fail"

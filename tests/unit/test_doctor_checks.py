@@ -1,0 +1,102 @@
+"""Doctor's file checks and the certificates, on real files (no services needed)."""
+
+from __future__ import annotations
+
+import datetime
+import stat
+from pathlib import Path
+
+from dashenv.workflows.certs import ensure_certs, read_expiry
+from dashenv.workflows.doctor import check_certificate, check_env_file
+from dashenv.workflows.status import migrations_state, problems
+
+NOW = datetime.datetime.now(datetime.UTC)
+
+
+def env_check(tmp_path: Path, text: str | None, example: str = "A=1\nSECRET_KEY=x\n"):
+    base = tmp_path / str(len(list(tmp_path.iterdir())))
+    base.mkdir()
+    path, ex = base / ".env", base / ".env.example"
+    ex.write_text(example)
+    if text is not None:
+        path.write_text(text)
+    return check_env_file("dev", path, ".env", ex, ".env.example")
+
+
+def test_env_file_checks(tmp_path: Path) -> None:
+    assert env_check(tmp_path, "A=1\nSECRET_KEY=s3cret\n").level == "pass"
+    missing = env_check(tmp_path, None)
+    assert (missing.level, missing.fix) == ("fail", "dashenv init dev")
+    lacking = env_check(tmp_path, "A=1\n")
+    assert lacking.level == "fail" and "lacks SECRET_KEY" in lacking.detail
+    placeholder = env_check(tmp_path, "A=1\nSECRET_KEY=change_me_secret_key\n")
+    assert placeholder.level == "fail" and "placeholder secrets: SECRET_KEY" in placeholder.detail
+    malformed = env_check(tmp_path, "A='open\n")
+    assert malformed.level == "fail" and "malformed line" in malformed.detail
+
+
+def test_env_file_that_is_a_directory(tmp_path: Path) -> None:
+    ex = tmp_path / ".env.example"
+    ex.write_text("A=1\n")
+    (tmp_path / ".env").mkdir()
+    check = check_env_file("dev", tmp_path / ".env", ".env", ex, ".env.example")
+    assert check.level == "fail" and check.detail == ".env is a directory"
+
+
+def test_certs_made_once_with_private_key(tmp_path: Path) -> None:
+    first = ensure_certs(tmp_path / "certs", ["dashtam.local", "10.1.2.3"], days=90)
+    assert first.created
+    assert stat.S_IMODE(first.key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(first.cert.stat().st_mode) == 0o644
+    not_after, names = read_expiry(first.cert)
+    assert {"localhost", "dashtam.local", "10.1.2.3", "127.0.0.1"} <= set(names)
+    assert 89 <= (not_after - NOW).days <= 90
+    before = (first.cert.read_bytes(), first.key.read_bytes())
+    second = ensure_certs(tmp_path / "certs", [], days=90)
+    assert not second.created and (second.cert.read_bytes(), second.key.read_bytes()) == before
+    forced = ensure_certs(tmp_path / "certs", [], days=90, force=True)
+    assert forced.created and forced.cert.read_bytes() != before[0]
+
+
+def test_certificate_check(tmp_path: Path) -> None:
+    assert check_certificate(tmp_path / "none", "certs", NOW).level == "warn"
+    ensure_certs(tmp_path / "c", [], days=10)
+    soon = check_certificate(tmp_path / "c", "c", NOW)
+    assert soon.level == "warn" and "expires in" in soon.detail
+    assert check_certificate(tmp_path / "c", "c", NOW + datetime.timedelta(days=11)).level == "fail"
+    ensure_certs(tmp_path / "d", [], days=365)
+    assert check_certificate(tmp_path / "d", "d", NOW).level == "pass"
+
+
+def test_migrations_state(tmp_path: Path) -> None:
+    (tmp_path / "0001_a.sql").write_text("")
+    (tmp_path / "0002_b.sql").write_text("")
+    assert migrations_state(tmp_path, {"0001_a.sql", "0002_b.sql"})["state"] == "latest"
+    behind = migrations_state(tmp_path, {"0001_a.sql"})
+    assert behind["state"] == "behind" and behind["pending"] == ["0002_b.sql"]
+    assert migrations_state(tmp_path, None)["state"] == "unknown"
+
+
+def test_status_problems() -> None:
+    base = {
+        "state": "up",
+        "containers": {"not_ready": []},
+        "postgres": None,
+        "redis": None,
+        "app": None,
+    }
+    assert problems(base) == []
+    assert problems({**base, "state": "down"}) == ["not running"]
+    bad = {
+        **base,
+        "containers": {"not_ready": ["app"]},
+        "postgres": {"reachable": False, "error": "refused"},
+        "redis": {"reachable": False, "error": "timeout"},
+        "app": {"healthy": False, "error": None, "status": 503},
+    }
+    assert problems(bad) == [
+        "not ready: app",
+        "PostgreSQL unreachable: refused",
+        "Redis unreachable: timeout",
+        "app health: HTTP 503",
+    ]
