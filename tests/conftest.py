@@ -27,3 +27,8 @@ def make_project(dest: Path, *, with_dev_env: bool = True) -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "proj")
+
+
+# the sample application suite runs against a test environment, through the plugin, from
+# tests/e2e/test_habits.py; it is not part of dashenv's own collection
+collect_ignore = ["sample_app"]

@@ -186,5 +186,13 @@ RESET_GUARDS = (
 )
 
 
+# the guards that need nothing running: checked before a test setup starts anything
+STATIC_GUARDS = (guard_role, guard_testing_flag, guard_database_name)
+
+
 def check_reset(facts: ResetFacts) -> list[Verdict]:
     return [guard(facts) for guard in RESET_GUARDS]
+
+
+def check_static(facts: ResetFacts) -> list[Verdict]:
+    return [guard(facts) for guard in STATIC_GUARDS]

@@ -134,6 +134,7 @@ class LiveReporter:
     def close(self) -> None:
         if self.started:
             self.live.stop()
+            self.started = False
 
 
 def up_summary(result: Any) -> None:

@@ -132,8 +132,17 @@ class Docker:
         try:
             return proc.wait()
         except KeyboardInterrupt:
-            # the child got the same Ctrl-C; let it finish cleanly
-            return proc.wait()
+            # a terminal's Ctrl-C reached the child too; a signal sent to dashenv alone did
+            # not: pass it on, then give the child a moment to finish cleanly
+            import signal
+
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            return 130
 
     # -- engine ------------------------------------------------------------------
 

@@ -6,10 +6,8 @@ from typing import Annotated
 
 import typer
 
+from dashenv.cli.params import EnvArg, JsonOpt
 from dashenv.cli.state import state
-
-EnvArg = Annotated[str, typer.Argument(help="Environment name (dev, test, ci, or declared).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of tables.")]
 
 
 def register(app: typer.Typer) -> None:

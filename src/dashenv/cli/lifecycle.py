@@ -7,13 +7,10 @@ from typing import Annotated
 
 import typer
 
+from dashenv.cli.params import EnvArg, OptionalEnvArg, ServiceArg, Services
 from dashenv.cli.state import state
 from dashenv.errors import PassThrough
 
-EnvArg = Annotated[str, typer.Argument(help="Environment name (dev, test, ci, or declared).")]
-Services = Annotated[
-    list[str] | None, typer.Argument(help="Services (default: all).", show_default=False)
-]
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
 
@@ -124,7 +121,7 @@ def build(
 
 def ps(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Argument(help="Environment (default: all).")] = None,
+    env: OptionalEnvArg = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Every environment.")] = False,
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -169,7 +166,7 @@ def logs(
 def exec_(
     ctx: typer.Context,
     env: EnvArg,
-    service: Annotated[str, typer.Argument(help="Service to run in.")],
+    service: ServiceArg,
     command: Annotated[list[str] | None, typer.Argument(help="Command, after --.")] = None,
 ) -> None:
     """Run a command in a running service: dashenv exec dev app -- python -V.

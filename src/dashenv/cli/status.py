@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from dashenv.cli.params import OptionalEnvArg
 from dashenv.cli.state import state
 from dashenv.errors import PassThrough
 
@@ -18,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 def status(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Argument(help="Environment (default: all).")] = None,
+    env: OptionalEnvArg = None,
     all_: Annotated[bool, typer.Option("--all", "-a", help="Every environment.")] = False,
     json: Annotated[
         bool, typer.Option("--json", help="One JSON document (schema_version 1).")
@@ -69,7 +70,7 @@ def _watch(st: object, names: list[str], explicit: bool) -> None:
 
 def doctor(
     ctx: typer.Context,
-    env: Annotated[str | None, typer.Argument(help="Environment (default: all).")] = None,
+    env: OptionalEnvArg = None,
     json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check the machine and the environments, each check pass, warn or fail with a fix.

@@ -6,13 +6,12 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
+from dashenv.cli.params import EnvArg, TestEnv
 from dashenv.cli.state import state
 from dashenv.errors import PassThrough
 
 if TYPE_CHECKING:
     from dashenv.workflows.reset import Strategy
-
-TestEnv = Annotated[str, typer.Option("--env", "-e", help="The test environment (default: test).")]
 
 
 def register(app: typer.Typer) -> None:
@@ -28,11 +27,16 @@ def register(app: typer.Typer) -> None:
         "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
     )(run)
     test_app.command("clean")(clean)
+    ci_app = new_app("ci", help="The CI workflow: one throwaway run of the test suite.")
+    app.add_typer(ci_app)
+    ci_app.command(
+        "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+    )(ci_run)
 
 
 def reset(
     ctx: typer.Context,
-    env: Annotated[str, typer.Argument(help="Environment whose database to reset.")],
+    env: EnvArg,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Print every guard's verdict and the plan only.")
     ] = False,
@@ -132,3 +136,29 @@ def clean(ctx: typer.Context, env: TestEnv = "test") -> None:
 
     for note in do_clean(state(ctx), env):
         typer.echo(note)
+
+
+def ci_run(
+    ctx: typer.Context,
+    env: Annotated[
+        str, typer.Option("--env", "-e", help="The CI environment.", autocompletion=None)
+    ] = "ci",
+    build: Annotated[bool, typer.Option("--build", help="Rebuild images first.")] = False,
+) -> None:
+    """Bring the ci environment up (nothing published, tmpfs), run the test command in its
+    app container with its output streamed, and always take the environment down with its
+    volumes, after a failure or Ctrl-C too. Arguments after -- go to the test command;
+    its exit code is dashenv's."""
+    from dashenv import render
+    from dashenv.workflows.ci import ci_run as run_ci
+
+    err = render.console(stderr=True)
+    reporter = render.LiveReporter(f"starting {env}")
+    try:
+        code = run_ci(
+            state(ctx), env, list(ctx.args), build=build, reporter=reporter, say=err.print
+        )
+    finally:
+        reporter.close()
+    if code != 0:
+        raise PassThrough(code)

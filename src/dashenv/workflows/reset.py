@@ -216,6 +216,38 @@ def observe(st: State, name: str, *, adopt: bool) -> Observed:
     return Observed(env, app, db.database, db.user, db.password, pg, facts, docker)
 
 
+def precheck(st: State, name: str) -> None:
+    """The guards that need nothing running, before a test setup starts anything."""
+    from dashenv.guards import check_static
+    from dashenv.settings.app import load_app_settings
+
+    env = st.env(name)
+    s = env.settings
+    app = load_app_settings(env)
+    db = app.database()
+    facts = ResetFacts(
+        environment=name,
+        role=s.role,
+        protected=s.protected,
+        app_environment=app.settings.ENVIRONMENT,
+        testing=app.settings.TESTING,
+        database=db.database if db else None,
+        postgres=Endpoint(s.host, s.postgres_port),
+        project_name=s.project_name,
+        database_exists=False,
+        stamp=None,
+        user_tables=(),
+        redis=None,
+        redis_index=s.redis_index,
+    )
+    verdicts = check_static(facts)
+    if not all(v.passed for v in verdicts):
+        target = target_without_password(
+            db.user if db else None, s.host, s.postgres_port, facts.database or "?"
+        )
+        raise _refuse(st, name, verdicts, target)
+
+
 # --- planning -------------------------------------------------------------------------
 
 

@@ -26,13 +26,9 @@ def setup(
     st: State, name: str, reporter: Reporter | None = None, *, wait: bool = True
 ) -> SetupResult:
     """Start the test environment beside dev (dev untouched), wait, reset its database."""
-    settings = lifecycle.settings_without_env_file(st, name)
-    if settings.protected or settings.role not in ("testing", "ci"):
-        raise ConfigError(
-            f"{name} is not a test environment (role {settings.role})",
-            hint="use --env with an environment whose role is testing",
-        )
     say = reporter.say if reporter else (lambda _m: None)
+    lifecycle.ensure_env_file(st, name, say)
+    reset.precheck(st, name)  # role, TESTING, database name: refused before anything starts
     up = lifecycle.up(st, name, [], reporter=reporter)
     result = reset.reset(st, name, wait=wait, say=say)
     return SetupResult(up, result)
@@ -61,13 +57,13 @@ def host_environment(st: State, name: str) -> dict[str, str]:
     return values
 
 
-def run_tests(st: State, name: str, args: list[str]) -> int:
+def run_tests(st: State, name: str, args: list[str], runner: str | None = None) -> int:
     """Run the configured test command, in the app container or on the host; its exit code."""
     import subprocess
 
     t = lifecycle.target(st, name)
     command = t.settings.test_command + ("" if not args else " " + shlex.join(args))
-    if t.settings.test_runner == "container":
+    if (runner or t.settings.test_runner) == "container":
         argv = t.docker.compose_command("exec", "-T", t.settings.app_service, "sh", "-c", command)
         return t.docker.run_attached(argv)
     env = {**os.environ, **host_environment(st, name)}

@@ -1,0 +1,49 @@
+"""dashenv ci run: the ci environment up, the test command in its app container, and the
+environment always taken down with its volumes, after a failure or Ctrl-C too."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from dashenv.errors import ConfigError
+from dashenv.workflows import lifecycle
+from dashenv.workflows.testing import run_tests
+
+if TYPE_CHECKING:
+    from dashenv.cli.state import State
+    from dashenv.workflows.lifecycle import Reporter
+
+
+def ci_run(
+    st: State,
+    name: str,
+    args: list[str],
+    *,
+    build: bool = False,
+    reporter: Reporter | None = None,
+    say: Callable[[str], None] = lambda _m: None,
+) -> int:
+    settings = lifecycle.settings_without_env_file(st, name)
+    if settings.protected:
+        raise ConfigError(
+            f"{name} is protected; 'ci run' takes its environment down with its volumes",
+            hint="use an unprotected environment such as ci",
+        )
+    try:
+        lifecycle.up(st, name, [], build=build, reporter=reporter)
+        if reporter is not None:
+            close = getattr(reporter, "close", None)
+            if close:
+                close()
+        if settings.test_runner != "container":
+            say(f"note: {name} has test_runner = host; ci run always runs in the app container")
+        return run_tests(st, name, args, runner="container")
+    finally:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # teardown must finish
+        try:
+            say(f"Taking {name} down with its volumes")
+            lifecycle.down(st, name, volumes=True, yes=True, confirm=None)
+        finally:
+            signal.signal(signal.SIGINT, previous)
