@@ -21,14 +21,27 @@ def commands() -> list[tuple[str, Any]]:
     found = []
 
     def walk(group: Any, prefix: str) -> None:
-        for name, cmd in group.commands.items():
+        ctx = typer.Context(group)
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
+            assert cmd is not None, f"{prefix} {name} does not load"
             path = f"{prefix} {name}".strip()
-            if hasattr(cmd, "commands"):
+            if hasattr(cmd, "list_commands"):
                 walk(cmd, path)
             found.append((path, cmd))
 
     walk(root, "")
     return found
+
+
+def test_lazy_index_summaries_are_the_docstrings() -> None:
+    from dashenv.cli import LAZY
+
+    for path, cmd in commands():
+        if " " in path:
+            continue
+        first = " ".join((cmd.help or "").strip().split("\n\n")[0].split())
+        assert first.startswith(LAZY[path][1]), f"{path}: {LAZY[path][1]!r} vs {first!r}"
 
 
 @pytest.mark.parametrize(("path", "cmd"), commands(), ids=[p for p, _ in commands()])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 from typer.core import TyperGroup
@@ -40,20 +40,92 @@ class DashenvGroup(TyperGroup):
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
-def new_app(name: str | None = None, help: str | None = None) -> typer.Typer:
+# Commands load lazily: `dashenv --help` lists them from this index without importing
+# their modules (tests/test_docs.py keeps the summaries equal to the docstrings).
+LAZY: dict[str, tuple[str, str]] = {
+    "up": (
+        "lifecycle",
+        "Start ENV detached and wait for every healthcheck, then print its endpoints.",
+    ),
+    "down": (
+        "lifecycle",
+        "Remove ENV's containers and network; volumes (its data) only with --volumes.",
+    ),
+    "restart": (
+        "lifecycle",
+        "Restart ENV's services (default: all) and wait until they are healthy again.",
+    ),
+    "build": ("lifecycle", "Build ENV's images (the app and callback)."),
+    "ps": ("lifecycle", "List the containers of ENV, or of every environment."),
+    "logs": ("lifecycle", "Show ENV's logs with service prefixes; Ctrl-C ends --follow cleanly."),
+    "exec": ("lifecycle", "Run a command in a running service: dashenv exec dev app -- python -V."),
+    "shell": ("lifecycle", "Open a shell in a running service of ENV."),
+    "psql": ("lifecycle", "Open psql on ENV's database as its owner; extra arguments go to psql."),
+    "redis-cli": (
+        "lifecycle",
+        "Open redis-cli on ENV's Redis index; extra arguments go to redis-cli.",
+    ),
+    "test": ("testing", "The test workflow: setup, run, clean."),
+    "db": ("testing", "Database operations, every destructive one guarded."),
+    "ci": ("testing", "The CI workflow: one throwaway run of the test suite."),
+    "status": ("status", "Containers, PostgreSQL, Redis and the app's /health, per environment."),
+    "doctor": (
+        "status",
+        "Check the machine and the environments, each check pass, warn or fail with a fix.",
+    ),
+    "certs": (
+        "status",
+        "Make a self-signed certificate and key for localhost and the configured host names.",
+    ),
+    "envs": (
+        "config",
+        "List the environments: role, compose files, env file, project and host ports.",
+    ),
+    "init": ("config", "Create missing env files from their examples, generating secrets."),
+    "config": ("config", "Show the resolved configuration and where it comes from."),
+}
+
+
+class LazyGroup(DashenvGroup):
+    """The root group: a command's module is imported only when that command is used."""
+
+    _loaded: ClassVar[dict[str, Any]] = {}
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(LAZY)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name not in LAZY:
+            return super().get_command(ctx, name)
+        module_name = LAZY[name][0]
+        if module_name not in self._loaded:
+            import importlib
+
+            module = importlib.import_module(f"dashenv.cli.{module_name}")
+            holder = new_app()
+            module.register(holder)
+            self._loaded[module_name] = typer.main.get_command(holder)
+        return self._loaded[module_name].commands.get(name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, summary) for name, (_, summary) in LAZY.items()])
+
+
+def new_app(name: str | None = None, help: str | None = None, *, root: bool = False) -> typer.Typer:
     return typer.Typer(
         name=name,
         help=help,
-        cls=DashenvGroup,
+        cls=LazyGroup if root else DashenvGroup,
         context_settings=CONTEXT,
         no_args_is_help=True,
-        add_completion=name is None,
+        add_completion=root,
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
 
 
-app = new_app()
+app = new_app(root=True)
 
 
 def _version(value: bool) -> None:
@@ -99,18 +171,6 @@ def root(
     """dashenv: development, test and CI environments for a FastAPI + PostgreSQL + Redis app
     on Docker Compose, side by side and never hurting each other."""
     ctx.obj = State.from_options(project_dir, set_ or [], context, verbose)
-
-
-def _register() -> None:
-    from dashenv.cli import config, lifecycle, status, testing
-
-    lifecycle.register(app)
-    testing.register(app)
-    status.register(app)
-    config.register(app)
-
-
-_register()
 
 
 def main() -> None:

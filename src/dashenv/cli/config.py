@@ -1,7 +1,5 @@
 """Configuration commands: envs, config show, config compose, init."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """Lifecycle commands: up, down, restart, build, ps, logs, exec, shell, psql, redis-cli."""
 
-from __future__ import annotations
-
 import sys
 from typing import Annotated
 

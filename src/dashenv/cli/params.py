@@ -1,7 +1,5 @@
 """Shared command parameters, with shell completion from the project's configuration."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer
@@ -42,22 +40,29 @@ EnvArg = Annotated[
     str,
     typer.Argument(
         help="Environment name (dev, test, ci, or declared).",
+        metavar="ENV",
         autocompletion=complete_environment,
         show_default=False,
     ),
 ]
 OptionalEnvArg = Annotated[
     str | None,
-    typer.Argument(help="Environment (default: all).", autocompletion=complete_environment),
+    typer.Argument(
+        help="Environment (default: all).", metavar="[ENV]", autocompletion=complete_environment
+    ),
 ]
 Services = Annotated[
     list[str] | None,
     typer.Argument(
-        help="Services (default: all).", autocompletion=complete_service, show_default=False
+        help="Services (default: all).",
+        metavar="[SERVICE]...",
+        autocompletion=complete_service,
+        show_default=False,
     ),
 ]
 ServiceArg = Annotated[
-    str, typer.Argument(help="Service to run in.", autocompletion=complete_service)
+    str,
+    typer.Argument(help="Service to run in.", metavar="SERVICE", autocompletion=complete_service),
 ]
 TestEnv = Annotated[
     str,

@@ -1,7 +1,5 @@
 """Status, doctor and certificates."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer
@@ -98,9 +96,11 @@ def certs(
     force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
     days: Annotated[int, typer.Option("--days", min=1, max=3650, help="Validity in days.")] = 825,
 ) -> None:
-    """Make a self-signed certificate and key for localhost and the configured host names
-    (host_names in dashenv.toml) in certs/; the key is mode 0600. Existing files are kept
-    unless --force."""
+    """Make a self-signed certificate and key for localhost and the configured host names.
+
+    Written to certs/ (host_names in dashenv.toml add names); the key is mode 0600.
+    Existing files are kept unless --force.
+    """
     from dashenv.workflows.certs import ensure_certs
 
     project = state(ctx).project()

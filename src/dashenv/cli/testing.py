@@ -1,7 +1,5 @@
 """Test commands: db reset, test setup | run | clean."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
