@@ -58,7 +58,7 @@ BUILTIN_ENVIRONMENTS: dict[str, dict[str, Any]] = {
 }
 
 # project-wide keys allowed at the top of dashenv.toml (or [tool.dashenv])
-GLOBAL_KEYS = {"builtins", "default_environment", "audit_log", "certs_dir", "host_names"}
+GLOBAL_KEYS = {"builtins", "audit_log", "certs_dir", "host_names"}
 
 
 @dataclass
