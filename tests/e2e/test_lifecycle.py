@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -159,6 +161,37 @@ def test_logs_and_exec_pass_through(e2e: Project) -> None:
     assert ok(e2e("exec", "test", "app", "--", "printenv", "ENVIRONMENT")).strip() == "testing"
     missing = e2e("exec", "test", "nope", "--", "true")
     assert missing.returncode == 2 and "test has no service 'nope'" in missing.stderr
+    # a secret the app writes to its log is masked by dashenv logs
+    ok(
+        e2e(
+            "exec",
+            "test",
+            "app",
+            "--",
+            "sh",
+            "-c",
+            'echo "connecting with password $POSTGRES_PASSWORD" > /proc/1/fd/1',
+        )
+    )
+    masked = ok(e2e("logs", "test", "app", "--tail", "5"))
+    assert "connecting with password ****" in masked and "test_password" not in masked
+
+
+def test_logs_follow_ends_cleanly_on_ctrl_c(e2e: Project) -> None:
+    ok(e2e("up", "test", "redis"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashenv", "logs", "test", "redis", "--follow"],
+        cwd=e2e.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()  # following: the existing lines arrive first
+    assert "redis" in first
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and "Traceback" not in err
 
 
 def test_timeout_exits_5_naming_the_services(e2e: Project) -> None:
@@ -177,6 +210,21 @@ def test_docker_unreachable_exits_4(tmp_path: Path) -> None:
     assert result.returncode == 4
     assert result.stderr.startswith("Error: cannot reach the Docker engine")
     assert "Hint: " in result.stderr and "Traceback" not in result.stderr
+    by_context = project("--context", "no-such-context", "up", "dev")
+    assert by_context.returncode == 4
+    assert by_context.stderr.startswith("Error: cannot reach the Docker engine (context no-such")
+
+
+def test_shipped_compose_files_are_valid_and_config_compose_prints_a_working_line(
+    e2e: Project,
+) -> None:
+    for env in ("dev", "test", "ci"):
+        line = ok(e2e("config", "compose", env, "--", "config", "--quiet")).strip()
+        result = subprocess.run(line, shell=True, cwd=e2e.root, capture_output=True, text=True)
+        assert result.returncode == 0, f"{env}: {result.stderr}"
+        names = ok(e2e("config", "compose", env, "--", "config", "--services")).strip()
+        listed = subprocess.run(names, shell=True, cwd=e2e.root, capture_output=True, text=True)
+        assert set(listed.stdout.split()) == {"app", "callback", "postgres", "redis"}
 
 
 def test_overlay_example_switches_exclusive_environments(built_image: None, tmp_path: Path) -> None:

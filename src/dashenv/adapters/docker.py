@@ -92,10 +92,7 @@ class Docker:
         try:
             yield
         except ClientNotFoundError:
-            raise Unreachable(
-                "the docker command is not installed",
-                hint="install Docker (Docker Desktop, or docker.io and the compose plugin)",
-            ) from None
+            raise _not_installed() from None
         except DockerException as exc:
             stderr = exc.stderr or ""
             if _engine_down(stderr):
@@ -126,9 +123,7 @@ class Docker:
         try:
             proc = subprocess.Popen(argv, env=env)
         except FileNotFoundError:
-            raise Unreachable(
-                "the docker command is not installed", hint="install Docker"
-            ) from None
+            raise _not_installed() from None
         try:
             return proc.wait()
         except KeyboardInterrupt:
@@ -144,6 +139,32 @@ class Docker:
                 proc.wait()
             return 130
 
+    def run_filtered(self, argv: list[str], secrets: list[str]) -> int:
+        """Run a command, passing its output on line by line with secrets masked (logs)."""
+        from dashenv.settings.secrets import scrub
+
+        env = dict(os.environ)
+        if self.invocation:
+            env.update(self.invocation.variables)
+        if self.verbose:
+            sys.stderr.write("+ " + " ".join(argv) + "\n")
+        try:
+            proc = subprocess.Popen(
+                argv, env=env, stdout=subprocess.PIPE, text=True, errors="replace", bufsize=1
+            )
+        except FileNotFoundError:
+            raise _not_installed() from None
+        assert proc.stdout is not None
+        try:
+            for line in proc.stdout:
+                sys.stdout.write(scrub(line.replace("\x1b[2K", ""), secrets))
+                sys.stdout.flush()
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait()
+            return 130
+
     # -- engine ------------------------------------------------------------------
 
     def ping(self) -> str:
@@ -154,10 +175,7 @@ class Docker:
         try:
             return str(self.client.version().server.version)  # type: ignore[union-attr]
         except ClientNotFoundError:
-            raise Unreachable(
-                "the docker command is not installed",
-                hint="install Docker (Docker Desktop, or docker.io and the compose plugin)",
-            ) from None
+            raise _not_installed() from None
         except DockerException as exc:
             raise self._unreachable(exc.stderr or str(exc)) from None
 
@@ -239,9 +257,7 @@ class Docker:
                 text=True,
             )
         except FileNotFoundError:
-            raise Unreachable(
-                "the docker command is not installed", hint="install Docker"
-            ) from None
+            raise _not_installed() from None
         return Background(proc, what, self)
 
     def build(self, services: list[str], no_cache: bool = False) -> None:
@@ -316,6 +332,13 @@ class Background:
             raise OperationFailed(
                 f"{self.what} failed: {last}", details="\n".join(lines[-10:-1]) or None
             )
+
+
+def _not_installed() -> Unreachable:
+    return Unreachable(
+        "the docker command is not installed",
+        hint="install Docker (Docker Desktop, or docker.io and the compose plugin)",
+    )
 
 
 def _engine_down(stderr: str) -> bool:

@@ -158,6 +158,8 @@ def logs(
     """Show ENV's logs with service prefixes; Ctrl-C ends --follow cleanly."""
     from dashenv.workflows import lifecycle
 
+    if tail is not None and not (tail.isdigit() or tail == "all"):
+        raise typer.BadParameter("a number of lines, or all", param_hint="--tail")
     _exit(lifecycle.logs(state(ctx), env, services or [], follow, tail, since))
 
 

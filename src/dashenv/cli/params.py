@@ -48,14 +48,14 @@ EnvArg = Annotated[
 OptionalEnvArg = Annotated[
     str | None,
     typer.Argument(
-        help="Environment (default: all).", metavar="[ENV]", autocompletion=complete_environment
+        help="Environment (default: all).", metavar="ENV", autocompletion=complete_environment
     ),
 ]
 Services = Annotated[
     list[str] | None,
     typer.Argument(
         help="Services (default: all).",
-        metavar="[SERVICE]...",
+        metavar="SERVICE",
         autocompletion=complete_service,
         show_default=False,
     ),

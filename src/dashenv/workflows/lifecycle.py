@@ -403,17 +403,23 @@ def ps(st: State, names: list[str]) -> dict[str, list[Container]]:
 def logs(
     st: State, name: str, services: list[str], follow: bool, tail: str | None, since: str | None
 ) -> int:
+    """Stream the logs with service prefixes, secrets from the env file masked."""
     t = target_lenient(st, name)
     t.docker.ping()
-    args = ["logs"]
+    args = ["logs", "--no-color"]
     if follow:
         args.append("--follow")
     if tail is not None:
         args += ["--tail", tail]
     if since is not None:
         args += ["--since", since]
-    code = t.docker.run_attached(t.docker.compose_command(*args, *services))
-    return 0 if follow and code in (130, -2) else code
+    secrets: list[str] = []
+    if t.env.path(t.settings.env_file).is_file():
+        from dashenv.settings.app import load_app_settings
+
+        secrets = load_app_settings(t.env).secrets()
+    code = t.docker.run_filtered(t.docker.compose_command(*args, *services), secrets)
+    return 0 if follow and code == 130 else code
 
 
 def exec_in(st: State, name: str, service: str, command: list[str], tty: bool) -> int:

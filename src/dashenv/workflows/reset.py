@@ -13,7 +13,7 @@ import os
 import secrets as _secrets
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -195,15 +195,9 @@ def observe(st: State, name: str, *, adopt: bool) -> Observed:
         state, inspect_error = DatabaseState(False, None, ()), exc.message
     stamp = Stamp(state.stamp.get("environment", "?")) if state.stamp is not None else None
     index = app.redis_index()
-    facts = ResetFacts(
-        environment=name,
-        role=s.role,
-        protected=s.protected,
-        app_environment=app.settings.ENVIRONMENT,
-        testing=app.settings.TESTING,
-        database=db.database,
+    facts = replace(
+        _known_facts(env, app),
         postgres=_endpoint(s.host, s.postgres_port, containers),
-        project_name=s.project_name,
         database_exists=state.exists,
         stamp=stamp,
         user_tables=state.user_tables,
@@ -216,17 +210,12 @@ def observe(st: State, name: str, *, adopt: bool) -> Observed:
     return Observed(env, app, db.database, db.user, db.password, pg, facts, docker)
 
 
-def precheck(st: State, name: str) -> None:
-    """The guards that need nothing running, before a test setup starts anything."""
-    from dashenv.guards import check_static
-    from dashenv.settings.app import load_app_settings
-
-    env = st.env(name)
+def _known_facts(env: ResolvedEnvironment, app: AppView) -> ResetFacts:
+    """What the configuration alone says; the observed facts are filled in by ``observe``."""
     s = env.settings
-    app = load_app_settings(env)
     db = app.database()
-    facts = ResetFacts(
-        environment=name,
+    return ResetFacts(
+        environment=env.name,
         role=s.role,
         protected=s.protected,
         app_environment=app.settings.ENVIRONMENT,
@@ -240,6 +229,18 @@ def precheck(st: State, name: str) -> None:
         redis=None,
         redis_index=s.redis_index,
     )
+
+
+def precheck(st: State, name: str) -> None:
+    """The guards that need nothing running, before a test setup starts anything."""
+    from dashenv.guards import check_static
+    from dashenv.settings.app import load_app_settings
+
+    env = st.env(name)
+    s = env.settings
+    app = load_app_settings(env)
+    db = app.database()
+    facts = _known_facts(env, app)
     verdicts = check_static(facts)
     if not all(v.passed for v in verdicts):
         target = target_without_password(
