@@ -209,3 +209,22 @@ def test_doctor_without_compose_v2(tmp_path: Path) -> None:
     result = project("doctor", "dev", "--json", env={"PATH": f"{shim}:{os.environ['PATH']}"})
     found = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert result.returncode == 1 and found["compose v2"]["level"] == "fail"
+
+
+def test_status_watch_refreshes_until_ctrl_c(stack: Project) -> None:
+    import signal
+    import sys
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashenv", "status", "dev", "--watch"],
+        cwd=stack.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(5)  # long enough for a refresh or two
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "dev (development, project" in out
