@@ -28,6 +28,11 @@ class ComposeInvocation:
     profiles: tuple[str, ...] = ()
     variables: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def files_label(self) -> str:
+        """How Compose labels containers with the files they came from."""
+        return ",".join(str(f) for f in self.files)
+
     def argv(self, *args: str) -> list[str]:
         cmd = ["docker", "compose"]
         for f in self.files:
@@ -243,5 +248,4 @@ def environment_containers(
     mine = [c for c in containers if c.project == inv.project_name]
     if not shared_project:
         return mine
-    label = ",".join(str(f) for f in inv.files)
-    return [c for c in mine if c.config_files == label]
+    return [c for c in mine if c.config_files == inv.files_label]

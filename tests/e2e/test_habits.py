@@ -156,4 +156,7 @@ def test_ci_run_interrupted_still_takes_ci_down(e2e: Project) -> None:
 
 def test_ci_run_on_a_protected_environment_is_refused(tmp_path: Path, e2e: Project) -> None:
     result = e2e("ci", "run", "--env", "dev")
-    assert result.returncode == 2 and "dev is protected" in result.stderr
+    assert result.returncode == 3
+    assert "'ci run' deletes dev's volumes, and dev is not a test environment" in result.stderr
+    clean = e2e("test", "clean", "--env", "dev")
+    assert clean.returncode == 3 and "not a test environment" in clean.stderr

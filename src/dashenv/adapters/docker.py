@@ -285,12 +285,6 @@ class Docker:
                 raise self._unreachable(exc.stderr or "") from None
             return exc.return_code, (exc.stdout or "") + (exc.stderr or "")
 
-    def remove_volumes(self, names: list[str]) -> None:
-        with self._errors("docker volume rm"):
-            existing = [n for n in names if self.client.volume.exists(n)]
-            if existing:
-                self.client.volume.remove(list[Any](existing))
-
 
 class Background:
     """A docker command running in the background."""

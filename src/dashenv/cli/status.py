@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 
 from dashenv.cli.params import OptionalEnvArg
-from dashenv.cli.state import state
+from dashenv.cli.state import State, state
 from dashenv.errors import PassThrough
 
 
@@ -46,7 +46,7 @@ def status(
         raise PassThrough(1)
 
 
-def _watch(st: object, names: list[str], explicit: bool) -> None:
+def _watch(st: State, names: list[str], explicit: bool) -> None:
     import time
 
     from rich.console import Group
@@ -59,7 +59,7 @@ def _watch(st: object, names: list[str], explicit: bool) -> None:
     try:
         with Live(console=console, auto_refresh=False, screen=False) as live:
             while True:
-                doc = collect(st, names, explicit=explicit)  # type: ignore[arg-type]
+                doc = collect(st, names, explicit=explicit)
                 live.update(Group(*render.status_renderables(doc)), refresh=True)
                 time.sleep(2)  # the refresh interval
     except KeyboardInterrupt:

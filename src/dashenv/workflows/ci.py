@@ -7,9 +7,8 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from dashenv.errors import ConfigError
 from dashenv.workflows import lifecycle
-from dashenv.workflows.testing import run_tests
+from dashenv.workflows.testing import require_test_role, run_tests
 
 if TYPE_CHECKING:
     from dashenv.cli.state import State
@@ -25,12 +24,8 @@ def ci_run(
     reporter: Reporter | None = None,
     say: Callable[[str], None] = lambda _m: None,
 ) -> int:
+    require_test_role(st, name, "ci run")
     settings = lifecycle.settings_without_env_file(st, name)
-    if settings.protected:
-        raise ConfigError(
-            f"{name} is protected; 'ci run' takes its environment down with its volumes",
-            hint="use an unprotected environment such as ci",
-        )
     try:
         lifecycle.up(st, name, [], build=build, reporter=reporter)
         if reporter is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -118,7 +119,7 @@ def env_by_project(st: State) -> dict[str, str]:
 
 
 def _files_label(t: Target) -> str:
-    return ",".join(str(f) for f in t.docker.invocation.files) if t.docker.invocation else ""
+    return t.docker.invocation.files_label if t.docker.invocation else ""
 
 
 def running_foreign(t: Target, containers: list[Container]) -> bool:
@@ -152,7 +153,7 @@ def check_conflicts(
     from dashenv.adapters.host import port_in_use
 
     own_ports = {b.host_port for c in containers if c.project == t.project_name for b in c.ports}
-    remote = bool(st.context) or bool(__import__("os").environ.get("DOCKER_HOST"))
+    remote = bool(st.context) or bool(os.environ.get("DOCKER_HOST"))
     probes = {}
     if not remote:  # a remote engine's ports are not this machine's
         for svc in services.values():

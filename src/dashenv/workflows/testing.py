@@ -7,7 +7,6 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dashenv.errors import ConfigError
 from dashenv.workflows import lifecycle, reset
 
 if TYPE_CHECKING:
@@ -75,7 +74,18 @@ def run_tests(st: State, name: str, args: list[str], runner: str | None = None) 
 
 def clean(st: State, name: str) -> list[str]:
     """Take the test environment down with its (tmpfs) data; dev is not touched."""
-    settings = lifecycle.settings_without_env_file(st, name)
-    if settings.protected:
-        raise ConfigError(f"{name} is protected; 'test clean' only takes test environments down")
+    require_test_role(st, name, "test clean")
     return lifecycle.down(st, name, volumes=True, yes=True, confirm=None)
+
+
+def require_test_role(st: State, name: str, what: str) -> None:
+    """Commands that delete an environment's volumes without asking take test roles only."""
+    from dashenv.errors import GuardRefused
+
+    settings = lifecycle.settings_without_env_file(st, name)
+    if settings.protected or settings.role not in ("testing", "ci"):
+        raise GuardRefused(
+            f"'{what}' deletes {name}'s volumes, and {name} is not a test environment "
+            f"(role {settings.role}{', protected' if settings.protected else ''})",
+            hint=f"use 'dashenv down {name}' to stop it and keep its data",
+        )
