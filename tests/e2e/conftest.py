@@ -47,6 +47,11 @@ def docker_engine() -> None:
         pytest.skip(f"end-to-end tests need Docker: {problem}")
 
 
+@pytest.fixture(autouse=True)
+def _every_e2e_test_needs_docker(docker_engine: None) -> None:
+    """Skip (or, under CI, fail) every end-to-end test alike when Docker is missing."""
+
+
 def run_dashenv(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
