@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -38,6 +38,33 @@ class DashenvGroup(TyperGroup):
         except KeyboardInterrupt:
             sys.stderr.write("Interrupted.\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except Exception as exc:
+            if not _is_usage_error(exc):
+                raise
+            _usage_exit(exc)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        try:
+            return list(super().parse_args(ctx, args))
+        except Exception as exc:
+            if not _is_usage_error(exc):
+                raise
+            _usage_exit(exc)
+
+
+def _usage_exit(exc: Exception) -> NoReturn:
+    """click's usage errors, made one line and a hint like every other error."""
+    where = getattr(getattr(exc, "ctx", None), "command_path", None) or "dashenv"
+    message = exc.format_message()  # type: ignore[attr-defined]
+    _print_error(DashenvError(message, hint=f"see '{where} -h'"))
+    raise typer.Exit(int(ExitCode.USAGE)) from None
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """click's UsageError, whether typer vendors click or uses the package (but not the
+    bare command's "show the help" signal, which click prints as it is)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return "UsageError" in names and "NoArgsIsHelpError" not in names
 
 
 # Commands load lazily: `dashenv --help` lists them from this index without importing
@@ -156,7 +183,11 @@ def root(
     ] = None,
     context: Annotated[
         str | None,
-        typer.Option("--context", help="Docker context to use (a remote engine, for example)."),
+        typer.Option(
+            "--context",
+            help="Docker context to use (a remote engine, for example).",
+            metavar="NAME",
+        ),
     ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show the underlying commands and their output.")
