@@ -207,3 +207,28 @@ def test_certs_command(run: Run, project: Path) -> None:
     assert key.read_bytes() != before
     bad = run("certs", "--days", "0")
     assert bad.exit_code == 2 and "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "first", "hint"),
+    [
+        (["up"], "Error: Missing argument 'ENV'.", "Hint: see 'dashenv up -h'"),
+        (
+            ["logs", "dev", "--tail", "x"],
+            "Error: Invalid value for --tail: a number of lines, or all",
+            "Hint: see 'dashenv logs -h'",
+        ),
+        (["nope"], "Error: No such command 'nope'.", "Hint: see 'dashenv -h'"),
+        (["--bogus", "envs"], "Error: No such option: --bogus", "Hint: see 'dashenv -h'"),
+        (
+            ["db", "reset", "test", "--strategy", "x"],
+            "Error: Invalid value for --strategy: choose template or migrate",
+            "Hint: see 'dashenv db reset -h'",
+        ),
+    ],
+)
+def test_usage_errors_are_one_line_and_a_hint(run: Run, args: list[str], first: str, hint: str):
+    result = run(*args)
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(first) and lines[-1] == hint and len(lines) == 2

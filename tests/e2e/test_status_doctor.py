@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -199,7 +200,7 @@ def test_doctor_without_compose_v2(tmp_path: Path) -> None:
     project = new_project(tmp_path, ("dev",))
     shim = tmp_path / "bin"
     shim.mkdir()
-    real = subprocess.run(["which", "docker"], capture_output=True, text=True).stdout.strip()
+    real = shutil.which("docker")
     (shim / "docker").write_text(
         "#!/bin/sh\n"
         '[ "$1" = compose ] && { echo "docker: unknown command: compose" >&2; exit 1; }\n'
