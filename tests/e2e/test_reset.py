@@ -281,3 +281,31 @@ def test_clean_takes_test_down_and_keeps_dev(stack: Project, tmp_path: Path) -> 
     assert ok(stack("ps", "test")).strip() == "test: no containers"
     dev_intact(stack)
     ok(stack("test", "setup"))  # leave the module's stack as it was
+
+
+def test_run_on_the_host_gets_host_side_urls(stack: Project) -> None:
+    show = "import os; print(os.environ['DATABASE_URL']); print(os.environ['REDIS_URL'])"
+    result = stack(
+        "--set",
+        "test_runner=host",
+        "--set",
+        f'test_command={sys.executable} -c "{show}"',
+        "test",
+        "run",
+        "--no-setup",
+    )
+    assert result.returncode == 0, result.stderr
+    db_url, redis_url = result.stdout.split()
+    pg, rd = stack.ports["test"]["postgres"], stack.ports["test"]["redis"]
+    assert (
+        db_url
+        == f"postgresql+asyncpg://dashtam_test_user:test_password@127.0.0.1:{pg}/dashtam_test"
+    )
+    assert redis_url == f"redis://127.0.0.1:{rd}/1"
+
+
+def test_restart_and_shell(stack: Project) -> None:
+    out = ok(stack("restart", "test", "redis"))
+    assert "test: restarted and healthy" in out
+    shell = stack("shell", "test", "app")  # no terminal: sh reads the empty stdin and ends
+    assert shell.returncode == 0
