@@ -113,17 +113,21 @@ class Docker:
         """The full compose command line (for commands run with the user's terminal)."""
         return [str(a) for a in self.client.client_config.docker_compose_cmd] + list(args)
 
-    def run_attached(self, argv: list[str]) -> int:
-        """Run a compose/docker command on the user's terminal; its exit code comes back."""
+    def _popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[str]:
+        """Start a docker command with the interpolation variables set (and shown, -v)."""
         env = dict(os.environ)
         if self.invocation:
             env.update(self.invocation.variables)
         if self.verbose:
             sys.stderr.write("+ " + " ".join(argv) + "\n")
         try:
-            proc = subprocess.Popen(argv, env=env)
+            return subprocess.Popen(argv, env=env, text=True, **kwargs)
         except FileNotFoundError:
             raise _not_installed() from None
+
+    def run_attached(self, argv: list[str]) -> int:
+        """Run a compose/docker command on the user's terminal; its exit code comes back."""
+        proc = self._popen(argv)
         try:
             return proc.wait()
         except KeyboardInterrupt:
@@ -143,17 +147,7 @@ class Docker:
         """Run a command, passing its output on line by line with secrets masked (logs)."""
         from dashenv.settings.secrets import scrub
 
-        env = dict(os.environ)
-        if self.invocation:
-            env.update(self.invocation.variables)
-        if self.verbose:
-            sys.stderr.write("+ " + " ".join(argv) + "\n")
-        try:
-            proc = subprocess.Popen(
-                argv, env=env, stdout=subprocess.PIPE, text=True, errors="replace", bufsize=1
-            )
-        except FileNotFoundError:
-            raise _not_installed() from None
+        proc = self._popen(argv, stdout=subprocess.PIPE, errors="replace", bufsize=1)
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
@@ -227,15 +221,6 @@ class Docker:
             config = self.client.compose.config(return_json=True)
         return parse_compose_config(config)
 
-    def validate(self) -> None:
-        """Raise OperationFailed unless ``docker compose config`` accepts the files."""
-        with self._interpolation(), self._errors("docker compose config"):
-            self.client.compose.config(return_json=True)
-
-    def image_exists(self, image: str) -> bool:
-        with self._errors("docker image inspect"):
-            return bool(self.client.image.exists(image))
-
     def start_up(self, services: list[str], build: bool = False) -> Background:
         """Start ``docker compose up --detach`` without waiting for it (it blocks on
         dependencies' healthchecks), so the caller can report progress and keep a deadline."""
@@ -243,21 +228,11 @@ class Docker:
         return self.start_background(self.compose_command(*args), "docker compose up")
 
     def start_background(self, argv: list[str], what: str) -> Background:
-        env = dict(os.environ)
-        if self.invocation:
-            env.update(self.invocation.variables)
-        if self.verbose:
-            sys.stderr.write("+ " + " ".join(argv) + "\n")
-        try:
-            proc = subprocess.Popen(
-                argv,
-                env=env,
-                stdout=None if self.verbose else subprocess.DEVNULL,
-                stderr=None if self.verbose else subprocess.PIPE,
-                text=True,
-            )
-        except FileNotFoundError:
-            raise _not_installed() from None
+        proc = self._popen(
+            argv,
+            stdout=None if self.verbose else subprocess.DEVNULL,
+            stderr=None if self.verbose else subprocess.PIPE,
+        )
         return Background(proc, what, self)
 
     def build(self, services: list[str], no_cache: bool = False) -> None:
