@@ -138,8 +138,13 @@ def doctor(st: State, names: list[str]) -> list[Check]:
             containers = docker.all_containers()
         except DashenvError:
             engine = False
+    from dashenv.workflows.lifecycle import containers_by_environment, env_by_project
+
+    # looked up once for every environment's checks
+    owners = env_by_project(st) if engine else {}
+    by_env = containers_by_environment(st, names, containers)
     for name in names:
-        checks += _environment_checks(st, name, engine, containers)
+        checks += _environment_checks(st, name, engine, containers, by_env[name], owners)
     return checks
 
 
@@ -177,10 +182,14 @@ def _engine_checks(docker: Docker, checks: list[Check]) -> bool:
 
 
 def _environment_checks(
-    st: State, name: str, engine: bool, containers: list[Container]
+    st: State,
+    name: str,
+    engine: bool,
+    containers: list[Container],
+    mine: list[Container],
+    owners: dict[str, str],
 ) -> list[Check]:
-    from dashenv.plan import compose_invocation, environment_containers, find_conflicts
-    from dashenv.workflows.lifecycle import env_by_project, target_lenient
+    from dashenv.workflows.lifecycle import environment_conflicts, target_lenient
 
     checks: list[Check] = []
     bare = st.env(name, read_env=False)
@@ -207,24 +216,9 @@ def _environment_checks(
             )
         )
         return checks
-    owners = env_by_project(st)
-    every = {n: st.env(n, read_env=False).settings for n in st.project().environment_names()}
-    shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
-    mine = environment_containers(
-        compose_invocation(s, bare.project.root, name), containers, shared
-    )
     running = any(c.state == "running" for c in mine)
     # ports: free, or held by this environment (a sibling sharing the project counts as ours)
-    from dashenv.adapters.host import port_in_use
-
-    own_ports = {b.host_port for c in containers if c.project == s.project_name for b in c.ports}
-    probes = {
-        p: port_in_use(ip, p)
-        for svc in services.values()
-        for ip, p, _ in svc.ports
-        if p not in own_ports
-    }
-    conflicts = find_conflicts(s.project_name, services, containers, probes, owners)
+    conflicts = environment_conflicts(st, s.project_name, services, containers, owners)
     name_conflicts = [c for c in conflicts if c.message.startswith("container name")]
     port_conflicts = [c for c in conflicts if not c.message.startswith("container name")]
     checks.append(

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
     from dashenv.cli.state import State
     from dashenv.facts import ComposeService, Container
+    from dashenv.plan import Conflict
     from dashenv.settings.model import EnvironmentSettings
     from dashenv.settings.sources import ResolvedEnvironment
 
@@ -147,12 +148,17 @@ def stop_exclusive(
     return stopped
 
 
-def check_conflicts(
-    st: State, t: Target, services: dict[str, ComposeService], containers: list[Container]
-) -> None:
+def environment_conflicts(
+    st: State,
+    project_name: str,
+    services: dict[str, ComposeService],
+    containers: list[Container],
+    owners: dict[str, str],
+) -> list[Conflict]:
+    """Names and host ports this project needs that someone else holds (up and doctor)."""
     from dashenv.adapters.host import port_in_use
 
-    own_ports = {b.host_port for c in containers if c.project == t.project_name for b in c.ports}
+    own_ports = {b.host_port for c in containers if c.project == project_name for b in c.ports}
     remote = bool(st.context) or bool(os.environ.get("DOCKER_HOST"))
     probes = {}
     if not remote:  # a remote engine's ports are not this machine's
@@ -160,7 +166,13 @@ def check_conflicts(
             for host_ip, port, _ in svc.ports:
                 if port not in own_ports:
                     probes[port] = port_in_use(host_ip, port)
-    conflicts = find_conflicts(t.project_name, services, containers, probes, env_by_project(st))
+    return find_conflicts(project_name, services, containers, probes, owners)
+
+
+def check_conflicts(
+    st: State, t: Target, services: dict[str, ComposeService], containers: list[Container]
+) -> None:
+    conflicts = environment_conflicts(st, t.project_name, services, containers, env_by_project(st))
     if conflicts:
         first, rest = conflicts[0], conflicts[1:]
         raise OperationFailed(
@@ -349,9 +361,9 @@ def down(
 def target_lenient(st: State, name: str) -> Target:
     """Like ``target``, but a missing env file does not stop a teardown."""
     from dashenv.adapters.docker import Docker
+    from dashenv.workflows.config import resolve_for_listing
 
-    bare = st.env(name, read_env=False)
-    env = bare if not bare.path(bare.settings.env_file).is_file() else st.env(name)
+    env, _present = resolve_for_listing(st.project(), name, st.overrides)
     inv = compose_invocation(env.settings, env.project.root, env.name)
     if not inv.env_file.is_file():
         # compose insists on the env files existing; an empty one keeps 'down' and 'logs' working
@@ -386,7 +398,14 @@ def ps(st: State, names: list[str]) -> dict[str, list[Container]]:
 
     docker = Docker(context=st.context, verbose=st.verbose)
     docker.ping()
-    containers = docker.all_containers()
+    return containers_by_environment(st, names, docker.all_containers())
+
+
+def containers_by_environment(
+    st: State, names: list[str], containers: list[Container]
+) -> dict[str, list[Container]]:
+    """Each environment's containers (ps, status, doctor). Environments sharing a compose
+    project are told apart by the compose files their containers were started from."""
     project = st.project()
     every = {n: settings_without_env_file(st, n) for n in project.environment_names()}
     result = {}

@@ -208,7 +208,8 @@ def status(st: State, names: list[str], *, explicit: bool) -> dict[str, Any]:
     """The status document for ``names``. With ``explicit`` false (``--all``), environments
     that are simply not running are reported but do not make the result unhealthy."""
     from dashenv.adapters.docker import Docker
-    from dashenv.plan import compose_invocation, environment_containers
+    from dashenv.workflows.config import resolve_for_listing
+    from dashenv.workflows.lifecycle import containers_by_environment
 
     project = st.project()
     docker = Docker(context=st.context)
@@ -216,23 +217,17 @@ def status(st: State, names: list[str], *, explicit: bool) -> dict[str, Any]:
     # parts (PostgreSQL, Redis, app) get their own pool: environments wait on them
     with ThreadPoolExecutor(max_workers=4) as pool, ThreadPoolExecutor(max_workers=12) as parts:
         listing = pool.submit(docker.all_containers)
-        envs = {}
-        for name in names:
-            bare = st.env(name, read_env=False)
-            envs[name] = st.env(name) if bare.path(bare.settings.env_file).is_file() else bare
+        envs = {n: resolve_for_listing(project, n, st.overrides)[0] for n in names}
         try:
             containers = listing.result()
         except DashenvError as exc:
             containers, engine_error = [], exc.message
-        every = {n: st.env(n, read_env=False).settings for n in project.environment_names()}
+        by_env = containers_by_environment(st, names, containers)
         futures = []
         for name, env in envs.items():
             s = env.settings
-            shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
-            inv = compose_invocation(s, project.root, name)
-            mine = environment_containers(inv, containers, shared)
             expected = [s.app_service, s.callback_service, s.postgres_service, s.redis_service]
-            futures.append(pool.submit(environment_status, env, mine, expected, parts))
+            futures.append(pool.submit(environment_status, env, by_env[name], expected, parts))
         docs = [f.result() for f in futures]
     counted = [d for d in docs if explicit or d["state"] != "down"]
     return {
