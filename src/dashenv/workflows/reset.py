@@ -42,6 +42,7 @@ class ResetPlan:
     template_ready: bool
     strategy: Strategy
     steps: list[str]
+    names: dict[str, str]  # the scratch and template names, from the migrations' hash
 
 
 @dataclass
@@ -284,7 +285,7 @@ def plan_reset(o: Observed, strategy: Strategy, existing: list[str], lock_path: 
         steps.append(
             f"FLUSHDB Redis {o.facts.redis.host}:{o.facts.redis.port} index {o.facts.redis_index}"
         )
-    return ResetPlan(o.env.name, o.database, names["template"], ready, strategy, steps)
+    return ResetPlan(o.env.name, o.database, names["template"], ready, strategy, steps, names)
 
 
 # --- applying -------------------------------------------------------------------------
@@ -437,12 +438,7 @@ def _apply(
     pg = o.postgres
     existing = pg.database_names()
     plan = plan_reset(o, strategy, existing, lock)
-    names = scratch_names(
-        o.database,
-        migrations_hash(
-            o.env.path(o.env.settings.migrations_dir), o.env.settings.migration_command
-        ),
-    )
+    names = plan.names  # the migrations are hashed once per reset
     outcome = "interrupted"
     built = False
     flushed: int | None = None
