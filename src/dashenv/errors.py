@@ -59,3 +59,13 @@ class PassThrough(DashenvError):
     def __init__(self, code: int):
         super().__init__(f"command exited with {code}")
         self.code = code
+
+
+class Unhealthy(DashenvError):
+    """What was asked about is unhealthy (status, doctor): the report says why, so the
+    exit (1) is silent."""
+
+    exit_code = ExitCode.FAILED
+
+    def __init__(self) -> None:
+        super().__init__("unhealthy")

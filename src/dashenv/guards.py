@@ -17,7 +17,7 @@ class Endpoint:
 
     host: str
     port: int | None
-    container: str | None = None  # container id publishing that port, if observed
+    container: str | None = None  # id of the running container publishing that port
     project: str | None = None  # its compose project
 
     def same_server(self, other: Endpoint) -> bool:
@@ -25,14 +25,24 @@ class Endpoint:
             return self.container == other.container
         return (self.host, self.port) == (other.host, other.port) and self.port is not None
 
+    def describe(self) -> str:
+        where = f"{self.host}:{self.port}"
+        if self.container:
+            where += f" in {self.project or 'a container outside Compose'}"
+        return where
+
 
 @dataclass(frozen=True)
 class ProtectedTarget:
+    """A protected environment (dev) as configured and observed."""
+
     environment: str
+    project: str  # its compose project name
+    sharing_declared: bool  # the configuration declares the two share servers (exclusive_with)
     postgres: Endpoint | None
     database: str | None
     redis: Endpoint | None
-    redis_index: int
+    redis_indexes: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -41,20 +51,29 @@ class Stamp:
 
 
 @dataclass(frozen=True)
-class ResetFacts:
+class Intent:
+    """What the configuration alone says about a reset: checked before anything starts."""
+
     environment: str
     role: str
     protected: bool
     app_environment: str
     testing: bool
     database: str | None  # the name parsed from DATABASE_URL
-    postgres: Endpoint
     project_name: str
+
+
+@dataclass(frozen=True)
+class ResetFacts:
+    """The intent and everything observed about the servers a reset would touch."""
+
+    intent: Intent
+    postgres: Endpoint
     database_exists: bool
     stamp: Stamp | None
     user_tables: tuple[str, ...]
     redis: Endpoint | None
-    redis_index: int
+    redis_indexes: tuple[int, ...]  # every index the reset flushes, the app's main one first
     protected_targets: tuple[ProtectedTarget, ...] = field(default_factory=tuple)
     adopt: bool = False
     inspect_error: str | None = None  # the database could not be looked into
@@ -73,7 +92,7 @@ class Verdict:
         return f"{mark}  {self.guard} (saw {self.saw}){why}"
 
 
-def guard_role(f: ResetFacts) -> Verdict:
+def guard_role(f: Intent) -> Verdict:
     """a. The environment is for testing (role testing or ci, not protected) and the
     application itself says ENVIRONMENT=testing."""
     saw = f"role={f.role}, protected={f.protected}, ENVIRONMENT={f.app_environment}"
@@ -86,7 +105,7 @@ def guard_role(f: ResetFacts) -> Verdict:
     return Verdict("environment role", True, saw)
 
 
-def guard_testing_flag(f: ResetFacts) -> Verdict:
+def guard_testing_flag(f: Intent) -> Verdict:
     """b. The explicit TESTING flag is true."""
     return Verdict(
         "TESTING flag",
@@ -96,7 +115,7 @@ def guard_testing_flag(f: ResetFacts) -> Verdict:
     )
 
 
-def guard_database_name(f: ResetFacts) -> Verdict:
+def guard_database_name(f: Intent) -> Verdict:
     """c. The database *name* contains "test". Only the name counts: a password, user or
     host containing "test" does not (the seed's ``"test" in DATABASE_URL`` was a hole)."""
     name = f.database or "(none)"
@@ -104,22 +123,42 @@ def guard_database_name(f: ResetFacts) -> Verdict:
     return Verdict("database name", ok, f"database={name}", "" if ok else "must contain 'test'")
 
 
-def guard_distinct_target(f: ResetFacts) -> Verdict:
-    """d. The database actually reached (host, published port, database, the container
-    behind the port) is none of the protected environments', and the container behind
-    the port belongs to this environment's compose project."""
-    where = f"{f.postgres.host}:{f.postgres.port}/{f.database}"
-    if f.postgres.container:
-        where += f" in {f.postgres.project or 'a non-compose container'}"
-    if f.postgres.container and f.postgres.project != f.project_name:
-        return Verdict(
-            "distinct target",
-            False,
-            where,
-            f"the port is served by another project's container, not {f.project_name}'s",
+def foreign_server(f: ResetFacts, server: Endpoint) -> str | None:
+    """Why ``server`` is not certainly this environment's own, or None when it is.
+
+    The one rule for every server a reset touches (PostgreSQL and Redis alike): a running
+    container of this environment's own compose project must publish the port reached. A
+    project name shared with a protected environment counts as its own only where the
+    configuration declares the sharing (``exclusive_with``, the overlay layout); it is never
+    inferred from matching names.
+    """
+    project = f.intent.project_name
+    if server.container is None:
+        return (
+            f"no running container publishes {server.host}:{server.port}, so it cannot be "
+            f"confirmed to be {project}'s"
         )
+    if server.project != project:
+        return f"the port is served by another project's container, not {project}'s"
     for p in f.protected_targets:
-        if p.postgres and p.postgres.same_server(f.postgres) and p.database == f.database:
+        if p.project == project and not p.sharing_declared:
+            return (
+                f"compose project {project} is also protected environment "
+                f"{p.environment}'s, and sharing it is not declared (exclusive_with)"
+            )
+    return None
+
+
+def guard_distinct_target(f: ResetFacts) -> Verdict:
+    """d. The database actually reached (host, published port, the container behind the
+    port) is this environment's own server, and not a protected environment's database."""
+    database = f.intent.database
+    where = f"{f.postgres.describe()}/{database}"
+    foreign = foreign_server(f, f.postgres)
+    if foreign is not None:
+        return Verdict("distinct target", False, where, foreign)
+    for p in f.protected_targets:
+        if p.postgres and p.postgres.same_server(f.postgres) and p.database == database:
             return Verdict(
                 "distinct target",
                 False,
@@ -138,7 +177,7 @@ def guard_stamp(f: ResetFacts) -> Verdict:
     if not f.database_exists:
         return Verdict("stamp", True, "no database yet", "it will be created and stamped")
     if f.stamp is not None:
-        if f.stamp.environment == f.environment:
+        if f.stamp.environment == f.intent.environment:
             return Verdict("stamp", True, f"stamped for {f.stamp.environment}")
         return Verdict(
             "stamp",
@@ -160,39 +199,40 @@ def guard_stamp(f: ResetFacts) -> Verdict:
 
 
 def guard_redis_index(f: ResetFacts) -> Verdict:
-    """f. The Redis index to flush (FLUSHDB only, never FLUSHALL) is not a protected
-    environment's index on the same server."""
+    """f. The Redis server reached is this environment's own (the rule of ``foreign_server``)
+    and none of the indexes to flush (FLUSHDB only, never FLUSHALL) is a protected
+    environment's index on that server."""
     if f.redis is None:
         return Verdict("redis index", True, "no Redis published", "nothing to flush")
-    saw = f"{f.redis.host}:{f.redis.port} index {f.redis_index}"
+    indexes = ", ".join(str(i) for i in f.redis_indexes)
+    saw = f"{f.redis.describe()} index {indexes}"
+    foreign = foreign_server(f, f.redis)
+    if foreign is not None:
+        return Verdict("redis index", False, saw, foreign)
     for p in f.protected_targets:
-        if p.redis and p.redis.same_server(f.redis) and p.redis_index == f.redis_index:
+        if p.redis is None or not p.redis.same_server(f.redis):
+            continue
+        shared = sorted(set(p.redis_indexes) & set(f.redis_indexes))
+        if shared:
             return Verdict(
                 "redis index",
                 False,
                 saw,
-                f"protected environment {p.environment} uses that index on that server",
+                f"protected environment {p.environment} uses index "
+                f"{', '.join(map(str, shared))} on that server",
             )
     return Verdict("redis index", True, saw)
 
 
-RESET_GUARDS = (
-    guard_role,
-    guard_testing_flag,
-    guard_database_name,
-    guard_distinct_target,
-    guard_stamp,
-    guard_redis_index,
-)
-
-
 # the guards that need nothing running: checked before a test setup starts anything
 STATIC_GUARDS = (guard_role, guard_testing_flag, guard_database_name)
+# the guards over what is observed of the servers
+OBSERVED_GUARDS = (guard_distinct_target, guard_stamp, guard_redis_index)
+
+
+def check_static(intent: Intent) -> list[Verdict]:
+    return [guard(intent) for guard in STATIC_GUARDS]
 
 
 def check_reset(facts: ResetFacts) -> list[Verdict]:
-    return [guard(facts) for guard in RESET_GUARDS]
-
-
-def check_static(facts: ResetFacts) -> list[Verdict]:
-    return [guard(facts) for guard in STATIC_GUARDS]
+    return check_static(facts.intent) + [guard(facts) for guard in OBSERVED_GUARDS]

@@ -27,6 +27,7 @@ class ComposeInvocation:
     project_name: str
     profiles: tuple[str, ...] = ()
     variables: dict[str, str] = field(default_factory=dict)
+    context: str | None = None  # a Docker context (``docker --context NAME``)
 
     @property
     def files_label(self) -> str:
@@ -34,7 +35,7 @@ class ComposeInvocation:
         return ",".join(str(f) for f in self.files)
 
     def argv(self, *args: str) -> list[str]:
-        cmd = ["docker", "compose"]
+        cmd = ["docker", *(["--context", self.context] if self.context else []), "compose"]
         for f in self.files:
             cmd += ["-f", str(f)]
         cmd += ["--env-file", str(self.env_file), "--project-name", self.project_name]
@@ -55,7 +56,7 @@ class ComposeInvocation:
 
 
 def compose_invocation(
-    settings: EnvironmentSettings, root: Path, name: str | None = None
+    settings: EnvironmentSettings, root: Path, name: str | None = None, context: str | None = None
 ) -> ComposeInvocation:
     env_file = (root / settings.env_file).resolve()
     variables = {"DASHENV_ENV_FILE": str(env_file)}
@@ -74,6 +75,7 @@ def compose_invocation(
         project_name=settings.project_name,
         profiles=tuple(settings.profiles),
         variables=variables,
+        context=context,
     )
 
 
@@ -85,14 +87,20 @@ class Endpoints:
     redis: str | None  # redis://host:port/index
 
 
-def endpoints(settings: EnvironmentSettings) -> Endpoints:
+def endpoints(settings: EnvironmentSettings, redis_index: int = 0) -> Endpoints:
+    """Where the environment's published services answer; the app only where it serves
+    HTTP (the idle test app has no URL)."""
     host = "localhost" if settings.host in {"127.0.0.1", "0.0.0.0"} else settings.host
     return Endpoints(
-        app=f"https://{host}:{settings.app_port}" if settings.app_port else None,
+        app=(
+            f"https://{host}:{settings.app_port}"
+            if settings.app_port and settings.app_http
+            else None
+        ),
         callback=f"https://{host}:{settings.callback_port}" if settings.callback_port else None,
         postgres=f"{settings.host}:{settings.postgres_port}" if settings.postgres_port else None,
         redis=(
-            f"redis://{settings.host}:{settings.redis_port}/{settings.redis_index}"
+            f"redis://{settings.host}:{settings.redis_port}/{redis_index}"
             if settings.redis_port
             else None
         ),

@@ -45,7 +45,7 @@ def _enabled(config: pytest.Config) -> bool:
 
 def _setup(config: pytest.Config) -> dict[str, Any]:
     """Run the test setup through every guard; what the fixtures need, as plain data."""
-    from dashenv.cli.state import State
+    from dashenv.context import RunContext
     from dashenv.errors import DashenvError
     from dashenv.workflows.testing import host_environment, setup
 
@@ -55,7 +55,7 @@ def _setup(config: pytest.Config) -> dict[str, Any]:
 
         project_dir = str(find_project_dir(Path(str(config.rootpath))))
     name = config.getoption("--dashenv-env")
-    st = State(project_dir=project_dir)
+    st = RunContext(project_dir=project_dir)
     try:
         result = setup(st, name)
         env = host_environment(st, name)

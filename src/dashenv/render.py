@@ -8,19 +8,29 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+# a pipe or a log is never wrapped: a value is never split across lines (grep finds it)
+UNWRAPPED_WIDTH = 100_000
+
 
 def console(stderr: bool = False) -> Console:
-    return Console(
-        stderr=stderr,
-        no_color=bool(os.environ.get("NO_COLOR")),
-        highlight=False,
-        soft_wrap=False,
-    )
+    """A console for stdout (or stderr). On a terminal tables fit its width; anywhere else
+    nothing wraps, so every value stays whole on its line."""
+    options: dict[str, Any] = {
+        "stderr": stderr,
+        "no_color": bool(os.environ.get("NO_COLOR")),
+        "highlight": False,
+    }
+    out = Console(soft_wrap=False, **options)
+    if out.is_terminal:
+        return out
+    return Console(soft_wrap=True, width=UNWRAPPED_WIDTH, **options)
 
 
 def print_json(document: Any) -> None:
@@ -137,12 +147,25 @@ class LiveReporter:
             self.started = False
 
 
+@contextmanager
+def live_progress(title: str) -> Iterator[LiveReporter]:
+    """A live table of container health while waiting (on a terminal; elsewhere only the
+    messages), closed however the block ends."""
+    reporter = LiveReporter(title)
+    try:
+        yield reporter
+    finally:
+        reporter.close()
+
+
 def up_summary(result: Any) -> None:
     out = console()
     e = result.endpoints
     rows = []
     if e.app:
-        rows.append(["app", e.app, f"health: {e.app}/health"])
+        rows.append(["app", e.app, f"health: {e.app}{result.health_path}"])
+    elif result.app_idle:
+        rows.append(["app", "-", "serves no HTTP here (it idles for the tests)"])
     if e.callback:
         rows.append(["callback", e.callback, ""])
     if e.postgres:
@@ -196,7 +219,8 @@ def reset_result(result: Any) -> None:
         f"Reset {result.environment}: {result.database} {how}{built} in {result.seconds:.2f}s"
     )
     if result.flushed_keys is not None:
-        out.print(f"Flushed Redis index ({result.flushed_keys} keys)")
+        indexes = ", ".join(str(i) for i in result.redis_indexes)
+        out.print(f"Flushed Redis index {indexes} ({result.flushed_keys} keys)")
     out.print("Server settings: " + ", ".join(f"{k}={v}" for k, v in result.settings.items()))
 
 
@@ -285,7 +309,7 @@ def status_renderables(doc: dict[str, Any]) -> list[Any]:
                     parts.append(
                         table(
                             None,
-                            ["table", "live rows (pg_stat_user_tables)"],
+                            ["table", "rows (estimate)"],
                             [[f"{t['schema']}.{t['name']}", t["rows"]] for t in pg["tables"]],
                         )
                     )
@@ -296,6 +320,11 @@ def status_renderables(doc: dict[str, Any]) -> list[Any]:
                     Text(
                         f"  Redis {rd['version']} at {rd['endpoint']}: index "
                         f"{rd['index']}, {rd['keys']} keys, {rd['used_memory']} used"
+                        + (
+                            f"; further indexes {', '.join(map(str, rd['indexes'][1:]))}"
+                            if len(rd.get("indexes") or []) > 1
+                            else ""
+                        )
                     )
                 )
             else:

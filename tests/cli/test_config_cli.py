@@ -232,3 +232,39 @@ def test_usage_errors_are_one_line_and_a_hint(run: Run, args: list[str], first: 
     assert result.exit_code == 2
     lines = result.stderr.splitlines()
     assert lines[0].startswith(first) and lines[-1] == hint and len(lines) == 2
+
+
+def test_output_to_a_pipe_never_splits_a_value(run: Run, project: Path) -> None:
+    # a narrow terminal width must not matter when stdout is not a terminal
+    long_value = "x" * 150
+    path = project / "env" / ".env.dev"
+    path.write_text(path.read_text() + f"LONG_SETTING={long_value}\n")
+    result = run("config", "show", "dev", "--reveal", env={"COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    (password,) = [ln for ln in result.stdout.splitlines() if "POSTGRES_PASSWORD" in ln]
+    assert "dev_pw_1234" in password and "env/.env.dev:10" in password
+    (long_line,) = [ln for ln in result.stdout.splitlines() if "LONG_SETTING" in ln]
+    assert long_value in long_line
+    envs = run("envs", env={"COLUMNS": "40"}).stdout
+    (dev,) = [ln for ln in envs.splitlines() if "dashtam-dev" in ln]
+    assert "compose/docker-compose.dev.yml" in dev and "postgres 5432, redis 6379" in dev
+
+
+def test_a_missing_compose_file_is_a_configuration_error(run: Run, project: Path) -> None:
+    (project / "dashenv.toml").write_text(
+        '[environments.test]\ncompose_files = ["compose/nowhere.yml"]\n'
+    )
+    result = run("config", "compose", "test")
+    assert_usage_error(
+        result,
+        "test: compose file compose/nowhere.yml does not exist (compose_files from "
+        "dashenv.toml:2 (environments.test.compose_files))",
+    )
+
+
+def test_a_disagreeing_redis_index_is_a_configuration_error(run: Run) -> None:
+    result = run("--set", "redis_index=0", "config", "show", "test")
+    assert_usage_error(
+        result,
+        "test: redis_index is 0 (--set redis_index) but REDIS_URL names index 1 (env/.env.test:11)",
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from dashenv.adapters.docker import parse_compose_config, parse_inspect
+from dashenv.adapters.docker import classify, parse_compose_config, parse_inspect
+from dashenv.errors import OperationFailed, Unreachable
 from dashenv.plan import find_conflicts, health_progress, unpublished_ports
 from tests.conftest import REPO
 
@@ -62,3 +63,31 @@ def test_planning_over_captured_state() -> None:
     assert progress.pending == ["redis"] and not progress.done
     missing = unpublished_ports("dashtam-test", services, containers)
     assert "redis: host port 6380 -> 6379 is not published" in missing
+
+
+def stderr(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+def test_classify_engine_down_and_unknown_context() -> None:
+    for name in ("stderr-engine-down.txt", "stderr-context-not-found.txt"):
+        err = classify("listing containers", 1, stderr(name), " (context nope)")
+        assert isinstance(err, Unreachable) and err.exit_code == 4
+        assert err.message.startswith("cannot reach the Docker engine (context nope): ")
+        assert err.hint and "start Docker" in err.hint
+
+
+def test_classify_a_failed_build_as_a_failure_not_the_engine() -> None:
+    # a build whose base image cannot be pulled says "no such host": the engine answered
+    for name in ("stderr-compose-build-failed.txt", "stderr-compose-build-pull-failed.txt"):
+        err = classify("docker compose build", 17, stderr(name))
+        assert isinstance(err, OperationFailed) and err.exit_code == 1
+        assert err.message.startswith("docker compose build failed: the image build failed: ")
+        assert "failed to solve" in err.message
+        assert err.hint and "check the Dockerfile" in err.hint
+
+
+def test_classify_anything_else_keeps_dockers_reason() -> None:
+    err = classify("docker compose config", 1, 'x\nservice "app" refers to undefined volume\n')
+    assert isinstance(err, OperationFailed) and err.hint is None
+    assert err.message == 'docker compose config failed: service "app" refers to undefined volume'

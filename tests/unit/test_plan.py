@@ -63,10 +63,22 @@ def test_shell_line_is_relative_and_quoted() -> None:
 
 
 def test_endpoints() -> None:
-    e = endpoints(builtin("test"))
-    assert e.app == "https://localhost:8001"
+    e = endpoints(builtin("test"), redis_index=1)
+    assert e.app is None  # the test app idles: it has no URL, whatever its port
+    assert e.callback == "https://localhost:8183"
     assert e.postgres == "127.0.0.1:5433"
     assert e.redis == "redis://127.0.0.1:6380/1"
+    assert endpoints(builtin("dev")).app == "https://localhost:8000"
+
+
+def test_compose_line_names_the_context() -> None:
+    inv = compose_invocation(builtin("test"), ROOT, "test", "sandbox-remote")
+    assert inv.argv("ps")[:4] == ["docker", "--context", "sandbox-remote", "compose"]
+    assert (
+        inv.shell("ps", relative_to=ROOT)
+        .split(" docker ")[1]
+        .startswith("--context sandbox-remote compose -f compose/docker-compose.test.yml")
+    )
 
 
 def test_builtins_do_not_clash() -> None:

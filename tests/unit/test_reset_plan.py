@@ -1,14 +1,28 @@
+"""The reset's pure planning: names, leftovers, steps, the lock; the migrations' hash and
+the configuration it needs."""
+
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from dashenv.workflows.reset import (
-    leftovers,
-    migrations_hash,
-    scratch_names,
+import pytest
+
+from dashenv.errors import ConfigError
+from dashenv.guards import Endpoint
+from dashenv.reset_plan import (
+    ResetNames,
+    lock_path,
+    plan_reset,
     target_without_password,
     url_with_database,
 )
+from dashenv.settings.project import load_project
+from dashenv.settings.sources import resolve_environment
+from dashenv.workflows.reset import migrations_hash, reset_names
+from tests.unit.test_guards import GOOD
+
+NAMES = ResetNames("dashtam_test", "abcdef0123456789")
 
 
 def test_migrations_hash_follows_files_and_command(tmp_path: Path) -> None:
@@ -23,11 +37,26 @@ def test_migrations_hash_follows_files_and_command(tmp_path: Path) -> None:
     assert migrations_hash(tmp_path, "alembic upgrade head") != migrations_hash(tmp_path, "x")
 
 
-def test_scratch_names_keep_the_test_database_prefix() -> None:
-    names = scratch_names("dashtam_test", "abcdef0123456789")
-    assert names["template"] == "dashtam_test__tpl_abcdef012345"
-    assert all(v.startswith("dashtam_test__") for v in names.values())
-    assert all(len(v) <= 63 for v in names.values())
+def test_a_missing_migrations_dir_is_a_configuration_error(project: Path) -> None:
+    env = resolve_environment(
+        load_project(project), "test", {"migrations_dir": "nowhere"}, read_env=False
+    )
+    with pytest.raises(ConfigError) as err:
+        reset_names(env, "dashtam_test")
+    assert err.value.exit_code == 2
+    assert err.value.message == (
+        "test: migrations_dir nowhere does not exist (from --set migrations_dir)"
+    )
+    ok = resolve_environment(load_project(project), "test", read_env=False)
+    assert reset_names(ok, "dashtam_test").template.startswith("dashtam_test__tpl_")
+
+
+def test_names_keep_the_test_database_prefix() -> None:
+    assert NAMES.template == "dashtam_test__tpl_abcdef012345"
+    new, old = NAMES.scratch("42_a1b2c3")
+    every = [NAMES.template, NAMES.build, new, old]
+    assert new == "dashtam_test__new_42_a1b2c3" and old == "dashtam_test__old_42_a1b2c3"
+    assert all(n.startswith("dashtam_test__") and len(n) <= 63 for n in every)
 
 
 def test_leftovers_are_only_ours() -> None:
@@ -35,14 +64,14 @@ def test_leftovers_are_only_ours() -> None:
         "dashtam",
         "dashtam_test",
         "postgres",
-        "dashtam_test__tpl_new",
+        "dashtam_test__tpl_abcdef012345",
         "dashtam_test__tpl_old",
         "dashtam_test__new_1",
         "dashtam_test__old_1",
         "dashtam_test__build_x",
         "dashtam__new_1",
     ]
-    assert leftovers(existing, "dashtam_test", "dashtam_test__tpl_new") == [
+    assert NAMES.leftovers(existing) == [
         "dashtam_test__tpl_old",
         "dashtam_test__new_1",
         "dashtam_test__old_1",
@@ -50,7 +79,42 @@ def test_leftovers_are_only_ours() -> None:
     ]
 
 
+def test_plan_reuses_a_ready_template_and_flushes_every_index(tmp_path: Path) -> None:
+    lock = lock_path(tmp_path, "test")
+    assert lock == tmp_path / ".dashenv" / "locks" / "reset-test.lock"
+    facts = replace(GOOD, redis_indexes=(1, 4))
+    plan = plan_reset(
+        facts,
+        NAMES,
+        "template",
+        ["dashtam_test", NAMES.template, "dashtam_test__new_9"],
+        lock=lock,
+        migration_command="alembic upgrade head",
+        app_service="app",
+    )
+    assert plan.template_ready and plan.leftovers == ("dashtam_test__new_9",)
+    assert plan.steps[0] == f"take the reset lock {lock}"
+    assert "reuse template dashtam_test__tpl_abcdef012345 (migrations unchanged)" in plan.steps
+    assert plan.steps[-1] == "FLUSHDB Redis 127.0.0.1:6380 index 1, 4 (each alone)"
+
+
+def test_plan_builds_a_missing_template_or_migrates(tmp_path: Path) -> None:
+    common = {"lock": tmp_path / "l", "migration_command": "m", "app_service": "app"}
+    built = plan_reset(GOOD, NAMES, "template", [], **common)  # type: ignore[arg-type]
+    assert not built.template_ready and any(s.startswith("build template") for s in built.steps)
+    migrated = plan_reset(
+        replace(GOOD, redis=None),
+        NAMES,
+        "migrate",
+        [],
+        **common,  # type: ignore[arg-type]
+    )
+    assert "create an empty scratch database and run 'm' in app" in migrated.steps
+    assert not any("FLUSHDB" in s for s in migrated.steps)
+
+
 def test_urls() -> None:
     url = "postgresql+asyncpg://u:pw@postgres:5432/dashtam_test?ssl=off"
     assert url_with_database(url, "x") == "postgresql+asyncpg://u:pw@postgres:5432/x?ssl=off"
     assert target_without_password("u", "127.0.0.1", 5433, "t") == "postgresql://u@127.0.0.1:5433/t"
+    assert Endpoint("127.0.0.1", 5433).describe() == "127.0.0.1:5433"

@@ -138,7 +138,7 @@ def test_invalid_value_in_env_file_names_file_and_line(project: Path) -> None:
 
 
 def test_invalid_value_in_toml_names_line(project: Path) -> None:
-    write_toml(project, "[environments.dev]\n\nredis_index = 99\n")
+    write_toml(project, "[environments.dev]\n\nredis_index = -3\n")
     with pytest.raises(ConfigError) as info:
         resolve(project)
     assert info.value.message.startswith("dashenv.toml:3: environments.dev.redis_index: ")
@@ -219,3 +219,51 @@ def test_database_url_parsing() -> None:
         DatabaseURL.parse("postgresql://u@h:5432/")
     with pytest.raises(ValueError, match="not a PostgreSQL URL"):
         DatabaseURL.parse("mysql://u@h/db")
+
+
+def test_redis_index_comes_from_redis_url(project: Path) -> None:
+    env = resolve(project, "test")
+    assert env.settings.redis_index is None  # nothing set: REDIS_URL speaks
+    assert env.redis_indexes == (1,) and env.redis_index == 1
+    add_env_line(project, "REDIS_URL=redis://redis:6379", "env/.env.test")
+    assert resolve(project, "test").redis_indexes == (0,)  # a URL naming no index: 0
+
+
+def test_redis_index_disagreeing_with_redis_url_is_an_error(project: Path) -> None:
+    write_toml(project, "[environments.test]\n\nredis_index = 3\n")
+    with pytest.raises(ConfigError) as info:
+        resolve(project, "test").redis_indexes  # noqa: B018
+    assert info.value.exit_code == 2
+    assert info.value.message == (
+        "test: redis_index is 3 (dashenv.toml:3 (environments.test.redis_index)) "
+        "but REDIS_URL names index 1 (env/.env.test:11)"
+    )
+    write_toml(project, "[environments.test]\nredis_index = 1\n")  # agreeing is fine
+    assert resolve(project, "test").redis_indexes == (1,)
+
+
+def test_further_redis_indexes_follow_the_main_one(project: Path) -> None:
+    env = resolve(project, "test", cli={"redis_indexes": "4, 1, 5"})
+    assert env.redis_indexes == (1, 4, 5)
+    env = resolve(project, "test", environ={"DASHENV_REDIS_INDEXES": "[2]"})
+    assert env.redis_indexes == (1, 2)
+    with pytest.raises(ConfigError):
+        resolve(project, "test", cli={"redis_indexes": "-1"})
+
+
+def test_without_redis_url_the_setting_or_zero(project: Path) -> None:
+    path = project / "env" / ".env.test"
+    path.write_text("\n".join(ln for ln in path.read_text().splitlines() if "REDIS_URL" not in ln))
+    assert resolve(project, "test").redis_indexes == (0,)
+    assert resolve(project, "test", cli={"redis_index": "7"}).redis_indexes == (7,)
+
+
+def test_project_options_are_typed(project: Path) -> None:
+    write_toml(project, 'certs_dir = "tls"\nhost_names = ["a.local"]\n')
+    options = load_project(project).options
+    assert options.certs_dir == "tls" and options.host_names == ["a.local"]
+    assert options.audit_log == ".dashenv/audit.log" and options.builtins
+    write_toml(project, "builtins = 3\n")
+    with pytest.raises(ConfigError) as info:
+        load_project(project)
+    assert info.value.message.startswith("dashenv.toml: builtins: Input should be a valid boolean")

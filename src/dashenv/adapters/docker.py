@@ -1,38 +1,97 @@
-"""Docker and Docker Compose, through python-on-whales.
+"""Docker and Docker Compose: every docker command dashenv runs goes through one runner.
 
-The only module importing python_on_whales. It hands the rest of dashenv plain
-dataclasses (``Container``), and turns the library's failures into DashenvErrors.
+The shape is python-on-whales' (``python_on_whales/utils.py``): command lines are built
+purely (``ComposeInvocation.argv`` in plan.py, the very line ``dashenv config compose``
+prints), run in one place with the interpolation variables passed per call (the process
+environment is never changed), and every failure goes through one classifier, ``classify``.
+Docker's own JSON (``inspect``, ``compose config --format json``) is parsed into dashenv's
+plain facts here; nothing else in dashenv knows docker's formats.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dashenv.errors import OperationFailed, Unreachable
+from dashenv.errors import DashenvError, OperationFailed, Unreachable
 from dashenv.facts import ComposeService, Container, PortBinding
 
 if TYPE_CHECKING:
-    from python_on_whales import DockerClient
-
     from dashenv.plan import ComposeInvocation
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 FILES_LABEL = "com.docker.compose.project.config_files"
-_ENV_LOCK = threading.Lock()
+INTERRUPTED = 130  # what a shell reports for a child ended by Ctrl-C
+
+# stderr of a docker command that could not reach the engine at all
+_ENGINE_DOWN = (
+    "cannot connect to the docker daemon",
+    "is the docker daemon running",
+    "error during connect",
+    "context not found",
+    "docker.sock: connect: no such file or directory",
+    "docker.sock: connect: permission denied",
+)
+# stderr of an image build or pull that failed while the engine answered
+_BUILD_FAILED = (
+    "failed to solve",
+    "failed to build",
+    "failed to resolve source metadata",
+    "failed to fetch",
+    "returned a non-zero code",
+    "pull access denied",
+    "manifest unknown",
+    "error pulling image",
+    "dockerfile parse error",
+    "unable to prepare context",
+)
 
 
-def _failure(exc: Any, what: str) -> OperationFailed:
-    stderr = (getattr(exc, "stderr", None) or "").strip()
-    last = stderr.splitlines()[-1] if stderr else f"exit code {getattr(exc, 'return_code', '?')}"
-    return OperationFailed(f"{what} failed: {last}", details=stderr if stderr else None)
+@dataclass(frozen=True)
+class Completed:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def classify(what: str, code: int, stderr: str, where: str = "") -> DashenvError:
+    """The one place a failed docker command becomes a DashenvError.
+
+    The engine unreachable is exit 4; anything else the engine said (a build, a pull, a
+    bad compose file) is the operation failing, exit 1, with docker's own reason.
+    """
+    low = stderr.lower()
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    if any(marker in low for marker in _ENGINE_DOWN):
+        first = next((ln for ln in lines if "daemon" in ln.lower() or "context" in ln.lower()), "")
+        return Unreachable(
+            f"cannot reach the Docker engine{where}: {first or (lines[0] if lines else '')}",
+            hint="start Docker (Docker Desktop, or 'sudo systemctl start docker'), "
+            "or check DOCKER_HOST / --context",
+        )
+    last = lines[-1] if lines else f"exit code {code}"
+    details = "\n".join(lines[-10:-1]) or None
+    if any(marker in low for marker in _BUILD_FAILED):
+        return OperationFailed(
+            f"{what} failed: the image build failed: {last}",
+            hint="the Docker engine answered; check the Dockerfile and that its base images "
+            "and registries are reachable ('-v' shows the whole build)",
+            details=details,
+        )
+    return OperationFailed(f"{what} failed: {last}", details=details)
+
+
+def not_installed() -> Unreachable:
+    return Unreachable(
+        "the docker command is not installed",
+        hint="install Docker (Docker Desktop, or docker.io and the compose plugin)",
+    )
 
 
 class Docker:
@@ -45,109 +104,73 @@ class Docker:
         verbose: bool = False,
     ):
         self.invocation = invocation
-        self.context = context
+        self.context = invocation.context if invocation is not None else context
         self.verbose = verbose
-        self._client: DockerClient | None = None
 
     @property
-    def client(self) -> DockerClient:
-        if self._client is None:
-            from python_on_whales import DockerClient
-
-            inv = self.invocation
-            kwargs: dict[str, Any] = {"context": self.context}
-            if inv is not None:
-                kwargs.update(
-                    compose_files=list(inv.files),
-                    compose_env_files=[inv.env_file],
-                    compose_project_name=inv.project_name,
-                    compose_profiles=list(inv.profiles),
-                )
-            self._client = DockerClient(**kwargs)
-        return self._client
-
-    # -- plumbing ----------------------------------------------------------------
-
-    @contextmanager
-    def _interpolation(self) -> Iterator[None]:
-        """Compose reads interpolation variables from the process environment."""
-        variables = self.invocation.variables if self.invocation else {}
-        with _ENV_LOCK:
-            saved = {k: os.environ.get(k) for k in variables}
-            os.environ.update(variables)
-            try:
-                yield
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
-
-    @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        from python_on_whales.client_config import ClientNotFoundError
-        from python_on_whales.exceptions import DockerException
-
-        try:
-            yield
-        except ClientNotFoundError:
-            raise _not_installed() from None
-        except DockerException as exc:
-            stderr = exc.stderr or ""
-            if _engine_down(stderr):
-                raise self._unreachable(stderr) from None
-            raise _failure(exc, what) from None
-
-    def _unreachable(self, stderr: str) -> Unreachable:
-        line = next((ln for ln in stderr.splitlines() if ln.strip()), "no answer")
+    def where(self) -> str:
         target = f"context {self.context}" if self.context else os.environ.get("DOCKER_HOST", "")
-        where = f" ({target})" if target else ""
-        return Unreachable(
-            f"cannot reach the Docker engine{where}: {line.strip()}",
-            hint="start Docker (Docker Desktop, or 'sudo systemctl start docker'), "
-            "or check DOCKER_HOST / --context",
-        )
+        return f" ({target})" if target else ""
 
-    def compose_command(self, *args: str) -> list[str]:
-        """The full compose command line (for commands run with the user's terminal)."""
-        return [str(a) for a in self.client.client_config.docker_compose_cmd] + list(args)
+    # -- command lines (pure) ------------------------------------------------------
+
+    def docker_argv(self, *args: str) -> list[str]:
+        return ["docker", *(["--context", self.context] if self.context else []), *args]
+
+    def compose_argv(self, *args: str) -> list[str]:
+        if self.invocation is None:
+            raise RuntimeError("this Docker adapter is bound to no compose project")
+        return self.invocation.argv(*args)
+
+    # -- the runner ----------------------------------------------------------------
 
     def _popen(self, argv: list[str], **kwargs: Any) -> subprocess.Popen[str]:
-        """Start a docker command with the interpolation variables set (and shown, -v)."""
+        """Every docker process starts here, with the interpolation variables passed to it."""
         env = dict(os.environ)
-        if self.invocation:
+        if self.invocation is not None:
             env.update(self.invocation.variables)
         if self.verbose:
             sys.stderr.write("+ " + " ".join(argv) + "\n")
         try:
-            return subprocess.Popen(argv, env=env, text=True, **kwargs)
+            return subprocess.Popen(argv, env=env, text=True, errors="replace", **kwargs)
         except FileNotFoundError:
-            raise _not_installed() from None
+            raise not_installed() from None
+
+    def run(self, argv: list[str], what: str, *, check: bool = True) -> Completed:
+        """Run a command to completion, capturing its output; a failure raises (``check``)."""
+        proc = self._popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            stdout, stderr = proc.communicate()
+        except KeyboardInterrupt:
+            proc.kill()
+            proc.wait()
+            raise
+        done = Completed(proc.returncode, stdout, stderr)
+        if check and done.code != 0:
+            raise classify(what, done.code, stderr, self.where)
+        return done
 
     def run_attached(self, argv: list[str]) -> int:
-        """Run a compose/docker command on the user's terminal; its exit code comes back."""
+        """Run a command on the user's terminal; its exit code comes back."""
         proc = self._popen(argv)
         try:
             return proc.wait()
         except KeyboardInterrupt:
             # a terminal's Ctrl-C reached the child too; a signal sent to dashenv alone did
             # not: pass it on, then give the child a moment to finish cleanly
-            import signal
-
             proc.send_signal(signal.SIGINT)
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            return 130
+            return INTERRUPTED
 
     def run_filtered(self, argv: list[str], secrets: list[str]) -> int:
         """Run a command, passing its output on line by line with secrets masked (logs)."""
         from dashenv.settings.secrets import scrub
 
-        proc = self._popen(argv, stdout=subprocess.PIPE, errors="replace", bufsize=1)
+        proc = self._popen(argv, stdout=subprocess.PIPE, bufsize=1)
         assert proc.stdout is not None
         try:
             for line in proc.stdout:
@@ -157,46 +180,51 @@ class Docker:
         except KeyboardInterrupt:
             proc.terminate()
             proc.wait()
-            return 130
+            return INTERRUPTED
 
-    # -- engine ------------------------------------------------------------------
+    def start_background(self, argv: list[str], what: str) -> Background:
+        proc = self._popen(
+            argv,
+            stdout=None if self.verbose else subprocess.DEVNULL,
+            stderr=None if self.verbose else subprocess.PIPE,
+        )
+        return Background(proc, what, self.where)
+
+    # -- engine --------------------------------------------------------------------
 
     def ping(self) -> str:
         """The engine's server version; raises Unreachable."""
-        from python_on_whales.client_config import ClientNotFoundError
-        from python_on_whales.exceptions import DockerException
-
-        try:
-            return str(self.client.version().server.version)  # type: ignore[union-attr]
-        except ClientNotFoundError:
-            raise _not_installed() from None
-        except DockerException as exc:
-            raise self._unreachable(exc.stderr or str(exc)) from None
+        done = self.run(
+            self.docker_argv("version", "--format", "{{.Server.Version}}"), "docker", check=False
+        )
+        if done.code != 0 or not done.stdout.strip():
+            err = classify("docker version", done.code, done.stderr, self.where)
+            if isinstance(err, Unreachable):
+                raise err
+            raise Unreachable(f"cannot reach the Docker engine{self.where}: {err.message}")
+        return done.stdout.strip()
 
     def compose_version(self) -> str | None:
-        from python_on_whales.exceptions import DockerException
+        done = self.run(self.docker_argv("compose", "version", "--short"), "compose", check=False)
+        return done.stdout.strip() if done.code == 0 and done.stdout.strip() else None
 
-        try:
-            return str(self.client.compose.version())
-        except DockerException:
-            return None
-
-    # -- containers --------------------------------------------------------------
+    # -- containers ----------------------------------------------------------------
 
     def containers(self, filters: dict[str, str] | None = None) -> list[Container]:
         """Containers (running or not) matching docker's filters, e.g. {"label": "..."}."""
-        from python_on_whales.utils import run
-
-        base = [str(a) for a in self.client.client_config.docker_cmd]
         args = ["container", "ls", "--all", "--quiet", "--no-trunc"]
         for key, value in (filters or {}).items():
             args += ["--filter", f"{key}={value}"]
-        with self._errors("listing containers"):
-            ids = str(run(base + args)).split()
-            if not ids:
-                return []
-            # one inspect for all of them; parsed here, from docker's own JSON
-            return parse_inspect(json.loads(str(run([*base, "container", "inspect", *ids]))))
+        ids = self.run(self.docker_argv(*args), "listing containers").stdout.split()
+        if not ids:
+            return []
+        # one inspect for all of them; one removed meanwhile fails alone, the rest still print
+        done = self.run(
+            self.docker_argv("container", "inspect", *ids), "inspecting containers", check=False
+        )
+        if done.code != 0 and not done.stdout.strip().startswith("["):
+            raise classify("inspecting containers", done.code, done.stderr, self.where)
+        return parse_inspect(json.loads(done.stdout or "[]"))
 
     def project_containers(self, project: str | None = None) -> list[Container]:
         name = project or (self.invocation.project_name if self.invocation else None)
@@ -206,67 +234,70 @@ class Docker:
         return self.containers()
 
     def container_logs(self, name: str, tail: int = 20) -> str:
-        from python_on_whales.exceptions import DockerException
+        done = self.run(
+            self.docker_argv("logs", "--tail", str(tail), name), "docker logs", check=False
+        )
+        return done.stdout + done.stderr if done.code == 0 else ""
 
-        try:
-            return str(self.client.container.logs(name, tail=tail))
-        except DockerException:
-            return ""
-
-    # -- compose -----------------------------------------------------------------
+    # -- compose -------------------------------------------------------------------
 
     def compose_services(self) -> dict[str, ComposeService]:
         """The resolved compose model (``docker compose config``), reduced to what dashenv uses."""
-        with self._interpolation(), self._errors("docker compose config"):
-            config = self.client.compose.config(return_json=True)
-        return parse_compose_config(config)
+        done = self.run(self.compose_argv("config", "--format", "json"), "docker compose config")
+        return parse_compose_config(json.loads(done.stdout))
 
     def start_up(self, services: list[str], build: bool = False) -> Background:
         """Start ``docker compose up --detach`` without waiting for it (it blocks on
         dependencies' healthchecks), so the caller can report progress and keep a deadline."""
         args = ["up", "--detach", *(["--build"] if build else []), *services]
-        return self.start_background(self.compose_command(*args), "docker compose up")
-
-    def start_background(self, argv: list[str], what: str) -> Background:
-        proc = self._popen(
-            argv,
-            stdout=None if self.verbose else subprocess.DEVNULL,
-            stderr=None if self.verbose else subprocess.PIPE,
-        )
-        return Background(proc, what, self)
+        return self.start_background(self.compose_argv(*args), "docker compose up")
 
     def build(self, services: list[str], no_cache: bool = False) -> None:
-        with self._interpolation(), self._errors("docker compose build"):
-            self.client.compose.build(services or None, cache=not no_cache, quiet=not self.verbose)
+        args = ["build", *(["--no-cache"] if no_cache else []), *services]
+        if self.verbose:
+            code = self.run_attached(self.compose_argv(*args))
+            if code != 0:
+                raise OperationFailed(f"docker compose build failed (exit {code})")
+            return
+        self.run(self.compose_argv(*args), "docker compose build")
 
     def down(self, volumes: bool = False) -> None:
-        with self._interpolation(), self._errors("docker compose down"):
-            self.client.compose.down(remove_orphans=True, volumes=volumes, quiet=not self.verbose)
+        args = ["down", "--remove-orphans", *(["--volumes"] if volumes else [])]
+        self.run(self.compose_argv(*args), "docker compose down")
 
     def restart(self, services: list[str]) -> None:
-        with self._interpolation(), self._errors("docker compose restart"):
-            self.client.compose.restart(services or None)
+        self.run(self.compose_argv("restart", *services), "docker compose restart")
 
     def exec_capture(self, service: str, command: list[str]) -> tuple[int, str]:
         """Run a command in a service's container; exit code and combined output."""
-        from python_on_whales.exceptions import DockerException
-
-        try:
-            with self._interpolation():
-                out = self.client.compose.execute(service, command, tty=False)
-            return 0, str(out or "")
-        except DockerException as exc:
-            if _engine_down(exc.stderr or ""):
-                raise self._unreachable(exc.stderr or "") from None
-            return exc.return_code, (exc.stdout or "") + (exc.stderr or "")
+        done = self.run(
+            self.compose_argv("exec", "-T", service, *command), "docker compose exec", check=False
+        )
+        if done.code != 0:
+            err = classify("docker compose exec", done.code, done.stderr, self.where)
+            if isinstance(err, Unreachable):
+                raise err
+        return done.code, done.stdout + done.stderr
 
 
 class Background:
-    """A docker command running in the background."""
+    """A docker command running in the background; its stderr is drained as it comes, so
+    a long build never blocks on a full pipe."""
 
-    def __init__(self, proc: subprocess.Popen[str], what: str, docker: Docker):
-        self.proc, self.what, self.docker = proc, what, docker
-        self._stderr: str = ""
+    def __init__(self, proc: subprocess.Popen[str], what: str, where: str):
+        import threading
+
+        self.proc, self.what, self.where = proc, what, where
+        self._stderr: list[str] = []
+        self._reader: threading.Thread | None = None
+        if proc.stderr is not None:
+            self._reader = threading.Thread(target=self._drain, daemon=True)
+            self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self._stderr.append(line)
 
     def running(self) -> bool:
         return self.proc.poll() is None
@@ -290,36 +321,11 @@ class Background:
 
     def result(self) -> None:
         """Raise if it failed."""
-        if self.proc.stderr is not None and not self._stderr:
-            self._stderr = self.proc.stderr.read()
         code = self.proc.wait()
+        if self._reader is not None:
+            self._reader.join()
         if code != 0:
-            if _engine_down(self._stderr):
-                raise self.docker._unreachable(self._stderr)
-            lines = [ln for ln in self._stderr.splitlines() if ln.strip()]
-            last = lines[-1].strip() if lines else f"exit code {code}"
-            raise OperationFailed(
-                f"{self.what} failed: {last}", details="\n".join(lines[-10:-1]) or None
-            )
-
-
-def _not_installed() -> Unreachable:
-    return Unreachable(
-        "the docker command is not installed",
-        hint="install Docker (Docker Desktop, or docker.io and the compose plugin)",
-    )
-
-
-def _engine_down(stderr: str) -> bool:
-    markers = (
-        "Cannot connect to the Docker daemon",
-        "Is the docker daemon running",
-        "error during connect",
-        "connection refused",
-        "no such host",
-        "context not found",
-    )
-    return any(m.lower() in stderr.lower() for m in markers)
+            raise classify(self.what, code, "".join(self._stderr), self.where)
 
 
 def parse_inspect(documents: list[dict[str, Any]]) -> list[Container]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from dashenv.errors import Unreachable
+from dashenv.errors import OperationFailed, Unreachable
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,15 @@ class Redis:
 
         try:
             return fn(self._client())
-        except redis.RedisError as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise Unreachable(
                 f"cannot reach Redis at {self.host}:{self.port}: {exc}",
                 hint="is the environment up? 'dashenv status' shows it",
+            ) from None
+        except redis.RedisError as exc:
+            raise OperationFailed(
+                f"Redis at {self.host}:{self.port} index {self.index}: {what} failed: {exc}",
+                hint="check the index against the server's 'databases' setting",
             ) from None
 
     def info(self) -> RedisInfo:

@@ -9,8 +9,8 @@ import typer
 from typer.core import TyperGroup
 
 from dashenv import __version__
-from dashenv.cli.state import State
-from dashenv.errors import DashenvError, ExitCode, PassThrough
+from dashenv.cli.state import from_options
+from dashenv.errors import DashenvError, ExitCode, PassThrough, Unhealthy
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -32,6 +32,8 @@ class DashenvGroup(TyperGroup):
             return super().invoke(ctx)
         except PassThrough as exc:
             raise typer.Exit(exc.code) from None
+        except Unhealthy as exc:  # the report already said why
+            raise typer.Exit(int(exc.exit_code)) from None
         except DashenvError as exc:
             _print_error(exc)
             raise typer.Exit(int(exc.exit_code)) from None
@@ -201,7 +203,7 @@ def root(
 ) -> None:
     """dashenv: development, test and CI environments for a FastAPI + PostgreSQL + Redis app
     on Docker Compose, side by side and never hurting each other."""
-    ctx.obj = State.from_options(project_dir, set_ or [], context, verbose)
+    ctx.obj = from_options(project_dir, set_ or [], context, verbose)
 
 
 def main() -> None:

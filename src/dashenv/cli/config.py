@@ -24,8 +24,7 @@ def envs(ctx: typer.Context, json: JsonOpt = False) -> None:
     from dashenv import render
     from dashenv.workflows.config import environments_document
 
-    st = state(ctx)
-    doc = environments_document(st.project(), st.overrides)
+    doc = environments_document(state(ctx))
     render.print_json(doc) if json else render.environments(doc)
 
 
@@ -55,11 +54,12 @@ def compose(
     ] = None,
 ) -> None:
     """Print the exact docker compose command line dashenv runs for ENV."""
-    from dashenv.plan import compose_invocation
+    from dashenv.workflows.targets import target
 
-    resolved = state(ctx).env(env)
-    inv = compose_invocation(resolved.settings, resolved.project.root, resolved.name)
-    typer.echo(inv.shell(*(args or ["config"]), relative_to=resolved.project.root))
+    bound = target(state(ctx), env)
+    inv = bound.docker.invocation
+    assert inv is not None
+    typer.echo(inv.shell(*(args or ["config"]), relative_to=bound.env.project.root))
 
 
 def init(
@@ -75,7 +75,7 @@ def init(
     from dashenv.workflows.config import init_environment
 
     st = state(ctx)
-    names = [env] if env else st.project().environment_names()
+    names = [env] if env else st.environment_names()
     for name in names:
         result = init_environment(st.env(name, read_env=False))
         if result.action == "created":

@@ -52,8 +52,7 @@ def up(
     from dashenv import render
     from dashenv.workflows import lifecycle
 
-    reporter = render.LiveReporter(f"starting {env}")
-    try:
+    with render.live_progress(f"starting {env}") as reporter:
         result = lifecycle.up(
             state(ctx),
             env,
@@ -63,8 +62,6 @@ def up(
             timeout=timeout,
             reporter=reporter,
         )
-    finally:
-        reporter.close()
     render.up_summary(result)
 
 
@@ -96,11 +93,8 @@ def restart(ctx: typer.Context, env: EnvArg, services: Services = None) -> None:
     from dashenv import render
     from dashenv.workflows import lifecycle
 
-    reporter = render.LiveReporter(f"restarting {env}")
-    try:
+    with render.live_progress(f"restarting {env}") as reporter:
         lifecycle.restart(state(ctx), env, services or [], reporter)
-    finally:
-        reporter.close()
     typer.echo(f"{env}: restarted and healthy")
 
 
@@ -126,16 +120,16 @@ def ps(
     """List the containers of ENV, or of every environment."""
     from dataclasses import asdict
 
-    from dashenv import render
+    from dashenv import SCHEMA_VERSION, render
     from dashenv.workflows import lifecycle
 
     st = state(ctx)
-    names = [env] if env and not all_ else st.project().environment_names()
+    names = [env] if env and not all_ else st.environment_names()
     groups = lifecycle.ps(st, names)
     if json:
         render.print_json(
             {
-                "schema_version": 1,
+                "schema_version": SCHEMA_VERSION,
                 "environments": {n: [asdict(c) for c in cs] for n, cs in groups.items()},
             }
         )

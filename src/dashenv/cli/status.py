@@ -5,8 +5,9 @@ from typing import Annotated
 import typer
 
 from dashenv.cli.params import OptionalEnvArg
-from dashenv.cli.state import State, state
-from dashenv.errors import PassThrough
+from dashenv.cli.state import state
+from dashenv.context import RunContext
+from dashenv.errors import Unhealthy
 
 
 def register(app: typer.Typer) -> None:
@@ -28,25 +29,31 @@ def status(
 ) -> None:
     """Containers, PostgreSQL, Redis and the app's /health, per environment.
 
-    Exit 0 when everything asked about is healthy, 1 otherwise. With --all (or no ENV),
+    Exit 0 when everything asked about is healthy, 1 otherwise, 4 when the Docker engine
+    cannot be reached (--json still prints its document). With --all (or no ENV),
     environments that are simply not running are shown but do not count.
     """
     from dashenv import render
     from dashenv.workflows.status import status as collect
 
     st = state(ctx)
-    names = [env] if env and not all_ else st.project().environment_names()
+    names = [env] if env and not all_ else st.environment_names()
     explicit = env is not None and not all_
     if watch:
         _watch(st, names, explicit)
         return
-    doc = collect(st, names, explicit=explicit)
-    render.print_json(doc) if json else render.status(doc)
+    doc, engine_error = collect(st, names, explicit=explicit)
+    if json:
+        render.print_json(doc)
+    elif engine_error is None:
+        render.status(doc)
+    if engine_error is not None:
+        raise engine_error
     if not doc["healthy"]:
-        raise PassThrough(1)
+        raise Unhealthy()
 
 
-def _watch(st: State, names: list[str], explicit: bool) -> None:
+def _watch(st: RunContext, names: list[str], explicit: bool) -> None:
     import time
 
     from rich.console import Group
@@ -59,7 +66,7 @@ def _watch(st: State, names: list[str], explicit: bool) -> None:
     try:
         with Live(console=console, auto_refresh=False, screen=False) as live:
             while True:
-                doc = collect(st, names, explicit=explicit)
+                doc, _engine_error = collect(st, names, explicit=explicit)  # shown in the doc
                 live.update(Group(*render.status_renderables(doc)), refresh=True)
                 time.sleep(2)  # the refresh interval
     except KeyboardInterrupt:
@@ -77,18 +84,20 @@ def doctor(
     ports; container names; databases; the test database clean and stamped. Exit 1 when
     any check fails.
     """
-    from dashenv import render
+    from dashenv import SCHEMA_VERSION, render
     from dashenv.workflows.doctor import doctor as run_checks
 
     st = state(ctx)
-    names = [env] if env else st.project().environment_names()
+    names = [env] if env else st.environment_names()
     checks = run_checks(st, names)
     if json:
-        render.print_json({"schema_version": 1, "checks": [c.as_dict() for c in checks]})
+        render.print_json(
+            {"schema_version": SCHEMA_VERSION, "checks": [c.as_dict() for c in checks]}
+        )
     else:
         render.doctor(checks)
     if any(c.level == "fail" for c in checks):
-        raise PassThrough(1)
+        raise Unhealthy()
 
 
 def certs(
@@ -103,10 +112,10 @@ def certs(
     """
     from dashenv.workflows.certs import ensure_certs
 
-    project = state(ctx).project()
-    directory = project.root / str(project.options.get("certs_dir", "certs"))
-    result = ensure_certs(directory, list(project.options.get("host_names", [])), days, force)
-    shown = directory.relative_to(project.root)
+    st = state(ctx)
+    options = st.project().options
+    result = ensure_certs(st.certs_dir(), list(options.host_names), days, force)
+    shown = options.certs_dir
     verb = "Created" if result.created else "Kept existing"
     typer.echo(f"{verb} {shown}/{result.cert.name} and {shown}/{result.key.name}")
     typer.echo(f"Valid until {result.not_after:%Y-%m-%d} for {', '.join(result.names)}")

@@ -9,7 +9,7 @@ from dashenv.cli.state import state
 from dashenv.errors import PassThrough
 
 if TYPE_CHECKING:
-    from dashenv.workflows.reset import Strategy
+    from dashenv.reset_plan import Strategy
 
 
 def register(app: typer.Typer) -> None:
@@ -91,11 +91,8 @@ def setup(ctx: typer.Context, env: TestEnv = "test") -> None:
     from dashenv import render
     from dashenv.workflows.testing import setup as do_setup
 
-    reporter = render.LiveReporter(f"starting {env}")
-    try:
+    with render.live_progress(f"starting {env}") as reporter:
         result = do_setup(state(ctx), env, reporter)
-    finally:
-        reporter.close()
     render.setup_result(result)
 
 
@@ -114,11 +111,8 @@ def run(
 
     st = state(ctx)
     if not skip_setup:
-        reporter = render.LiveReporter(f"starting {env}")
-        try:
+        with render.live_progress(f"starting {env}") as reporter:
             result = do_setup(st, env, reporter)
-        finally:
-            reporter.close()
         render.console(stderr=True).print(
             f"Test database initialized successfully ({result.reset.database}, "
             f"{result.reset.seconds:.2f}s)"
@@ -151,12 +145,9 @@ def ci_run(
     from dashenv.workflows.ci import ci_run as run_ci
 
     err = render.console(stderr=True)
-    reporter = render.LiveReporter(f"starting {env}")
-    try:
+    with render.live_progress(f"starting {env}") as reporter:
         code = run_ci(
             state(ctx), env, list(ctx.args), build=build, reporter=reporter, say=err.print
         )
-    finally:
-        reporter.close()
     if code != 0:
         raise PassThrough(code)

@@ -77,19 +77,24 @@ class AppView:
         try:
             return DatabaseURL.parse(url)
         except ValueError as exc:
-            origin = self.provenance.get("DATABASE_URL")
-            where = f"{origin.path}:{origin.line}" if origin and origin.line else "env file"
             raise ConfigError(
-                f"{where}: DATABASE_URL is not usable: {exc}",
+                f"{self.where('DATABASE_URL')}: DATABASE_URL is not usable: {exc}",
                 hint="write postgresql://USER:PASSWORD@HOST:PORT/DATABASE",
             ) from None
 
     def redis_index(self) -> int | None:
+        """The index in REDIS_URL (0 when the URL names none); None without REDIS_URL."""
         url = self.settings.REDIS_URL
         if not url:
             return None
         path = urlsplit(url).path.lstrip("/")
         return int(path) if path.isdigit() else 0
+
+    def where(self, key: str) -> str:
+        origin = self.provenance.get(key)
+        if origin is not None and origin.path and origin.line:
+            return f"{origin.path}:{origin.line}"
+        return origin.path if origin is not None and origin.path else "the env file"
 
     def secrets(self) -> list[str]:
         """Every secret value in the file, for scrubbing free text."""
@@ -119,3 +124,29 @@ def load_app_settings(env: ResolvedEnvironment) -> AppView:
     except ValidationError as exc:
         raise validation_error(exc, origins, shown) from None
     return AppView(settings, entries, origins)
+
+
+def redis_indexes(env: ResolvedEnvironment) -> tuple[int, ...]:
+    """Every Redis index the environment's app uses, the main one first.
+
+    REDIS_URL is the source of truth for the main index (0 when it names none); the
+    ``redis_index`` setting stands in only where there is no REDIS_URL, and a value set for
+    it in a layer that disagrees with REDIS_URL is a configuration error naming both places.
+    ``redis_indexes`` adds the app's further indexes. Without a readable env file, only the
+    settings speak.
+    """
+    s = env.settings
+    try:
+        from_url = env.app.redis_index()
+    except ConfigError:
+        from_url = None
+    origin = env.provenance.get("redis_index")
+    if from_url is not None and s.redis_index is not None and s.redis_index != from_url:
+        shown = origin.describe() if origin is not None else "redis_index"
+        raise ConfigError(
+            f"{env.name}: redis_index is {s.redis_index} ({shown}) but REDIS_URL names index "
+            f"{from_url} ({env.app.where('REDIS_URL')})",
+            hint="REDIS_URL is what the app uses: remove redis_index, or make them agree",
+        )
+    main = from_url if from_url is not None else (s.redis_index or 0)
+    return (main, *[i for i in s.redis_indexes if i != main])

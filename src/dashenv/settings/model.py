@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Port = int | None
@@ -39,7 +39,17 @@ class EnvironmentSettings(BaseSettings):
     )
     postgres_port: Port = Field(None, ge=1, le=65535, description="Host port of PostgreSQL.")
     redis_port: Port = Field(None, ge=1, le=65535, description="Host port of Redis.")
-    redis_index: int = Field(0, ge=0, le=15, description="Redis database index the app uses.")
+    redis_index: int | None = Field(
+        None,
+        ge=0,
+        description="The app's main Redis index; default: the one in REDIS_URL (0 when it "
+        "names none). Set it only where REDIS_URL is absent: a disagreement is an error.",
+    )
+    redis_indexes: list[int] = Field(
+        default_factory=list,
+        description="Further Redis indexes the app uses (task queue, rate limiter): "
+        "protected with the main one on a protected environment, flushed by a reset.",
+    )
     host: str = Field("127.0.0.1", description="Host address published ports are bound to.")
     profiles: list[str] = Field(default_factory=list, description="Compose profiles to enable.")
     exclusive_with: list[str] = Field(
@@ -69,7 +79,7 @@ class EnvironmentSettings(BaseSettings):
         "container", description="Run the test command in the app container or on the host."
     )
 
-    @field_validator("compose_files", "profiles", "exclusive_with", mode="before")
+    @field_validator("compose_files", "profiles", "exclusive_with", "redis_indexes", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -90,6 +100,13 @@ class EnvironmentSettings(BaseSettings):
         if value is False:
             return None
         return value
+
+    @field_validator("redis_indexes")
+    @classmethod
+    def _indexes(cls, value: list[int]) -> list[int]:
+        if any(i < 0 for i in value):
+            raise ValueError("Redis indexes are 0 or more")
+        return list(dict.fromkeys(value))
 
     @field_validator("compose_files")
     @classmethod
@@ -114,3 +131,26 @@ class EnvironmentSettings(BaseSettings):
 
 
 FIELD_NAMES = list(EnvironmentSettings.model_fields)
+
+
+class ProjectOptions(BaseModel):
+    """Project-wide keys at the top of dashenv.toml (or [tool.dashenv]), declared once."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    builtins: bool = Field(
+        default=True, description="Start from the built-in environments dev, test and ci."
+    )
+    audit_log: str = Field(
+        default=".dashenv/audit.log",
+        description="The JSON-lines audit log of resets and refusals, relative to the project.",
+    )
+    certs_dir: str = Field(
+        default="certs", description="Where 'dashenv certs' writes localhost.crt and localhost.key."
+    )
+    host_names: list[str] = Field(
+        default_factory=list, description="Extra names the certificate is valid for."
+    )
+
+
+PROJECT_KEYS = list(ProjectOptions.model_fields)

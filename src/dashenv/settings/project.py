@@ -1,6 +1,6 @@
 """The project: where it lives, its dashenv.toml, and the built-in environments.
 
-Pure data and file reading; no pydantic here (validation is in sources.py).
+Data and file reading; the project-wide keys are validated by ``ProjectOptions``.
 """
 
 from __future__ import annotations
@@ -9,9 +9,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dashenv.settings.model import ProjectOptions
 
 CONFIG_FILE = "dashenv.toml"
 
@@ -27,7 +30,6 @@ BUILTIN_ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "callback_port": 8182,
         "postgres_port": 5432,
         "redis_port": 6379,
-        "redis_index": 0,
     },
     "test": {
         "role": "testing",
@@ -39,7 +41,6 @@ BUILTIN_ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "callback_port": 8183,
         "postgres_port": 5433,
         "redis_port": 6380,
-        "redis_index": 1,
         "app_http": False,
     },
     "ci": {
@@ -52,13 +53,9 @@ BUILTIN_ENVIRONMENTS: dict[str, dict[str, Any]] = {
         "callback_port": None,
         "postgres_port": None,
         "redis_port": None,
-        "redis_index": 1,
         "app_http": False,
     },
 }
-
-# project-wide keys allowed at the top of dashenv.toml (or [tool.dashenv])
-GLOBAL_KEYS = {"builtins", "audit_log", "certs_dir", "host_names"}
 
 
 @dataclass
@@ -68,7 +65,7 @@ class ProjectConfig:
     root: Path
     path: Path | None  # the file the configuration came from, if any
     table_prefix: str = ""  # "tool.dashenv." inside pyproject.toml
-    options: dict[str, Any] = field(default_factory=dict)
+    options: ProjectOptions = field(default_factory=lambda: _default_options())
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     text: str = ""
 
@@ -82,9 +79,13 @@ class ProjectConfig:
             return str(self.path)
 
     def environment_names(self) -> list[str]:
-        names = list(BUILTIN_ENVIRONMENTS) if self.options.get("builtins", True) else []
+        names = list(BUILTIN_ENVIRONMENTS) if self.options.builtins else []
         names += [n for n in self.environments if n not in names]
         return names
+
+    def path_of(self, relative: str) -> Path:
+        """A project-relative path (audit_log, certs_dir) as an absolute one."""
+        return (self.root / relative).resolve()
 
     def line_of(self, env: str, key: str) -> int | None:
         """The line of ``key`` inside the ``[environments.<env>]`` table, if it can be found."""
@@ -100,6 +101,12 @@ class ProjectConfig:
             if inside and assign.match(line):
                 return number
         return None
+
+
+def _default_options() -> ProjectOptions:
+    from dashenv.settings.model import ProjectOptions
+
+    return ProjectOptions()
 
 
 def find_project_dir(start: Path) -> Path:
@@ -154,13 +161,31 @@ def load_project(root: Path) -> ProjectConfig:
             f"{project.shown_path}: 'environments' must hold one table per environment",
             hint="write [environments.NAME] tables",
         )
-    unknown = set(data) - GLOBAL_KEYS - {"environments"}
-    if unknown:
-        raise ConfigError(
-            f"{project.shown_path}: unknown key {sorted(unknown)[0]!r}",
-            hint=f"project-wide keys are {', '.join(sorted(GLOBAL_KEYS))}; "
-            "environment keys go under [environments.NAME]",
-        )
-    project.options = {k: v for k, v in data.items() if k != "environments"}
+    project.options = _project_options(
+        project, {k: v for k, v in data.items() if k != "environments"}
+    )
     project.environments = envs
     return project
+
+
+def _project_options(project: ProjectConfig, values: dict[str, Any]) -> ProjectOptions:
+    from pydantic import ValidationError
+
+    from dashenv.settings.model import PROJECT_KEYS, ProjectOptions
+
+    unknown = sorted(set(values) - set(PROJECT_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{project.shown_path}: unknown key {unknown[0]!r}",
+            hint=f"project-wide keys are {', '.join(sorted(PROJECT_KEYS))}; "
+            "environment keys go under [environments.NAME]",
+        )
+    try:
+        return ProjectOptions(**values)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(part) for part in err["loc"]) or "?"
+        raise ConfigError(
+            f"{project.shown_path}: {key}: {err['msg']} (got {err.get('input')!r})",
+            hint="fix the value in the project-wide keys at the top of the file",
+        ) from None

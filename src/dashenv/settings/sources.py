@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
@@ -24,6 +24,9 @@ from dashenv.errors import ConfigError
 from dashenv.settings.envfile import EnvEntry, read_env_file
 from dashenv.settings.model import FIELD_NAMES, EnvironmentSettings
 from dashenv.settings.project import BUILTIN_ENVIRONMENTS, ProjectConfig
+
+if TYPE_CHECKING:
+    from dashenv.settings.app import AppView
 
 ENV_PREFIX = "DASHENV_"
 LAYERS = ("cli", "process env", "env file", "dashenv.toml", "default")
@@ -68,13 +71,38 @@ class LayerSource(PydanticBaseSettingsSource):
 
 @dataclass
 class ResolvedEnvironment:
+    """One environment's settings, resolved once per run; the application's settings (its
+    env file) are read on first use and kept."""
+
     name: str
     settings: EnvironmentSettings
     provenance: dict[str, Origin]
     project: ProjectConfig
+    _app: AppView | None = field(default=None, repr=False)
 
     def path(self, relative: str) -> Path:
         return (self.project.root / relative).resolve()
+
+    @property
+    def app(self) -> AppView:
+        """The application's settings from the env file (raises ConfigError when unusable)."""
+        if self._app is None:
+            from dashenv.settings.app import load_app_settings
+
+            self._app = load_app_settings(self)
+        return self._app
+
+    @property
+    def redis_indexes(self) -> tuple[int, ...]:
+        """Every Redis index the app uses, its main one (REDIS_URL's) first."""
+        from dashenv.settings.app import redis_indexes
+
+        return redis_indexes(self)
+
+    @property
+    def redis_index(self) -> int:
+        """The app's main Redis index."""
+        return self.redis_indexes[0]
 
 
 def _prefixed(mapping: Mapping[str, str]) -> dict[str, tuple[str, str]]:
@@ -142,7 +170,7 @@ def _layer_toml(project: ProjectConfig, name: str) -> tuple[dict[str, Any], dict
 
 
 def environment_defaults(project: ProjectConfig, name: str) -> dict[str, Any]:
-    if project.options.get("builtins", True):
+    if project.options.builtins:
         return dict(BUILTIN_ENVIRONMENTS.get(name, {}))
     return {}
 
@@ -186,13 +214,13 @@ def resolve_environment(
         layers.insert(2, ("env file", *_layer_envfile(entries, shown)))
 
     provenance: dict[str, Origin] = {}
-    for field in FIELD_NAMES:
+    for key in FIELD_NAMES:
         for _, values, origins in layers:
-            if field in values:
-                provenance[field] = origins[field]
+            if key in values:
+                provenance[key] = origins[key]
                 break
         else:
-            provenance[field] = Origin("default", field)
+            provenance[key] = Origin("default", key)
 
     sources = [LayerSource(EnvironmentSettings, vals, origins) for _, vals, origins in layers]
 
@@ -216,10 +244,10 @@ def validation_error(
     """One line per invalid field, naming the file (or layer) and the key."""
     lines = []
     for err in exc.errors():
-        field = str(err["loc"][0]) if err["loc"] else "?"
-        origin = provenance.get(field)
+        key = str(err["loc"][0]) if err["loc"] else "?"
+        origin = provenance.get(key)
         if origin is None or origin.layer == "default":
-            where = f"{what}: {field}"
+            where = f"{what}: {key}"
         elif origin.path:
             where = (
                 f"{origin.path}:{origin.line}: {origin.key}"

@@ -11,12 +11,12 @@ from dashenv.workflows import lifecycle
 from dashenv.workflows.testing import require_test_role, run_tests
 
 if TYPE_CHECKING:
-    from dashenv.cli.state import State
-    from dashenv.workflows.lifecycle import Reporter
+    from dashenv.context import RunContext
+    from dashenv.workflows.targets import Reporter
 
 
 def ci_run(
-    st: State,
+    ctx: RunContext,
     name: str,
     args: list[str],
     *,
@@ -24,21 +24,19 @@ def ci_run(
     reporter: Reporter | None = None,
     say: Callable[[str], None] = lambda _m: None,
 ) -> int:
-    require_test_role(st, name, "ci run")
-    settings = lifecycle.settings_without_env_file(st, name)
+    require_test_role(ctx, name, "ci run")
+    settings = ctx.env(name, read_env=False).settings
     try:
-        lifecycle.up(st, name, [], build=build, reporter=reporter)
+        lifecycle.up(ctx, name, [], build=build, reporter=reporter)
         if reporter is not None:
-            close = getattr(reporter, "close", None)
-            if close:
-                close()
+            reporter.close()  # the test command's output follows
         if settings.test_runner != "container":
             say(f"note: {name} has test_runner = host; ci run always runs in the app container")
-        return run_tests(st, name, args, runner="container")
+        return run_tests(ctx, name, args, runner="container")
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # teardown must finish
         try:
             say(f"Taking {name} down with its volumes")
-            lifecycle.down(st, name, volumes=True, yes=True, confirm=None)
+            lifecycle.down(ctx, name, volumes=True, yes=True, confirm=None)
         finally:
             signal.signal(signal.SIGINT, previous)

@@ -8,29 +8,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dashenv import SCHEMA_VERSION
+from dashenv.context import RunContext
 from dashenv.errors import ConfigError
-from dashenv.settings.project import ProjectConfig
 from dashenv.settings.secrets import PLACEHOLDER, mask_value
-from dashenv.settings.sources import ResolvedEnvironment, resolve_environment
-
-SCHEMA_VERSION = 1
+from dashenv.settings.sources import ResolvedEnvironment
 
 
-def resolve_for_listing(
-    project: ProjectConfig, name: str, overrides: dict[str, str]
-) -> tuple[ResolvedEnvironment, bool]:
-    """Resolve an environment for display; a missing env file is reported, not fatal."""
-    bare = resolve_environment(project, name, overrides, read_env=False)
-    present = bare.path(bare.settings.env_file).is_file()
-    if not present:
-        return bare, False
-    return resolve_environment(project, name, overrides), True
-
-
-def environments_document(project: ProjectConfig, overrides: dict[str, str]) -> dict[str, Any]:
+def environments_document(ctx: RunContext) -> dict[str, Any]:
     envs = []
-    for name in project.environment_names():
-        env, present = resolve_for_listing(project, name, overrides)
+    for name in ctx.environment_names():
+        env, present = ctx.env_lenient(name)
         s = env.settings
         envs.append(
             {
@@ -42,13 +30,14 @@ def environments_document(project: ProjectConfig, overrides: dict[str, str]) -> 
                 "env_file_present": present,
                 "project_name": s.project_name,
                 "ports": s.published_ports(),
-                "redis_index": s.redis_index,
+                "redis_index": env.redis_index,
+                "redis_indexes": list(env.redis_indexes),
                 "exclusive_with": s.exclusive_with,
             }
         )
     return {
         "schema_version": SCHEMA_VERSION,
-        "project_dir": str(project.root),
+        "project_dir": str(ctx.project().root),
         "environments": envs,
     }
 
@@ -64,13 +53,13 @@ def _origin_dict(origin: Any) -> dict[str, Any]:
 
 
 def config_document(env: ResolvedEnvironment, reveal: bool) -> dict[str, Any]:
-    from dashenv.settings.app import load_app_settings
-
     settings = {
         name: {"value": getattr(env.settings, name), **_origin_dict(env.provenance[name])}
         for name in type(env.settings).model_fields
     }
-    app = load_app_settings(env)
+    # what the redis_index setting resolves to (REDIS_URL's index; a contradiction: exit 2)
+    settings["redis_index"]["effective"] = env.redis_index
+    app = env.app
     app_values: dict[str, Any] = {}
     dumped = app.settings.model_dump()
     for key in sorted(set(dumped) | set(app.entries)):

@@ -12,7 +12,7 @@ from dashenv.errors import DashenvError
 
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
-    from dashenv.cli.state import State
+    from dashenv.context import RunContext
     from dashenv.facts import Container
 
 Level = Literal["pass", "warn", "fail"]
@@ -119,32 +119,25 @@ def check_certificate(directory: Any, shown: str, now: datetime.datetime) -> Che
     return Check("certificates", "pass", f"valid until {not_after:%Y-%m-%d}")
 
 
-def doctor(st: State, names: list[str]) -> list[Check]:
-    from dashenv.adapters.docker import Docker
-
+def doctor(ctx: RunContext, names: list[str]) -> list[Check]:
     checks: list[Check] = []
-    docker = Docker(context=st.context)
+    docker = ctx.docker()
     engine = _engine_checks(docker, checks)
-    project = st.project()
-    certs_dir = project.root / str(project.options.get("certs_dir", "certs"))
-    checks.append(
-        check_certificate(
-            certs_dir, str(certs_dir.relative_to(project.root)), datetime.datetime.now(datetime.UTC)
-        )
-    )
+    shown = ctx.project().options.certs_dir
+    checks.append(check_certificate(ctx.certs_dir(), shown, datetime.datetime.now(datetime.UTC)))
     containers: list[Container] = []
     if engine:
         try:
             containers = docker.all_containers()
         except DashenvError:
             engine = False
-    from dashenv.workflows.lifecycle import containers_by_environment, env_by_project
+    from dashenv.workflows.targets import containers_by_environment, env_by_project
 
     # looked up once for every environment's checks
-    owners = env_by_project(st) if engine else {}
-    by_env = containers_by_environment(st, names, containers)
+    owners = env_by_project(ctx) if engine else {}
+    by_env = containers_by_environment(ctx, names, containers)
     for name in names:
-        checks += _environment_checks(st, name, engine, containers, by_env[name], owners)
+        checks += _environment_checks(ctx, name, engine, containers, by_env[name], owners)
     return checks
 
 
@@ -182,17 +175,17 @@ def _engine_checks(docker: Docker, checks: list[Check]) -> bool:
 
 
 def _environment_checks(
-    st: State,
+    ctx: RunContext,
     name: str,
     engine: bool,
     containers: list[Container],
     mine: list[Container],
     owners: dict[str, str],
 ) -> list[Check]:
-    from dashenv.workflows.lifecycle import environment_conflicts, target_lenient
+    from dashenv.workflows.targets import environment_conflicts, target_lenient
 
     checks: list[Check] = []
-    bare = st.env(name, read_env=False)
+    bare = ctx.env(name, read_env=False)
     s = bare.settings
     checks.append(
         check_env_file(
@@ -201,8 +194,8 @@ def _environment_checks(
     )
     if not engine:
         return checks
-    t = target_lenient(st, name)
     try:
+        t = target_lenient(ctx, name)
         services = t.docker.compose_services()
         checks.append(Check("compose files", "pass", ", ".join(s.compose_files), environment=name))
     except DashenvError as exc:
@@ -218,7 +211,7 @@ def _environment_checks(
         return checks
     running = any(c.state == "running" for c in mine)
     # ports: free, or held by this environment (a sibling sharing the project counts as ours)
-    conflicts = environment_conflicts(st, s.project_name, services, containers, owners)
+    conflicts = environment_conflicts(ctx, s.project_name, services, containers, owners)
     name_conflicts = [c for c in conflicts if c.message.startswith("container name")]
     port_conflicts = [c for c in conflicts if not c.message.startswith("container name")]
     checks.append(
@@ -232,7 +225,7 @@ def _environment_checks(
             Check("databases", "warn", f"{name} is not running", f"dashenv up {name}", name)
         )
         return checks
-    checks += _database_checks(st, name)
+    checks += _database_checks(ctx, name)
     return checks
 
 
@@ -245,14 +238,12 @@ def _from_conflicts(label: str, conflicts: list[Any], name: str, ok: str) -> Che
     return Check(label, "fail", detail, conflicts[0].hint, name)
 
 
-def _database_checks(st: State, name: str) -> list[Check]:
+def _database_checks(ctx: RunContext, name: str) -> list[Check]:
     from dashenv.adapters.postgres import Postgres
-    from dashenv.settings.app import load_app_settings
 
     try:
-        env = st.env(name)
-        app = load_app_settings(env)
-        db = app.database()
+        env = ctx.env(name)
+        db = env.app.database()
     except DashenvError as exc:
         return [Check("databases", "fail", exc.message, exc.hint or "", name)]
     s = env.settings

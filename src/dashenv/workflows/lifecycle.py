@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from dashenv.adapters.docker import INTERRUPTED
 from dashenv.errors import (
     ConfigError,
     DashenvError,
@@ -17,80 +16,30 @@ from dashenv.errors import (
     HealthTimeout,
     OperationFailed,
 )
-from dashenv.plan import (
-    Endpoints,
-    compose_invocation,
-    endpoints,
-    environment_containers,
-    find_conflicts,
-    health_progress,
-    unpublished_ports,
+from dashenv.plan import Endpoints, endpoints, health_progress, unpublished_ports
+from dashenv.workflows.targets import (
+    Quiet,
+    Reporter,
+    Target,
+    containers_by_environment,
+    env_by_project,
+    environment_conflicts,
+    target,
+    target_lenient,
 )
 
 if TYPE_CHECKING:
-    from dashenv.adapters.docker import Docker
-    from dashenv.cli.state import State
+    from dashenv.context import RunContext
     from dashenv.facts import ComposeService, Container
-    from dashenv.plan import Conflict
-    from dashenv.settings.model import EnvironmentSettings
-    from dashenv.settings.sources import ResolvedEnvironment
 
 POLL_SECONDS = 0.5
 
 
-class Reporter(Protocol):
-    def say(self, message: str) -> None: ...
-
-    def progress(
-        self, containers: list[Container], expected: list[str], elapsed: float
-    ) -> None: ...
-
-
-class Quiet:
-    def say(self, message: str) -> None:
-        pass
-
-    def progress(self, containers: list[Container], expected: list[str], elapsed: float) -> None:
-        pass
-
-
-@dataclass
-class Target:
-    """One environment, resolved, with a Docker adapter bound to its compose project."""
-
-    env: ResolvedEnvironment
-    docker: Docker
-
-    @property
-    def name(self) -> str:
-        return self.env.name
-
-    @property
-    def settings(self) -> EnvironmentSettings:
-        return self.env.settings
-
-    @property
-    def project_name(self) -> str:
-        return self.env.settings.project_name
-
-
-def target(st: State, name: str, extra: dict[str, str] | None = None) -> Target:
-    from dashenv.adapters.docker import Docker
-
-    env = st.env(name, extra)
-    inv = compose_invocation(env.settings, env.project.root, env.name)
-    return Target(env, Docker(inv, context=st.context, verbose=st.verbose))
-
-
-def settings_without_env_file(st: State, name: str) -> EnvironmentSettings:
-    return st.env(name, read_env=False).settings
-
-
-def ensure_env_file(st: State, name: str, say: Callable[[str], None]) -> None:
+def ensure_env_file(ctx: RunContext, name: str, say: Callable[[str], None]) -> None:
     """``up`` creates a missing env file from its example, as ``init`` would, and says so."""
     from dashenv.workflows.config import init_environment
 
-    bare = st.env(name, read_env=False)
+    bare = ctx.env(name, read_env=False)
     if bare.path(bare.settings.env_file).exists():
         return
     result = init_environment(bare)
@@ -98,25 +47,13 @@ def ensure_env_file(st: State, name: str, say: Callable[[str], None]) -> None:
     say(f"Created {result.env_file} from {bare.settings.example_file}{generated}")
 
 
-def ensure_certs(st: State, say: Callable[[str], None]) -> None:
+def ensure_certs(ctx: RunContext, say: Callable[[str], None]) -> None:
     from dashenv.workflows.certs import ensure_certs as make
 
-    project = st.project()
-    directory = project.root / str(project.options.get("certs_dir", "certs"))
-    result = make(directory, list(project.options.get("host_names", [])))
+    project = ctx.project()
+    result = make(ctx.certs_dir(), list(project.options.host_names))
     if result.created:
-        say(f"Created a self-signed certificate in {directory.relative_to(project.root)}/")
-
-
-def env_by_project(st: State) -> dict[str, str]:
-    """Compose project name -> environment name, for naming the owner of a conflict."""
-    found: dict[str, str] = {}
-    for name in st.project().environment_names():
-        try:
-            found.setdefault(settings_without_env_file(st, name).project_name, name)
-        except DashenvError:
-            continue
-    return found
+        say(f"Created a self-signed certificate in {project.options.certs_dir}/")
 
 
 def _files_label(t: Target) -> str:
@@ -130,12 +67,12 @@ def running_foreign(t: Target, containers: list[Container]) -> bool:
 
 
 def stop_exclusive(
-    st: State, t: Target, containers: list[Container], say: Callable[[str], None]
+    ctx: RunContext, t: Target, containers: list[Container], say: Callable[[str], None]
 ) -> bool:
     """Environments sharing this one's containers are stopped first (never their volumes)."""
     stopped = False
     for other in t.settings.exclusive_with:
-        ot = target(st, other)
+        ot = target(ctx, other)
         theirs = [c for c in containers if c.project == ot.project_name and c.state == "running"]
         if ot.project_name == t.project_name:
             if not running_foreign(t, containers):
@@ -148,31 +85,12 @@ def stop_exclusive(
     return stopped
 
 
-def environment_conflicts(
-    st: State,
-    project_name: str,
-    services: dict[str, ComposeService],
-    containers: list[Container],
-    owners: dict[str, str],
-) -> list[Conflict]:
-    """Names and host ports this project needs that someone else holds (up and doctor)."""
-    from dashenv.adapters.host import port_in_use
-
-    own_ports = {b.host_port for c in containers if c.project == project_name for b in c.ports}
-    remote = bool(st.context) or bool(os.environ.get("DOCKER_HOST"))
-    probes = {}
-    if not remote:  # a remote engine's ports are not this machine's
-        for svc in services.values():
-            for host_ip, port, _ in svc.ports:
-                if port not in own_ports:
-                    probes[port] = port_in_use(host_ip, port)
-    return find_conflicts(project_name, services, containers, probes, owners)
-
-
 def check_conflicts(
-    st: State, t: Target, services: dict[str, ComposeService], containers: list[Container]
+    ctx: RunContext, t: Target, services: dict[str, ComposeService], containers: list[Container]
 ) -> None:
-    conflicts = environment_conflicts(st, t.project_name, services, containers, env_by_project(st))
+    conflicts = environment_conflicts(
+        ctx, t.project_name, services, containers, env_by_project(ctx)
+    )
     if conflicts:
         first, rest = conflicts[0], conflicts[1:]
         raise OperationFailed(
@@ -191,11 +109,13 @@ class UpResult:
     database: str | None = None
     database_user: str | None = None
     redis_index: int = 0
+    health_path: str = "/health"
+    app_idle: bool = False  # the app serves no HTTP here (app_http = false)
     notes: list[str] = field(default_factory=list)
 
 
 def up(
-    st: State,
+    ctx: RunContext,
     name: str,
     services: list[str],
     *,
@@ -204,14 +124,13 @@ def up(
     timeout: float | None = None,
     reporter: Reporter | None = None,
 ) -> UpResult:
-    from dashenv.settings.app import load_app_settings
-
     rep = reporter or Quiet()
     started = time.monotonic()
-    ensure_env_file(st, name, rep.say)
+    ensure_env_file(ctx, name, rep.say)
     extra = {"up_timeout": str(timeout)} if timeout is not None else None
-    t = target(st, name, extra)
-    app = load_app_settings(t.env)  # a broken env file stops us before Docker does
+    t = target(ctx, name, extra)
+    app = t.env.app  # a broken env file stops us before Docker does
+    redis_index = t.env.redis_index
     t.docker.ping()
     model = t.docker.compose_services()
     unknown = [s for s in services if s not in model]
@@ -221,10 +140,10 @@ def up(
             hint=f"services: {', '.join(model)}",
         )
     containers = t.docker.all_containers()
-    if stop_exclusive(st, t, containers, rep.say):
+    if stop_exclusive(ctx, t, containers, rep.say):
         containers = t.docker.all_containers()
-    check_conflicts(st, t, model, containers)
-    ensure_certs(st, rep.say)
+    check_conflicts(ctx, t, model, containers)
+    ensure_certs(ctx, rep.say)
 
     expected = services or list(model)
     deadline = started + t.settings.up_timeout
@@ -262,14 +181,14 @@ def up(
     db = app.database()
     return UpResult(
         name=name,
-        endpoints=endpoints(t.settings),
+        endpoints=endpoints(t.settings, redis_index),
         containers=containers,
         elapsed=time.monotonic() - started,
         database=db.database if db else None,
         database_user=db.user if db else None,
-        redis_index=app_index
-        if (app_index := app.redis_index()) is not None
-        else t.settings.redis_index,
+        redis_index=redis_index,
+        health_path=t.settings.health_path,
+        app_idle=not t.settings.app_http and t.settings.app_service in expected,
     )
 
 
@@ -337,10 +256,10 @@ def _health_failure(
 
 
 def down(
-    st: State, name: str, *, volumes: bool, yes: bool, confirm: Callable[[str], bool] | None
+    ctx: RunContext, name: str, *, volumes: bool, yes: bool, confirm: Callable[[str], bool] | None
 ) -> list[str]:
     """Remove containers and networks; volumes only when asked (protected: confirmed)."""
-    t = target_lenient(st, name)
+    t = target_lenient(ctx, name)
     notes = []
     if volumes and t.settings.protected and not yes:
         question = f"{name} is protected: delete its volumes and all their data?"
@@ -358,73 +277,44 @@ def down(
     return notes
 
 
-def target_lenient(st: State, name: str) -> Target:
-    """Like ``target``, but a missing env file does not stop a teardown."""
-    from dashenv.adapters.docker import Docker
-    from dashenv.workflows.config import resolve_for_listing
-
-    env, _present = resolve_for_listing(st.project(), name, st.overrides)
-    inv = compose_invocation(env.settings, env.project.root, env.name)
-    if not inv.env_file.is_file():
-        # compose insists on the env files existing; an empty one keeps 'down' and 'logs' working
-        empty = Path("/dev/null")
-        inv = replace(
-            inv, env_file=empty, variables={**inv.variables, "DASHENV_ENV_FILE": str(empty)}
-        )
-    return Target(env, Docker(inv, context=st.context, verbose=st.verbose))
-
-
-def restart(st: State, name: str, services: list[str], reporter: Reporter | None = None) -> None:
-    from dashenv.settings.app import load_app_settings
-
+def restart(
+    ctx: RunContext, name: str, services: list[str], reporter: Reporter | None = None
+) -> None:
     rep = reporter or Quiet()
-    t = target(st, name)
+    t = target(ctx, name)
     t.docker.ping()
     started = time.monotonic()
     t.docker.restart(services)
     expected = services or list(t.docker.compose_services())
     deadline = started + t.settings.up_timeout
-    wait_healthy(t, expected, deadline, rep, started, load_app_settings(t.env).secrets())
+    wait_healthy(t, expected, deadline, rep, started, t.env.app.secrets())
 
 
-def build(st: State, name: str, services: list[str], no_cache: bool) -> None:
-    t = target(st, name)
+def build(ctx: RunContext, name: str, services: list[str], no_cache: bool) -> None:
+    t = target(ctx, name)
     t.docker.ping()
     t.docker.build(services, no_cache=no_cache)
 
 
-def ps(st: State, names: list[str]) -> dict[str, list[Container]]:
-    from dashenv.adapters.docker import Docker
-
-    docker = Docker(context=st.context, verbose=st.verbose)
+def ps(ctx: RunContext, names: list[str]) -> dict[str, list[Container]]:
+    docker = ctx.docker()
     docker.ping()
-    return containers_by_environment(st, names, docker.all_containers())
-
-
-def containers_by_environment(
-    st: State, names: list[str], containers: list[Container]
-) -> dict[str, list[Container]]:
-    """Each environment's containers (ps, status, doctor). Environments sharing a compose
-    project are told apart by the compose files their containers were started from."""
-    project = st.project()
-    every = {n: settings_without_env_file(st, n) for n in project.environment_names()}
-    result = {}
-    for name in names:
-        s = every[name]
-        shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
-        inv = compose_invocation(s, project.root, name)
-        result[name] = environment_containers(inv, containers, shared)
-    return result
+    return containers_by_environment(ctx, names, docker.all_containers())
 
 
 # --- commands on the user's terminal -----------------------------------------
 
 
 def logs(
-    st: State, name: str, services: list[str], follow: bool, tail: str | None, since: str | None
+    ctx: RunContext,
+    name: str,
+    services: list[str],
+    follow: bool,
+    tail: str | None,
+    since: str | None,
 ) -> int:
     """Stream the logs with service prefixes, secrets from the env file masked."""
-    t = target_lenient(st, name)
+    t = target_lenient(ctx, name)
     t.docker.ping()
     args = ["logs", "--no-color"]
     if follow:
@@ -435,15 +325,13 @@ def logs(
         args += ["--since", since]
     secrets: list[str] = []
     if t.env.path(t.settings.env_file).is_file():
-        from dashenv.settings.app import load_app_settings
-
-        secrets = load_app_settings(t.env).secrets()
-    code = t.docker.run_filtered(t.docker.compose_command(*args, *services), secrets)
-    return 0 if follow and code == 130 else code
+        secrets = t.env.app.secrets()
+    code = t.docker.run_filtered(t.docker.compose_argv(*args, *services), secrets)
+    return 0 if follow and code == INTERRUPTED else code
 
 
-def exec_in(st: State, name: str, service: str, command: list[str], tty: bool) -> int:
-    t = target(st, name)
+def exec_in(ctx: RunContext, name: str, service: str, command: list[str], tty: bool) -> int:
+    t = target(ctx, name)
     t.docker.ping()
     services = t.docker.compose_services()
     if service not in services:
@@ -456,24 +344,18 @@ def exec_in(st: State, name: str, service: str, command: list[str], tty: bool) -
             f"{service} is not running in {name}", hint=f"start it with 'dashenv up {name}'"
         )
     flags = [] if tty else ["-T"]
-    return t.docker.run_attached(t.docker.compose_command("exec", *flags, service, *command))
+    return t.docker.run_attached(t.docker.compose_argv("exec", *flags, service, *command))
 
 
-def psql_command(st: State, name: str, extra: list[str]) -> tuple[str, list[str]]:
-    from dashenv.settings.app import load_app_settings
-
-    env = st.env(name)
-    app = load_app_settings(env)
+def psql_command(ctx: RunContext, name: str, extra: list[str]) -> tuple[str, list[str]]:
+    env = ctx.env(name)
+    app = env.app
     db = app.database()
     user = app.settings.POSTGRES_USER or (db.user if db else None) or "postgres"
     database = (db.database if db else None) or app.settings.POSTGRES_DB or user
     return env.settings.postgres_service, ["psql", "-U", user, "-d", database, *extra]
 
 
-def redis_cli_command(st: State, name: str, extra: list[str]) -> tuple[str, list[str]]:
-    from dashenv.settings.app import load_app_settings
-
-    env = st.env(name)
-    index = load_app_settings(env).redis_index()
-    index = env.settings.redis_index if index is None else index
-    return env.settings.redis_service, ["redis-cli", "-n", str(index), *extra]
+def redis_cli_command(ctx: RunContext, name: str, extra: list[str]) -> tuple[str, list[str]]:
+    env = ctx.env(name)
+    return env.settings.redis_service, ["redis-cli", "-n", str(env.redis_index), *extra]

@@ -1,9 +1,11 @@
-"""The guarded test-database reset: observe facts, check every guard, then apply.
+"""The guarded test-database reset: observe the facts once, check every guard, then apply.
 
 Strategies: ``template`` clones a template database of the migrated schema, keyed by a
 hash of the migrations and rebuilt when they change; ``migrate`` re-runs the migrations
 into an empty database. Either way the new database is built under a scratch name and
 swapped in atomically, so an interruption leaves the old or the new one, never neither.
+The names, the leftovers and the steps are planned in ``dashenv.reset_plan``; why a reset
+is refused is decided in ``dashenv.guards``.
 """
 
 from __future__ import annotations
@@ -12,37 +14,41 @@ import hashlib
 import os
 import secrets as _secrets
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import TYPE_CHECKING
 
-from dashenv.errors import ConfigError, DashenvError, GuardRefused, OperationFailed
-from dashenv.guards import Endpoint, ProtectedTarget, ResetFacts, Stamp, Verdict, check_reset
+from dashenv.errors import ConfigError, DashenvError, GuardRefused, OperationFailed, Unreachable
+from dashenv.guards import (
+    Endpoint,
+    Intent,
+    ProtectedTarget,
+    ResetFacts,
+    Stamp,
+    Verdict,
+    check_reset,
+    check_static,
+)
+from dashenv.reset_plan import (
+    DATABASE_OPTIONS,
+    SERVER_FLAGS,
+    ResetNames,
+    ResetPlan,
+    Strategy,
+    lock_path,
+    plan_reset,
+    target_without_password,
+    url_with_database,
+)
 
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
     from dashenv.adapters.postgres import Postgres
-    from dashenv.cli.state import State
+    from dashenv.context import RunContext
     from dashenv.facts import Container
-    from dashenv.settings.app import AppView
     from dashenv.settings.sources import ResolvedEnvironment
-
-Strategy = Literal["template", "migrate"]
-SERVER_FLAGS = ["fsync", "full_page_writes", "synchronous_commit"]
-DATABASE_OPTIONS = {"synchronous_commit": "off"}
-
-
-@dataclass
-class ResetPlan:
-    environment: str
-    database: str
-    template: str
-    template_ready: bool
-    strategy: Strategy
-    steps: list[str]
-    names: dict[str, str]  # the scratch and template names, from the migrations' hash
 
 
 @dataclass
@@ -58,84 +64,134 @@ class ResetResult:
     verdicts: list[Verdict] = field(default_factory=list)
     dry_run: bool = False
     plan: ResetPlan | None = None
-
-
-# --- pure helpers --------------------------------------------------------------------
+    redis_indexes: tuple[int, ...] = ()
 
 
 def migrations_hash(directory: Path, command: str) -> str:
     """A hash of every migration file (name and content) and the migration command."""
     digest = hashlib.sha256(command.encode())
-    if directory.is_dir():
-        for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(directory)).encode() + b"\0")
-            digest.update(path.read_bytes() + b"\0")
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
-def scratch_names(database: str, digest: str) -> dict[str, str]:
-    return {
-        "template": f"{database}__tpl_{digest[:12]}",
-        "build": f"{database}__build_{digest[:12]}",
-        "new_prefix": f"{database}__new_",
-        "old_prefix": f"{database}__old_",
-    }
-
-
-def leftovers(existing: list[str], database: str, template: str) -> list[str]:
-    """Scratch databases an earlier, interrupted reset left behind, and stale templates."""
-    scratch = (f"{database}__new_", f"{database}__old_", f"{database}__build_")
-    return [
-        n
-        for n in existing
-        if n.startswith(scratch) or (n.startswith(f"{database}__tpl_") and n != template)
-    ]
-
-
-def url_with_database(url: str, database: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + database))
-
-
-def target_without_password(user: str | None, host: str, port: int | None, database: str) -> str:
-    return f"postgresql://{user or ''}@{host}:{port}/{database}"
+def reset_names(env: ResolvedEnvironment, database: str) -> ResetNames:
+    """The names, from the migrations' hash; a missing migrations directory would key the
+    template by nothing (a changed migration would never rebuild it): exit 2."""
+    s = env.settings
+    directory = env.path(s.migrations_dir)
+    if not directory.is_dir():
+        raise ConfigError(
+            f"{env.name}: migrations_dir {s.migrations_dir} does not exist "
+            f"(from {env.provenance['migrations_dir'].describe()})",
+            hint="point migrations_dir at the migration files: the template is keyed by them",
+        )
+    return ResetNames(database, migrations_hash(directory, s.migration_command))
 
 
 # --- observing -------------------------------------------------------------------------
 
 
+def intent(env: ResolvedEnvironment) -> Intent:
+    """What the configuration alone says."""
+    s = env.settings
+    db = env.app.database()
+    return Intent(
+        environment=env.name,
+        role=s.role,
+        protected=s.protected,
+        app_environment=env.app.settings.ENVIRONMENT,
+        testing=env.app.settings.TESTING,
+        database=db.database if db else None,
+        project_name=s.project_name,
+    )
+
+
+def precheck(ctx: RunContext, name: str) -> None:
+    """The guards that need nothing running, before a test setup starts anything."""
+    env = ctx.env(name)
+    facts = intent(env)
+    verdicts = check_static(facts)
+    if not all(v.passed for v in verdicts):
+        db = env.app.database()
+        target = target_without_password(
+            db.user if db else None,
+            env.settings.host,
+            env.settings.postgres_port,
+            facts.database or "?",
+        )
+        raise _refuse(ctx, name, verdicts, target)
+
+
 @dataclass
 class Observed:
     env: ResolvedEnvironment
-    app: AppView
     database: str
     user: str | None
-    password: str | None
     postgres: Postgres
     facts: ResetFacts
     docker: Docker | None
 
+    @property
+    def target(self) -> str:
+        pg = self.facts.postgres
+        return target_without_password(self.user, pg.host, pg.port, self.database)
+
 
 def _endpoint(host: str, port: int | None, containers: list[Container] | None) -> Endpoint:
-    if port is None or containers is None:
-        return Endpoint(host, port)
-    for c in containers:
+    """The server reached at ``host:port``, with the running container publishing it."""
+    for c in containers or []:
         if c.state == "running" and any(b.host_port == port for b in c.ports):
             return Endpoint(host, port, c.id, c.project)
     return Endpoint(host, port)
 
 
-def observe(st: State, name: str, *, adopt: bool) -> Observed:
-    from dashenv.adapters.docker import Docker
-    from dashenv.adapters.postgres import Postgres
-    from dashenv.errors import Unreachable
-    from dashenv.plan import compose_invocation
-    from dashenv.settings.app import load_app_settings
+def protected_targets(
+    ctx: RunContext, name: str, containers: list[Container] | None
+) -> tuple[ProtectedTarget, ...]:
+    """Every protected environment as configured and observed."""
+    me = ctx.env(name).settings
+    found = []
+    for other in ctx.environment_names():
+        if other == name:
+            continue
+        o, _present = ctx.env_lenient(other)
+        s = o.settings
+        if not s.protected:
+            continue
+        try:
+            url = o.app.database()
+            database = url.database if url else None
+        except ConfigError:
+            database = None  # no env file: compare what the settings say
+        try:
+            indexes = o.redis_indexes
+        except ConfigError:  # a contradiction in dev's own configuration: protect both
+            indexes = tuple(dict.fromkeys([o.app.redis_index() or 0, s.redis_index or 0]))
+        found.append(
+            ProtectedTarget(
+                environment=other,
+                project=s.project_name,
+                sharing_declared=other in me.exclusive_with or name in s.exclusive_with,
+                postgres=_endpoint(s.host, s.postgres_port, containers)
+                if s.postgres_port
+                else None,
+                database=database,
+                redis=_endpoint(s.host, s.redis_port, containers) if s.redis_port else None,
+                redis_indexes=indexes,
+            )
+        )
+    return tuple(found)
 
-    env = st.env(name)
+
+def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
+    from dashenv.adapters.postgres import DatabaseState, Postgres
+    from dashenv.workflows.targets import target
+
+    env = ctx.env(name)
     s = env.settings
-    app = load_app_settings(env)
-    db = app.database()
+    db = env.app.database()
     if db is None:
         raise ConfigError(
             f"{s.env_file} has no DATABASE_URL", hint="the reset needs to know the database"
@@ -145,48 +201,14 @@ def observe(st: State, name: str, *, adopt: bool) -> Observed:
             f"{name} publishes no PostgreSQL port, so dashenv cannot reach its database",
             hint=f"set postgres_port for {name}; the ci environment starts clean on tmpfs anyway",
         )
-    docker: Docker | None = Docker(
-        compose_invocation(s, env.project.root, name), context=st.context, verbose=st.verbose
-    )
+    indexes = env.redis_indexes  # a contradiction in the configuration stops here (exit 2)
+    docker: Docker | None = target(ctx, name).docker
     containers: list[Container] | None
     try:
         assert docker is not None
         containers = docker.all_containers()
     except Unreachable:
-        containers, docker = None, None  # guard d then compares host and port only
-
-    protected = []
-    for other in st.project().environment_names():
-        if other == name:
-            continue
-        try:
-            o = st.env(other)
-        except ConfigError:
-            o = st.env(other, read_env=False)
-        if not o.settings.protected:
-            continue
-        o_db = None
-        o_index = o.settings.redis_index
-        try:
-            o_app = load_app_settings(o)
-            o_url = o_app.database()
-            o_db = o_url.database if o_url else None
-            idx = o_app.redis_index()
-            o_index = idx if idx is not None else o_index
-        except ConfigError:
-            pass  # no env file: compare what the settings say
-        os_ = o.settings
-        protected.append(
-            ProtectedTarget(
-                other,
-                _endpoint(os_.host, os_.postgres_port, containers) if os_.postgres_port else None,
-                o_db,
-                _endpoint(os_.host, os_.redis_port, containers) if os_.redis_port else None,
-                o_index,
-            )
-        )
-
-    from dashenv.adapters.postgres import DatabaseState
+        containers, docker = None, None  # no container is confirmed: the guards refuse
 
     pg = Postgres(s.host, s.postgres_port, db.user or "postgres", db.password)
     inspect_error = None
@@ -194,116 +216,39 @@ def observe(st: State, name: str, *, adopt: bool) -> Observed:
         state = pg.state(db.database)
     except DashenvError as exc:  # judged by the guards, not fatal to looking
         state, inspect_error = DatabaseState(False, None, ()), exc.message
-    stamp = Stamp(state.stamp.get("environment", "?")) if state.stamp is not None else None
-    index = app.redis_index()
-    facts = replace(
-        _known_facts(env, app),
+    facts = ResetFacts(
+        intent=intent(env),
         postgres=_endpoint(s.host, s.postgres_port, containers),
         database_exists=state.exists,
-        stamp=stamp,
+        stamp=Stamp(state.stamp.get("environment", "?")) if state.stamp is not None else None,
         user_tables=state.user_tables,
         redis=_endpoint(s.host, s.redis_port, containers) if s.redis_port else None,
-        redis_index=s.redis_index if index is None else index,
-        protected_targets=tuple(protected),
+        redis_indexes=indexes,
+        protected_targets=protected_targets(ctx, name, containers),
         adopt=adopt,
         inspect_error=inspect_error,
     )
-    return Observed(env, app, db.database, db.user, db.password, pg, facts, docker)
+    return Observed(env, db.database, db.user, pg, facts, docker)
 
 
-def _known_facts(env: ResolvedEnvironment, app: AppView) -> ResetFacts:
-    """What the configuration alone says; the observed facts are filled in by ``observe``."""
-    s = env.settings
-    db = app.database()
-    return ResetFacts(
-        environment=env.name,
-        role=s.role,
-        protected=s.protected,
-        app_environment=app.settings.ENVIRONMENT,
-        testing=app.settings.TESTING,
-        database=db.database if db else None,
-        postgres=Endpoint(s.host, s.postgres_port),
-        project_name=s.project_name,
-        database_exists=False,
-        stamp=None,
-        user_tables=(),
-        redis=None,
-        redis_index=s.redis_index,
-    )
-
-
-def precheck(st: State, name: str) -> None:
-    """The guards that need nothing running, before a test setup starts anything."""
-    from dashenv.guards import check_static
-    from dashenv.settings.app import load_app_settings
-
-    env = st.env(name)
-    s = env.settings
-    app = load_app_settings(env)
-    db = app.database()
-    facts = _known_facts(env, app)
-    verdicts = check_static(facts)
-    if not all(v.passed for v in verdicts):
-        target = target_without_password(
-            db.user if db else None, s.host, s.postgres_port, facts.database or "?"
-        )
-        raise _refuse(st, name, verdicts, target)
-
-
-# --- planning -------------------------------------------------------------------------
-
-
-def plan_reset(o: Observed, strategy: Strategy, existing: list[str], lock_path: Path) -> ResetPlan:
+def _plan(ctx: RunContext, o: Observed, strategy: Strategy, existing: list[str]) -> ResetPlan:
     s = o.env.settings
-    digest = migrations_hash(o.env.path(s.migrations_dir), s.migration_command)
-    names = scratch_names(o.database, digest)
-    ready = names["template"] in existing
-    steps = [f"take the reset lock {lock_path}"]
-    left = leftovers(existing, o.database, names["template"])
-    if left:
-        steps.append(f"drop leftovers of earlier resets and stale templates: {', '.join(left)}")
-    if strategy == "template":
-        if ready:
-            steps.append(f"reuse template {names['template']} (migrations unchanged)")
-        else:
-            steps.append(
-                f"build template {names['template']}: run '{s.migration_command}' "
-                f"in {s.app_service} against a scratch database"
-            )
-        steps.append(f"clone the template into a scratch database ({names['new_prefix']}...)")
-    else:
-        steps.append(
-            f"create an empty scratch database and run '{s.migration_command}' in {s.app_service}"
-        )
-    options = ", ".join(f"{k}={v}" for k, v in DATABASE_OPTIONS.items())
-    steps += [
-        f"stamp it for {o.env.name}; set {options}",
-        f"end connections to {o.database} and swap the new database in (one transaction)",
-        f"drop the old {o.database}",
-    ]
-    if o.facts.redis is not None:
-        steps.append(
-            f"FLUSHDB Redis {o.facts.redis.host}:{o.facts.redis.port} index {o.facts.redis_index}"
-        )
-    return ResetPlan(o.env.name, o.database, names["template"], ready, strategy, steps, names)
+    return plan_reset(
+        o.facts,
+        reset_names(o.env, o.database),
+        strategy,
+        existing,
+        lock=lock_path(ctx.project().root, o.env.name),
+        migration_command=s.migration_command,
+        app_service=s.app_service,
+    )
 
 
 # --- applying -------------------------------------------------------------------------
 
 
-def audit_path(st: State) -> Path:
-    from dashenv.audit import DEFAULT_PATH
-
-    project = st.project()
-    return project.root / str(project.options.get("audit_log", DEFAULT_PATH))
-
-
-def lock_path(st: State, name: str) -> Path:
-    return st.project().root / ".dashenv" / "locks" / f"reset-{name}.lock"
-
-
 def reset(
-    st: State,
+    ctx: RunContext,
     name: str,
     *,
     strategy: Strategy = "template",
@@ -312,66 +257,47 @@ def reset(
     wait: bool = True,
     say: Callable[[str], None] = lambda _m: None,
 ) -> ResetResult:
-
     started = time.monotonic()
-    o = observe(st, name, adopt=adopt)
+    o = observe(ctx, name, adopt=adopt)
     try:
-        return _guarded(
-            st,
-            o,
-            strategy=strategy,
-            dry_run=dry_run,
-            adopt=adopt,
-            wait=wait,
-            say=say,
-            started=started,
-        )
+        verdicts = check_reset(o.facts)
+        if dry_run:
+            try:
+                existing = o.postgres.database_names()
+            except DashenvError:
+                existing = []
+            plan = _plan(ctx, o, strategy, existing)
+            return ResetResult(
+                name, o.database, strategy, plan.template, False, None, {},
+                time.monotonic() - started, verdicts, True, plan,
+            )  # fmt: skip
+        if not all(v.passed for v in verdicts):
+            raise _refuse(ctx, name, verdicts, o.target)
+        with _reset_lock(ctx, name, wait, say) as waited:
+            if not waited:
+                return _apply(ctx, o, strategy, verdicts, started, say)
+            # the other reset changed the database while we waited: look again, under the lock
+            fresh = observe(ctx, name, adopt=adopt)
+            try:
+                verdicts = check_reset(fresh.facts)
+                if not all(v.passed for v in verdicts):
+                    raise _refuse(ctx, name, verdicts, fresh.target)
+                return _apply(ctx, fresh, strategy, verdicts, started, say)
+            finally:
+                fresh.postgres.close()
     finally:
         o.postgres.close()
 
 
-def _guarded(
-    st: State,
-    o: Observed,
-    *,
-    strategy: Strategy,
-    dry_run: bool,
-    adopt: bool,
-    wait: bool,
-    say: Callable[[str], None],
-    started: float,
-) -> ResetResult:
-    name = o.env.name
-    verdicts = check_reset(o.facts)
-    target = target_without_password(
-        o.user, o.facts.postgres.host, o.facts.postgres.port, o.database
-    )
-    failed = [v for v in verdicts if not v.passed]
-    lock = lock_path(st, name)
-    if dry_run:
-        try:
-            existing = o.postgres.database_names()
-        except DashenvError:
-            existing = []
-        plan = plan_reset(o, strategy, existing, lock)
-        return ResetResult(
-            name,
-            o.database,
-            strategy,
-            plan.template,
-            False,
-            None,
-            {},
-            time.monotonic() - started,
-            verdicts,
-            True,
-            plan,
-        )
-    if failed:
-        raise _refuse(st, name, verdicts, target)
-
+@contextmanager
+def _reset_lock(
+    ctx: RunContext, name: str, wait: bool, say: Callable[[str], None]
+) -> Iterator[bool]:
+    """Hold the environment's reset lock; yields whether another reset had to be waited for."""
     from filelock import FileLock, Timeout
 
+    root = ctx.project().root
+    lock = lock_path(root, name)
     lock.parent.mkdir(parents=True, exist_ok=True)
     file_lock = FileLock(str(lock))
     waited = False
@@ -380,34 +306,24 @@ def _guarded(
     except Timeout:
         if not wait:
             raise OperationFailed(
-                f"another reset of {name} is running (lock {lock.relative_to(st.project().root)})",
+                f"another reset of {name} is running (lock {lock.relative_to(root)})",
                 hint="wait for it, or run without --no-wait to queue behind it",
             ) from None
         say(f"Waiting for another reset of {name} to finish...")
         file_lock.acquire()
         waited = True
     try:
-        if not waited:
-            return _apply(st, o, strategy, verdicts, target, started, lock, say)
-        # the other reset changed the database while we waited: look again, under the lock
-        fresh = observe(st, name, adopt=adopt)
-        try:
-            verdicts = check_reset(fresh.facts)
-            if not all(v.passed for v in verdicts):
-                raise _refuse(st, name, verdicts, target)
-            return _apply(st, fresh, strategy, verdicts, target, started, lock, say)
-        finally:
-            fresh.postgres.close()
+        yield waited
     finally:
         file_lock.release()
 
 
-def _refuse(st: State, name: str, verdicts: list[Verdict], target: str) -> GuardRefused:
+def _refuse(ctx: RunContext, name: str, verdicts: list[Verdict], target: str) -> GuardRefused:
     from dashenv import audit
 
     failed = [v for v in verdicts if not v.passed]
     audit.record(
-        audit_path(st),
+        ctx.audit_path(),
         environment=name,
         action="db reset",
         target=target,
@@ -423,38 +339,34 @@ def _refuse(st: State, name: str, verdicts: list[Verdict], target: str) -> Guard
 
 
 def _apply(
-    st: State,
+    ctx: RunContext,
     o: Observed,
     strategy: Strategy,
     verdicts: list[Verdict],
-    target: str,
     started: float,
-    lock: Path,
     say: Callable[[str], None],
 ) -> ResetResult:
     from dashenv import audit
 
-    guards = [asdict(v) for v in verdicts]
     pg = o.postgres
-    existing = pg.database_names()
-    plan = plan_reset(o, strategy, existing, lock)
-    names = plan.names  # the migrations are hashed once per reset
+    plan = _plan(ctx, o, strategy, pg.database_names())
+    names = plan.names
     outcome = "interrupted"
     built = False
     flushed: int | None = None
     try:
-        for leftover in leftovers(existing, o.database, names["template"]):
+        for leftover in plan.leftovers:
             pg.drop_database(leftover)
-        token = f"{os.getpid()}_{_secrets.token_hex(3)}"
-        new, old = names["new_prefix"] + token, names["old_prefix"] + token
+        new, old = names.scratch(f"{os.getpid()}_{_secrets.token_hex(3)}")
         if strategy == "template":
-            if names["template"] not in existing:
-                say(f"Building template {names['template']} (migrations changed or first run)")
-                pg.create_database(names["build"])
-                _migrate(o, names["build"])
-                pg.rename(names["build"], names["template"])
+            if not plan.template_ready:
+                say(f"Building template {names.template} (migrations changed or first run)")
+                pg.create_database(names.build)
+                _migrate(o, names.build)
+                pg.analyze(names.build)  # row estimates travel with every clone
+                pg.rename(names.build, names.template)
                 built = True
-            pg.create_database(new, template=names["template"])
+            pg.create_database(new, template=names.template)
         else:
             pg.create_database(new)
             _migrate(o, new)
@@ -464,7 +376,7 @@ def _apply(
                 "environment": o.env.name,
                 "project": o.env.settings.project_name,
                 "strategy": strategy,
-                "migrations": names["template"].rsplit("_", 1)[-1],
+                "migrations": names.digest[:12],
                 "stamped_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )
@@ -475,9 +387,10 @@ def _apply(
         if o.facts.redis is not None:
             from dashenv.adapters.redis import Redis
 
-            flushed = Redis(
-                o.facts.redis.host, o.facts.redis.port or 0, o.facts.redis_index
-            ).flushdb()
+            flushed = sum(
+                Redis(o.facts.redis.host, o.facts.redis.port or 0, index).flushdb()
+                for index in o.facts.redis_indexes
+            )
         effective = pg.server_settings(o.database, SERVER_FLAGS)
         outcome = "done"
     except Exception as exc:
@@ -485,27 +398,23 @@ def _apply(
         raise
     finally:
         audit.record(
-            audit_path(st),
+            ctx.audit_path(),
             environment=o.env.name,
             action="db reset",
-            target=target,
-            guards=guards,
+            target=o.target,
+            guards=[asdict(v) for v in verdicts],
             outcome=outcome,
-            details={"strategy": strategy, "template": names["template"], "template_built": built},
+            details={
+                "strategy": strategy,
+                "template": names.template,
+                "template_built": built,
+                "redis_indexes": list(o.facts.redis_indexes) if o.facts.redis else [],
+            },
         )
     return ResetResult(
-        o.env.name,
-        o.database,
-        strategy,
-        names["template"],
-        built,
-        flushed,
-        effective,
-        time.monotonic() - started,
-        verdicts,
-        False,
-        plan,
-    )
+        o.env.name, o.database, strategy, names.template, built, flushed, effective,
+        time.monotonic() - started, verdicts, False, plan, o.facts.redis_indexes,
+    )  # fmt: skip
 
 
 def _migrate(o: Observed, database: str) -> None:
@@ -516,14 +425,14 @@ def _migrate(o: Observed, database: str) -> None:
             hint="the migration command runs in the app container",
         )
     s = o.env.settings
-    url = url_with_database(o.app.settings.DATABASE_URL or "", database)
+    url = url_with_database(o.env.app.settings.DATABASE_URL or "", database)
     code, output = o.docker.exec_capture(
         s.app_service, ["env", f"DATABASE_URL={url}", "sh", "-c", s.migration_command]
     )
     if code != 0:
         from dashenv.settings.secrets import scrub
 
-        tail = scrub(output, o.app.secrets()).strip().splitlines()[-10:]
+        tail = scrub(output, o.env.app.secrets()).strip().splitlines()[-10:]
         raise OperationFailed(
             f"the migration command failed in {s.app_service} (exit {code})",
             hint=f"is {o.env.name} up? ('dashenv up {o.env.name}'); "

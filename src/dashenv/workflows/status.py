@@ -13,15 +13,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dashenv import SCHEMA_VERSION
 from dashenv.errors import DashenvError
+from dashenv.reset_plan import SERVER_FLAGS
 
 if TYPE_CHECKING:
-    from dashenv.cli.state import State
+    from dashenv.context import RunContext
     from dashenv.facts import Container
     from dashenv.settings.sources import ResolvedEnvironment
-
-SCHEMA_VERSION = 1
-FLAGS = ["fsync", "synchronous_commit", "full_page_writes"]
 
 
 def _now() -> datetime.datetime:
@@ -73,7 +72,6 @@ def migrations_state(directory: Path, applied: set[str] | None) -> dict[str, Any
 
 def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
     from dashenv.adapters.postgres import Postgres
-    from dashenv.settings.app import load_app_settings
 
     s = env.settings
     if s.postgres_port is None:
@@ -81,8 +79,7 @@ def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
     endpoint = f"{s.host}:{s.postgres_port}"
     part: dict[str, Any] = {"endpoint": endpoint, "reachable": False, "error": None}
     try:
-        app = load_app_settings(env)
-        db = app.database()
+        db = env.app.database()
         if db is None:
             part["error"] = "no DATABASE_URL in the env file"
             return part
@@ -95,7 +92,7 @@ def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
             part["database_exists"] = db.database in names
             if db.database in names:
                 part["tables"] = [asdict(t) for t in pg.tables(db.database)]
-                part["settings"] = pg.server_settings(db.database, FLAGS)
+                part["settings"] = pg.server_settings(db.database, SERVER_FLAGS)
                 state = pg.state(db.database)
                 part["stamp"] = state.stamp
                 part["migrations"] = migrations_state(
@@ -108,15 +105,14 @@ def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
 
 def redis_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
     from dashenv.adapters.redis import Redis
-    from dashenv.settings.app import load_app_settings
 
     s = env.settings
     if s.redis_port is None:
         return None
     part: dict[str, Any] = {"endpoint": f"{s.host}:{s.redis_port}", "reachable": False}
     try:
-        index = load_app_settings(env).redis_index()
-        part["index"] = s.redis_index if index is None else index
+        part["indexes"] = list(env.redis_indexes)
+        part["index"] = part["indexes"][0]
         info = Redis(s.host, s.redis_port, part["index"], timeout=3).info()
         part.update(
             reachable=True,
@@ -136,7 +132,7 @@ def app_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
 
     s = env.settings
     url = endpoints(s).app
-    if url is None or not s.app_http:
+    if url is None:
         return None
     answer = get_health(url + s.health_path)
     return {
@@ -204,25 +200,25 @@ def problems(doc: dict[str, Any]) -> list[str]:
     return found
 
 
-def status(st: State, names: list[str], *, explicit: bool) -> dict[str, Any]:
-    """The status document for ``names``. With ``explicit`` false (``--all``), environments
-    that are simply not running are reported but do not make the result unhealthy."""
-    from dashenv.adapters.docker import Docker
-    from dashenv.workflows.config import resolve_for_listing
-    from dashenv.workflows.lifecycle import containers_by_environment
+def status(
+    ctx: RunContext, names: list[str], *, explicit: bool
+) -> tuple[dict[str, Any], DashenvError | None]:
+    """The status document for ``names``, and the engine's error when it could not be
+    reached. With ``explicit`` false (``--all``), environments that are simply not running
+    are reported but do not make the result unhealthy."""
+    from dashenv.workflows.targets import containers_by_environment
 
-    project = st.project()
-    docker = Docker(context=st.context)
-    engine_error = None
+    project = ctx.project()
+    engine: DashenvError | None = None
     # parts (PostgreSQL, Redis, app) get their own pool: environments wait on them
     with ThreadPoolExecutor(max_workers=4) as pool, ThreadPoolExecutor(max_workers=12) as parts:
-        listing = pool.submit(docker.all_containers)
-        envs = {n: resolve_for_listing(project, n, st.overrides)[0] for n in names}
+        listing = pool.submit(ctx.docker().all_containers)
+        envs = {n: ctx.env_lenient(n)[0] for n in names}
         try:
             containers = listing.result()
         except DashenvError as exc:
-            containers, engine_error = [], exc.message
-        by_env = containers_by_environment(st, names, containers)
+            containers, engine = [], exc
+        by_env = containers_by_environment(ctx, names, containers)
         futures = []
         for name, env in envs.items():
             s = env.settings
@@ -230,11 +226,12 @@ def status(st: State, names: list[str], *, explicit: bool) -> dict[str, Any]:
             futures.append(pool.submit(environment_status, env, by_env[name], expected, parts))
         docs = [f.result() for f in futures]
     counted = [d for d in docs if explicit or d["state"] != "down"]
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": _now().isoformat(timespec="seconds"),
         "project_dir": str(project.root),
-        "engine": {"reachable": engine_error is None, "error": engine_error},
-        "healthy": engine_error is None and all(d["healthy"] for d in counted),
+        "engine": {"reachable": engine is None, "error": engine.message if engine else None},
+        "healthy": engine is None and all(d["healthy"] for d in counted),
         "environments": docs,
     }
+    return doc, engine

@@ -1,0 +1,84 @@
+"""The run context: what the root options selected, and each environment resolved once.
+
+Workflows receive it (tox's ``State`` shape); the CLI builds it from its options. It
+imports nothing heavy: settings, adapters and pydantic load on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dashenv.errors import ConfigError
+
+if TYPE_CHECKING:
+    from dashenv.adapters.docker import Docker
+    from dashenv.settings.project import ProjectConfig
+    from dashenv.settings.sources import ResolvedEnvironment
+
+
+@dataclass
+class RunContext:
+    project_dir: str | None = None
+    overrides: dict[str, str] = field(default_factory=dict)
+    context: str | None = None  # a Docker context (a remote engine)
+    verbose: bool = False
+    _project: ProjectConfig | None = field(default=None, repr=False)
+    _envs: dict[tuple[str, tuple[tuple[str, str], ...], bool], ResolvedEnvironment] = field(
+        default_factory=dict, repr=False
+    )
+    _docker: Docker | None = field(default=None, repr=False)
+
+    def project(self) -> ProjectConfig:
+        from dashenv.settings.project import find_project_dir, load_project
+
+        if self._project is None:
+            if self.project_dir is not None:
+                root = Path(self.project_dir)
+                if not root.is_dir():
+                    raise ConfigError(
+                        f"project directory {self.project_dir} does not exist",
+                        hint="check the path given to -C/--project-dir",
+                    )
+            else:
+                root = find_project_dir(Path.cwd())
+            self._project = load_project(root)
+        return self._project
+
+    def env(
+        self, name: str, extra: dict[str, str] | None = None, *, read_env: bool = True
+    ) -> ResolvedEnvironment:
+        """``name`` resolved through every layer, once per run (and per ``extra`` flags)."""
+        from dashenv.settings.sources import resolve_environment
+
+        key = (name, tuple(sorted((extra or {}).items())), read_env)
+        if key not in self._envs:
+            cli = {**self.overrides, **(extra or {})}
+            self._envs[key] = resolve_environment(self.project(), name, cli, read_env=read_env)
+        return self._envs[key]
+
+    def env_lenient(self, name: str) -> tuple[ResolvedEnvironment, bool]:
+        """``name`` for listing and teardown: a missing env file is reported, not fatal."""
+        bare = self.env(name, read_env=False)
+        present = bare.path(bare.settings.env_file).is_file()
+        return (self.env(name) if present else bare), present
+
+    def environment_names(self) -> list[str]:
+        return self.project().environment_names()
+
+    def docker(self) -> Docker:
+        """The engine, unbound to any compose project (listing containers, pinging)."""
+        from dashenv.adapters.docker import Docker
+
+        if self._docker is None:
+            self._docker = Docker(context=self.context, verbose=self.verbose)
+        return self._docker
+
+    def audit_path(self) -> Path:
+        project = self.project()
+        return project.path_of(project.options.audit_log)
+
+    def certs_dir(self) -> Path:
+        project = self.project()
+        return project.path_of(project.options.certs_dir)

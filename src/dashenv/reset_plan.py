@@ -1,0 +1,130 @@
+"""The reset, planned: names of the scratch and template databases, the leftovers of earlier
+resets, the lock, and the steps. Pure: no database, Docker or Redis library here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from dashenv.guards import ResetFacts
+
+Strategy = Literal["template", "migrate"]
+SERVER_FLAGS = ["fsync", "full_page_writes", "synchronous_commit"]
+DATABASE_OPTIONS = {"synchronous_commit": "off"}
+
+
+@dataclass(frozen=True)
+class ResetNames:
+    """The databases one reset works with, all named after the test database (so every
+    name carries its "test") and the migrations' hash."""
+
+    database: str
+    digest: str
+
+    @property
+    def template(self) -> str:
+        return f"{self.database}__tpl_{self.digest[:12]}"
+
+    @property
+    def build(self) -> str:
+        return f"{self.database}__build_{self.digest[:12]}"
+
+    @property
+    def new_prefix(self) -> str:
+        return f"{self.database}__new_"
+
+    @property
+    def old_prefix(self) -> str:
+        return f"{self.database}__old_"
+
+    def scratch(self, token: str) -> tuple[str, str]:
+        """The new database built under a scratch name, and the name the old one gets."""
+        return self.new_prefix + token, self.old_prefix + token
+
+    def leftovers(self, existing: list[str]) -> list[str]:
+        """Scratch databases an earlier, interrupted reset left behind, and stale templates."""
+        scratch = (self.new_prefix, self.old_prefix, f"{self.database}__build_")
+        return [
+            n
+            for n in existing
+            if n.startswith(scratch)
+            or (n.startswith(f"{self.database}__tpl_") and n != self.template)
+        ]
+
+
+@dataclass(frozen=True)
+class ResetPlan:
+    environment: str
+    names: ResetNames
+    strategy: Strategy
+    template_ready: bool
+    leftovers: tuple[str, ...]
+    steps: tuple[str, ...]
+
+    @property
+    def database(self) -> str:
+        return self.names.database
+
+    @property
+    def template(self) -> str:
+        return self.names.template
+
+
+def lock_path(root: Path, environment: str) -> Path:
+    """Two resets of one environment take this lock."""
+    return root / ".dashenv" / "locks" / f"reset-{environment}.lock"
+
+
+def plan_reset(
+    facts: ResetFacts,
+    names: ResetNames,
+    strategy: Strategy,
+    existing: list[str],
+    *,
+    lock: Path,
+    migration_command: str,
+    app_service: str,
+) -> ResetPlan:
+    environment = facts.intent.environment
+    ready = names.template in existing
+    left = tuple(names.leftovers(existing))
+    steps = [f"take the reset lock {lock}"]
+    if left:
+        steps.append(f"drop leftovers of earlier resets and stale templates: {', '.join(left)}")
+    if strategy == "template":
+        if ready:
+            steps.append(f"reuse template {names.template} (migrations unchanged)")
+        else:
+            steps.append(
+                f"build template {names.template}: run '{migration_command}' "
+                f"in {app_service} against a scratch database"
+            )
+        steps.append(f"clone the template into a scratch database ({names.new_prefix}...)")
+    else:
+        steps.append(
+            f"create an empty scratch database and run '{migration_command}' in {app_service}"
+        )
+    options = ", ".join(f"{k}={v}" for k, v in DATABASE_OPTIONS.items())
+    steps += [
+        f"stamp it for {environment}; set {options}",
+        f"end connections to {names.database} and swap the new database in (one transaction)",
+        f"drop the old {names.database}",
+    ]
+    if facts.redis is not None:
+        indexes = ", ".join(str(i) for i in facts.redis_indexes)
+        steps.append(
+            f"FLUSHDB Redis {facts.redis.host}:{facts.redis.port} index {indexes} (each alone)"
+        )
+    return ResetPlan(environment, names, strategy, ready, left, tuple(steps))
+
+
+def url_with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def target_without_password(user: str | None, host: str, port: int | None, database: str) -> str:
+    return f"postgresql://{user or ''}@{host}:{port}/{database}"

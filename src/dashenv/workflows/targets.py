@@ -1,0 +1,149 @@
+"""What several workflows share: an environment bound to its compose project (``Target``),
+each environment's containers, the owners of names and ports, and progress reporting.
+
+lifecycle, status, doctor, testing and ci all build on this module; none of them imports
+another workflow's internals.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from dashenv.errors import ConfigError, DashenvError
+from dashenv.plan import compose_invocation, environment_containers, find_conflicts
+
+if TYPE_CHECKING:
+    from dashenv.adapters.docker import Docker
+    from dashenv.context import RunContext
+    from dashenv.facts import ComposeService, Container
+    from dashenv.plan import Conflict
+    from dashenv.settings.model import EnvironmentSettings
+    from dashenv.settings.sources import ResolvedEnvironment
+
+
+class Reporter(Protocol):
+    def say(self, message: str) -> None: ...
+
+    def progress(
+        self, containers: list[Container], expected: list[str], elapsed: float
+    ) -> None: ...
+
+    def close(self) -> None:
+        """End the live display (output that follows stands below it)."""
+
+
+class Quiet:
+    def say(self, message: str) -> None:
+        pass
+
+    def progress(self, containers: list[Container], expected: list[str], elapsed: float) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class Target:
+    """One environment, resolved, with a Docker adapter bound to its compose project."""
+
+    env: ResolvedEnvironment
+    docker: Docker
+
+    @property
+    def name(self) -> str:
+        return self.env.name
+
+    @property
+    def settings(self) -> EnvironmentSettings:
+        return self.env.settings
+
+    @property
+    def project_name(self) -> str:
+        return self.env.settings.project_name
+
+
+def require_compose_files(env: ResolvedEnvironment) -> None:
+    """A compose file that does not exist is a configuration error (exit 2), named with the
+    layer that configured it, before Compose is asked anything."""
+    for relative in env.settings.compose_files:
+        if not env.path(relative).is_file():
+            origin = env.provenance["compose_files"].describe()
+            raise ConfigError(
+                f"{env.name}: compose file {relative} does not exist (compose_files from {origin})",
+                hint="create it, or point compose_files at the environment's compose files",
+            )
+
+
+def _bind(ctx: RunContext, env: ResolvedEnvironment, lenient: bool = False) -> Target:
+    from dashenv.adapters.docker import Docker
+
+    require_compose_files(env)
+    inv = compose_invocation(env.settings, env.project.root, env.name, ctx.context)
+    if lenient and not inv.env_file.is_file():
+        # compose insists on the env files existing; an empty one keeps 'down' and 'logs' working
+        empty = Path("/dev/null")
+        inv = replace(
+            inv, env_file=empty, variables={**inv.variables, "DASHENV_ENV_FILE": str(empty)}
+        )
+    return Target(env, Docker(inv, verbose=ctx.verbose))
+
+
+def target(ctx: RunContext, name: str, extra: dict[str, str] | None = None) -> Target:
+    return _bind(ctx, ctx.env(name, extra))
+
+
+def target_lenient(ctx: RunContext, name: str) -> Target:
+    """Like ``target``, but a missing env file does not stop a teardown."""
+    return _bind(ctx, ctx.env_lenient(name)[0], lenient=True)
+
+
+def env_by_project(ctx: RunContext) -> dict[str, str]:
+    """Compose project name -> environment name, for naming the owner of a conflict."""
+    found: dict[str, str] = {}
+    for name in ctx.environment_names():
+        try:
+            found.setdefault(ctx.env(name, read_env=False).settings.project_name, name)
+        except DashenvError:
+            continue
+    return found
+
+
+def containers_by_environment(
+    ctx: RunContext, names: list[str], containers: list[Container]
+) -> dict[str, list[Container]]:
+    """Each environment's containers (ps, status, doctor). Environments sharing a compose
+    project are told apart by the compose files their containers were started from."""
+    project = ctx.project()
+    every = {n: ctx.env(n, read_env=False).settings for n in ctx.environment_names()}
+    result = {}
+    for name in names:
+        s = every[name]
+        shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
+        inv = compose_invocation(s, project.root, name)
+        result[name] = environment_containers(inv, containers, shared)
+    return result
+
+
+def environment_conflicts(
+    ctx: RunContext,
+    project_name: str,
+    services: dict[str, ComposeService],
+    containers: list[Container],
+    owners: dict[str, str],
+) -> list[Conflict]:
+    """Names and host ports this project needs that someone else holds (up and doctor)."""
+    from dashenv.adapters.host import port_in_use
+
+    own_ports = {b.host_port for c in containers if c.project == project_name for b in c.ports}
+    remote = bool(ctx.context) or bool(os.environ.get("DOCKER_HOST"))
+    probes = {}
+    if not remote:  # a remote engine's ports are not this machine's
+        for svc in services.values():
+            for host_ip, port, _ in svc.ports:
+                if port not in own_ports:
+                    probes[port] = port_in_use(host_ip, port)
+    return find_conflicts(project_name, services, containers, probes, owners)
