@@ -9,7 +9,7 @@ import pytest
 import typer
 
 from dashenv.cli import app
-from dashenv.docs import settings_markdown
+from dashenv.docs import project_options_markdown, settings_markdown
 from dashenv.errors import ExitCode
 from tests.conftest import REPO
 
@@ -50,8 +50,9 @@ def test_command_has_help_and_is_in_readme(path: str, cmd: Any) -> None:
     assert f"`dashenv {path}" in README, f"'dashenv {path}' is not in the README"
 
 
-def test_settings_table_is_generated() -> None:
+def test_settings_tables_are_generated() -> None:
     assert settings_markdown() in README, "regenerate with: python -m dashenv.docs"
+    assert project_options_markdown() in README, "regenerate with: python -m dashenv.docs"
 
 
 def test_ci_runs_the_readme_test_command() -> None:

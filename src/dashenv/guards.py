@@ -38,7 +38,7 @@ class ProtectedTarget:
 
     environment: str
     project: str  # its compose project name
-    sharing_declared: bool  # the configuration declares the two share servers (exclusive_with)
+    sharing_declared: bool  # both declare each other exclusive_with: they share servers
     postgres: Endpoint | None
     database: str | None
     redis: Endpoint | None

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.e2e.conftest import Project
-from tests.e2e.test_lifecycle import ok
+from tests.e2e.helpers import ok
 
 pytestmark = pytest.mark.docker
 SAMPLE = REPO / "tests" / "sample_app"

@@ -6,35 +6,17 @@ import json
 import shutil
 import signal
 import socket
-import ssl
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 from tests.e2e.conftest import Project, new_project, run_dashenv
+from tests.e2e.helpers import https_json, ok, sql
 
 pytestmark = pytest.mark.docker
-
-
-def https_json(url: str) -> dict:
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    with urllib.request.urlopen(url, context=ctx, timeout=10) as resp:
-        return json.loads(resp.read())
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def sql(project: Project, env: str, statement: str) -> str:
-    return ok(project("psql", env, "-tA", "-c", statement)).strip()
 
 
 def test_dev_and_test_side_by_side_and_dev_data_survives(e2e: Project) -> None:
@@ -155,7 +137,9 @@ def test_logs_and_exec_pass_through(e2e: Project) -> None:
     ok(e2e("up", "test"))
     logs = ok(e2e("logs", "test", "app", "--tail", "50"))
     assert "Running migrations..." in logs and "Migrations completed successfully" in logs
-    assert f"{e2e.container('test', 'app')}  |" in logs or "app" in logs
+    lines = [ln for ln in logs.splitlines() if "Running migrations..." in ln]
+    # every line carries its service's prefix (the container name, then "|")
+    assert lines and all(ln.split("|")[0].strip() == e2e.container("test", "app") for ln in lines)
     result = e2e("exec", "test", "app", "--", "sh", "-c", "echo out; exit 7")
     assert result.returncode == 7 and result.stdout.strip() == "out"
     assert ok(e2e("exec", "test", "app", "--", "printenv", "ENVIRONMENT")).strip() == "testing"

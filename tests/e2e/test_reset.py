@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Project, new_project, teardown
-from tests.e2e.test_lifecycle import ok, sql
+from tests.e2e.helpers import ok, sql
 
 pytestmark = pytest.mark.docker
 

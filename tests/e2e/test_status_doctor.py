@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.e2e.conftest import Project, new_project, teardown
-from tests.e2e.test_lifecycle import ok, sql
+from tests.e2e.helpers import ok, sql
 
 pytestmark = pytest.mark.docker
 SCHEMA = json.loads((REPO / "docs" / "status.schema.json").read_text())
@@ -224,8 +224,11 @@ def test_status_watch_refreshes_until_ctrl_c(stack: Project) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
-    time.sleep(5)  # long enough for a refresh or two
+    time.sleep(6)  # long enough for two refreshes (every 2 s)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in err
-    assert "dev (development, project" in out
+    # not a terminal: each refresh follows the last, under its time
+    stamps = [ln for ln in out.splitlines() if ln.startswith("--- ")]
+    assert len(stamps) >= 2, out
+    assert out.count("dev (development, project") >= 2

@@ -33,4 +33,9 @@ def test_cache_on_the_test_index(dashenv_redis) -> None:
 
 @pytest.mark.parametrize("n", range(4))
 def test_many_workers(db, n: int) -> None:
-    assert db.execute("SELECT %s::int", (n,)).fetchone()[0] == n
+    """Spread over the xdist workers: each sees the migrated test database and, of the
+    uncommitted writes, only its own."""
+    db.execute("INSERT INTO users (email) VALUES (%s)", (f"worker{n}@test",))
+    seen = db.execute("SELECT email FROM users WHERE email LIKE 'worker%%'").fetchall()
+    assert seen == [(f"worker{n}@test",)]
+    db.rollback()

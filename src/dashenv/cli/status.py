@@ -1,5 +1,6 @@
 """Status, doctor and certificates."""
 
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -54,6 +55,8 @@ def status(
 
 
 def _watch(st: RunContext, names: list[str], explicit: bool) -> None:
+    """Refresh every 2 s until Ctrl-C: in place on a terminal; elsewhere (a pipe, a log)
+    each refresh is printed after the last, under a line with its time."""
     import time
 
     from rich.console import Group
@@ -63,12 +66,23 @@ def _watch(st: RunContext, names: list[str], explicit: bool) -> None:
     from dashenv.workflows.status import status as collect
 
     console = render.console()
+
+    def refreshes() -> Iterator[Group]:
+        while True:
+            doc, _engine_error = collect(st, names, explicit=explicit)  # shown in the doc
+            if not console.is_terminal:
+                console.print(f"--- {doc['generated_at']}")
+            yield Group(*render.status_renderables(doc))
+            time.sleep(2)  # the refresh interval
+
     try:
+        if not console.is_terminal:
+            for group in refreshes():
+                console.print(group)
+                console.file.flush()
         with Live(console=console, auto_refresh=False, screen=False) as live:
-            while True:
-                doc, _engine_error = collect(st, names, explicit=explicit)  # shown in the doc
-                live.update(Group(*render.status_renderables(doc)), refresh=True)
-                time.sleep(2)  # the refresh interval
+            for group in refreshes():
+                live.update(group, refresh=True)
     except KeyboardInterrupt:
         return
 

@@ -107,7 +107,10 @@ class AppView:
 
 def load_app_settings(env: ResolvedEnvironment) -> AppView:
     shown = env.settings.env_file
-    entries = read_env_file(env.path(shown), shown, env_name=env.name)
+    if env.env_entries is not None and env.settings.env_file == shown:
+        entries = env.env_entries  # the env-file layer read it already
+    else:
+        entries = read_env_file(env.path(shown), shown, env_name=env.name)
     values: dict[str, Any] = {k: e.value for k, e in entries.items()}
     origins = {k: Origin("env file", k, shown, e.line) for k, e in entries.items()}
     source = LayerSource(AppSettings, values, origins)

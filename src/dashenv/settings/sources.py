@@ -78,6 +78,8 @@ class ResolvedEnvironment:
     settings: EnvironmentSettings
     provenance: dict[str, Origin]
     project: ProjectConfig
+    # the env file's entries, when the env-file layer read them (read once per run)
+    env_entries: dict[str, EnvEntry] | None = field(default=None, repr=False)
     _app: AppView | None = field(default=None, repr=False)
 
     def path(self, relative: str) -> Path:
@@ -201,6 +203,7 @@ def resolve_environment(
         ("dashenv.toml", *_layer_toml(project, name)),
         ("default", defaults, {k: Origin("default", k) for k in defaults}),
     ]
+    entries: dict[str, EnvEntry] | None = None
     if read_env:
         # the env file's own location comes from every layer but the env file
         env_file = next((vals["env_file"] for _, vals, _ in layers if "env_file" in vals), None)
@@ -235,7 +238,7 @@ def resolve_environment(
         layered = _Layered()  # type: ignore[call-arg]
     except ValidationError as exc:
         raise validation_error(exc, provenance, f"environment {name!r}") from None
-    return ResolvedEnvironment(name, layered, provenance, project)
+    return ResolvedEnvironment(name, layered, provenance, project, entries)
 
 
 def validation_error(

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dashenv.errors import ConfigError, DashenvError, GuardRefused, OperationFailed, Unreachable
+from dashenv.errors import ConfigError, DashenvError, GuardRefused, OperationFailed
 from dashenv.guards import (
     Endpoint,
     Intent,
@@ -131,7 +131,7 @@ class Observed:
     user: str | None
     postgres: Postgres
     facts: ResetFacts
-    docker: Docker | None
+    docker: Docker
 
     @property
     def target(self) -> str:
@@ -139,16 +139,16 @@ class Observed:
         return target_without_password(self.user, pg.host, pg.port, self.database)
 
 
-def _endpoint(host: str, port: int | None, containers: list[Container] | None) -> Endpoint:
+def _endpoint(host: str, port: int | None, containers: list[Container]) -> Endpoint:
     """The server reached at ``host:port``, with the running container publishing it."""
-    for c in containers or []:
+    for c in containers:
         if c.state == "running" and any(b.host_port == port for b in c.ports):
             return Endpoint(host, port, c.id, c.project)
     return Endpoint(host, port)
 
 
 def protected_targets(
-    ctx: RunContext, name: str, containers: list[Container] | None
+    ctx: RunContext, name: str, containers: list[Container]
 ) -> tuple[ProtectedTarget, ...]:
     """Every protected environment as configured and observed."""
     me = ctx.env(name).settings
@@ -173,7 +173,8 @@ def protected_targets(
             ProtectedTarget(
                 environment=other,
                 project=s.project_name,
-                sharing_declared=other in me.exclusive_with or name in s.exclusive_with,
+                # declared on both sides: the protected environment consents to sharing
+                sharing_declared=other in me.exclusive_with and name in s.exclusive_with,
                 postgres=_endpoint(s.host, s.postgres_port, containers)
                 if s.postgres_port
                 else None,
@@ -202,13 +203,8 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
             hint=f"set postgres_port for {name}; the ci environment starts clean on tmpfs anyway",
         )
     indexes = env.redis_indexes  # a contradiction in the configuration stops here (exit 2)
-    docker: Docker | None = target(ctx, name).docker
-    containers: list[Container] | None
-    try:
-        assert docker is not None
-        containers = docker.all_containers()
-    except Unreachable:
-        containers, docker = None, None  # no container is confirmed: the guards refuse
+    docker = target(ctx, name).docker
+    containers = docker.all_containers()  # the engine unreachable: exit 4
 
     pg = Postgres(s.host, s.postgres_port, db.user or "postgres", db.password)
     inspect_error = None
@@ -419,11 +415,6 @@ def _apply(
 
 def _migrate(o: Observed, database: str) -> None:
     """Run the environment's migration command in its app container against ``database``."""
-    if o.docker is None:
-        raise OperationFailed(
-            "cannot run migrations: the Docker engine is not reachable",
-            hint="the migration command runs in the app container",
-        )
     s = o.env.settings
     url = url_with_database(o.env.app.settings.DATABASE_URL or "", database)
     code, output = o.docker.exec_capture(

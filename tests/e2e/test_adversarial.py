@@ -1,0 +1,204 @@
+"""Every setting that can point a reset somewhere else, through every layer that can carry
+it: each is refused with its documented exit code (3 for a guard, 2 for a contradiction in
+the configuration), and every byte of dev (its rows, every Redis index) is still there.
+
+Dev's data is checked directly (psycopg, redis-py), not through dashenv.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+import redis
+
+from tests.e2e.conftest import Project, isolated_toml, new_project, teardown
+from tests.e2e.helpers import ok
+
+pytestmark = pytest.mark.docker
+
+DEV_KEYS = {0: "oauth:token", 1: "queue:job", 2: "ratelimit:ip", 3: "spare"}
+LAYERS = ("cli", "process env", "env file", "dashenv.toml")
+
+
+@pytest.fixture(scope="module")
+def stack(built_image: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    project = new_project(tmp_path_factory.mktemp("adversarial"), ("dev", "test"))
+    try:
+        ok(project("up", "dev", "postgres", "redis"))
+        with psycopg.connect(dev_dsn(project), autocommit=True) as conn:
+            conn.execute("CREATE TABLE precious (id int PRIMARY KEY, what text)")
+            conn.execute("INSERT INTO precious VALUES (1, 'oauth token'), (2, 'provider')")
+        for index, key in DEV_KEYS.items():
+            redis.Redis(port=project.ports["dev"]["redis"], db=index).set(key, f"dev-{index}")
+        ok(project("test", "setup"))
+        yield project
+    finally:
+        teardown(project, ("dev", "test"))
+
+
+def dev_dsn(p: Project) -> str:
+    port = p.ports["dev"]["postgres"]
+    return f"postgresql://dashtam_user:dev_pw_1234@127.0.0.1:{port}/dashtam"
+
+
+def assert_dev_intact(p: Project) -> None:
+    with psycopg.connect(dev_dsn(p)) as conn:
+        rows = conn.execute("SELECT id, what FROM precious ORDER BY id").fetchall()
+    assert rows == [(1, "oauth token"), (2, "provider")]
+    for index, key in DEV_KEYS.items():
+        client = redis.Redis(port=p.ports["dev"]["redis"], db=index)
+        assert client.get(key) == f"dev-{index}".encode(), f"dev's Redis index {index}"
+        assert client.dbsize() == 1
+
+
+def pointing_elsewhere(p: Project) -> dict[str, tuple[dict[str, str], int]]:
+    """Each way to point the test environment's reset at dev: settings, and the exit code."""
+    dev = p.ports["dev"]
+    return {
+        "postgres port": ({"postgres_port": str(dev["postgres"])}, 3),
+        "redis port": ({"redis_port": str(dev["redis"])}, 3),
+        "project name": ({"project_name": f"{p.prefix}-dev"}, 3),
+        "host and port": ({"host": "localhost", "postgres_port": str(dev["postgres"])}, 3),
+        "redis index": ({"redis_index": "0"}, 2),  # REDIS_URL says 1: a contradiction
+        "further index on dev's server": (
+            {"redis_indexes": "0", "redis_port": str(dev["redis"])},
+            3,
+        ),
+        "dev's project, ports and a one-sided sharing": (
+            {
+                "project_name": f"{p.prefix}-dev",
+                "postgres_port": str(dev["postgres"]),
+                "redis_port": str(dev["redis"]),
+                "exclusive_with": "dev",
+            },
+            3,
+        ),
+    }
+
+
+def reset_with(p: Project, layer: str, settings: dict[str, str]):
+    """``db reset test --yes`` with ``settings`` carried by ``layer``; files are restored."""
+    env_file = p.root / "env" / ".env.test"
+    toml = p.root / "dashenv.toml"
+    saved = {env_file: env_file.read_text(), toml: toml.read_text()}
+    args: list[str] = []
+    environ: dict[str, str] = {}
+    try:
+        if layer == "cli":
+            for key, value in settings.items():
+                args += ["--set", f"{key}={value}"]
+        elif layer == "process env":
+            environ = {f"DASHENV_{k.upper()}": v for k, v in settings.items()}
+        elif layer == "env file":
+            lines = [f"DASHENV_{k.upper()}={v}" for k, v in settings.items()]
+            env_file.write_text(saved[env_file] + "\n".join(lines) + "\n")
+        else:
+            tables = tomllib.loads(saved[toml])["environments"]
+            tables["test"].update(
+                {
+                    k: (v.split(",") if k == "exclusive_with" else [int(v)])
+                    if k in ("exclusive_with", "redis_indexes")
+                    else (int(v) if v.isdigit() else v)
+                    for k, v in settings.items()
+                }
+            )
+            toml.write_text(isolated_toml(p.prefix, tables))
+        return p(*args, "db", "reset", "test", "--yes", env=environ)
+    finally:
+        for path, text in saved.items():
+            path.write_text(text)
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+@pytest.mark.parametrize(
+    "case",
+    [
+        "postgres port",
+        "redis port",
+        "project name",
+        "host and port",
+        "redis index",
+        "further index on dev's server",
+        "dev's project, ports and a one-sided sharing",
+    ],
+)
+def test_every_setting_through_every_layer_is_refused(
+    stack: Project, case: str, layer: str
+) -> None:
+    settings, code = pointing_elsewhere(stack)[case]
+    result = reset_with(stack, layer, settings)
+    assert result.returncode == code, f"{result.returncode}\n{result.stdout}\n{result.stderr}"
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Error: ") and lines[-1].startswith("Hint: ")
+    assert "Traceback" not in result.stderr
+    if code == 3:
+        assert lines[0].startswith("Error: refusing to reset test: guard ")
+    assert_dev_intact(stack)
+
+
+@pytest.mark.parametrize(
+    ("entries", "set_", "code"),
+    [
+        # the database name is dev's
+        (
+            {"DATABASE_URL": "postgresql://dashtam_test_user:test_password@postgres:5432/dashtam"},
+            [],
+            3,
+        ),
+        # index 0, on dev's server: refused whatever the index
+        ({"REDIS_URL": "redis://redis:6379/0"}, ["redis_port"], 3),
+        ({"REDIS_URL": "redis://redis:6379/1"}, ["redis_port"], 3),
+        # dev's user and password, at dev's port
+        (
+            {"DATABASE_URL": "postgresql://dashtam_user:dev_pw_1234@postgres:5432/dashtam_test"},
+            ["postgres_port"],
+            3,
+        ),
+    ],
+)
+def test_app_settings_in_the_env_file_are_refused(
+    stack: Project, entries: dict[str, str], set_: list[str], code: int
+) -> None:
+    env_file = stack.root / "env" / ".env.test"
+    saved = env_file.read_text()
+    kept = [ln for ln in saved.splitlines() if ln.split("=")[0] not in entries]
+    env_file.write_text("\n".join(kept + [f"{k}={v}" for k, v in entries.items()]) + "\n")
+    args: list[str] = []
+    for key in set_:
+        args += ["--set", f"{key}={stack.ports['dev'][key.split('_')[0]]}"]
+    try:
+        result = stack(*args, "db", "reset", "test", "--yes")
+    finally:
+        env_file.write_text(saved)
+    assert result.returncode == code, f"{result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert result.stderr.startswith("Error: refusing to reset test: guard ")
+    assert_dev_intact(stack)
+
+
+def test_the_reported_reproduction(stack: Project) -> None:
+    """dev's Redis index 1 holds a key; a reset of test pointed at dev's Redis port used to
+    FLUSHDB it. Now it is refused, naming the owner of the server."""
+    result = stack(
+        "--set", f"redis_port={stack.ports['dev']['redis']}", "db", "reset", "test", "--yes"
+    )
+    assert result.returncode == 3
+    assert result.stderr.startswith("Error: refusing to reset test: guard 'redis index' failed")
+    assert "another project's container" in result.stderr
+    assert_dev_intact(stack)
+    # and the test environment's own reset still works, flushing only its own index
+    redis.Redis(port=stack.ports["test"]["redis"], db=1).set("cache:x", "1")
+    out = ok(stack("db", "reset", "test", "--yes"))
+    assert "Flushed Redis index 1 (1 keys)" in out
+    assert_dev_intact(stack)
+
+
+def test_a_missing_migrations_dir_refuses_the_reset(stack: Project) -> None:
+    result = stack("--set", "migrations_dir=compose/app/nowhere", "db", "reset", "test", "--yes")
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "Error: test: migrations_dir compose/app/nowhere does not exist"
+    )
+    assert_dev_intact(stack)
