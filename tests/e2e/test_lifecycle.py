@@ -241,6 +241,25 @@ def test_overlay_example_switches_exclusive_environments(built_image: None, tmp_
         assert groups["dev"] == [] and len(groups["test"]) == 4
         db = ok(run("psql", "test", "-tA", "-c", "SELECT current_database()")).strip()
         assert db == "dashtam_test"
+        # one compose project, one PostgreSQL, one Redis, the sharing declared on both
+        # sides: the reset runs, on the test database and the test index only
+        devkey = ("exec", "test", "redis", "--", "redis-cli", "-n", "0")
+        ok(run(*devkey, "SET", "oauth:token", "precious"))
+        ok(run("redis-cli", "test", "SET", "cache:x", "1"))
+        out = ok(run("db", "reset", "test", "--yes"))
+        assert "Flushed Redis index 1 (1 keys)" in out
+        assert ok(run(*devkey, "GET", "oauth:token")).strip() == "precious"
+        # the test environment's index pointed at dev's: the index rule refuses it
+        env_test = overlay / ".env.test"
+        saved = env_test.read_text()
+        env_test.write_text(saved.replace("redis://redis:6379/1", "redis://redis:6379/0"))
+        try:
+            refused = run("--set", "redis_index=0", "db", "reset", "test", "--yes")
+        finally:
+            env_test.write_text(saved)
+        assert refused.returncode == 3, refused.stderr
+        assert "protected environment dev uses index 0 on that server" in refused.stderr
+        assert ok(run(*devkey, "GET", "oauth:token")).strip() == "precious"
         switched_back = run("up", "dev")
         ok(switched_back)
         assert "Stopping test first" in switched_back.stderr

@@ -137,7 +137,7 @@ def test_protected_redis_index_is_refused(stack: Project) -> None:
     finally:
         (stack.root / "env" / ".env.test").write_text(original)
     refused(result, "redis index")
-    assert "protected environment dev uses that index on that server" in result.stderr
+    assert "the port is served by another project's container" in result.stderr
     untouched(stack)
     dev_intact(stack)
 

@@ -40,11 +40,9 @@ def host_environment(ctx: RunContext, name: str) -> dict[str, str]:
     """What a test command run on the host needs: the URLs as seen from the host."""
     from urllib.parse import urlsplit, urlunsplit
 
-    from dashenv.settings.app import load_app_settings
-
     env = ctx.env(name)
     s = env.settings
-    app = load_app_settings(env)
+    app = env.app
     values = {k: e.value for k, e in app.entries.items() if not k.startswith("DASHENV_")}
     if app.settings.DATABASE_URL and s.postgres_port:
         parts = urlsplit(app.settings.DATABASE_URL)
