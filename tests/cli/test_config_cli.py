@@ -254,12 +254,12 @@ def test_a_missing_compose_file_is_a_configuration_error(run: Run, project: Path
     (project / "dashenv.toml").write_text(
         '[environments.test]\ncompose_files = ["compose/nowhere.yml"]\n'
     )
-    result = run("config", "compose", "test")
-    assert_usage_error(
-        result,
-        "test: compose file compose/nowhere.yml does not exist (compose_files from "
-        "dashenv.toml:2 (environments.test.compose_files))",
-    )
+    for args in (("config", "compose", "test"), ("up", "test"), ("db", "reset", "test", "-y")):
+        assert_usage_error(
+            run(*args),
+            "test: compose file compose/nowhere.yml does not exist (compose_files from "
+            "dashenv.toml:2 (environments.test.compose_files))",
+        )
 
 
 def test_a_disagreeing_redis_index_is_a_configuration_error(run: Run) -> None:

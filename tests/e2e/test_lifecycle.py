@@ -268,3 +268,16 @@ def test_overlay_example_switches_exclusive_environments(built_image: None, tmp_
     finally:
         run("down", "test")
         run("down", "dev", "--volumes", "--yes")
+
+
+def test_a_failed_build_is_the_builds_failure_not_the_engines(e2e: Project) -> None:
+    dockerfile = e2e.root / "compose" / "app" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "\nRUN echo broken step && exit 3\n")
+    for args in (("build", "dev"), ("up", "dev", "--build")):
+        result = e2e(*args)
+        assert result.returncode == 1, f"{args}: {result.returncode}\n{result.stderr}"
+        (first,) = [ln for ln in result.stderr.splitlines() if ln.startswith("Error: ")]
+        assert first.startswith("Error: docker compose ") and "the image build failed: " in first
+        assert "exit code: 3" in first
+        assert "check the Dockerfile" in result.stderr and "Traceback" not in result.stderr
+    assert ok(e2e("ps", "dev")).strip() == "dev: no containers"

@@ -158,11 +158,13 @@ def test_stamp_of_another_environment_is_refused(stack: Project) -> None:
 def test_unstamped_database_needs_adopt(stack: Project) -> None:
     mark_test_db(stack)
     sql(stack, "test", "DROP SCHEMA dashenv CASCADE")
-    result = stack("db", "reset", "test", "--yes")
-    refused(result, "stamp")
-    assert "pass --adopt" in result.stderr
-    untouched(stack)
-    ok(stack("db", "reset", "test", "--yes", "--adopt"))
+    try:
+        result = stack("db", "reset", "test", "--yes")
+        refused(result, "stamp")
+        assert "pass --adopt" in result.stderr
+        untouched(stack)
+    finally:
+        ok(stack("db", "reset", "test", "--yes", "--adopt"))
     assert (
         sql(stack, "test", "SELECT value FROM dashenv.metadata WHERE key = 'environment'") == "test"
     )
@@ -277,10 +279,12 @@ def test_run_passes_exit_codes_through(stack: Project) -> None:
 
 
 def test_clean_takes_test_down_and_keeps_dev(stack: Project, tmp_path: Path) -> None:
-    ok(stack("test", "clean"))
-    assert ok(stack("ps", "test")).strip() == "test: no containers"
-    dev_intact(stack)
-    ok(stack("test", "setup"))  # leave the module's stack as it was
+    try:
+        ok(stack("test", "clean"))
+        assert ok(stack("ps", "test")).strip() == "test: no containers"
+        dev_intact(stack)
+    finally:
+        ok(stack("test", "setup"))  # leave the module's stack as it was
 
 
 def test_run_on_the_host_gets_host_side_urls(stack: Project) -> None:

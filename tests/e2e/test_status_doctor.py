@@ -99,11 +99,41 @@ def test_status_unreachable_parts_are_reported_not_raised(stack: Project) -> Non
 
 def test_status_without_engine(tmp_path: Path) -> None:
     project = new_project(tmp_path, ("dev",))
-    result = project("status", "dev", "--json", env={"DOCKER_HOST": "unix:///nope.sock"})
-    doc = json.loads(result.stdout)
+    nope = {"DOCKER_HOST": "unix:///nope.sock"}
+    result = project("status", "dev", "--json", env=nope)
+    doc = json.loads(result.stdout)  # the document still comes, then exit 4
     jsonschema.validate(doc, SCHEMA)
-    assert result.returncode == 1 and doc["engine"]["reachable"] is False
+    assert result.returncode == 4 and doc["engine"]["reachable"] is False
+    assert result.stderr.startswith("Error: cannot reach the Docker engine")
     assert "Traceback" not in result.stderr
+    text = project("status", "--all", env=nope)
+    assert text.returncode == 4 and text.stdout == ""
+    assert text.stderr.splitlines()[-1].startswith("Hint: start Docker")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("ps", "--all"),
+        ("up", "test"),
+        ("down", "test"),
+        ("restart", "test"),
+        ("logs", "test"),
+        ("exec", "test", "app", "--", "true"),
+        ("db", "reset", "test", "--yes"),
+        ("db", "reset", "test", "--dry-run"),
+        ("test", "setup"),
+    ],
+)
+def test_every_command_needing_the_engine_exits_4_without_it(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    project = new_project(tmp_path, ("dev", "test"))
+    result = project(*args, env={"DOCKER_HOST": "unix:///nope.sock"})
+    assert result.returncode == 4, f"{result.returncode}\n{result.stdout}\n{result.stderr}"
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Error: cannot reach the Docker engine")
+    assert lines[-1].startswith("Hint: ") and "Traceback" not in result.stderr
 
 
 def test_doctor_passes_on_a_good_setup(stack: Project) -> None:
@@ -119,9 +149,12 @@ def test_doctor_finds_a_dirty_then_unstamped_test_database(stack: Project) -> No
     assert found[("test", "test database")]["level"] == "warn"
     assert "users (1)" in found[("test", "test database")]["detail"]
     sql(stack, "test", "DROP SCHEMA dashenv CASCADE")
-    code, found = checks(stack, "test")
-    assert code == 1 and found[("test", "test database")]["detail"] == "dashtam_test is unstamped"
-    ok(stack("db", "reset", "test", "--yes", "--adopt"))
+    try:
+        code, found = checks(stack, "test")
+        assert code == 1
+        assert found[("test", "test database")]["detail"] == "dashtam_test is unstamped"
+    finally:
+        ok(stack("db", "reset", "test", "--yes", "--adopt"))
 
 
 def test_doctor_finds_a_missing_database(stack: Project) -> None:

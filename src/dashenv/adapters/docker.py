@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dashenv.errors import DashenvError, OperationFailed, Unreachable
+from dashenv.errors import DashenvError, ExitCode, OperationFailed, Unreachable
 from dashenv.facts import ComposeService, Container, PortBinding
 
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 FILES_LABEL = "com.docker.compose.project.config_files"
-INTERRUPTED = 130  # what a shell reports for a child ended by Ctrl-C
 
 # stderr of a docker command that could not reach the engine at all
 _ENGINE_DOWN = (
@@ -164,7 +163,7 @@ class Docker:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            return INTERRUPTED
+            return int(ExitCode.INTERRUPTED)
 
     def run_filtered(self, argv: list[str], secrets: list[str]) -> int:
         """Run a command, passing its output on line by line with secrets masked (logs)."""
@@ -180,7 +179,7 @@ class Docker:
         except KeyboardInterrupt:
             proc.terminate()
             proc.wait()
-            return INTERRUPTED
+            return int(ExitCode.INTERRUPTED)
 
     def start_background(self, argv: list[str], what: str) -> Background:
         proc = self._popen(

@@ -8,10 +8,10 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from dashenv.adapters.docker import INTERRUPTED
 from dashenv.errors import (
     ConfigError,
     DashenvError,
+    ExitCode,
     GuardRefused,
     HealthTimeout,
     OperationFailed,
@@ -327,7 +327,7 @@ def logs(
     if t.env.path(t.settings.env_file).is_file():
         secrets = t.env.app.secrets()
     code = t.docker.run_filtered(t.docker.compose_argv(*args, *services), secrets)
-    return 0 if follow and code == INTERRUPTED else code
+    return 0 if follow and code == ExitCode.INTERRUPTED else code
 
 
 def exec_in(ctx: RunContext, name: str, service: str, command: list[str], tty: bool) -> int:

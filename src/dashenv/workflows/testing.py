@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dashenv.adapters.docker import INTERRUPTED
+from dashenv.errors import ExitCode
 from dashenv.workflows import lifecycle, reset
 from dashenv.workflows.targets import target
 
@@ -67,7 +67,7 @@ def run_tests(ctx: RunContext, name: str, args: list[str], runner: str | None = 
     try:
         return subprocess.call(command, shell=True, env=env, cwd=t.env.project.root)
     except KeyboardInterrupt:
-        return INTERRUPTED
+        return int(ExitCode.INTERRUPTED)
 
 
 def clean(ctx: RunContext, name: str) -> list[str]:
