@@ -2,8 +2,11 @@
 # DASHENV can point elsewhere: make test DASHENV="dashenv -C ../dashtam"
 DASHENV ?= dashenv
 ARGS ?=
+ENV ?= dev
+MSG ?=
+REV ?= -1
 
-.PHONY: help up dev-up dev-down dev-logs dev-status test-setup test test-clean test-up test-down status certs ci doctor
+.PHONY: help up dev-up dev-down dev-logs dev-status test-setup test test-clean test-up test-down status certs ci doctor migrate migrate-create migrate-down migrate-history migrate-current
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -48,3 +51,19 @@ doctor: ## check the machine and the environments
 
 ci: ## one throwaway run of the test suite in the ci environment
 	$(DASHENV) ci run -- $(ARGS)
+
+migrate: ## upgrade ENV's database to head (ENV=dev)
+	$(DASHENV) db migrate $(ENV)
+
+migrate-create: ## new Alembic revision: make migrate-create MSG="add accounts"
+	@[ -n "$(MSG)" ] || { echo 'give the message: make migrate-create MSG="..."' >&2; exit 2; }
+	$(DASHENV) db revision $(ENV) -m "$(MSG)" --autogenerate
+
+migrate-down: ## downgrade ENV's database (REV=-1), typed confirmation, snapshot first
+	$(DASHENV) db downgrade $(ENV) $(REV)
+
+migrate-history: ## the revision history
+	$(DASHENV) db history $(ENV)
+
+migrate-current: ## the revision ENV's database is at
+	$(DASHENV) db current $(ENV)

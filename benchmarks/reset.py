@@ -9,6 +9,11 @@ test environment runs it).
 
 Run by hand: python benchmarks/reset.py [--runs N] [--tables N]. Needs Docker and postgres:17.
 The last line is the ratio the reset's template path is judged by (target: at least 5).
+
+python benchmarks/reset.py --alembic [-C DIR] [--runs N], with the test environment up in the
+project (DIR, default: here): the whole 'dashenv db reset test --yes' beside the usual Alembic
+way, 'alembic downgrade base && alembic upgrade head' in the test app container, on the
+shipped revisions, alternating; the last line is 'alembic/reset ratio' (goal: at least 5).
 """
 
 from __future__ import annotations
@@ -79,11 +84,53 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+def alembic_case(project: str, runs: int) -> None:
+    """Whole processes: dashenv's reset beside Alembic's own way, in the test app container."""
+    import os
+    import shlex
+    import sys
+
+    line = subprocess.run(
+        [sys.executable, "-m", "dashenv", "-C", project, "config", "compose", "test", "--",
+         "exec", "-T", "app", "sh", "-c", "alembic downgrade base && alembic upgrade head"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    argv = shlex.split(line)
+    env = dict(os.environ)
+    while "=" in argv[0]:
+        key, value = argv.pop(0).split("=", 1)
+        env[key] = value
+    reset = [sys.executable, "-m", "dashenv", "-C", project, "db", "reset", "test", "--yes"]
+    cases = {
+        "alembic downgrade base && upgrade head": (argv, env),
+        "dashenv db reset test --yes": (reset, dict(os.environ)),
+    }
+    times: dict[str, list[float]] = {k: [] for k in cases}
+    for _ in range(runs):  # interleaved
+        for name, (cmd, cmd_env) in cases.items():
+            start = time.perf_counter()
+            subprocess.run(cmd, env=cmd_env, cwd=project, check=True, capture_output=True)
+            times[name].append(time.perf_counter() - start)
+    medians = {k: median_ms(v) for k, v in times.items()}
+    print(f"the shipped Alembic revisions, whole processes, {runs} runs alternating")
+    for name, ms in medians.items():
+        print(f"{name:40} median {ms:8.1f} ms")
+    ratio = (
+        medians["alembic downgrade base && upgrade head"] / medians["dashenv db reset test --yes"]
+    )
+    print(f"alembic/reset ratio: {ratio:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--tables", type=int, default=100)
+    parser.add_argument("--alembic", action="store_true", help="the Alembic case (test up)")
+    parser.add_argument("-C", dest="project", default=".", help="the project (--alembic)")
     args = parser.parse_args()
+    if args.alembic:
+        alembic_case(args.project, args.runs)
+        return
     container, port = start_postgres()
     try:
         pg = Postgres("127.0.0.1", port, "postgres", PASSWORD)

@@ -233,7 +233,7 @@ def setup_result(result: Any) -> None:
 # --- status ------------------------------------------------------------------------
 
 
-def _size(n: int) -> str:
+def size(n: int) -> str:
     for unit in ("B", "kB", "MB", "GB"):
         if n < 1024:
             return f"{n:.0f} {unit}"
@@ -287,12 +287,19 @@ def status_renderables(doc: dict[str, Any]) -> list[Any]:
             else:
                 stamp = (pg.get("stamp") or {}).get("environment", "none")
                 mig = pg.get("migrations") or {}
+                state = mig.get("state", "unknown")
+                if state == "behind":
+                    state += f" ({', '.join(mig.get('pending') or [])} pending)"
+                elif state == "ahead":
+                    state += f" (at {', '.join(mig.get('unknown_revisions') or [])}, not here)"
+                elif state == "latest":
+                    state += f" ({', '.join(mig.get('heads') or [])})"
                 flags = ", ".join(f"{k}={v}" for k, v in (pg.get("settings") or {}).items())
                 parts.append(
                     Text(
                         f"  PostgreSQL {pg['version']} at {pg['endpoint']}: "
                         f"database {pg['database']}, stamp {stamp}, "
-                        f"migrations {mig.get('state', 'unknown')}; {flags}"
+                        f"migrations {state}; {flags}"
                     )
                 )
                 parts.append(
@@ -300,11 +307,19 @@ def status_renderables(doc: dict[str, Any]) -> list[Any]:
                         None,
                         ["database", "owner", "size", "connections"],
                         [
-                            [d["name"], d["owner"], _size(d["size_bytes"]), d["connections"]]
+                            [d["name"], d["owner"], size(d["size_bytes"]), d["connections"]]
                             for d in pg["databases"]
                         ],
                     )
                 )
+                if pg.get("snapshots"):
+                    snaps = pg["snapshots"]
+                    parts.append(
+                        Text(
+                            f"  snapshots: {', '.join(s['name'] for s in snaps)} "
+                            f"({size(sum(s['size_bytes'] for s in snaps))})"
+                        )
+                    )
                 if pg.get("tables"):
                     parts.append(
                         table(
@@ -340,6 +355,31 @@ def status(doc: dict[str, Any]) -> None:
     out = console()
     for part in status_renderables(doc):
         out.print(part)
+
+
+def snapshots(environment: str, found: list[Any]) -> None:
+    out = console()
+    if not found:
+        out.print(
+            f"{environment}: no snapshots ('dashenv db snapshot {environment} NAME' takes one)"
+        )
+        return
+    rows = [
+        [
+            s.name + (" (auto)" if s.auto else ""),
+            s.taken_at,
+            size(s.size_bytes),
+            ", ".join(s.revision or []) or "-",
+            s.git_branch or "-",
+            s.git_commit or "-",
+        ]
+        for s in found
+    ]
+    out.print(table(None, ["snapshot", "taken", "size", "revision", "branch", "commit"], rows))
+    total = sum(s.size_bytes for s in found)
+    out.print(
+        f"{len(found)} snapshots of {environment}, {size(total)} in all; they live on its volume"
+    )
 
 
 def doctor(checks: list[Any]) -> None:

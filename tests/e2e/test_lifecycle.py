@@ -136,8 +136,9 @@ def test_down_volumes_on_dev_needs_yes(e2e: Project) -> None:
 def test_logs_and_exec_pass_through(e2e: Project) -> None:
     ok(e2e("up", "test"))
     logs = ok(e2e("logs", "test", "app", "--tail", "50"))
-    assert "Running migrations..." in logs and "Migrations completed successfully" in logs
-    lines = [ln for ln in logs.splitlines() if "Running migrations..." in ln]
+    assert "Running Alembic migrations..." in logs
+    assert "Migrations completed successfully" in logs
+    lines = [ln for ln in logs.splitlines() if "Running Alembic migrations..." in ln]
     # every line carries its service's prefix (the container name, then "|")
     assert lines and all(ln.split("|")[0].strip() == e2e.container("test", "app") for ln in lines)
     result = e2e("exec", "test", "app", "--", "sh", "-c", "echo out; exit 7")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Project, new_project, teardown
-from tests.e2e.helpers import ok, sql
+from tests.e2e.helpers import add_revision, ok, sql
 
 pytestmark = pytest.mark.docker
 
@@ -183,11 +183,12 @@ def test_dry_run_prints_verdicts_and_plan_and_executes_nothing(stack: Project) -
 
 
 def test_changed_migrations_rebuild_the_template(stack: Project) -> None:
-    migration = stack.root / "compose" / "app" / "migrations" / "0003_audit_events.sql"
-    migration.write_text("CREATE TABLE audit_events (id bigserial PRIMARY KEY, what text);\n")
+    migration = add_revision(stack.root, "0004", "0003", "audit_events")
     try:
-        out = ok(stack("db", "reset", "test", "--yes"))
+        result = stack("db", "reset", "test", "--yes")
+        out = ok(result)
         assert "template rebuilt" in out
+        assert "the migrations changed since the last template" in result.stderr
         assert sql(stack, "test", "SELECT to_regclass('public.audit_events') IS NOT NULL") == "t"
         again = ok(stack("db", "reset", "test", "--yes"))
         assert "template rebuilt" not in again

@@ -6,9 +6,10 @@ import datetime
 import stat
 from pathlib import Path
 
+from dashenv.migrations import Revision, build_graph
 from dashenv.workflows.certs import ensure_certs, read_expiry
-from dashenv.workflows.doctor import check_certificate, check_env_file
-from dashenv.workflows.status import migrations_state, problems
+from dashenv.workflows.doctor import check_certificate, check_env_file, migrations_check
+from dashenv.workflows.status import migration_problems, problems
 
 NOW = datetime.datetime.now(datetime.UTC)
 
@@ -68,13 +69,20 @@ def test_certificate_check(tmp_path: Path) -> None:
     assert check_certificate(tmp_path / "d", "d", NOW).level == "pass"
 
 
-def test_migrations_state(tmp_path: Path) -> None:
-    (tmp_path / "0001_a.sql").write_text("")
-    (tmp_path / "0002_b.sql").write_text("")
-    assert migrations_state(tmp_path, {"0001_a.sql", "0002_b.sql"})["state"] == "latest"
-    behind = migrations_state(tmp_path, {"0001_a.sql"})
-    assert behind["state"] == "behind" and behind["pending"] == ["0002_b.sql"]
-    assert migrations_state(tmp_path, None)["state"] == "unknown"
+def test_migrations_check_and_problems() -> None:
+    from dashenv.migrations import database_state
+
+    g = build_graph([Revision("a", (), "a.py"), Revision("b", ("a",), "b.py")])
+    latest = database_state(g, ("b",)).as_dict()
+    assert migrations_check("dev", latest).level == "pass" and migration_problems(latest) == []
+    behind = database_state(g, ("a",)).as_dict()
+    assert migrations_check("dev", behind).fix == "dashenv db migrate dev"
+    assert migration_problems(behind) == ["migrations pending: b"]
+    ahead = database_state(g, ("c9",)).as_dict()
+    check = migrations_check("dev", ahead)
+    assert check.level == "fail" and "which this checkout does not have" in check.detail
+    assert "check out the branch that has c9" in check.fix and "restore a snapshot" in check.fix
+    assert migration_problems(ahead)[0].startswith("database at revision c9")
 
 
 def test_status_problems() -> None:

@@ -59,7 +59,7 @@ def test_overlay_invocation_and_profiles() -> None:
 def test_shell_line_is_relative_and_quoted() -> None:
     line = compose_invocation(builtin("dev"), ROOT).shell("up", relative_to=ROOT)
     assert "-f compose/docker-compose.dev.yml --env-file env/.env.dev" in line
-    assert "DASHENV_MIGRATION_COMMAND='python -m dashtam_app.migrate'" in line
+    assert "DASHENV_MIGRATION_COMMAND='alembic upgrade head'" in line
 
 
 def test_endpoints() -> None:

@@ -3,11 +3,20 @@
 import os
 
 
-def database_url() -> str:
+def _with_scheme(scheme: str) -> str:
     url = os.environ["DATABASE_URL"]
-    # the seed writes postgresql+asyncpg://; psycopg wants the plain scheme
     _scheme, sep, rest = url.partition("://")
-    return "postgresql://" + rest if sep else url
+    return f"{scheme}://{rest}" if sep else url
+
+
+def database_url() -> str:
+    """The URL for psycopg (the tests): the plain postgresql scheme."""
+    return _with_scheme("postgresql")
+
+
+def async_database_url() -> str:
+    """The URL for SQLAlchemy's async engine: postgresql+asyncpg, as the seed writes it."""
+    return _with_scheme("postgresql+asyncpg")
 
 
 def redis_url() -> str:
@@ -15,4 +24,3 @@ def redis_url() -> str:
 
 
 CERT_DIR = os.environ.get("CERT_DIR", "/certs")
-MIGRATIONS_DIR = os.environ.get("MIGRATIONS_DIR", "/srv/migrations")

@@ -1,38 +1,43 @@
-"""The application: /health reports database and Redis reachability."""
+"""The application: /health reports database (SQLAlchemy async) and Redis reachability."""
 
 import os
 
-import psycopg
-import redis
+import redis.asyncio as aioredis
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from dashtam_app.config import database_url, redis_url
+from dashtam_app.config import async_database_url, redis_url
 
 app = FastAPI(title="Dashtam (dashenv stand-in)")
+# the pool re-checks each connection, so it reconnects after dashenv swaps the database
+engine = create_async_engine(async_database_url(), pool_pre_ping=True, pool_size=2)
 
 
-def _database() -> dict:
+async def _database() -> dict:
     try:
-        with psycopg.connect(database_url(), connect_timeout=3, client_encoding="utf8") as conn:
-            name = conn.execute("SELECT current_database()").fetchone()[0]
+        async with engine.connect() as conn:
+            name = (await conn.execute(text("SELECT current_database()"))).scalar_one()
         return {"ok": True, "database": name}
     except Exception as exc:  # report any failure as unreachable
         return {"ok": False, "error": type(exc).__name__}
 
 
-def _redis() -> dict:
+async def _redis() -> dict:
     try:
-        client = redis.Redis.from_url(redis_url(), socket_timeout=3)
-        client.ping()
-        return {"ok": True, "index": client.connection_pool.connection_kwargs.get("db", 0)}
+        client = aioredis.Redis.from_url(redis_url(), socket_timeout=3)
+        await client.ping()
+        index = client.connection_pool.connection_kwargs.get("db", 0)
+        await client.aclose()
+        return {"ok": True, "index": index}
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
 
 
 @app.get("/health")
-def health() -> JSONResponse:
-    db, cache = _database(), _redis()
+async def health() -> JSONResponse:
+    db, cache = await _database(), await _redis()
     ok = db["ok"] and cache["ok"]
     body = {
         "status": "ok" if ok else "degraded",

@@ -12,10 +12,12 @@ def test_runs_against_a_test_database():
         assert "test" in conn.execute("SELECT current_database()").fetchone()[0]
 
 
-def test_schema_is_migrated():
+def test_schema_is_migrated_with_alembic():
     with psycopg.connect(database_url(), client_encoding="utf8") as conn:
         tables = {
             r[0]
             for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         }
-    assert {"users", "providers"} <= tables
+        catalog = conn.execute("SELECT count(*) FROM provider_catalog").fetchone()[0]
+    assert {"users", "providers", "provider_catalog", "alembic_version"} <= tables
+    assert catalog == 3  # the data migration's rows

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import DashenvError, ExitCode, OperationFailed, Unreachable
@@ -180,6 +181,24 @@ class Docker:
             proc.terminate()
             proc.wait()
             return int(ExitCode.INTERRUPTED)
+
+    def run_with_files(
+        self, argv: list[str], what: str, *, stdin: Path | None = None, stdout: Path | None = None
+    ) -> None:
+        """Run a command with its input from a file or its output into one (pg_dump,
+        pg_restore in a container); a failure raises with the command's own reason."""
+        import tempfile
+
+        with (
+            open(stdin, "rb") if stdin else open(os.devnull, "rb") as fin,
+            open(stdout, "wb") if stdout else open(os.devnull, "wb") as fout,
+            tempfile.TemporaryFile("w+") as ferr,
+        ):
+            proc = self._popen(argv, stdin=fin, stdout=fout, stderr=ferr)
+            code = proc.wait()
+            if code != 0:
+                ferr.seek(0)
+                raise classify(what, code, ferr.read(), self.where)
 
     def start_background(self, argv: list[str], what: str) -> Background:
         proc = self._popen(

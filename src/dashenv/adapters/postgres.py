@@ -48,6 +48,7 @@ class Postgres:
         self.host, self.port, self.user, self.password = host, port, user, password
         self.timeout = timeout
         self._maintenance: Any = None  # one reused autocommit connection to "postgres"
+        self._fsync: bool | None = None
 
     def close(self) -> None:
         if self._maintenance is not None:
@@ -145,13 +146,14 @@ class Postgres:
         ).fetchall()
         return {k: v for k, v in rows}
 
-    def applied_migrations(self, database: str) -> set[str] | None:
-        """Versions in the app's schema_migrations table; None when there is no such table."""
+    def alembic_current(self, database: str) -> tuple[str, ...] | None:
+        """The revision(s) in Alembic's ``alembic_version``; None when there is no such table."""
         with self.connect(database) as conn:
-            exists = conn.execute("SELECT to_regclass('public.schema_migrations')").fetchone()[0]
+            exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()[0]
             if exists is None:
                 return None
-            return {str(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
+            rows = conn.execute("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()
+        return tuple(str(r[0]) for r in rows)
 
     def server_settings(self, database: str, names: list[str]) -> dict[str, str]:
         with self.connect(database) as conn:
@@ -212,17 +214,78 @@ class Postgres:
 
     # -- changing (callers have passed the guards) ---------------------------------------
 
-    def create_database(self, name: str, template: str | None = None) -> None:
+    def fsync(self) -> bool:
+        """Whether the server runs with fsync (cached: a server flag)."""
+        if self._fsync is None:
+            with self.connect() as conn:
+                self._fsync = str(conn.execute("SHOW fsync").fetchone()[0]) == "on"
+        return self._fsync
+
+    def create_database(
+        self, name: str, template: str | None = None, *, hold_template: bool = False
+    ) -> None:
+        """Create ``name``, empty or as a copy of ``template`` (no dump: PostgreSQL copies the
+        files). ``hold_template`` keeps new connections off the template for the moment of
+        the copy (a live database, such as dev's: its app's pool reconnects after).
+
+        The copy's strategy follows the server: FILE_COPY checkpoints, cheap without fsync
+        (the test servers), while WAL_LOG avoids the checkpoint where fsync is on
+        (benchmarks/snapshot.py measures both).
+        """
         from psycopg import sql
 
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         with self.connect() as conn:
-            if template:
-                query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-                # a file copy beats WAL-logging every block for a small template (PG 15+)
-                if conn.info.server_version >= 150000:
-                    query += sql.SQL(" STRATEGY FILE_COPY")
-            conn.execute(query)
+            if template is None:
+                conn.execute(query)
+                return
+            query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            if conn.info.server_version >= 150000:
+                strategy = "WAL_LOG" if self.fsync() else "FILE_COPY"
+                query += sql.SQL(" STRATEGY {}").format(sql.SQL(strategy))
+            if not hold_template:
+                conn.execute(query)
+                return
+            self.allow_connections(template, False)
+            try:
+                self._terminate(conn, template)
+                conn.execute(query)
+            finally:
+                self.allow_connections(template, True)
+
+    def allow_connections(self, name: str, allowed: bool) -> None:
+        from psycopg import sql
+
+        with self.connect() as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}").format(
+                    sql.Identifier(name), sql.SQL("true" if allowed else "false")
+                )
+            )
+
+    def set_comment(self, name: str, comment: str) -> None:
+        from psycopg import sql
+
+        with self.connect() as conn:
+            conn.execute(
+                sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                    sql.Identifier(name), sql.Literal(comment)
+                )
+            )
+
+    def databases_with_comments(self, prefix: str) -> list[tuple[str, str | None, int]]:
+        """Databases named ``prefix...``: name, comment and size in bytes."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid)"
+                " FROM pg_database WHERE starts_with(datname, %s) ORDER BY datname",
+                (prefix,),
+            ).fetchall()
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
+    def read_stamp(self, database: str) -> dict[str, str] | None:
+        with self.connect(database) as conn:
+            return self._read_stamp(conn)
 
     def drop_database(self, name: str) -> None:
         from psycopg import sql

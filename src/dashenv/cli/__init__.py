@@ -95,7 +95,10 @@ LAZY: dict[str, tuple[str, str]] = {
         "Open redis-cli on ENV's Redis index; extra arguments go to redis-cli.",
     ),
     "test": ("testing", "The test workflow: setup, run, clean."),
-    "db": ("testing", "Database operations, every destructive one guarded."),
+    "db": (
+        "db",
+        "The database: guarded reset, Alembic migrations, snapshots; destructive steps guarded.",
+    ),
     "ci": ("testing", "The CI workflow: one throwaway run of the test suite."),
     "status": ("status", "Containers, PostgreSQL, Redis and the app's /health, per environment."),
     "doctor": (

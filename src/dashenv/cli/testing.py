@@ -1,25 +1,19 @@
-"""Test commands: db reset, test setup | run | clean."""
+"""Test commands: test setup | run | clean, and ci run."""
 
-from typing import TYPE_CHECKING, Annotated, cast
+from typing import Annotated
 
 import typer
 
-from dashenv.cli.params import EnvArg, TestEnv
+from dashenv.cli.params import TestEnv
 from dashenv.cli.state import state
 from dashenv.errors import PassThrough
-
-if TYPE_CHECKING:
-    from dashenv.reset_plan import Strategy
 
 
 def register(app: typer.Typer) -> None:
     from dashenv.cli import new_app
 
-    db_app = new_app("db", help="Database operations, every destructive one guarded.")
     test_app = new_app("test", help="The test workflow: setup, run, clean.")
-    app.add_typer(db_app)
     app.add_typer(test_app)
-    db_app.command("reset")(reset)
     test_app.command("setup")(setup)
     test_app.command(
         "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
@@ -30,59 +24,6 @@ def register(app: typer.Typer) -> None:
     ci_app.command(
         "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
     )(ci_run)
-
-
-def reset(
-    ctx: typer.Context,
-    env: EnvArg,
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print every guard's verdict and the plan only.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    adopt: Annotated[
-        bool, typer.Option("--adopt", help="Take over an unstamped database that has tables.")
-    ] = False,
-    strategy: Annotated[
-        str, typer.Option("--strategy", help="template (clone, fast) or migrate (re-run).")
-    ] = "template",
-    no_wait: Annotated[
-        bool, typer.Option("--no-wait", help="Fail at once if another reset holds the lock.")
-    ] = False,
-) -> None:
-    """Bring ENV's database to a clean state at the latest migration and flush its Redis index.
-
-    Every guard must pass first: role testing/ci and ENVIRONMENT=testing, TESTING=true,
-    the database name contains 'test', the target is no protected environment's, the
-    database's stamp, the Redis index. A refusal exits 3 and touches nothing.
-    """
-    import sys
-
-    from dashenv import render
-    from dashenv.errors import GuardRefused
-    from dashenv.workflows.reset import reset as do_reset
-
-    if strategy not in ("template", "migrate"):
-        raise typer.BadParameter("choose template or migrate", param_hint="--strategy")
-    st = state(ctx)
-    if not dry_run and not yes:
-        if not sys.stdin.isatty():
-            raise GuardRefused(
-                f"refusing to reset {env} without confirmation",
-                hint=f"confirm in a terminal, or pass --yes: dashenv db reset {env} --yes",
-            )
-        if not typer.confirm(f"Reset the database of {env}? Its data will be gone.", default=False):
-            raise GuardRefused(f"kept the database of {env}", hint="nothing was changed")
-    err = render.console(stderr=True)
-    result = do_reset(
-        st,
-        env,
-        strategy=cast("Strategy", strategy),
-        dry_run=dry_run,
-        adopt=adopt,
-        wait=not no_wait,
-        say=err.print,
-    )
-    render.reset_result(result)
 
 
 def setup(ctx: typer.Context, env: TestEnv = "test") -> None:

@@ -68,11 +68,26 @@ class EnvironmentSettings(BaseSettings):
         True, description="The app serves HTTP here (false where it idles for the tests)."
     )
     migration_command: str = Field(
-        "python -m dashtam_app.migrate",
+        "alembic upgrade head",
         description="Brings the database schema to the latest migration (run in the app).",
     )
     migrations_dir: str = Field(
-        "compose/app/migrations", description="Migration files; their hash keys the template."
+        "compose/app/alembic",
+        description="The migration environment (Alembic's script_location: env.py, versions/); "
+        "its files key the reset's template.",
+    )
+    alembic_config: str | None = Field(
+        "compose/app/alembic.ini",
+        description="Alembic's alembic.ini: its revisions are read from the files (no import, "
+        "no running app) for status, doctor and the db commands; none without Alembic.",
+    )
+    alembic_command: str = Field(
+        "alembic",
+        description="How Alembic runs in the app container ('uv run alembic', for example): "
+        "the db migrate, current, history, revision and downgrade commands use it.",
+    )
+    snapshot_keep: int = Field(
+        5, ge=0, description="Automatic snapshots (before a restore or a downgrade) kept."
     )
     test_command: str = Field("pytest -q", description="What 'test run' and 'ci run' execute.")
     test_runner: Literal["container", "host"] = Field(
@@ -92,7 +107,9 @@ class EnvironmentSettings(BaseSettings):
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
 
-    @field_validator("app_port", "callback_port", "postgres_port", "redis_port", mode="before")
+    @field_validator(
+        "app_port", "callback_port", "postgres_port", "redis_port", "alembic_config", mode="before"
+    )
     @classmethod
     def _none_port(cls, value: Any) -> Any:
         if isinstance(value, str) and value.strip().lower() in {"", "none", "off"}:

@@ -263,11 +263,53 @@ def _database_checks(ctx: RunContext, name: str) -> list[Check]:
                     Check("databases", "fail", f"database {db.database} does not exist", fix, name)
                 ]
             checks.append(Check("databases", "pass", f"{db.database} exists", environment=name))
+            checks.append(_migrations_check(env, pg.alembic_current(db.database)))
             if s.role in ("testing", "ci"):
                 checks.append(_test_database_check(pg, name, db.database))
     except DashenvError as exc:
         checks.append(Check("databases", "fail", exc.message, f"dashenv up {name}", name))
     return checks
+
+
+def migrations_check(name: str, mig: dict[str, Any]) -> Check:
+    """Where the database stands against the checkout's Alembic heads."""
+    state = mig["state"]
+    if state == "latest":
+        return Check("migrations", "pass", f"at head {', '.join(mig['heads'])}", environment=name)
+    if state == "behind":
+        return Check(
+            "migrations",
+            "warn",
+            f"behind: {', '.join(mig['pending'])} pending",
+            f"dashenv db migrate {name}",
+            name,
+        )
+    if state == "ahead":
+        at = ", ".join(mig["unknown_revisions"])
+        return Check(
+            "migrations",
+            "fail",
+            f"the database is at revision {at}, which this checkout does not have "
+            "(a branch switch?)",
+            f"check out the branch that has {at} and run 'dashenv db downgrade {name} "
+            f"REVISION' there, or restore a snapshot: 'dashenv db snapshots {name}'",
+            name,
+        )
+    if state == "multiple_heads":
+        return Check(
+            "migrations",
+            "fail",
+            f"the code has several Alembic heads: {', '.join(mig['heads'])}",
+            f"merge them: dashenv exec {name} app -- alembic merge heads -m merge",
+            name,
+        )
+    return Check("migrations", "warn", f"unknown: {mig.get('reason')}", environment=name)
+
+
+def _migrations_check(env: Any, current: tuple[str, ...] | None) -> Check:
+    from dashenv.workflows.status import migrations_part
+
+    return migrations_check(env.name, migrations_part(env, current))
 
 
 def _test_database_check(pg: Any, name: str, database: str) -> Check:

@@ -330,7 +330,15 @@ def logs(
     return 0 if follow and code == ExitCode.INTERRUPTED else code
 
 
-def exec_in(ctx: RunContext, name: str, service: str, command: list[str], tty: bool) -> int:
+def exec_in(
+    ctx: RunContext,
+    name: str,
+    service: str,
+    command: list[str],
+    tty: bool,
+    *,
+    user: str | None = None,
+) -> int:
     t = target(ctx, name)
     t.docker.ping()
     services = t.docker.compose_services()
@@ -343,7 +351,7 @@ def exec_in(ctx: RunContext, name: str, service: str, command: list[str], tty: b
         raise OperationFailed(
             f"{service} is not running in {name}", hint=f"start it with 'dashenv up {name}'"
         )
-    flags = [] if tty else ["-T"]
+    flags = ([] if tty else ["-T"]) + (["--user", user] if user else [])
     return t.docker.run_attached(t.docker.compose_argv("exec", *flags, service, *command))
 
 

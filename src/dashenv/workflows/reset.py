@@ -67,12 +67,20 @@ class ResetResult:
     redis_indexes: tuple[int, ...] = ()
 
 
-def migrations_hash(directory: Path, command: str) -> str:
-    """A hash of every migration file (name and content) and the migration command."""
+def migrations_hash(directory: Path, command: str, extra: tuple[Path, ...] = ()) -> str:
+    """A hash of the whole migration environment: every file under ``directory`` (name and
+    content; compiled files left out), the ``extra`` files (alembic.ini) and the command."""
     digest = hashlib.sha256(command.encode())
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+    files = sorted(
+        p
+        for p in directory.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+    )
+    for path in files:
         digest.update(str(path.relative_to(directory)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
+    for path in extra:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -87,7 +95,9 @@ def reset_names(env: ResolvedEnvironment, database: str) -> ResetNames:
             f"(from {env.provenance['migrations_dir'].describe()})",
             hint="point migrations_dir at the migration files: the template is keyed by them",
         )
-    return ResetNames(database, migrations_hash(directory, s.migration_command))
+    config = env.path(s.alembic_config) if s.alembic_config else None
+    extra: tuple[Path, ...] = (config,) if config is not None and config.is_file() else ()
+    return ResetNames(database, migrations_hash(directory, s.migration_command, extra))
 
 
 # --- observing -------------------------------------------------------------------------
@@ -356,7 +366,14 @@ def _apply(
         new, old = names.scratch(f"{os.getpid()}_{_secrets.token_hex(3)}")
         if strategy == "template":
             if not plan.template_ready:
-                say(f"Building template {names.template} (migrations changed or first run)")
+                stale = [n for n in plan.leftovers if n.startswith(f"{names.database}__tpl_")]
+                why = (
+                    "the migrations changed since the last template (a new revision, or a "
+                    "branch switch)"
+                    if stale
+                    else "first run"
+                )
+                say(f"Building template {names.template}: {why}")
                 pg.create_database(names.build)
                 _migrate(o, names.build)
                 pg.analyze(names.build)  # row estimates travel with every clone

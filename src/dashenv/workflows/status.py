@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dashenv import SCHEMA_VERSION
@@ -57,17 +56,25 @@ def containers_part(containers: list[Container], expected: list[str]) -> dict[st
     return {"list": rows, "expected": expected, "not_ready": missing}
 
 
-def migrations_state(directory: Path, applied: set[str] | None) -> dict[str, Any]:
-    available = sorted(p.name for p in directory.glob("*.sql")) if directory.is_dir() else []
-    if applied is None or not available:
-        return {"state": "unknown", "applied": None, "available": len(available), "pending": []}
-    pending = [n for n in available if n not in applied]
-    return {
-        "state": "latest" if not pending else "behind",
-        "applied": len(applied),
-        "available": len(available),
-        "pending": pending,
-    }
+def migrations_part(env: ResolvedEnvironment, current: tuple[str, ...] | None) -> dict[str, Any]:
+    """Where the database stands against the code's Alembic heads (read from the files)."""
+    from dashenv.migrations import MigrationState, database_state
+    from dashenv.workflows.migrate import alembic_graph
+
+    try:
+        graph = alembic_graph(env)
+    except DashenvError as exc:
+        return MigrationState("unknown", current or (), reason=exc.message).as_dict()
+    if graph is None:
+        reason = "no alembic_config: dashenv cannot know where this database stands"
+        return MigrationState("unknown", current or (), reason=reason).as_dict()
+    return database_state(graph, current).as_dict()
+
+
+def snapshots_part(pg: Any, database: str) -> list[dict[str, Any]]:
+    from dashenv.workflows.snapshots import parse_listing
+
+    return [s.as_dict() for s in parse_listing(pg, database)]
 
 
 def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
@@ -95,9 +102,8 @@ def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
                 part["settings"] = pg.server_settings(db.database, SERVER_FLAGS)
                 state = pg.state(db.database)
                 part["stamp"] = state.stamp
-                part["migrations"] = migrations_state(
-                    env.path(s.migrations_dir), pg.applied_migrations(db.database)
-                )
+                part["migrations"] = migrations_part(env, pg.alembic_current(db.database))
+            part["snapshots"] = snapshots_part(pg, db.database)
     except DashenvError as exc:
         part["error"] = exc.message
     return part
@@ -188,8 +194,8 @@ def problems(doc: dict[str, Any]) -> list[str]:
             found.append(f"PostgreSQL unreachable: {pg['error']}")
         elif not pg.get("database_exists"):
             found.append(f"database {pg.get('database')} does not exist")
-        elif pg.get("migrations", {}).get("state") == "behind":
-            found.append(f"migrations pending: {', '.join(pg['migrations']['pending'])}")
+        else:
+            found += migration_problems(pg.get("migrations") or {})
     rd = doc.get("redis")
     if rd is not None and not rd["reachable"]:
         found.append(f"Redis unreachable: {rd['error']}")
@@ -198,6 +204,20 @@ def problems(doc: dict[str, Any]) -> list[str]:
         what = app["error"] or f"HTTP {app['status']}"
         found.append(f"app health: {what}")
     return found
+
+
+def migration_problems(mig: dict[str, Any]) -> list[str]:
+    state = mig.get("state")
+    if state == "behind":
+        return [f"migrations pending: {', '.join(mig['pending'])}"]
+    if state == "ahead":
+        return [
+            f"database at revision {', '.join(mig['unknown_revisions'])}, which this checkout "
+            "does not have (a branch switch?)"
+        ]
+    if state == "multiple_heads":
+        return [f"the code has several Alembic heads: {', '.join(mig['heads'])}"]
+    return []
 
 
 def status(

@@ -1,5 +1,0 @@
-CREATE TABLE users (
-    id bigserial PRIMARY KEY,
-    email text NOT NULL UNIQUE,
-    created_at timestamptz NOT NULL DEFAULT now()
-);

@@ -1,0 +1,269 @@
+"""Database commands: the guarded reset, Alembic's migrations, and snapshots."""
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, cast
+
+import typer
+
+from dashenv.cli.params import EnvArg, JsonOpt
+from dashenv.cli.state import state
+from dashenv.errors import PassThrough
+
+if TYPE_CHECKING:
+    from dashenv.reset_plan import Strategy
+
+
+def register(app: typer.Typer) -> None:
+    from dashenv.cli import new_app
+
+    db_app = new_app(
+        "db",
+        help="The database: guarded reset, Alembic migrations, snapshots; destructive steps "
+        "guarded.",
+    )
+    app.add_typer(db_app)
+    db_app.command("reset")(reset)
+    db_app.command("migrate")(migrate)
+    db_app.command("current")(current)
+    db_app.command("history")(history)
+    db_app.command("revision")(revision)
+    db_app.command("downgrade", context_settings={"ignore_unknown_options": True})(downgrade)
+    db_app.command("snapshot")(snapshot)
+    db_app.command("snapshots")(snapshots)
+    db_app.command("restore")(restore)
+
+
+def _exit(code: int) -> None:
+    if code != 0:
+        raise PassThrough(code)
+
+
+def _ask() -> Callable[[str], bool] | None:
+    return (lambda q: typer.confirm(q, default=False)) if sys.stdin.isatty() else None
+
+
+def reset(
+    ctx: typer.Context,
+    env: EnvArg,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print every guard's verdict and the plan only.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Take over an unstamped database that has tables.")
+    ] = False,
+    strategy: Annotated[
+        str, typer.Option("--strategy", help="template (clone, fast) or migrate (re-run).")
+    ] = "template",
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Fail at once if another reset holds the lock.")
+    ] = False,
+) -> None:
+    """Bring ENV's database to a clean state at the latest migration and flush its Redis index.
+
+    Every guard must pass first: role testing/ci and ENVIRONMENT=testing, TESTING=true,
+    the database name contains 'test', the target is no protected environment's, the
+    database's stamp, the Redis index. A refusal exits 3 and touches nothing.
+    """
+    import sys
+
+    from dashenv import render
+    from dashenv.errors import GuardRefused
+    from dashenv.workflows.reset import reset as do_reset
+
+    if strategy not in ("template", "migrate"):
+        raise typer.BadParameter("choose template or migrate", param_hint="--strategy")
+    st = state(ctx)
+    if not dry_run and not yes:
+        if not sys.stdin.isatty():
+            raise GuardRefused(
+                f"refusing to reset {env} without confirmation",
+                hint=f"confirm in a terminal, or pass --yes: dashenv db reset {env} --yes",
+            )
+        if not typer.confirm(f"Reset the database of {env}? Its data will be gone.", default=False):
+            raise GuardRefused(f"kept the database of {env}", hint="nothing was changed")
+    err = render.console(stderr=True)
+    result = do_reset(
+        st,
+        env,
+        strategy=cast("Strategy", strategy),
+        dry_run=dry_run,
+        adopt=adopt,
+        wait=not no_wait,
+        say=err.print,
+    )
+    render.reset_result(result)
+
+
+def migrate(
+    ctx: typer.Context,
+    env: EnvArg,
+    revision: Annotated[
+        str | None, typer.Argument(help="The revision to upgrade to (default: head).")
+    ] = None,
+) -> None:
+    """Upgrade ENV's database with Alembic, in its app container (default: to head).
+
+    Without REVISION it runs the environment's migration_command. Alembic's output is
+    streamed; its exit code is dashenv's.
+    """
+    from dashenv.workflows.lifecycle import exec_in
+    from dashenv.workflows.migrate import run_alembic
+
+    st = state(ctx)
+    tty = sys.stdin.isatty()
+    if revision is None:
+        e = st.env(env)
+        command = ["sh", "-c", e.settings.migration_command]
+        _exit(exec_in(st, env, e.settings.app_service, command, tty))
+    else:
+        _exit(run_alembic(st, env, ["upgrade", revision], tty=tty))
+
+
+def current(ctx: typer.Context, env: EnvArg) -> None:
+    """Show the Alembic revision ENV's database is at (alembic current, in the app)."""
+    from dashenv.workflows.migrate import run_alembic
+
+    _exit(run_alembic(state(ctx), env, ["current"], tty=sys.stdin.isatty()))
+
+
+def history(ctx: typer.Context, env: EnvArg) -> None:
+    """Show the revision history (alembic history, in ENV's app container)."""
+    from dashenv.workflows.migrate import run_alembic
+
+    _exit(run_alembic(state(ctx), env, ["history", "--indicate-current"], tty=sys.stdin.isatty()))
+
+
+def revision(
+    ctx: typer.Context,
+    env: EnvArg,
+    message: Annotated[str, typer.Option("--message", "-m", help="The revision's message.")],
+    autogenerate: Annotated[
+        bool, typer.Option("--autogenerate", help="Compare the models with the database.")
+    ] = False,
+) -> None:
+    """Create a revision file (alembic revision) in the checkout, owned by its owner.
+
+    It runs in ENV's app container, where the migrations directory is mounted, as the user
+    owning the checkout, so the file is not root's.
+    """
+    from dashenv.workflows.migrate import revision as make
+
+    result = make(state(ctx), env, message, autogenerate=autogenerate, tty=sys.stdin.isatty())
+    for path in result.created:
+        typer.echo(f"Created {path}")
+    _exit(result.code)
+
+
+def downgrade(
+    ctx: typer.Context,
+    env: EnvArg,
+    target: Annotated[
+        str, typer.Argument(help="A revision, base, or -N (N steps down).", metavar="REVISION")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Downgrade ENV's database (alembic downgrade), after taking a snapshot of it.
+
+    On a protected environment (dev) you confirm by typing its name; without a terminal it is
+    refused (exit 3) unless --yes. The snapshot is named in the output:
+    'dashenv db restore ENV NAME' goes back.
+    """
+    from dashenv import render
+    from dashenv.workflows.migrate import downgrade as run
+
+    interactive = sys.stdin.isatty()
+    confirm = (lambda q: str(typer.prompt(q))) if interactive else None
+    err = render.console(stderr=True)
+    result = run(state(ctx), env, target, yes=yes, confirm=confirm, tty=interactive, say=err.print)
+    _exit(result.code)
+
+
+def snapshot(
+    ctx: typer.Context,
+    env: EnvArg,
+    name: Annotated[
+        str | None, typer.Argument(help="The snapshot's name (default: the time).")
+    ] = None,
+    delete: Annotated[
+        str | None, typer.Option("--delete", help="Delete this snapshot instead.", metavar="NAME")
+    ] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option(
+            "--to", help="Write a pg_dump file instead (outlives the volume).", metavar="FILE"
+        ),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting.")] = False,
+) -> None:
+    """Snapshot ENV's database in seconds (a copy on its own server), or delete one.
+
+    New connections are held off the database for the moment of the copy (the app's pool
+    reconnects). Snapshots live on the environment's volume: 'down --volumes' removes them;
+    --to FILE writes a pg_dump file that outlives it.
+    """
+    from dashenv import render
+    from dashenv.workflows import snapshots as snaps
+
+    st = state(ctx)
+    err = render.console(stderr=True)
+    if delete is not None:
+        gone = snaps.delete(st, env, delete, yes=yes, confirm=_ask())
+        typer.echo(f"Deleted snapshot {gone.name} of {env}")
+        return
+    if to is not None:
+        path = snaps.dump(st, env, to)
+        typer.echo(f"Wrote {env}'s database to {path} ({path.stat().st_size} bytes, pg_dump -Fc)")
+        return
+    taken = snaps.take(st, env, name, auto=False, say=err.print)
+    typer.echo(f"Snapshot {taken.name} of {env} taken ({render.size(taken.size_bytes)})")
+
+
+def snapshots(ctx: typer.Context, env: EnvArg, json: JsonOpt = False) -> None:
+    """List ENV's snapshots: name, time, size, Alembic revision, git branch and commit."""
+    from dashenv import SCHEMA_VERSION, render
+    from dashenv.workflows.snapshots import list_snapshots
+
+    found = list_snapshots(state(ctx), env)
+    if json:
+        render.print_json(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "environment": env,
+                "snapshots": [s.as_dict() for s in found],
+                "total_bytes": sum(s.size_bytes for s in found),
+            }
+        )
+    else:
+        render.snapshots(env, found)
+
+
+def restore(
+    ctx: typer.Context,
+    env: EnvArg,
+    name: Annotated[str | None, typer.Argument(help="The snapshot to restore.")] = None,
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from", help="Restore a file 'db snapshot --to' wrote.", metavar="FILE"),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Put a snapshot (or a --from file) in place of ENV's database, atomically.
+
+    The current state is kept as an automatic snapshot first. A snapshot of another
+    environment is refused (exit 3). On a protected environment it asks; without a terminal
+    it is refused unless --yes.
+    """
+    from dashenv import render
+    from dashenv.workflows.snapshots import restore as run
+
+    if (name is None) == (from_file is None):
+        raise typer.BadParameter("give a snapshot NAME or --from FILE", param_hint="NAME")
+    err = render.console(stderr=True)
+    result = run(state(ctx), env, name, from_file=from_file, yes=yes, confirm=_ask(), say=err.print)
+    typer.echo(
+        f"Restored {result.restored} into {env} ({result.database}); the state it replaced is "
+        f"snapshot {result.kept_as}"
+    )

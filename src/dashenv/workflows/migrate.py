@@ -1,0 +1,155 @@
+"""Alembic, first-class: the revision graph from the files, and the migration commands run in
+the environment's app container (output streamed, exit code passed through).
+
+A downgrade on a protected environment is confirmed by typing the environment's name, and a
+snapshot is taken first, so the user can go back (``dashenv db restore ENV NAME``).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dashenv.errors import ConfigError, GuardRefused
+
+if TYPE_CHECKING:
+    from dashenv.context import RunContext
+    from dashenv.migrations import Graph
+    from dashenv.settings.sources import ResolvedEnvironment
+
+
+def alembic_graph(env: ResolvedEnvironment) -> Graph | None:
+    """The code's revision graph, read from the files; None when the environment has no
+    alembic_config (a project migrating with another tool)."""
+    from dashenv.migrations import read_config, read_graph
+
+    s = env.settings
+    if not s.alembic_config:
+        return None
+    path = env.path(s.alembic_config)
+    if not path.is_file():
+        raise ConfigError(
+            f"{env.name}: alembic_config {s.alembic_config} does not exist "
+            f"(from {env.provenance['alembic_config'].describe()})",
+            hint="point alembic_config at alembic.ini, or set it to none without Alembic",
+        )
+    return read_graph(read_config(path, s.alembic_config))
+
+
+def _require_alembic(env: ResolvedEnvironment) -> None:
+    if not env.settings.alembic_config:
+        raise ConfigError(
+            f"{env.name} does not migrate with Alembic (alembic_config is none)",
+            hint="set alembic_config to the project's alembic.ini",
+        )
+
+
+def alembic_argv(env: ResolvedEnvironment, *args: str) -> list[str]:
+    return ["sh", "-c", shlex.join([*shlex.split(env.settings.alembic_command), *args])]
+
+
+def run_alembic(
+    ctx: RunContext, name: str, args: list[str], *, tty: bool, user: str | None = None
+) -> int:
+    """``alembic ARGS`` in ENV's app container, on the user's terminal; its exit code."""
+    from dashenv.workflows.lifecycle import exec_in
+
+    env = ctx.env(name)
+    _require_alembic(env)
+    return exec_in(ctx, name, env.settings.app_service, alembic_argv(env, *args), tty, user=user)
+
+
+def checkout_owner(root: Path) -> str:
+    """uid:gid of the checkout, so files made in a container belong to its owner, not root."""
+    st = os.stat(root)
+    return f"{st.st_uid}:{st.st_gid}"
+
+
+@dataclass
+class RevisionResult:
+    code: int
+    created: list[str]
+
+
+def revision(
+    ctx: RunContext, name: str, message: str, *, autogenerate: bool, tty: bool
+) -> RevisionResult:
+    env = ctx.env(name)
+    _require_alembic(env)
+    graph_dirs = _version_dirs(env)
+    before = {p for d in graph_dirs for p in d.glob("*.py")}
+    args = ["revision", "-m", message, *(["--autogenerate"] if autogenerate else [])]
+    code = run_alembic(ctx, name, args, tty=tty, user=checkout_owner(env.project.root))
+    after = {p for d in graph_dirs for p in d.glob("*.py")}
+    root = env.project.root
+    created = sorted(
+        str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in after - before
+    )
+    return RevisionResult(code, created)
+
+
+def _version_dirs(env: ResolvedEnvironment) -> tuple[Path, ...]:
+    from dashenv.migrations import read_config
+
+    s = env.settings
+    assert s.alembic_config
+    return read_config(env.path(s.alembic_config), s.alembic_config).version_locations
+
+
+@dataclass
+class DowngradeResult:
+    code: int
+    snapshot: str | None
+
+
+def downgrade(
+    ctx: RunContext,
+    name: str,
+    target: str,
+    *,
+    yes: bool,
+    confirm: Callable[[str], str] | None,
+    tty: bool,
+    say: Callable[[str], None],
+) -> DowngradeResult:
+    """A downgrade removes data: on a protected environment it is confirmed by typing the
+    environment's name (or --yes), refused without a terminal, and a snapshot comes first."""
+    from dashenv import audit
+    from dashenv.workflows.snapshots import take
+
+    env = ctx.env(name)
+    _require_alembic(env)
+    if not target.strip():
+        raise ConfigError(
+            "give the revision to go down to, or -N", hint="dashenv db downgrade dev -1"
+        )
+    if env.settings.protected and not yes:
+        if confirm is None:
+            raise GuardRefused(
+                f"refusing to downgrade protected environment {name} without confirmation",
+                hint=f"confirm in a terminal, or pass --yes: "
+                f"dashenv db downgrade {name} {target} --yes",
+            )
+        typed = confirm(
+            f"Downgrade {name}'s database to {target}? Data in the dropped tables and columns "
+            f"goes (a snapshot is taken first). Type '{name}' to confirm"
+        )
+        if typed.strip() != name:
+            raise GuardRefused(f"kept {name}'s database", hint="nothing was changed")
+    taken = take(ctx, name, None, auto=True, say=say)
+    say(f"Snapshot {taken.name} taken first: 'dashenv db restore {name} {taken.name}' goes back")
+    code = run_alembic(ctx, name, ["downgrade", target], tty=tty)
+    audit.record(
+        ctx.audit_path(),
+        environment=name,
+        action="db downgrade",
+        target=taken.source,
+        guards=[],
+        outcome="done" if code == 0 else f"failed: exit {code}",
+        details={"to": target, "snapshot": taken.name},
+    )
+    return DowngradeResult(code, taken.name)
