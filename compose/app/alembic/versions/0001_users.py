@@ -4,6 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2025-10-01
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -20,7 +21,9 @@ def upgrade() -> None:
         "users",
         sa.Column("id", sa.BigInteger, primary_key=True),
         sa.Column("email", sa.Text, nullable=False, unique=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     )
 
 

@@ -4,6 +4,7 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2025-10-02
 """
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -19,10 +20,14 @@ def upgrade() -> None:
     op.create_table(
         "providers",
         sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "user_id", sa.BigInteger, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("access_token", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
     )
     op.create_index("providers_user_id_idx", "providers", ["user_id"])
 
