@@ -312,6 +312,16 @@ def _migrations_check(env: Any, current: tuple[str, ...] | None) -> Check:
     return migrations_check(env.name, migrations_part(env, current))
 
 
+def _baseline(stamp: dict[str, str] | None) -> dict[str, int]:
+    import json
+
+    try:
+        found = json.loads((stamp or {}).get("baseline_rows", "{}"))
+    except ValueError:
+        return {}
+    return {str(k): int(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
+
 def _test_database_check(pg: Any, name: str, database: str) -> Check:
     """Seed troubleshooting 3: test data not clean. Stamped for this environment and empty."""
     state = pg.state(database)
@@ -326,10 +336,13 @@ def _test_database_check(pg: Any, name: str, database: str) -> Check:
             name,
         )
     counts = pg.row_counts(database)
+    # the rows the migrations themselves write (alembic_version, a data migration's) are
+    # recorded in the stamp when the template is built: only rows beyond those are dirt
+    baseline = _baseline(state.stamp)
     dirty = [
-        f"{table} ({rows})"
+        f"{table} ({rows - baseline.get(table, 0)})"
         for table, rows in counts.items()
-        if rows and not table.endswith(".schema_migrations")
+        if rows > baseline.get(table, 0)
     ]
     if dirty:
         return Check(

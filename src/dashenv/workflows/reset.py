@@ -376,6 +376,7 @@ def _apply(
                 say(f"Building template {names.template}: {why}")
                 pg.create_database(names.build)
                 _migrate(o, names.build)
+                _record_baseline(pg, names.build)
                 pg.analyze(names.build)  # row estimates travel with every clone
                 pg.rename(names.build, names.template)
                 built = True
@@ -383,6 +384,7 @@ def _apply(
         else:
             pg.create_database(new)
             _migrate(o, new)
+            _record_baseline(pg, new)
         pg.stamp(
             new,
             {
@@ -428,6 +430,14 @@ def _apply(
         o.env.name, o.database, strategy, names.template, built, flushed, effective,
         time.monotonic() - started, verdicts, False, plan, o.facts.redis_indexes,
     )  # fmt: skip
+
+
+def _record_baseline(pg: Postgres, database: str) -> None:
+    """The rows the migrations wrote (alembic_version, a data migration's), in the stamp:
+    every clone carries them, and doctor counts only rows beyond them as left behind."""
+    import json
+
+    pg.stamp(database, {"baseline_rows": json.dumps(pg.row_counts(database), sort_keys=True)})
 
 
 def _migrate(o: Observed, database: str) -> None:

@@ -127,6 +127,13 @@ def parse_listing(pg: Postgres, database: str) -> list[Snapshot]:
     return sorted(found, key=lambda s: (s.taken_at, s.name))
 
 
+def _reopen(t: _Target) -> None:
+    """The environment's database is never closed to connections but for the moment of a
+    copy; a snapshot killed in that moment (SIGKILL, PostgreSQL killed) left it closed."""
+    if t.database in t.pg.database_names():
+        t.pg.allow_connections(t.database, True)
+
+
 def _list(t: _Target) -> list[Snapshot]:
     return parse_listing(t.pg, t.database)
 
@@ -191,6 +198,7 @@ def take(
     """Copy ENV's database into a snapshot, holding new connections off it for the copy."""
     t = _target(ctx, name)
     with t.pg:
+        _reopen(t)
         existing = _list(t)
         snap = snap or (_auto_name(existing) if auto else _now().strftime("%Y%m%d_%H%M%S"))
         _check_name(t.database, snap)
@@ -292,6 +300,7 @@ def restore(
 
     t = _target(ctx, name)
     with t.pg:
+        _reopen(t)
         for leftover in t.pg.database_names():
             if leftover.startswith(f"{t.database}__new_"):  # an interrupted restore's scratch
                 t.pg.drop_database(leftover)
