@@ -105,7 +105,7 @@ def main() -> None:
             env[key] = value
 
         def in_postgres(*cmd: str) -> None:
-            subprocess.run([*argv, *cmd], env=env, check=True, capture_output=True)
+            subprocess.run([*argv, *cmd], env=env, cwd=root, check=True, capture_output=True)
 
         counter = iter(range(10**6))
 
