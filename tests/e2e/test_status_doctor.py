@@ -265,3 +265,36 @@ def test_status_watch_refreshes_until_ctrl_c(stack: Project) -> None:
     stamps = [ln for ln in out.splitlines() if ln.startswith("--- ")]
     assert len(stamps) >= 2, out
     assert out.count("dev (development, project") >= 2
+
+
+def test_status_engine_calls_do_not_grow_with_environments(tmp_path: Path) -> None:
+    """status asks the engine the same number of questions however many environments there
+    are (one listing and one inspect for all), counted at the docker command itself."""
+    shim, log = tmp_path / "bin", tmp_path / "calls.log"
+    shim.mkdir()
+    real = shutil.which("docker")
+    (shim / "docker").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real} "$@"\n')
+    (shim / "docker").chmod(0o755)
+    path = {"PATH": f"{shim}:{os.environ['PATH']}"}
+    project = new_project(tmp_path, ("dev", "test", "ci"))
+
+    def calls() -> list[str]:
+        log.unlink(missing_ok=True)
+        project("status", "--all", "--json", env=path)
+        return log.read_text().splitlines()
+
+    three = calls()
+    toml = project.root / "dashenv.toml"
+    for n in range(3):  # three more environments
+        toml.write_text(
+            toml.read_text()
+            + f'\n[environments.extra{n}]\nrole = "testing"\n'
+            + 'compose_files = ["compose/docker-compose.ci.yml"]\nenv_file = "env/.env.ci"\n'
+            + f'project_name = "{project.prefix}-extra{n}"\n'
+        )
+    six = calls()
+    assert len(three) == len(six) <= 2, (three, six)
+    assert [c.split()[:2] for c in six] in (
+        [["container", "ls"], ["container", "inspect"]],
+        [["container", "ls"]],  # no container on the engine at all: nothing to inspect
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -48,10 +49,14 @@ def ensure_env_file(ctx: RunContext, name: str, say: Callable[[str], None]) -> N
 
 
 def ensure_certs(ctx: RunContext, say: Callable[[str], None]) -> None:
+    from dashenv.workflows.certs import CERT_FILE, KEY_FILE
     from dashenv.workflows.certs import ensure_certs as make
 
+    directory = ctx.certs_dir()
+    if (directory / CERT_FILE).is_file() and (directory / KEY_FILE).is_file():
+        return  # kept as it is, unread (doctor checks its expiry)
     project = ctx.project()
-    result = make(ctx.certs_dir(), list(project.options.host_names))
+    result = make(directory, list(project.options.host_names))
     if result.created:
         say(f"Created a self-signed certificate in {project.options.certs_dir}/")
 
@@ -131,15 +136,18 @@ def up(
     t = target(ctx, name, extra)
     app = t.env.app  # a broken env file stops us before Docker does
     redis_index = t.env.redis_index
-    t.docker.ping()
-    model = t.docker.compose_services()
+    # the first engine calls, concurrently: the compose model and every container (an
+    # unreachable engine fails them with exit 4, as a ping would)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        listing = pool.submit(t.docker.all_containers)
+        model = t.docker.compose_services()
+        containers = listing.result()
     unknown = [s for s in services if s not in model]
     if unknown:
         raise ConfigError(
             f"{name} has no service {unknown[0]!r}",
             hint=f"services: {', '.join(model)}",
         )
-    containers = t.docker.all_containers()
     if stop_exclusive(ctx, t, containers, rep.say):
         containers = t.docker.all_containers()
     check_conflicts(ctx, t, model, containers)
@@ -167,8 +175,9 @@ def up(
         raise
     starting.result()
     if wait:
-        wait_healthy(t, expected, deadline, rep, started, secrets)
-    containers = t.docker.project_containers()
+        containers = wait_healthy(t, expected, deadline, rep, started, secrets)
+    else:
+        containers = t.docker.project_containers()
     problems = unpublished_ports(
         t.project_name, {k: v for k, v in model.items() if k in expected}, containers
     )
