@@ -260,7 +260,9 @@ def restore(
     from dashenv.workflows.snapshots import restore as run
 
     if (name is None) == (from_file is None):
-        raise typer.BadParameter("give a snapshot NAME or --from FILE", param_hint="NAME")
+        raise typer.BadParameter(
+            "give a snapshot NAME or --from FILE, one of them", param_hint="NAME"
+        )
     err = render.console(stderr=True)
     result = run(state(ctx), env, name, from_file=from_file, yes=yes, confirm=_ask(), say=err.print)
     typer.echo(

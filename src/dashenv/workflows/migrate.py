@@ -22,11 +22,9 @@ if TYPE_CHECKING:
     from dashenv.settings.sources import ResolvedEnvironment
 
 
-def alembic_graph(env: ResolvedEnvironment) -> Graph | None:
-    """The code's revision graph, read from the files; None when the environment has no
-    alembic_config (a project migrating with another tool)."""
-    from dashenv.migrations import read_config, read_graph
-
+def alembic_ini(env: ResolvedEnvironment) -> Path | None:
+    """The environment's alembic.ini; None without Alembic; a configured file that does
+    not exist is a configuration error naming the layer that set it."""
     s = env.settings
     if not s.alembic_config:
         return None
@@ -37,15 +35,28 @@ def alembic_graph(env: ResolvedEnvironment) -> Graph | None:
             f"(from {env.provenance['alembic_config'].describe()})",
             hint="point alembic_config at alembic.ini, or set it to none without Alembic",
         )
-    return read_graph(read_config(path, s.alembic_config))
+    return path
 
 
-def _require_alembic(env: ResolvedEnvironment) -> None:
-    if not env.settings.alembic_config:
+def alembic_graph(env: ResolvedEnvironment) -> Graph | None:
+    """The code's revision graph, read from the files; None when the environment has no
+    alembic_config (a project migrating with another tool)."""
+    from dashenv.migrations import read_config, read_graph
+
+    path = alembic_ini(env)
+    if path is None:
+        return None
+    return read_graph(read_config(path, str(env.settings.alembic_config)))
+
+
+def _require_alembic(env: ResolvedEnvironment) -> Path:
+    path = alembic_ini(env)
+    if path is None:
         raise ConfigError(
             f"{env.name} does not migrate with Alembic (alembic_config is none)",
             hint="set alembic_config to the project's alembic.ini",
         )
+    return path
 
 
 def alembic_argv(env: ResolvedEnvironment, *args: str) -> list[str]:
@@ -95,9 +106,8 @@ def revision(
 def _version_dirs(env: ResolvedEnvironment) -> tuple[Path, ...]:
     from dashenv.migrations import read_config
 
-    s = env.settings
-    assert s.alembic_config
-    return read_config(env.path(s.alembic_config), s.alembic_config).version_locations
+    path = _require_alembic(env)
+    return read_config(path, str(env.settings.alembic_config)).version_locations
 
 
 @dataclass

@@ -15,6 +15,7 @@ import os
 import secrets as _secrets
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -214,14 +215,16 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
         )
     indexes = env.redis_indexes  # a contradiction in the configuration stops here (exit 2)
     docker = target(ctx, name).docker
-    containers = docker.all_containers()  # the engine unreachable: exit 4
-
     pg = Postgres(s.host, s.postgres_port, db.user or "postgres", db.password)
     inspect_error = None
-    try:
-        state = pg.state(db.database)
-    except DashenvError as exc:  # judged by the guards, not fatal to looking
-        state, inspect_error = DatabaseState(False, None, ()), exc.message
+    # the engine and the database are asked at the same time
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        listing = pool.submit(docker.all_containers)
+        try:
+            state = pg.state(db.database)
+        except DashenvError as exc:  # judged by the guards, not fatal to looking
+            state, inspect_error = DatabaseState(False, None, ()), exc.message
+        containers = listing.result()  # the engine unreachable: exit 4
     facts = ResetFacts(
         intent=intent(env),
         postgres=_endpoint(s.host, s.postgres_port, containers),

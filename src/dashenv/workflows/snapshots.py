@@ -298,6 +298,10 @@ def restore(
     as an automatic snapshot first."""
     from dashenv import audit
 
+    if from_file is not None and not from_file.is_file():
+        raise ConfigError(
+            f"no file {from_file}", hint="give the file 'dashenv db snapshot ENV --to FILE' wrote"
+        )
     t = _target(ctx, name)
     with t.pg:
         _reopen(t)
@@ -358,8 +362,6 @@ def restore(
 def _pg_restore(ctx: RunContext, t: _Target, database: str, path: Path) -> None:
     from dashenv.workflows.targets import target
 
-    if not path.is_file():
-        raise ConfigError(f"no file {path}", hint="give the file 'db snapshot --to FILE' wrote")
     bound = target(ctx, t.env.name)
     user = t.pg.user
     argv = bound.docker.compose_argv(
