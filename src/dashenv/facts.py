@@ -38,3 +38,12 @@ class ComposeService:
     image: str | None = None
     has_build: bool = False
     has_healthcheck: bool = False
+
+
+@dataclass
+class ComposeModel:
+    """What ``docker compose config`` says, reduced to what dashenv uses."""
+
+    services: dict[str, ComposeService]
+    external_networks: list[str] = field(default_factory=list)  # their names on the engine
+    external_volumes: list[str] = field(default_factory=list)

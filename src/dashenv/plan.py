@@ -257,3 +257,27 @@ def environment_containers(
     if not shared_project:
         return mine
     return [c for c in mine if c.config_files == inv.files_label]
+
+
+def missing_prerequisites(networks: list[str], volumes: list[str]) -> list[Conflict]:
+    """External networks and volumes the compose files need and the engine lacks: Compose
+    would fail on them half-way; each comes with the command that creates it."""
+    found = [
+        Conflict(f"external network {n} does not exist", f"create it: docker network create {n}")
+        for n in networks
+    ]
+    found += [
+        Conflict(f"external volume {v} does not exist", f"create it: docker volume create {v}")
+        for v in volumes
+    ]
+    return found
+
+
+def open_to_all_interfaces(services: dict[str, ComposeService]) -> list[str]:
+    """Published ports bound to every interface (reachable from the network)."""
+    return [
+        f"{svc.name} {port}"
+        for svc in services.values()
+        for host_ip, port, _target in svc.ports
+        if host_ip in ("", "0.0.0.0", "::")
+    ]

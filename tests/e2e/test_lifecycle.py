@@ -282,3 +282,31 @@ def test_a_failed_build_is_the_builds_failure_not_the_engines(e2e: Project) -> N
         assert "exit code: 3" in first
         assert "check the Dockerfile" in result.stderr and "Traceback" not in result.stderr
     assert ok(e2e("ps", "dev")).strip() == "dev: no containers"
+
+
+def test_a_missing_external_network_is_named_before_anything_starts(e2e: Project) -> None:
+    network = f"{e2e.prefix}-edge"
+    (e2e.root / "compose" / "edge.yml").write_text(
+        "services:\n  redis:\n    networks: [default, edge]\n"
+        f"networks:\n  edge:\n    external: true\n    name: {network}\n"
+    )
+    files = ("--set", "compose_files=compose/docker-compose.test.yml,compose/edge.yml")
+    doctor = e2e(*files, "doctor", "test", "--json")
+    found = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert doctor.returncode == 1
+    assert found["external networks"]["detail"] == f"external network {network} does not exist"
+    assert found["external networks"]["fix"] == f"create it: docker network create {network}"
+    up = e2e(*files, "up", "test")
+    assert up.returncode == 1
+    assert f"Error: cannot start test: external network {network} does not exist" in up.stderr
+    assert f"Hint: create it: docker network create {network}" in up.stderr
+    assert ok(e2e("ps", "test")).strip() == "test: no containers"  # nothing was started
+    subprocess.run(["docker", "network", "create", network], check=True, capture_output=True)
+    try:
+        doctor = e2e(*files, "doctor", "test", "--json")
+        found = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+        assert found["external networks"]["level"] == "pass"
+        ok(e2e(*files, "up", "test", "postgres", "redis"))
+    finally:
+        e2e(*files, "down", "test")
+        subprocess.run(["docker", "network", "rm", network], capture_output=True)

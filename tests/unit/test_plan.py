@@ -139,3 +139,33 @@ def test_shared_project_containers_told_apart_by_files() -> None:
     theirs = replace(_container("b", "dashtam", None), config_files=files + ",/p/overlay.yml")
     assert environment_containers(dev_inv, [mine, theirs], shared_project=True) == [mine]
     assert environment_containers(dev_inv, [mine, theirs], shared_project=False) == [mine, theirs]
+
+
+def test_prerequisites_and_interfaces() -> None:
+    from dashenv.adapters.docker import parse_compose_model
+    from dashenv.plan import missing_prerequisites, open_to_all_interfaces
+    from dashenv.workflows.doctor import speed_flags_check
+
+    model = parse_compose_model(
+        {
+            "services": {
+                "app": {"ports": [{"host_ip": "0.0.0.0", "published": "8000", "target": 8000}]},
+                "db": {"ports": [{"host_ip": "127.0.0.1", "published": "5432", "target": 5432}]},
+            },
+            "networks": {"default": {}, "edge": {"external": True, "name": "traefik-public"}},
+            "volumes": {"data": {}, "shared": {"external": True}},
+        }
+    )
+    assert model.external_networks == ["traefik-public"]
+    assert model.external_volumes == ["shared"]
+    found = missing_prerequisites(["traefik-public"], ["shared"])
+    assert [(c.message, c.hint) for c in found] == [
+        ("external network traefik-public does not exist",
+         "create it: docker network create traefik-public"),
+        ("external volume shared does not exist", "create it: docker volume create shared"),
+    ]  # fmt: skip
+    assert open_to_all_interfaces(model.services) == ["app 8000"]
+    slow = speed_flags_check("test", {"fsync": "on", "full_page_writes": "off"})
+    assert slow.level == "warn" and "fsync on" in slow.detail
+    assert '"-c", "fsync=off"' in slow.fix
+    assert speed_flags_check("test", {"fsync": "off", "full_page_writes": "off"}).level == "pass"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import DashenvError, ExitCode, OperationFailed, Unreachable
-from dashenv.facts import ComposeService, Container, PortBinding
+from dashenv.facts import ComposeModel, ComposeService, Container, PortBinding
 
 if TYPE_CHECKING:
     from dashenv.plan import ComposeInvocation
@@ -260,9 +260,28 @@ class Docker:
     # -- compose -------------------------------------------------------------------
 
     def compose_services(self) -> dict[str, ComposeService]:
+        """The services of the resolved compose model."""
+        return self.compose_model().services
+
+    def compose_model(self) -> ComposeModel:
         """The resolved compose model (``docker compose config``), reduced to what dashenv uses."""
         done = self.run(self.compose_argv("config", "--format", "json"), "docker compose config")
-        return parse_compose_config(json.loads(done.stdout))
+        return parse_compose_model(json.loads(done.stdout))
+
+    def missing_externals(self, model: ComposeModel) -> tuple[list[str], list[str]]:
+        """The external networks and volumes the files name that the engine lacks."""
+        missing: list[list[str]] = []
+        for kind, wanted in (
+            ("network", model.external_networks),
+            ("volume", model.external_volumes),
+        ):
+            if not wanted:
+                missing.append([])
+                continue
+            done = self.run(self.docker_argv(kind, "ls", "--format", "{{.Name}}"), f"{kind} ls")
+            have = set(done.stdout.split())
+            missing.append([n for n in wanted if n not in have])
+        return missing[0], missing[1]
 
     def start_up(self, services: list[str], build: bool = False) -> Background:
         """Start ``docker compose up --detach`` without waiting for it (it blocks on
@@ -379,6 +398,19 @@ def parse_inspect(documents: list[dict[str, Any]]) -> list[Container]:
             )
         )
     return found
+
+
+def parse_compose_model(config: dict[str, Any]) -> ComposeModel:
+    """``docker compose config --format json`` -> the model as dashenv sees it."""
+
+    def externals(kind: str) -> list[str]:
+        found = []
+        for key, spec in (config.get(kind) or {}).items():
+            if isinstance(spec, dict) and spec.get("external"):
+                found.append(str(spec.get("name") or key))
+        return found
+
+    return ComposeModel(parse_compose_config(config), externals("networks"), externals("volumes"))
 
 
 def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:

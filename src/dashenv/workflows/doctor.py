@@ -196,7 +196,8 @@ def _environment_checks(
         return checks
     try:
         t = target_lenient(ctx, name)
-        services = t.docker.compose_services()
+        compose = t.docker.compose_model()
+        services = compose.services
         checks.append(Check("compose files", "pass", ", ".join(s.compose_files), environment=name))
     except DashenvError as exc:
         checks.append(
@@ -209,6 +210,9 @@ def _environment_checks(
             )
         )
         return checks
+    checks.append(_externals_check(t, compose, name))
+    if s.protected:
+        checks.append(_interfaces_check(services, name))
     running = any(c.state == "running" for c in mine)
     # ports: free, or held by this environment (a sibling sharing the project counts as ours)
     conflicts = environment_conflicts(ctx, s.project_name, services, containers, owners)
@@ -227,6 +231,51 @@ def _environment_checks(
         return checks
     checks += _database_checks(ctx, name)
     return checks
+
+
+def _externals_check(t: Any, compose: Any, name: str) -> Check:
+    from dashenv.plan import missing_prerequisites
+
+    wanted = compose.external_networks + compose.external_volumes
+    if not wanted:
+        return Check("external networks", "pass", "none needed", environment=name)
+    missing = missing_prerequisites(*t.docker.missing_externals(compose))
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        fix = "; ".join(m.hint for m in missing)
+        return Check("external networks", "fail", missing[0].message + more, fix, name)
+    return Check("external networks", "pass", f"present: {', '.join(wanted)}", environment=name)
+
+
+def _interfaces_check(services: Any, name: str) -> Check:
+    from dashenv.plan import open_to_all_interfaces
+
+    opened = open_to_all_interfaces(services)
+    if opened:
+        return Check(
+            "published ports",
+            "warn",
+            f"{name} is protected and publishes on all interfaces: {', '.join(opened)}",
+            'bind them to 127.0.0.1 in the compose file ("127.0.0.1:HOST:CONTAINER")',
+            name,
+        )
+    return Check("published ports", "pass", "bound to one interface", environment=name)
+
+
+def speed_flags_check(name: str, settings: dict[str, str]) -> Check:
+    """The seed's test-database speed flags: a testing PostgreSQL without them is slower."""
+    on = [k for k, v in settings.items() if v == "on"]
+    if not on:
+        return Check("speed flags", "pass", "fsync, full_page_writes, synchronous_commit off",
+                     environment=name)  # fmt: skip
+    return Check(
+        "speed flags",
+        "warn",
+        f"the test PostgreSQL runs with {', '.join(on)} on (3-5x slower for database-heavy tests)",
+        'set in its compose service: command: ["postgres", "-c", "fsync=off", "-c", '
+        '"full_page_writes=off", "-c", "synchronous_commit=off"]',
+        name,
+    )
 
 
 def _from_conflicts(label: str, conflicts: list[Any], name: str, ok: str) -> Check:
@@ -266,6 +315,8 @@ def _database_checks(ctx: RunContext, name: str) -> list[Check]:
             checks.append(_migrations_check(env, pg.alembic_current(db.database)))
             if s.role in ("testing", "ci"):
                 checks.append(_test_database_check(pg, name, db.database))
+                flags = pg.server_settings(db.database, ["fsync", "full_page_writes"])
+                checks.append(speed_flags_check(name, flags))
     except DashenvError as exc:
         checks.append(Check("databases", "fail", exc.message, f"dashenv up {name}", name))
     return checks

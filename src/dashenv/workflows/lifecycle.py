@@ -31,7 +31,7 @@ from dashenv.workflows.targets import (
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
-    from dashenv.facts import ComposeService, Container
+    from dashenv.facts import ComposeModel, ComposeService, Container
 
 POLL_SECONDS = 0.5
 
@@ -105,6 +105,21 @@ def check_conflicts(
         )
 
 
+def check_prerequisites(t: Target, compose: ComposeModel) -> None:
+    """External networks and volumes are checked before anything starts (exit 1)."""
+    from dashenv.plan import missing_prerequisites
+
+    if not compose.external_networks and not compose.external_volumes:
+        return
+    missing = missing_prerequisites(*t.docker.missing_externals(compose))
+    if missing:
+        raise OperationFailed(
+            f"cannot start {t.name}: {missing[0].message}",
+            hint=missing[0].hint,
+            details="\n".join(f"also: {m.message} ({m.hint})" for m in missing[1:]) or None,
+        )
+
+
 @dataclass
 class UpResult:
     name: str
@@ -140,8 +155,10 @@ def up(
     # unreachable engine fails them with exit 4, as a ping would)
     with ThreadPoolExecutor(max_workers=2) as pool:
         listing = pool.submit(t.docker.all_containers)
-        model = t.docker.compose_services()
+        compose = t.docker.compose_model()
         containers = listing.result()
+    model = compose.services
+    check_prerequisites(t, compose)
     unknown = [s for s in services if s not in model]
     if unknown:
         raise ConfigError(
