@@ -11,6 +11,13 @@ last on each line:
 
 The baselines are the exact lines 'dashenv config compose ENV -- ARGS' prints, so they follow
 the configured migration_command (alembic upgrade head for the shipped app).
+
+python benchmarks/loop.py --soak N [-C DIR] runs N resets of test in a row (default 200) with
+'status --all --json' running concurrently the whole time, then reports what is left over:
+scratch or template databases beyond the current template, dashenv's PostgreSQL connections
+still open, lock files still held and temporary files, every concurrent status call that did
+not answer with its report (exit 0 or 1 and a JSON document; never a traceback), and each
+reset's time and peak memory over the first 10 runs beside the last 10.
 """
 
 from __future__ import annotations
@@ -26,21 +33,153 @@ import time
 from collections.abc import Callable
 
 
+def soak(project: str, count: int) -> int:
+    """N resets with status running beside them; what is left over. Exit 1 on any leftover."""
+    import threading
+    from pathlib import Path
+
+    from filelock import FileLock, Timeout
+
+    from dashenv.adapters.postgres import Postgres
+
+    base = [sys.executable, "-m", "dashenv", "-C", project]
+    shown = subprocess.run(
+        [*base, "config", "show", "test", "--json", "--reveal"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    doc = json.loads(shown.stdout)
+    settings, app = doc["settings"], doc["app"]
+    from urllib.parse import urlsplit
+
+    url = urlsplit(app["DATABASE_URL"]["value"])
+    database = url.path.lstrip("/")
+    pg = Postgres(
+        settings["host"]["value"],
+        settings["postgres_port"]["value"],
+        url.username or "postgres",
+        url.password,
+    )
+    done = threading.Event()
+    answers: list[tuple[int, bool, bool]] = []  # exit code, JSON report, traceback
+
+    def status_loop() -> None:
+        while not done.is_set():
+            r = subprocess.run([*base, "status", "--all", "--json"], capture_output=True, text=True)
+            try:
+                json.loads(r.stdout)
+                report = True
+            except ValueError:
+                report = False
+            answers.append((r.returncode, report, "Traceback" in r.stderr))
+
+    watcher = threading.Thread(target=status_loop, daemon=True)
+    watcher.start()
+    seconds: list[float] = []
+    peaks: list[int] = []
+    failures = 0
+    for _ in range(count):
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [*base, "db", "reset", "test", "--yes"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds.append(time.perf_counter() - start)
+        peaks.append(usage.ru_maxrss)  # kB on Linux
+        failures += proc.returncode != 0
+    done.set()
+    watcher.join()
+
+    names = pg.database_names()
+    templates = [n for n in names if n.startswith(f"{database}__tpl_")]
+    scratch = [
+        n
+        for n in names
+        if n.startswith((f"{database}__new_", f"{database}__old_", f"{database}__build_"))
+    ]
+    with pg.connect() as conn:
+        connections = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dashenv'"
+            " AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+    pg.close()
+    held = []
+    for lock in (Path(project) / ".dashenv" / "locks").glob("*.lock"):
+        try:
+            FileLock(str(lock)).acquire(timeout=0)
+        except Timeout:
+            held.append(lock.name)
+    temporary = [
+        str(p)
+        for p in Path(project).rglob("*")
+        if p.name.endswith((".partial", ".dashenv-tmp", ".tmp"))
+    ]
+    bad = [a for a in answers if a[0] not in (0, 1) or not a[1] or a[2]]
+
+    def med(xs: list[float] | list[int]) -> float:
+        return float(statistics.median(xs))
+
+    print(
+        f"{count} resets, {failures} failed; {len(answers)} status calls beside them, "
+        f"{len(bad)} without a report or with a traceback"
+    )
+    print(
+        f"reset time   first 10 median {med(seconds[:10]) * 1000:7.1f} ms   "
+        f"last 10 median {med(seconds[-10:]) * 1000:7.1f} ms"
+    )
+    print(
+        f"peak memory  first 10 median {med(peaks[:10]) / 1024:7.1f} MB   "
+        f"last 10 median {med(peaks[-10:]) / 1024:7.1f} MB"
+    )
+    print(
+        f"left over: templates {len(templates)} (1 expected), scratch databases {scratch}, "
+        f"dashenv connections {connections}, locks held {held}, temporary files {temporary}"
+    )
+    clean = (
+        not failures
+        and not bad
+        and len(templates) == 1
+        and not scratch
+        and not connections
+        and not held
+        and not temporary
+    )
+    print("nothing left over" if clean else "LEFT OVERS OR FAILURES ABOVE")
+    return 0 if clean else 1
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-C", dest="project", default=".", help="the project (default: here)")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument(
+        "--soak",
+        type=int,
+        nargs="?",
+        const=200,
+        default=None,
+        metavar="N",
+        help="N resets with status beside them (default 200), then leftovers",
+    )
     args = parser.parse_args()
     project = os.path.abspath(args.project)
+    if args.soak is not None:
+        sys.exit(soak(project, args.soak))
 
     def dashenv(*argv: str) -> list[str]:
         return [sys.executable, "-m", "dashenv", "-C", project, *argv]
 
     def compose(env: str, *argv: str) -> tuple[list[str], dict[str, str]]:
         line = subprocess.run(
-            dashenv("config", "compose", env, "--", *argv), capture_output=True, text=True,
+            dashenv("config", "compose", env, "--", *argv),
+            capture_output=True,
+            text=True,
             check=True,
-        ).stdout.strip()  # fmt: skip
+        ).stdout.strip()
         words = shlex.split(line)
         environ = dict(os.environ)
         while "=" in words[0]:
