@@ -63,6 +63,7 @@ def soak(project: str, count: int) -> int:
     )
     done = threading.Event()
     answers: list[tuple[int, bool, bool]] = []  # exit code, JSON report, traceback
+    samples: list[str] = []  # what the first bad answers said
 
     def status_loop() -> None:
         while not done.is_set():
@@ -73,6 +74,10 @@ def soak(project: str, count: int) -> int:
             except ValueError:
                 report = False
             answers.append((r.returncode, report, "Traceback" in r.stderr))
+            if (r.returncode not in (0, 1) or not report or "Traceback" in r.stderr) and len(
+                samples
+            ) < 3:
+                samples.append(f"exit {r.returncode}: {r.stderr.strip()[-600:]}")
 
     watcher = threading.Thread(target=status_loop, daemon=True)
     watcher.start()
@@ -148,6 +153,8 @@ def soak(project: str, count: int) -> int:
         and not held
         and not temporary
     )
+    for sample in samples:
+        print(f"a status call that did not answer with its report: {sample}")
     print("nothing left over" if clean else "LEFT OVERS OR FAILURES ABOVE")
     return 0 if clean else 1
 

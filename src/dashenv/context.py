@@ -28,7 +28,7 @@ class RunContext:
     _envs: dict[tuple[str, tuple[tuple[str, str], ...], bool], ResolvedEnvironment] = field(
         default_factory=dict, repr=False
     )
-    _docker: Docker | None = field(default=None, repr=False)
+    _dockers: dict[str | None, Docker] = field(default_factory=dict, repr=False)
 
     def project(self) -> ProjectConfig:
         from dashenv.settings.project import find_project_dir, load_project
@@ -67,13 +67,20 @@ class RunContext:
     def environment_names(self) -> list[str]:
         return self.project().environment_names()
 
-    def docker(self) -> Docker:
-        """The engine, unbound to any compose project (listing containers, pinging)."""
+    def engine_of(self, name: str) -> str | None:
+        """The Docker context ENV runs on: --context, else its ``context`` setting, else the
+        default engine (None)."""
+        return self.context or self.env(name, read_env=False).settings.context
+
+    def docker(self, context: str | None = None) -> Docker:
+        """An engine, unbound to any compose project (listing containers, pinging); the
+        default one (or --context's) unless ``context`` is given."""
         from dashenv.adapters.docker import Docker
 
-        if self._docker is None:
-            self._docker = Docker(context=self.context, verbose=self.verbose)
-        return self._docker
+        key = context or self.context
+        if key not in self._dockers:
+            self._dockers[key] = Docker(context=key, verbose=self.verbose)
+        return self._dockers[key]
 
     def audit_path(self) -> Path:
         project = self.project()

@@ -38,6 +38,7 @@ class ComposeService:
     image: str | None = None
     has_build: bool = False
     has_healthcheck: bool = False
+    binds: list[str] = field(default_factory=list)  # host paths bind-mounted into it
 
 
 @dataclass

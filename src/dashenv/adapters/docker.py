@@ -429,5 +429,10 @@ def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
             image=svc.get("image"),
             has_build="build" in svc,
             has_healthcheck=bool(healthcheck) and not healthcheck.get("disable"),
+            binds=[
+                str(v.get("source"))
+                for v in svc.get("volumes") or []
+                if isinstance(v, dict) and v.get("type") == "bind" and v.get("source")
+            ],
         )
     return services

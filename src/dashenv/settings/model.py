@@ -51,6 +51,11 @@ class EnvironmentSettings(BaseSettings):
         "protected with the main one on a protected environment, flushed by a reset.",
     )
     host: str = Field("127.0.0.1", description="Host address published ports are bound to.")
+    context: str | None = Field(
+        None,
+        description="Docker context (engine) the environment runs on: dev local, test on a "
+        "bigger engine, say. --context overrides it for one run.",
+    )
     profiles: list[str] = Field(default_factory=list, description="Compose profiles to enable.")
     exclusive_with: list[str] = Field(
         default_factory=list,
@@ -108,7 +113,13 @@ class EnvironmentSettings(BaseSettings):
         return value
 
     @field_validator(
-        "app_port", "callback_port", "postgres_port", "redis_port", "alembic_config", mode="before"
+        "app_port",
+        "callback_port",
+        "postgres_port",
+        "redis_port",
+        "alembic_config",
+        "context",
+        mode="before",
     )
     @classmethod
     def _none_port(cls, value: Any) -> Any:

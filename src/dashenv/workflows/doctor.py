@@ -120,25 +120,48 @@ def check_certificate(directory: Any, shown: str, now: datetime.datetime) -> Che
 
 
 def doctor(ctx: RunContext, names: list[str]) -> list[Check]:
+    from dashenv.workflows.targets import containers_by_environment, env_by_project, list_engines
+
     checks: list[Check] = []
-    docker = ctx.docker()
-    engine = _engine_checks(docker, checks)
+    engine = _engine_checks(ctx.docker(), checks)
     shown = ctx.project().options.certs_dir
     checks.append(check_certificate(ctx.certs_dir(), shown, datetime.datetime.now(datetime.UTC)))
-    containers: list[Container] = []
-    if engine:
-        try:
-            containers = docker.all_containers()
-        except DashenvError:
-            engine = False
-    from dashenv.workflows.targets import containers_by_environment, env_by_project
-
+    listings, errors = list_engines(ctx, names) if engine else ({}, {})
     # looked up once for every environment's checks
     owners = env_by_project(ctx) if engine else {}
-    by_env = containers_by_environment(ctx, names, containers)
+    by_env = containers_by_environment(ctx, names, listings)
     for name in names:
-        checks += _environment_checks(ctx, name, engine, containers, by_env[name], owners)
+        context = ctx.engine_of(name)
+        reachable = engine and context not in errors
+        if engine:
+            checks.append(_environment_engine_check(name, context, errors.get(context)))
+        checks += _environment_checks(
+            ctx, name, reachable, listings.get(context, []), by_env[name], owners
+        )
     return checks
+
+
+def _environment_engine_check(name: str, context: str | None, error: DashenvError | None) -> Check:
+    where = f"context {context}" if context else "the default engine"
+    if error is not None:
+        return Check("engine", "fail", f"{where}: {error.message}", error.hint or "", name)
+    return Check("engine", "pass", f"runs on {where}", environment=name)
+
+
+def _binds_check(name: str, context: str, services: Any) -> Check:
+    """A bind mount names a path on this machine: on a truly remote engine it cannot work
+    (the sandbox's second engine runs here, where it happens to)."""
+    binds = sorted({b for svc in services.values() for b in svc.binds})
+    if not binds:
+        return Check("bind mounts", "pass", "none", environment=name)
+    shown = ", ".join(binds[:3]) + (f" (and {len(binds) - 3} more)" if len(binds) > 3 else "")
+    return Check(
+        "bind mounts",
+        "warn",
+        f"{name} runs on context {context} and bind-mounts host paths: {shown}",
+        "on a remote engine use named volumes or bake the files into the image",
+        name,
+    )
 
 
 def _engine_checks(docker: Docker, checks: list[Check]) -> bool:
@@ -211,11 +234,15 @@ def _environment_checks(
         )
         return checks
     checks.append(_externals_check(t, compose, name))
+    if t.docker.context:
+        checks.append(_binds_check(name, t.docker.context, services))
     if s.protected:
         checks.append(_interfaces_check(services, name))
     running = any(c.state == "running" for c in mine)
     # ports: free, or held by this environment (a sibling sharing the project counts as ours)
-    conflicts = environment_conflicts(ctx, s.project_name, services, containers, owners)
+    conflicts = environment_conflicts(
+        ctx, s.project_name, services, containers, owners, t.docker.context
+    )
     name_conflicts = [c for c in conflicts if c.message.startswith("container name")]
     port_conflicts = [c for c in conflicts if not c.message.startswith("container name")]
     checks.append(

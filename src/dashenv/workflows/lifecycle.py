@@ -94,7 +94,7 @@ def check_conflicts(
     ctx: RunContext, t: Target, services: dict[str, ComposeService], containers: list[Container]
 ) -> None:
     conflicts = environment_conflicts(
-        ctx, t.project_name, services, containers, env_by_project(ctx)
+        ctx, t.project_name, services, containers, env_by_project(ctx), t.docker.context
     )
     if conflicts:
         first, rest = conflicts[0], conflicts[1:]
@@ -323,9 +323,12 @@ def build(ctx: RunContext, name: str, services: list[str], no_cache: bool) -> No
 
 
 def ps(ctx: RunContext, names: list[str]) -> dict[str, list[Container]]:
-    docker = ctx.docker()
-    docker.ping()
-    return containers_by_environment(ctx, names, docker.all_containers())
+    from dashenv.workflows.targets import list_engines
+
+    listings, errors = list_engines(ctx, names)
+    if errors:
+        raise next(iter(errors.values()))
+    return containers_by_environment(ctx, names, listings)
 
 
 # --- commands on the user's terminal -----------------------------------------

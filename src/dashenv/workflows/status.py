@@ -226,25 +226,25 @@ def status(
     """The status document for ``names``, and the engine's error when it could not be
     reached. With ``explicit`` false (``--all``), environments that are simply not running
     are reported but do not make the result unhealthy."""
-    from dashenv.workflows.targets import containers_by_environment
+    from dashenv.workflows.targets import containers_by_environment, list_engines
 
     project = ctx.project()
-    engine: DashenvError | None = None
+    engines = {n: ctx.engine_of(n) for n in names}  # resolved here, before the threads
     # parts (PostgreSQL, Redis, app) get their own pool: environments wait on them
     with ThreadPoolExecutor(max_workers=4) as pool, ThreadPoolExecutor(max_workers=12) as parts:
-        listing = pool.submit(ctx.docker().all_containers)
+        listing = pool.submit(list_engines, ctx, names)
         envs = {n: ctx.env_lenient(n)[0] for n in names}
-        try:
-            containers = listing.result()
-        except DashenvError as exc:
-            containers, engine = [], exc
-        by_env = containers_by_environment(ctx, names, containers)
+        listings, errors = listing.result()
+        engine: DashenvError | None = next(iter(errors.values()), None)
+        by_env = containers_by_environment(ctx, names, listings)
         futures = []
         for name, env in envs.items():
             s = env.settings
             expected = [s.app_service, s.callback_service, s.postgres_service, s.redis_service]
             futures.append(pool.submit(environment_status, env, by_env[name], expected, parts))
         docs = [f.result() for f in futures]
+    for d in docs:
+        d["context"] = engines[d["name"]]  # the Docker context it runs on (None: the default)
     counted = [d for d in docs if explicit or d["state"] != "down"]
     doc = {
         "schema_version": SCHEMA_VERSION,

@@ -82,7 +82,9 @@ def _bind(ctx: RunContext, env: ResolvedEnvironment, lenient: bool = False) -> T
     from dashenv.adapters.docker import Docker
 
     require_compose_files(env)
-    inv = compose_invocation(env.settings, env.project.root, env.name, ctx.context)
+    inv = compose_invocation(
+        env.settings, env.project.root, env.name, ctx.context or env.settings.context
+    )
     if lenient and not inv.env_file.is_file():
         # compose insists on the env files existing; an empty one keeps 'down' and 'logs' working
         empty = Path("/dev/null")
@@ -113,10 +115,11 @@ def env_by_project(ctx: RunContext) -> dict[str, str]:
 
 
 def containers_by_environment(
-    ctx: RunContext, names: list[str], containers: list[Container]
+    ctx: RunContext, names: list[str], listings: dict[str | None, list[Container]]
 ) -> dict[str, list[Container]]:
-    """Each environment's containers (ps, status, doctor). Environments sharing a compose
-    project are told apart by the compose files their containers were started from."""
+    """Each environment's containers (ps, status, doctor), from the listing of the engine it
+    runs on. Environments sharing a compose project are told apart by the compose files
+    their containers were started from."""
     project = ctx.project()
     every = {n: ctx.env(n, read_env=False).settings for n in ctx.environment_names()}
     result = {}
@@ -124,8 +127,29 @@ def containers_by_environment(
         s = every[name]
         shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
         inv = compose_invocation(s, project.root, name)
-        result[name] = environment_containers(inv, containers, shared)
+        result[name] = environment_containers(inv, listings.get(ctx.engine_of(name), []), shared)
     return result
+
+
+def list_engines(
+    ctx: RunContext, names: list[str]
+) -> tuple[dict[str | None, list[Container]], dict[str | None, DashenvError]]:
+    """Every container of each engine the environments run on: one listing per engine, not
+    per environment, the engines asked at the same time. Unreachable engines are returned
+    with their error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engines = list(dict.fromkeys(ctx.engine_of(n) for n in names)) or [ctx.context]
+    listings: dict[str | None, list[Container]] = {}
+    errors: dict[str | None, DashenvError] = {}
+    with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+        futures = {e: pool.submit(ctx.docker(e).all_containers) for e in engines}
+        for engine, future in futures.items():
+            try:
+                listings[engine] = future.result()
+            except DashenvError as exc:
+                listings[engine], errors[engine] = [], exc
+    return listings, errors
 
 
 def environment_conflicts(
@@ -134,14 +158,18 @@ def environment_conflicts(
     services: dict[str, ComposeService],
     containers: list[Container],
     owners: dict[str, str],
+    context: str | None,
 ) -> list[Conflict]:
-    """Names and host ports this project needs that someone else holds (up and doctor)."""
+    """Names and host ports this project needs that someone else holds (up and doctor), on
+    the engine ``context`` names (None: the default one)."""
     from dashenv.adapters.host import port_in_use
 
     own_ports = {b.host_port for c in containers if c.project == project_name for b in c.ports}
-    remote = bool(ctx.context) or bool(os.environ.get("DOCKER_HOST"))
+    # a remote engine's ports are not this machine's: its own listing (the containers
+    # publishing them) is what counts there
+    remote = bool(context) or bool(os.environ.get("DOCKER_HOST"))
     probes = {}
-    if not remote:  # a remote engine's ports are not this machine's
+    if not remote:
         for svc in services.values():
             for host_ip, port, _ in svc.ports:
                 if port not in own_ports:
