@@ -1,15 +1,13 @@
 """Database commands: the guarded reset, Alembic's migrations, and snapshots."""
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from dashenv.cli.params import EnvArg, JsonOpt
+from dashenv.cli.params import EnvArg, JsonOpt, confirmer, passthrough_exit
 from dashenv.cli.state import state
-from dashenv.errors import PassThrough
 
 if TYPE_CHECKING:
     from dashenv.reset_plan import Strategy
@@ -33,15 +31,6 @@ def register(app: typer.Typer) -> None:
     db_app.command("snapshot")(snapshot)
     db_app.command("snapshots")(snapshots)
     db_app.command("restore")(restore)
-
-
-def _exit(code: int) -> None:
-    if code != 0:
-        raise PassThrough(code)
-
-
-def _ask() -> Callable[[str], bool] | None:
-    return (lambda q: typer.confirm(q, default=False)) if sys.stdin.isatty() else None
 
 
 def reset(
@@ -117,23 +106,25 @@ def migrate(
     if revision is None:
         e = st.env(env)
         command = ["sh", "-c", e.settings.migration_command]
-        _exit(exec_in(st, env, e.settings.app_service, command, tty))
+        passthrough_exit(exec_in(st, env, e.settings.app_service, command, tty))
     else:
-        _exit(run_alembic(st, env, ["upgrade", revision], tty=tty))
+        passthrough_exit(run_alembic(st, env, ["upgrade", revision], tty=tty))
 
 
 def current(ctx: typer.Context, env: EnvArg) -> None:
     """Show the Alembic revision ENV's database is at (alembic current, in the app)."""
     from dashenv.workflows.migrate import run_alembic
 
-    _exit(run_alembic(state(ctx), env, ["current"], tty=sys.stdin.isatty()))
+    passthrough_exit(run_alembic(state(ctx), env, ["current"], tty=sys.stdin.isatty()))
 
 
 def history(ctx: typer.Context, env: EnvArg) -> None:
     """Show the revision history (alembic history, in ENV's app container)."""
     from dashenv.workflows.migrate import run_alembic
 
-    _exit(run_alembic(state(ctx), env, ["history", "--indicate-current"], tty=sys.stdin.isatty()))
+    passthrough_exit(
+        run_alembic(state(ctx), env, ["history", "--indicate-current"], tty=sys.stdin.isatty())
+    )
 
 
 def revision(
@@ -154,7 +145,7 @@ def revision(
     result = make(state(ctx), env, message, autogenerate=autogenerate, tty=sys.stdin.isatty())
     for path in result.created:
         typer.echo(f"Created {path}")
-    _exit(result.code)
+    passthrough_exit(result.code)
 
 
 def downgrade(
@@ -178,7 +169,7 @@ def downgrade(
     confirm = (lambda q: str(typer.prompt(q))) if interactive else None
     err = render.console(stderr=True)
     result = run(state(ctx), env, target, yes=yes, confirm=confirm, tty=interactive, say=err.print)
-    _exit(result.code)
+    passthrough_exit(result.code)
 
 
 def snapshot(
@@ -210,7 +201,7 @@ def snapshot(
     st = state(ctx)
     err = render.console(stderr=True)
     if delete is not None:
-        gone = snaps.delete(st, env, delete, yes=yes, confirm=_ask())
+        gone = snaps.delete(st, env, delete, yes=yes, confirm=confirmer())
         typer.echo(f"Deleted snapshot {gone.name} of {env}")
         return
     if to is not None:
@@ -264,7 +255,9 @@ def restore(
             "give a snapshot NAME or --from FILE, one of them", param_hint="NAME"
         )
     err = render.console(stderr=True)
-    result = run(state(ctx), env, name, from_file=from_file, yes=yes, confirm=_ask(), say=err.print)
+    result = run(
+        state(ctx), env, name, from_file=from_file, yes=yes, confirm=confirmer(), say=err.print
+    )
     typer.echo(
         f"Restored {result.restored} into {env} ({result.database}); the state it replaced is "
         f"snapshot {result.kept_as}"

@@ -5,9 +5,15 @@ from typing import Annotated
 
 import typer
 
-from dashenv.cli.params import EnvArg, OptionalEnvArg, ServiceArg, Services
+from dashenv.cli.params import (
+    EnvArg,
+    OptionalEnvArg,
+    ServiceArg,
+    Services,
+    confirmer,
+    passthrough_exit,
+)
 from dashenv.cli.state import state
-from dashenv.errors import PassThrough
 
 PASSTHROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
 
@@ -23,11 +29,6 @@ def register(app: typer.Typer) -> None:
     app.command("shell")(shell)
     app.command("psql", context_settings=PASSTHROUGH)(psql)
     app.command("redis-cli", context_settings=PASSTHROUGH)(redis_cli)
-
-
-def _exit(code: int) -> None:
-    if code != 0:
-        raise PassThrough(code)
 
 
 def up(
@@ -82,9 +83,7 @@ def down(
     """
     from dashenv.workflows import lifecycle
 
-    interactive = sys.stdin.isatty()
-    confirm = (lambda q: typer.confirm(q, default=False)) if interactive else None
-    for note in lifecycle.down(state(ctx), env, volumes=volumes, yes=yes, confirm=confirm):
+    for note in lifecycle.down(state(ctx), env, volumes=volumes, yes=yes, confirm=confirmer()):
         typer.echo(note)
 
 
@@ -154,7 +153,7 @@ def logs(
 
     if tail is not None and not (tail.isdigit() or tail == "all"):
         raise typer.BadParameter("a number of lines, or all", param_hint="--tail")
-    _exit(lifecycle.logs(state(ctx), env, services or [], follow, tail, since))
+    passthrough_exit(lifecycle.logs(state(ctx), env, services or [], follow, tail, since))
 
 
 def exec_(
@@ -172,7 +171,7 @@ def exec_(
     cmd = (command or []) + list(ctx.args)
     if not cmd:
         raise typer.BadParameter("give the command after --", param_hint="COMMAND")
-    _exit(lifecycle.exec_in(state(ctx), env, service, cmd, tty=sys.stdin.isatty()))
+    passthrough_exit(lifecycle.exec_in(state(ctx), env, service, cmd, tty=sys.stdin.isatty()))
 
 
 def shell(
@@ -183,7 +182,7 @@ def shell(
     """Open a shell in a running service of ENV."""
     from dashenv.workflows import lifecycle
 
-    _exit(lifecycle.exec_in(state(ctx), env, service, ["sh"], tty=sys.stdin.isatty()))
+    passthrough_exit(lifecycle.exec_in(state(ctx), env, service, ["sh"], tty=sys.stdin.isatty()))
 
 
 def psql(ctx: typer.Context, env: EnvArg) -> None:
@@ -192,7 +191,7 @@ def psql(ctx: typer.Context, env: EnvArg) -> None:
 
     st = state(ctx)
     service, cmd = lifecycle.psql_command(st, env, list(ctx.args))
-    _exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))
+    passthrough_exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))
 
 
 def redis_cli(ctx: typer.Context, env: EnvArg) -> None:
@@ -201,4 +200,4 @@ def redis_cli(ctx: typer.Context, env: EnvArg) -> None:
 
     st = state(ctx)
     service, cmd = lifecycle.redis_cli_command(st, env, list(ctx.args))
-    _exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))
+    passthrough_exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))

@@ -1,8 +1,23 @@
 """Shared command parameters, with shell completion from the project's configuration."""
 
+import sys
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+
+
+def confirmer() -> Callable[[str], bool] | None:
+    """A yes/no question on the user's terminal; None without one (the command refuses)."""
+    return (lambda q: typer.confirm(q, default=False)) if sys.stdin.isatty() else None
+
+
+def passthrough_exit(code: int) -> None:
+    """A child's non-zero exit code is dashenv's, silently."""
+    from dashenv.errors import PassThrough
+
+    if code != 0:
+        raise PassThrough(code)
 
 
 def _project(ctx: Any) -> Any:
