@@ -43,33 +43,115 @@ def _enabled(config: pytest.Config) -> bool:
     return bool(config.getoption("--dashenv"))
 
 
-def _setup(config: pytest.Config) -> dict[str, Any]:
-    """Run the test setup through every guard; what the fixtures need, as plain data."""
+def _context(config: pytest.Config) -> Any:
     from dashenv.context import RunContext
-    from dashenv.errors import DashenvError
-    from dashenv.workflows.testing import host_environment, setup
 
     project_dir = config.getoption("--dashenv-project-dir")
     if project_dir is None:
         from dashenv.settings.project import find_project_dir
 
         project_dir = str(find_project_dir(Path(str(config.rootpath))))
+    return RunContext(project_dir=project_dir)
+
+
+def _exit_on(exc: Any) -> None:
+    """An expected failure ends the run with one line and dashenv's exit code."""
+    hint = f" ({exc.hint})" if exc.hint else ""
+    pytest.exit(f"dashenv: {exc.message}{hint}", returncode=int(exc.exit_code))
+
+
+def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
+    """Run the test setup through every guard, and with ``workers`` a database and a Redis
+    index per pytest-xdist worker; what the fixtures need, as plain data."""
+    from dashenv.errors import DashenvError
+    from dashenv.workflows.testing import host_environment, setup
+
     name = config.getoption("--dashenv-env")
-    st = RunContext(project_dir=project_dir)
+    st = _context(config)
     try:
+        if workers:  # the run's lock first: two runs never share worker databases
+            from dashenv.workflows.workers import prepare, take_lock
+
+            config._dashenv_lock = take_lock(st, name, wait=True, say=_say)  # type: ignore[attr-defined]
         result = setup(st, name)
         env = host_environment(st, name)
+        prepared = prepare(st, name, workers, _say) if workers else None
     except DashenvError as exc:
-        hint = f" ({exc.hint})" if exc.hint else ""
-        pytest.exit(f"dashenv: {exc.message}{hint}", returncode=int(exc.exit_code))
-    return {
+        _exit_on(exc)
+        raise  # not reached: pytest.exit raises
+    data: dict[str, Any] = {
         "environment": name,
+        "template": result.reset.template,
+        "test_database": result.reset.database,  # the environment's own, under xdist too
         "database": result.reset.database,
         "database_url": env.get("DATABASE_URL"),
         "redis_url": env.get("REDIS_URL"),
         "guards_passed": [v.guard for v in result.reset.verdicts if v.passed],
         "setup_pid": os.getpid(),
     }
+    if prepared is not None:
+        data["workers"] = prepared.as_dict()
+    return data
+
+
+def _say(message: str) -> None:
+    import sys
+
+    sys.stderr.write(f"dashenv: {message}\n")
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    """How many xdist workers this run starts (0 without distribution)."""
+    if getattr(config, "workerinput", None) is not None:
+        return 0
+    try:
+        dist, tx = config.getoption("dist"), config.getoption("tx")
+    except ValueError:  # pytest-xdist is not installed
+        return 0
+    return len(tx or []) if dist != "no" else 0
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under pytest-xdist the controller sets everything up before any worker starts (a
+    refusal ends the run here, one line, no worker started)."""
+    config = session.config
+    count = _xdist_workers(config)
+    if _enabled(config) and count:
+        config._dashenv_setup = _setup(config, count)  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: each worker is handed the setup, its own database and Redis index."""
+    data = getattr(node.config, "_dashenv_setup", None)
+    if data is not None:
+        node.workerinput["dashenv_setup"] = json.dumps(data)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller drops the run's worker databases, after a failure too."""
+    config = session.config
+    data = getattr(config, "_dashenv_setup", None)
+    lock = getattr(config, "_dashenv_lock", None)
+    try:
+        if data is not None and "workers" in data and getattr(config, "workerinput", None) is None:
+            from dashenv.errors import DashenvError
+            from dashenv.workflows.workers import Worker, WorkerSet, finish
+
+            prepared = data["workers"]
+            workers = WorkerSet(
+                prepared["environment"],
+                prepared["database"],
+                [Worker(**w) for w in prepared["workers"]],
+            )
+            try:
+                finish(_context(config), workers)
+            except DashenvError as exc:
+                _say(f"could not drop the worker databases: {exc.message}")
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +166,18 @@ def dashenv_environment(
     cached = getattr(config, "_dashenv_setup", None)
     if cached is not None:
         return dict(cached)
+    if workerinput is not None and "dashenv_setup" in workerinput:
+        # set up by the controller: this worker's own database and Redis index
+        data = json.loads(workerinput["dashenv_setup"])
+        mine = next(w for w in data["workers"]["workers"] if w["id"] == workerinput["workerid"])
+        data.update(
+            database=mine["database"],
+            database_url=mine["database_url"],
+            redis_url=mine["redis_url"],
+            worker=mine["id"],
+        )
+        config._dashenv_setup = data  # type: ignore[attr-defined]
+        return dict(data)
     if workerinput is None:  # no pytest-xdist, or its controller
         data = _setup(config)
     else:
@@ -121,3 +215,33 @@ def dashenv_redis(dashenv_environment: dict[str, Any]) -> Any:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture
+def dashenv_fresh_database(dashenv_environment: dict[str, Any]) -> Any:
+    """A database of its own for one test, cloned from the template of the migrated schema
+    and dropped afterwards: for tests that commit and cannot run in a rolled-back
+    transaction. Yields its URL as seen from the host."""
+    import secrets
+    from urllib.parse import urlsplit
+
+    from dashenv.adapters.postgres import Postgres
+    from dashenv.reset_plan import url_with_database
+
+    url = dashenv_environment["database_url"]
+    if not url:
+        pytest.skip("the test environment publishes no PostgreSQL port")
+    parts = urlsplit(url)
+    # named after the test database, so it carries its "test" like every clone dashenv makes,
+    # and a killed run's are found and dropped by the next run
+    name = f"{dashenv_environment['test_database']}_fresh_{secrets.token_hex(4)}"
+    pg = Postgres(
+        parts.hostname or "127.0.0.1", parts.port or 5432, parts.username or "postgres",
+        parts.password,
+    )  # fmt: skip
+    try:
+        pg.create_database(name, template=dashenv_environment["template"])
+        yield url_with_database(url, name)
+    finally:
+        pg.drop_database(name)
+        pg.close()

@@ -128,3 +128,39 @@ def url_with_database(url: str, database: str) -> str:
 
 def target_without_password(user: str | None, host: str, port: int | None, database: str) -> str:
     return f"postgresql://{user or ''}@{host}:{port}/{database}"
+
+
+# --- per-worker databases and Redis indexes (pytest-xdist) -------------------------------
+
+
+def worker_databases(database: str, count: int) -> list[str]:
+    """pytest-django's naming, so existing conftests recognise them: <database>_gw0..."""
+    return [f"{database}_gw{i}" for i in range(count)]
+
+
+def is_worker_database(name: str, database: str) -> bool:
+    prefix = f"{database}_gw"
+    return name.startswith(prefix) and name[len(prefix) :].isdigit()
+
+
+def worker_indexes(
+    own: tuple[int, ...], declared: set[int], databases: int, count: int, *, shared: bool
+) -> list[int]:
+    """A Redis index per worker on the test environment's own server: its own declared
+    indexes first (the main one for gw0), then indexes no environment declares. On a server
+    shared by declaration with a protected environment, only its own declared indexes."""
+    from dashenv.errors import ConfigError
+
+    spare = [] if shared else [i for i in range(databases) if i not in declared and i not in own]
+    candidates = [*own, *spare]
+    if len(candidates) < count:
+        where = (
+            "declare more in redis_indexes (the server is shared with a protected environment)"
+            if shared
+            else f"raise 'databases' in the Redis configuration (it has {databases})"
+        )
+        raise ConfigError(
+            f"{count} workers need {count} Redis indexes; only {len(candidates)} can be used",
+            hint=f"run fewer workers, or {where}",
+        )
+    return candidates[:count]

@@ -19,6 +19,11 @@ from tests.e2e.helpers import ok
 
 pytestmark = pytest.mark.docker
 SAMPLE = REPO / "tests" / "sample_app"
+WORKERS = REPO / "tests" / "sample_workers"
+WORKER_DATABASES = (
+    "SELECT count(*) FROM pg_database"
+    " WHERE datname LIKE 'dashtam\\_test\\_gw%' OR datname LIKE 'dashtam\\_test\\_fresh\\_%'"
+)
 
 
 def resets_done(p: Project) -> int:
@@ -28,8 +33,11 @@ def resets_done(p: Project) -> int:
     return sum(json.loads(line)["outcome"] == "done" for line in log.read_text().splitlines())
 
 
-def sample_suite(p: Project, *args: str) -> subprocess.CompletedProcess[str]:
+def sample_suite(
+    p: Project, *args: str, suite: Path = SAMPLE, extra: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHENV_", "PYTEST_"))}
+    env.update(extra or {})
     return subprocess.run(
         [
             sys.executable,
@@ -38,13 +46,13 @@ def sample_suite(p: Project, *args: str) -> subprocess.CompletedProcess[str]:
             "-p",
             "no:cacheprovider",
             "--rootdir",
-            str(SAMPLE),
+            str(suite),
             "-c",
             os.devnull,
             "--dashenv",
             "--dashenv-project-dir",
             str(p.root),
-            str(SAMPLE),
+            str(suite),
             *args,
         ],
         capture_output=True,
@@ -73,6 +81,78 @@ def test_plugin_refuses_anything_but_a_test_environment(e2e: Project) -> None:
     assert result.returncode == 3
     assert "dashenv: refusing to reset dev: guard 'environment role' failed" in result.stdout
     assert ok(e2e("ps", "dev")).strip() == "dev: no containers"  # nothing was started
+    # under pytest-xdist too: one clear line, no worker started, no INTERNALERROR
+    parallel = sample_suite(e2e, "--dashenv-env", "dev", "-n", "2")
+    assert parallel.returncode == 3, parallel.stdout + parallel.stderr
+    output = parallel.stdout + parallel.stderr
+    assert "dashenv: refusing to reset dev: guard 'environment role' failed" in output
+    assert "INTERNALERROR" not in output and "Traceback" not in output
+    assert ok(e2e("ps", "dev")).strip() == "dev: no containers"
+
+
+def test_a_database_and_a_redis_index_per_xdist_worker(e2e: Project, tmp_path: Path) -> None:
+    ok(e2e("up", "dev", "postgres", "redis"))
+    ok(e2e("psql", "dev", "-c", "CREATE TABLE keep (v text); INSERT INTO keep VALUES ('dev')"))
+    ok(e2e("redis-cli", "dev", "SET", "oauth:token", "precious"))
+    record = tmp_path / "records"
+    record.mkdir()
+    result = sample_suite(
+        e2e, "-n", "3", suite=WORKERS, extra={"DASHENV_SAMPLE_RECORD": str(record)}
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "12 passed" in result.stdout  # 9 recording tests, 3 with a fresh database each
+    records = [json.loads(p.read_text()) for p in record.glob("*.json")]
+    by_worker: dict[str, set[tuple[str, int]]] = {}
+    for r in records:
+        by_worker.setdefault(r["worker"], set()).add((r["database"], r["index"]))
+        # no test saw another worker's row or key
+        assert all(row.startswith(r["worker"] + "-") for row in r["rows"]), r
+        assert all(key.startswith(f"sample:{r['worker']}-") for key in r["keys"]), r
+    assert set(by_worker) == {"gw0", "gw1", "gw2"}
+    pairs = {next(iter(v)) for v in by_worker.values()}
+    assert all(len(v) == 1 for v in by_worker.values())  # one database and index per worker
+    assert {db for db, _ in pairs} == {"dashtam_test_gw0", "dashtam_test_gw1", "dashtam_test_gw2"}
+    assert len({index for _, index in pairs}) == 3 and 0 not in {i for _, i in pairs}
+    # dev untouched, and no worker database left
+    assert ok(e2e("psql", "dev", "-tA", "-c", "SELECT v FROM keep")).strip() == "dev"
+    assert ok(e2e("redis-cli", "dev", "GET", "oauth:token")).strip() == "precious"
+    left = ok(e2e("psql", "test", "-tA", "-c", WORKER_DATABASES))
+    assert left.strip() == "0"
+
+
+def test_a_killed_parallel_run_leaves_orphans_the_next_run_removes(
+    e2e: Project, tmp_path: Path
+) -> None:
+    record = tmp_path / "records"
+    record.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHENV_", "PYTEST_"))}
+    env["DASHENV_SAMPLE_RECORD"] = str(record)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(WORKERS),
+         "-c", os.devnull, "--dashenv", "--dashenv-project-dir", str(e2e.root), str(WORKERS),
+         "-n", "2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not list(record.glob("*.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # until the workers run tests: their databases exist
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # a CREATE DATABASE the killed run had sent finishes on the server all the same
+    busy = "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'CREATE DATABASE%'"
+    while ok(e2e("psql", "test", "-tA", "-c", busy)).strip() != "0":
+        time.sleep(0.2)
+    orphans = ok(e2e("psql", "test", "-tA", "-c", WORKER_DATABASES))
+    assert int(orphans) >= 2  # both workers' databases (and a fresh one, if one was running)
+    again = sample_suite(
+        e2e, "-n", "2", suite=WORKERS, extra={"DASHENV_SAMPLE_RECORD": str(record)}
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "left by an earlier run that did not end" in again.stdout + again.stderr
+    left = ok(e2e("psql", "test", "-tA", "-c", WORKER_DATABASES))
+    names = ok(e2e("psql", "test", "-tA", "-c", "SELECT string_agg(datname, ',') FROM pg_database"))
+    assert left.strip() == "0", names + again.stdout[-3000:] + again.stderr[-3000:]
 
 
 def test_make_targets(e2e: Project) -> None:

@@ -118,3 +118,25 @@ def test_urls() -> None:
     assert url_with_database(url, "x") == "postgresql+asyncpg://u:pw@postgres:5432/x?ssl=off"
     assert target_without_password("u", "127.0.0.1", 5433, "t") == "postgresql://u@127.0.0.1:5433/t"
     assert Endpoint("127.0.0.1", 5433).describe() == "127.0.0.1:5433"
+
+
+def test_worker_databases_and_indexes() -> None:
+    from dashenv.reset_plan import is_worker_database, worker_databases, worker_indexes
+
+    names = worker_databases("dashtam_test", 3)
+    assert names == ["dashtam_test_gw0", "dashtam_test_gw1", "dashtam_test_gw2"]
+    assert all(is_worker_database(n, "dashtam_test") for n in names)
+    for other in ("dashtam_test", "dashtam_test_gwx", "dashtam_test__tpl_1", "dashtam_gw0"):
+        assert not is_worker_database(other, "dashtam_test")
+    # the environment's own index first, then indexes no environment declares
+    assert worker_indexes((1,), {0, 1}, 16, 3, shared=False) == [1, 2, 3]
+    assert worker_indexes((1, 5), {0, 2}, 16, 3, shared=False) == [1, 5, 3]
+    # a server shared by declaration with a protected environment: only declared indexes
+    assert worker_indexes((1, 4), {0}, 16, 2, shared=True) == [1, 4]
+    with pytest.raises(ConfigError) as err:
+        worker_indexes((1,), {0}, 16, 2, shared=True)
+    assert "declare more in redis_indexes" in (err.value.hint or "")
+    with pytest.raises(ConfigError) as err:
+        worker_indexes((1,), {0, 1}, 4, 5, shared=False)
+    assert err.value.message == "5 workers need 5 Redis indexes; only 3 can be used"
+    assert "raise 'databases' in the Redis configuration (it has 4)" in (err.value.hint or "")

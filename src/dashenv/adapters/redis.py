@@ -63,6 +63,18 @@ class Redis:
         result: RedisInfo = self._call("info", read)
         return result
 
+    def databases(self) -> int:
+        """How many indexes the server has ('databases'; 16 when CONFIG is not allowed)."""
+
+        def ask(c: Any) -> int:
+            try:
+                return int(c.config_get("databases").get("databases", 16))
+            except Exception:  # CONFIG renamed or disabled: Redis's default
+                return 16
+
+        found: int = self._call("config get", ask)
+        return found
+
     def flushdb(self) -> int:
         """Empty this index only (FLUSHDB); the number of keys it held. Never FLUSHALL."""
 

@@ -1,0 +1,171 @@
+"""A database and a Redis index per pytest-xdist worker, cloned from the reset's template.
+
+The test environment's reset has just built (or kept) the template of the migrated schema;
+each worker gets ``<database>_gw<N>`` cloned from it, stamped for the environment, under the
+same guards as the reset (the names contain "test", the server is the environment's own, no
+protected target), and a Redis index of its own, flushed. A run holds the environment's
+worker lock from setup to its end, so two runs never take each other's databases; whatever a
+killed run left behind (orphans) is dropped by the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dashenv.errors import OperationFailed
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
+    from dashenv.context import RunContext
+
+
+@dataclass(frozen=True)
+class Worker:
+    id: str  # gw0, gw1, ...
+    database: str
+    database_url: str | None  # as seen from the host
+    redis_index: int | None
+    redis_url: str | None
+
+
+@dataclass
+class WorkerSet:
+    environment: str
+    database: str
+    workers: list[Worker]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "environment": self.environment,
+            "database": self.database,
+            "workers": [asdict(w) for w in self.workers],
+        }
+
+
+def lock_path(root: Path, environment: str) -> Path:
+    return root / ".dashenv" / "locks" / f"workers-{environment}.lock"
+
+
+def take_lock(
+    ctx: RunContext, name: str, *, wait: bool, say: Callable[[str], None]
+) -> BaseFileLock:
+    """The environment's worker lock, held for the whole run."""
+    from filelock import FileLock, Timeout
+
+    root = ctx.project().root
+    path = lock_path(root, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        if not wait:
+            raise OperationFailed(
+                f"another parallel test run holds {name}'s worker databases "
+                f"(lock {path.relative_to(root)})",
+                hint="wait for it to end, or run without --no-wait to queue behind it",
+            ) from None
+        say(f"Waiting for another parallel test run on {name} to end...")
+        lock.acquire()
+    return lock
+
+
+def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) -> WorkerSet:
+    """Clone a database per worker from the current template, give each a Redis index.
+    Call with the worker lock held and after the environment's reset."""
+    from dashenv.adapters.redis import Redis
+    from dashenv.guards import check_reset
+    from dashenv.reset_plan import is_worker_database, url_with_database, worker_databases
+    from dashenv.reset_plan import worker_indexes as allocate
+    from dashenv.workflows.reset import _refuse, observe, reset_names
+    from dashenv.workflows.testing import host_environment
+
+    o = observe(ctx, name, adopt=False)
+    try:
+        verdicts = check_reset(o.facts)
+        if not all(v.passed for v in verdicts):
+            raise _refuse(ctx, name, verdicts, o.target)
+        pg, database = o.postgres, o.database
+        names = reset_names(o.env, database)
+        existing = pg.database_names()
+        if names.template not in existing:
+            raise OperationFailed(
+                f"{name} has no template of the current migrations",
+                hint=f"run 'dashenv test setup --env {name}' first",
+            )
+        fresh = f"{database}_fresh_"  # dashenv_fresh_database's, of a run that was killed
+        for orphan in (
+            n for n in existing if is_worker_database(n, database) or n.startswith(fresh)
+        ):
+            say(f"Dropping {orphan}, left by an earlier run that did not end")
+            pg.drop_database(orphan)
+        started = time.monotonic()
+        created = worker_databases(database, count)
+        for worker_db in created:  # one by one: each copy is a checkpoint-free file copy here
+            pg.create_database(worker_db, template=names.template)
+            pg.stamp(
+                worker_db,
+                {"environment": name, "worker_of": database, "run_pid": str(os.getpid())},
+            )
+            pg.set_database_option(worker_db, "synchronous_commit", "off")
+        say(f"Cloned {count} worker databases from {names.template} in "
+            f"{time.monotonic() - started:.2f}s")  # fmt: skip
+        indexes: list[int | None] = [None] * count
+        s = o.env.settings
+        if o.facts.redis is not None:
+            declared = set()
+            for other in ctx.environment_names():
+                if other != name:
+                    try:
+                        declared |= set(ctx.env_lenient(other)[0].redis_indexes)
+                    except Exception:  # an environment without a readable configuration
+                        continue
+            server = Redis(o.facts.redis.host, o.facts.redis.port or 0, o.facts.redis_indexes[0])
+            shared = any(
+                p.redis is not None and p.redis.same_server(o.facts.redis)
+                for p in o.facts.protected_targets
+            )
+            chosen = allocate(
+                o.facts.redis_indexes, declared, server.databases(), count, shared=shared
+            )
+            for index in chosen:
+                Redis(o.facts.redis.host, o.facts.redis.port or 0, index).flushdb()
+            indexes = list(chosen)
+        host = host_environment(ctx, name)
+        workers = [
+            Worker(
+                id=f"gw{i}",
+                database=db,
+                database_url=url_with_database(host["DATABASE_URL"], db)
+                if host.get("DATABASE_URL")
+                else None,
+                redis_index=indexes[i],
+                redis_url=f"redis://{s.host}:{s.redis_port}/{indexes[i]}"
+                if indexes[i] is not None
+                else None,
+            )
+            for i, db in enumerate(created)
+        ]
+        return WorkerSet(name, database, workers)
+    finally:
+        o.postgres.close()
+
+
+def finish(ctx: RunContext, workers: WorkerSet) -> None:
+    """Drop the run's worker databases (the lock is released by its holder)."""
+    from dashenv.adapters.postgres import Postgres
+
+    env = ctx.env(workers.environment)
+    db = env.app.database()
+    s = env.settings
+    if db is None or s.postgres_port is None:
+        return
+    with Postgres(s.host, s.postgres_port, db.user or "postgres", db.password) as pg:
+        for worker in workers.workers:
+            pg.drop_database(worker.database)
