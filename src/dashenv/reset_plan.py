@@ -164,3 +164,22 @@ def worker_indexes(
             hint=f"run fewer workers, or {where}",
         )
     return candidates[:count]
+
+
+def xdist_workers(args: list[str], cpus: int) -> int:
+    """The worker count pytest-xdist would start for these pytest arguments (-n N, -nN,
+    --numprocesses N or =N; auto and logical mean ``cpus``); 0 without distribution."""
+    count: int | None = None
+    for i, arg in enumerate(args):
+        value: str | None = None
+        if arg in ("-n", "--numprocesses") and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--numprocesses="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-n") and len(arg) > 2 and not arg.startswith("--"):
+            value = arg[2:]
+        if value is not None:
+            count = (
+                cpus if value in ("auto", "logical") else int(value) if value.isdigit() else None
+            )
+    return count or 0

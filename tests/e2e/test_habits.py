@@ -172,7 +172,7 @@ def test_make_targets(e2e: Project) -> None:
         if target == "test-setup":
             assert "Test database initialized successfully" in result.stdout
         if target == "test":
-            assert "2 passed" in result.stdout
+            assert "3 passed" in result.stdout
     assert make("test-down").returncode == 0
     assert "up           start development" in make("help").stdout
 
@@ -197,7 +197,7 @@ def ci_containers(p: Project) -> list[str]:
 def test_ci_run_passes_and_leaves_nothing(e2e: Project) -> None:
     result = e2e("ci", "run", "--", "-v")
     assert result.returncode == 0, result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
     assert "Taking ci down with its volumes" in result.stderr
     assert ci_containers(e2e) == []
 

@@ -274,9 +274,20 @@ def test_killed_postgres_during_reset_then_reset_succeeds(stack: Project) -> Non
 def test_run_passes_exit_codes_through(stack: Project) -> None:
     result = stack("test", "run", "--", "-v")
     assert result.returncode == 0, result.stderr
-    assert "2 passed" in result.stdout
+    assert "3 passed" in result.stdout
     failing = stack("test", "run", "--no-setup", "--", "-q", "-k", "no_such_test")
     assert failing.returncode == 5
+
+
+def test_run_in_the_container_with_xdist_workers(stack: Project) -> None:
+    """The in-container contract: each worker its own database and index, none left."""
+    result = stack("test", "run", "--", "-n", "3", "-v")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout and "created: 3/3 workers" in result.stdout
+    assert "Cloned 3 worker databases" in result.stderr
+    left = sql(stack, "test", "SELECT count(*) FROM pg_database WHERE datname LIKE '%\\_gw%'")
+    assert left == "0"
+    dev_intact(stack)
 
 
 def test_clean_takes_test_down_and_keeps_dev(stack: Project, tmp_path: Path) -> None:

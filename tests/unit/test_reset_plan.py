@@ -140,3 +140,15 @@ def test_worker_databases_and_indexes() -> None:
         worker_indexes((1,), {0, 1}, 4, 5, shared=False)
     assert err.value.message == "5 workers need 5 Redis indexes; only 3 can be used"
     assert "raise 'databases' in the Redis configuration (it has 4)" in (err.value.hint or "")
+
+
+def test_xdist_worker_count_from_pytest_arguments() -> None:
+    from dashenv.reset_plan import xdist_workers
+
+    assert xdist_workers([], 4) == 0
+    assert xdist_workers(["-q", "-n", "3"], 4) == 3
+    assert xdist_workers(["-n3"], 4) == 3
+    assert xdist_workers(["--numprocesses", "auto"], 4) == 4
+    assert xdist_workers(["--numprocesses=logical"], 2) == 2
+    assert xdist_workers(["-n", "0"], 4) == 0
+    assert xdist_workers(["-k", "n"], 4) == 0

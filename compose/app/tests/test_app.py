@@ -21,3 +21,14 @@ def test_schema_is_migrated_with_alembic():
         catalog = conn.execute("SELECT count(*) FROM provider_catalog").fetchone()[0]
     assert {"users", "providers", "provider_catalog", "alembic_version"} <= tables
     assert catalog == 3  # the data migration's rows
+
+
+def test_each_xdist_worker_has_its_own_database_and_index():
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    with psycopg.connect(database_url(), client_encoding="utf8") as conn:
+        name = conn.execute("SELECT current_database()").fetchone()[0]
+    if worker is None:
+        assert name == "dashtam_test"
+    else:
+        assert name == f"dashtam_test_{worker}"
+        assert not os.environ["REDIS_URL"].endswith("/0")

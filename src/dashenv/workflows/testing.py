@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from dashenv.context import RunContext
     from dashenv.workflows.lifecycle import UpResult
     from dashenv.workflows.reset import ResetResult
-    from dashenv.workflows.targets import Reporter
+    from dashenv.workflows.targets import Reporter, Target
 
 
 @dataclass
@@ -61,13 +62,52 @@ def run_tests(ctx: RunContext, name: str, args: list[str], runner: str | None = 
     t = target(ctx, name)
     command = t.settings.test_command + ("" if not args else " " + shlex.join(args))
     if (runner or t.settings.test_runner) == "container":
-        argv = t.docker.compose_argv("exec", "-T", t.settings.app_service, "sh", "-c", command)
-        return t.docker.run_attached(argv)
+        return _in_container(ctx, t, command, args)
     env = {**os.environ, **host_environment(ctx, name)}
     try:
         return subprocess.call(command, shell=True, env=env, cwd=t.env.project.root)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
+
+
+def _in_container(ctx: RunContext, t: Target, command: str, args: list[str]) -> int:
+    """The test command in the app container. With pytest-xdist workers asked for (-n N),
+    each gets a database and a Redis index of its own first, and the container is told
+    (the contract, for the app's tests/conftest.py): DASHENV_WORKERS is the worker count,
+    a worker's database is DATABASE_URL's with _<worker> appended (dashtam_test_gw0), and
+    DASHENV_WORKER_REDIS_INDEXES maps each worker to its index (gw0:1,gw1:2)."""
+    from dashenv.reset_plan import xdist_workers
+
+    service = t.settings.app_service
+    cpus = 0
+    if any(a in ("auto", "logical") or a.endswith(("=auto", "=logical")) for a in args):
+        code, out = t.docker.exec_capture(service, ["nproc"])
+        cpus = int(out.strip()) if code == 0 and out.strip().isdigit() else 1
+    count = xdist_workers(args, cpus)
+    if count == 0:
+        return t.docker.run_attached(
+            t.docker.compose_argv("exec", "-T", service, "sh", "-c", command)
+        )
+    from dashenv.workflows.workers import finish, prepare, take_lock
+
+    def say(message: str) -> None:
+        sys.stderr.write(message + "\n")
+
+    lock = take_lock(ctx, t.name, wait=True, say=say)
+    try:
+        workers = prepare(ctx, t.name, count, say)
+        try:
+            indexes = ",".join(
+                f"{w.id}:{w.redis_index}" for w in workers.workers if w.redis_index is not None
+            )
+            contract = ["-e", f"DASHENV_WORKERS={count}", "-e",
+                        f"DASHENV_WORKER_REDIS_INDEXES={indexes}"]  # fmt: skip
+            argv = t.docker.compose_argv("exec", "-T", *contract, service, "sh", "-c", command)
+            return t.docker.run_attached(argv)
+        finally:
+            finish(ctx, workers)
+    finally:
+        lock.release()
 
 
 def clean(ctx: RunContext, name: str) -> list[str]:
