@@ -25,12 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+
+from compose_line import compose_line
 
 
 def soak(project: str, count: int) -> int:
@@ -181,18 +182,7 @@ def main() -> None:
         return [sys.executable, "-m", "dashenv", "-C", project, *argv]
 
     def compose(env: str, *argv: str) -> tuple[list[str], dict[str, str]]:
-        line = subprocess.run(
-            dashenv("config", "compose", env, "--", *argv),
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        words = shlex.split(line)
-        environ = dict(os.environ)
-        while "=" in words[0]:
-            key, value = words.pop(0).split("=", 1)
-            environ[key] = value
-        return words, environ
+        return compose_line(project, env, *argv)
 
     shown = subprocess.run(
         dashenv("config", "show", "test", "--json"), capture_output=True, text=True, check=True

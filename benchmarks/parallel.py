@@ -19,13 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from compose_line import compose_line
 
 from dashenv.adapters.postgres import Postgres
 
@@ -83,16 +84,7 @@ def main() -> None:
     template = next(n for n in pg.database_names() if n.startswith(f"{database}__tpl_"))
 
     def compose(*argv: str) -> tuple[list[str], dict[str, str]]:
-        done = subprocess.run(
-            [*base, "config", "compose", "test", "--", *argv], capture_output=True, text=True
-        )
-        line = done.stdout.strip()
-        words = shlex.split(line)
-        env = dict(os.environ)
-        while "=" in words[0]:
-            k, v = words.pop(0).split("=", 1)
-            env[k] = v
-        return words, env
+        return compose_line(project, "test", *argv)
 
     counter = iter(range(10**6))
 
@@ -103,17 +95,8 @@ def main() -> None:
         for n in names:
             pg.drop_database(n)
 
-    def migrate_two_in_container() -> None:
-        for _ in range(2):
-            n = f"{database}_bench{next(counter)}"
-            pg.create_database(n)
-            dsn = url._replace(path=f"/{n}").geturl()
-            argv, env = compose("exec", "-T", "-e", f"DATABASE_URL={dsn}", "app",
-                                "alembic", "upgrade", "head")  # fmt: skip
-            subprocess.run(argv, env=env, cwd=project, check=True, capture_output=True)
-            pg.drop_database(n)
-
-    def one_migration() -> None:
+    def migrate_in_container() -> None:
+        """A database of its own, migrated by Alembic in the app container (a worker's way)."""
         n = f"{database}_bench{next(counter)}"
         pg.create_database(n)
         dsn = url._replace(path=f"/{n}").geturl()
@@ -121,6 +104,10 @@ def main() -> None:
                             "alembic", "upgrade", "head")  # fmt: skip
         subprocess.run(argv, env=env, cwd=project, check=True, capture_output=True)
         pg.drop_database(n)
+
+    def migrate_two_in_container() -> None:
+        for _ in range(2):
+            migrate_in_container()
 
     # the generated 100-table schema, in-process
     sys.path.insert(0, str(Path(__file__).parent))
@@ -175,7 +162,7 @@ def main() -> None:
             timed("suite -n 0", lambda: pytest_run("0", "db_bound"))
             timed("20 fresh databases", lambda: pytest_run("0", "fresh"))
             timed("20 plain tests", lambda: pytest_run("0", "plain"))
-            timed("one alembic upgrade head", one_migration)
+            timed("one alembic upgrade head", migrate_in_container)
     pg.drop_database(big)
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
     print(f"{args.runs} runs alternating, medians")

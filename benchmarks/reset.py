@@ -87,19 +87,14 @@ def median_ms(samples: list[float]) -> float:
 def alembic_case(project: str, runs: int) -> None:
     """Whole processes: dashenv's reset beside Alembic's own way, in the test app container."""
     import os
-    import shlex
     import sys
 
-    line = subprocess.run(
-        [sys.executable, "-m", "dashenv", "-C", project, "config", "compose", "test", "--",
-         "exec", "-T", "app", "sh", "-c", "alembic downgrade base && alembic upgrade head"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    argv = shlex.split(line)
-    env = dict(os.environ)
-    while "=" in argv[0]:
-        key, value = argv.pop(0).split("=", 1)
-        env[key] = value
+    from compose_line import compose_line
+
+    argv, env = compose_line(
+        project, "test", "exec", "-T", "app", "sh", "-c",
+        "alembic downgrade base && alembic upgrade head",
+    )  # fmt: skip
     reset = [sys.executable, "-m", "dashenv", "-C", project, "db", "reset", "test", "--yes"]
     cases = {
         "alembic downgrade base && upgrade head": (argv, env),

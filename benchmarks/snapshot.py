@@ -17,8 +17,6 @@ Everything it started is removed at the end.
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import shutil
 import socket
 import statistics
@@ -28,6 +26,8 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+
+from compose_line import compose_line
 
 from dashenv.adapters.postgres import Postgres
 
@@ -97,12 +97,7 @@ def main() -> None:
         pg = Postgres("127.0.0.1", port, "dashtam_user", PASSWORD)
         fill(pg, "dashtam", 100, args.rows)
         size = pg.databases_with_comments("dashtam")[0][2]
-        line = dashenv(root, "config", "compose", "dev", "--", "exec", "-T", "postgres").stdout
-        argv = shlex.split(line.strip())
-        env = dict(os.environ)
-        while "=" in argv[0]:
-            key, value = argv.pop(0).split("=", 1)
-            env[key] = value
+        argv, env = compose_line(str(root), "dev", "exec", "-T", "postgres")
 
         def in_postgres(*cmd: str) -> None:
             subprocess.run([*argv, *cmd], env=env, cwd=root, check=True, capture_output=True)
