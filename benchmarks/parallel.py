@@ -88,10 +88,11 @@ def main() -> None:
 
     counter = iter(range(10**6))
 
-    def clone_two() -> None:
+    def clone_two(source: str) -> None:
+        """Two workers' databases, cloned from a template (what dashenv does)."""
         names = [f"{database}_bench{next(counter)}" for _ in range(2)]
         for n in names:
-            pg.create_database(n, template=template)
+            pg.create_database(n, template=source)
         for n in names:
             pg.drop_database(n)
 
@@ -118,13 +119,6 @@ def main() -> None:
     pg.drop_database(big)
     pg.create_database(big)
     run_migrations(pg, big, steps)
-
-    def clone_two_big() -> None:
-        names = [f"{database}_bench{next(counter)}" for _ in range(2)]
-        for n in names:
-            pg.create_database(n, template=big)
-        for n in names:
-            pg.drop_database(n)
 
     def migrate_two_big() -> None:
         for _ in range(2):
@@ -154,9 +148,9 @@ def main() -> None:
             )  # fmt: skip
 
         for _ in range(args.runs):  # alternating
-            timed("setup 2 workers, shipped: clone", clone_two)
+            timed("setup 2 workers, shipped: clone", lambda: clone_two(template))
             timed("setup 2 workers, shipped: migrate each", migrate_two_in_container)
-            timed("setup 2 workers, 100 tables: clone", clone_two_big)
+            timed("setup 2 workers, 100 tables: clone", lambda: clone_two(big))
             timed("setup 2 workers, 100 tables: migrate each", migrate_two_big)
             timed("suite -n 2", lambda: pytest_run("2", "db_bound"))
             timed("suite -n 0", lambda: pytest_run("0", "db_bound"))

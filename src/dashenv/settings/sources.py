@@ -85,6 +85,16 @@ class ResolvedEnvironment:
     def path(self, relative: str) -> Path:
         return (self.project.root / relative).resolve()
 
+    def missing_path(self, key: str, shown: str, hint: str, what: str | None = None) -> ConfigError:
+        """A path a setting names that does not exist: exit 2, naming the layer that set it."""
+        origin = self.provenance[key].describe()
+        label, source = (
+            (f"{what} {shown}", f"{key} from {origin}")
+            if what
+            else (f"{key} {shown}", f"from {origin}")
+        )
+        return ConfigError(f"{self.name}: {label} does not exist ({source})", hint=hint)
+
     @property
     def app(self) -> AppView:
         """The application's settings from the env file (raises ConfigError when unusable)."""

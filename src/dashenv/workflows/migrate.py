@@ -30,10 +30,10 @@ def alembic_ini(env: ResolvedEnvironment) -> Path | None:
         return None
     path = env.path(s.alembic_config)
     if not path.is_file():
-        raise ConfigError(
-            f"{env.name}: alembic_config {s.alembic_config} does not exist "
-            f"(from {env.provenance['alembic_config'].describe()})",
-            hint="point alembic_config at alembic.ini, or set it to none without Alembic",
+        raise env.missing_path(
+            "alembic_config",
+            s.alembic_config,
+            "point alembic_config at alembic.ini, or set it to none without Alembic",
         )
     return path
 

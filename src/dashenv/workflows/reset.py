@@ -91,10 +91,10 @@ def reset_names(env: ResolvedEnvironment, database: str) -> ResetNames:
     s = env.settings
     directory = env.path(s.migrations_dir)
     if not directory.is_dir():
-        raise ConfigError(
-            f"{env.name}: migrations_dir {s.migrations_dir} does not exist "
-            f"(from {env.provenance['migrations_dir'].describe()})",
-            hint="point migrations_dir at the migration files: the template is keyed by them",
+        raise env.missing_path(
+            "migrations_dir",
+            s.migrations_dir,
+            "point migrations_dir at the migration files: the template is keyed by them",
         )
     config = env.path(s.alembic_config) if s.alembic_config else None
     extra: tuple[Path, ...] = (config,) if config is not None and config.is_file() else ()

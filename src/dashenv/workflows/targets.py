@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from dashenv.errors import ConfigError, DashenvError
+from dashenv.errors import DashenvError
 from dashenv.plan import compose_invocation, environment_containers, find_conflicts
 
 if TYPE_CHECKING:
@@ -71,10 +71,11 @@ def require_compose_files(env: ResolvedEnvironment) -> None:
     layer that configured it, before Compose is asked anything."""
     for relative in env.settings.compose_files:
         if not env.path(relative).is_file():
-            origin = env.provenance["compose_files"].describe()
-            raise ConfigError(
-                f"{env.name}: compose file {relative} does not exist (compose_files from {origin})",
-                hint="create it, or point compose_files at the environment's compose files",
+            raise env.missing_path(
+                "compose_files",
+                relative,
+                "create it, or point compose_files at the environment's compose files",
+                what="compose file",
             )
 
 
