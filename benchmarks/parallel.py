@@ -11,7 +11,9 @@ Run by hand with the test environment up: python benchmarks/parallel.py [-C DIR]
    them back with a join) with 'pytest --dashenv -n 2' against '-n 0', whole runs, per-worker
    setup included;
 3. dashenv_fresh_database: its median cost per test beside one 'alembic upgrade head' into an
-   empty database.
+   empty database;
+4. four worker databases cloned one by one against four at once (one connection each), on
+   both schemas: dashenv keeps the faster (--clones-only runs just this part).
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-C", dest="project", default=".")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--clones-only", action="store_true", help="only part 4")
     args = parser.parse_args()
     project = os.path.abspath(args.project)
     base = [sys.executable, "-m", "dashenv", "-C", project]
@@ -93,6 +96,20 @@ def main() -> None:
         names = [f"{database}_bench{next(counter)}" for _ in range(2)]
         for n in names:
             pg.create_database(n, template=source)
+        for n in names:
+            pg.drop_database(n)
+
+    def clone_four(source: str, together: bool) -> None:
+        """Four workers' databases: one by one, or four CREATE DATABASE at once."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        names = [f"{database}_bench{next(counter)}" for _ in range(4)]
+        if together:
+            with ThreadPoolExecutor(4) as pool:
+                list(pool.map(lambda n: pg.create_database(n, template=source), names))
+        else:
+            for n in names:
+                pg.create_database(n, template=source)
         for n in names:
             pg.drop_database(n)
 
@@ -148,6 +165,11 @@ def main() -> None:
             )  # fmt: skip
 
         for _ in range(args.runs):  # alternating
+            for schema, source in (("shipped", template), ("100 tables", big)):
+                timed(f"4 clones one by one, {schema}", lambda s=source: clone_four(s, False))
+                timed(f"4 clones at once, {schema}", lambda s=source: clone_four(s, True))
+            if args.clones_only:
+                continue
             timed("setup 2 workers, shipped: clone", lambda: clone_two(template))
             timed("setup 2 workers, shipped: migrate each", migrate_two_in_container)
             timed("setup 2 workers, 100 tables: clone", lambda: clone_two(big))
@@ -162,6 +184,11 @@ def main() -> None:
     print(f"{args.runs} runs alternating, medians")
     for name, ms in med.items():
         print(f"{name:44} {ms:8.1f} ms")
+    for schema in ("shipped", "100 tables"):
+        ratio = med[f"4 clones one by one, {schema}"] / med[f"4 clones at once, {schema}"]
+        print(f"{schema} one-by-one/at-once ratio: {ratio:.2f}")
+    if args.clones_only:
+        return
     shipped = med["setup 2 workers, shipped: migrate each"] / med["setup 2 workers, shipped: clone"]
     big = (
         med["setup 2 workers, 100 tables: migrate each"] / med["setup 2 workers, 100 tables: clone"]

@@ -37,6 +37,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="the dashenv project (default: found upward from the rootdir)",
     )
+    group.addoption(
+        "--dashenv-no-wait",
+        action="store_true",
+        help="fail at once, instead of waiting, when another run holds the test "
+        "environment's reset or worker databases",
+    )
 
 
 def _enabled(config: pytest.Config) -> bool:
@@ -67,13 +73,14 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
     from dashenv.workflows.testing import host_environment, setup
 
     name = config.getoption("--dashenv-env")
+    wait = not config.getoption("--dashenv-no-wait")
     st = _context(config)
     try:
         if workers:  # the run's lock first: two runs never share worker databases
             from dashenv.workflows.workers import prepare, take_lock
 
-            config._dashenv_lock = take_lock(st, name, wait=True, say=_say)  # type: ignore[attr-defined]
-        result = setup(st, name)
+            config._dashenv_lock = take_lock(st, name, wait=wait, say=_say)  # type: ignore[attr-defined]
+        result = setup(st, name, wait=wait)
         env = host_environment(st, name)
         prepared = prepare(st, name, workers, _say) if workers else None
     except DashenvError as exc:

@@ -320,6 +320,13 @@ def status_renderables(doc: dict[str, Any]) -> list[Any]:
                             f"({size(sum(s['size_bytes'] for s in snaps))})"
                         )
                     )
+                if pg.get("worker_databases"):
+                    parts.append(
+                        Text(
+                            "  worker databases (a parallel run's, or orphans of a killed "
+                            f"one): {', '.join(pg['worker_databases'])}"
+                        )
+                    )
                 if pg.get("tables"):
                     parts.append(
                         table(

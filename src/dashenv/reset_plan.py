@@ -166,20 +166,113 @@ def worker_indexes(
     return candidates[:count]
 
 
-def xdist_workers(args: list[str], cpus: int) -> int:
-    """The worker count pytest-xdist would start for these pytest arguments (-n N, -nN,
-    --numprocesses N or =N; auto and logical mean ``cpus``); 0 without distribution."""
-    count: int | None = None
+def numprocesses(args: list[str]) -> str | None:
+    """The value of the last -n N, -nN, --numprocesses N or =N in pytest arguments."""
+    value: str | None = None
     for i, arg in enumerate(args):
-        value: str | None = None
         if arg in ("-n", "--numprocesses") and i + 1 < len(args):
             value = args[i + 1]
         elif arg.startswith("--numprocesses="):
             value = arg.split("=", 1)[1]
         elif arg.startswith("-n") and len(arg) > 2 and not arg.startswith("--"):
             value = arg[2:]
-        if value is not None:
-            count = (
-                cpus if value in ("auto", "logical") else int(value) if value.isdigit() else None
-            )
-    return count or 0
+    return value
+
+
+def xdist_workers(args: list[str], cpus: int) -> int:
+    """The worker count pytest-xdist would start for these pytest arguments (the last -n
+    wins; auto and logical mean ``cpus``); 0 without distribution."""
+    value = numprocesses(args)
+    if value in ("auto", "logical"):
+        return cpus
+    return int(value) if value is not None and value.isdigit() else 0
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def worker_clone_script(source: str, workers: list[str], stamp: dict[str, str]) -> str:
+    """The psql script that makes the worker databases inside an environment's network (the
+    ci environment publishes no port): each one dropped if a killed run left it, cloned
+    from ``source`` (sessions on it ended first: PostgreSQL refuses to copy a database in
+    use), given the test options, and stamped."""
+    lines = ["\\set ON_ERROR_STOP 1", "\\o /dev/null"]
+    for name in workers:
+        lines += [
+            f"DROP DATABASE IF EXISTS {_ident(name)};",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            f" WHERE datname = {_literal(source)} AND pid <> pg_backend_pid();",
+            f"CREATE DATABASE {_ident(name)} TEMPLATE {_ident(source)};",
+            *(
+                f"ALTER DATABASE {_ident(name)} SET {key} = {_literal(value)};"
+                for key, value in DATABASE_OPTIONS.items()
+            ),
+        ]
+    values = ", ".join(f"({_literal(k)}, {_literal(v)})" for k, v in stamp.items())
+    for name in workers:
+        lines += [
+            f"\\connect {_ident(name)}",
+            "CREATE SCHEMA IF NOT EXISTS dashenv;",
+            "CREATE TABLE IF NOT EXISTS dashenv.metadata"
+            " (key text PRIMARY KEY, value text NOT NULL);",
+            f"INSERT INTO dashenv.metadata (key, value) VALUES {values}"
+            " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def drop_script(databases: list[str]) -> str:
+    return "".join(f"DROP DATABASE IF EXISTS {_ident(n)};\n" for n in databases)
+
+
+# pytest's configuration files, in the order it looks for them in each directory, with the
+# section that makes a file count (pytest.ini counts even when empty)
+PYTEST_CONFIG_FILES = (
+    ("pytest.ini", "pytest"),
+    (".pytest.ini", "pytest"),
+    ("pyproject.toml", "tool.pytest.ini_options"),
+    ("tox.ini", "pytest"),
+    ("setup.cfg", "tool:pytest"),
+)
+
+
+def pytest_addopts(directories: list[list[tuple[str, str]]]) -> list[str]:
+    """The ``addopts`` of the configuration file pytest would use: ``directories`` holds, from
+    the directory pytest starts in up to the root, the (name, text) of the configuration
+    files each has. The first file that counts, nearest first, wins, as in pytest."""
+    import configparser
+    import shlex
+    import tomllib
+
+    order = {name: i for i, (name, _) in enumerate(PYTEST_CONFIG_FILES)}
+    for found in directories:
+        for name, text in sorted(found, key=lambda f: order.get(f[0], 99)):
+            if name == "pyproject.toml":
+                try:
+                    section = tomllib.loads(text).get("tool", {}).get("pytest", {})
+                except tomllib.TOMLDecodeError:
+                    continue
+                if "ini_options" not in section:
+                    continue
+                value = section["ini_options"].get("addopts", "")
+                return shlex.split(value) if isinstance(value, str) else [str(v) for v in value]
+            if name not in order:
+                continue
+            parser = configparser.ConfigParser(interpolation=None)
+            try:
+                parser.read_string(text)
+            except configparser.Error:
+                if name.endswith("pytest.ini"):
+                    return []
+                continue
+            wanted = dict(PYTEST_CONFIG_FILES)[name]
+            if parser.has_section(wanted):
+                return shlex.split(parser.get(wanted, "addopts", fallback=""))
+            if name.endswith("pytest.ini"):
+                return []  # pytest.ini counts even without its section
+    return []

@@ -145,6 +145,8 @@ def test_a_killed_parallel_run_leaves_orphans_the_next_run_removes(
         time.sleep(0.2)
     orphans = ok(e2e("psql", "test", "-tA", "-c", WORKER_DATABASES))
     assert int(orphans) >= 2  # both workers' databases (and a fresh one, if one was running)
+    listed = json.loads(e2e("status", "test", "--json").stdout)["environments"][0]["postgres"]
+    assert {"dashtam_test_gw0", "dashtam_test_gw1"} <= set(listed["worker_databases"])
     again = sample_suite(
         e2e, "-n", "2", suite=WORKERS, extra={"DASHENV_SAMPLE_RECORD": str(record)}
     )
@@ -153,6 +155,21 @@ def test_a_killed_parallel_run_leaves_orphans_the_next_run_removes(
     left = ok(e2e("psql", "test", "-tA", "-c", WORKER_DATABASES))
     names = ok(e2e("psql", "test", "-tA", "-c", "SELECT string_agg(datname, ',') FROM pg_database"))
     assert left.strip() == "0", names + again.stdout[-3000:] + again.stderr[-3000:]
+
+
+def test_a_second_parallel_run_with_no_wait_fails_at_once(e2e: Project) -> None:
+    """Another run holds test's worker databases: --dashenv-no-wait ends this one at
+    once, one line, before setting anything up."""
+    from filelock import FileLock
+
+    lock = e2e.root / ".dashenv" / "locks" / "workers-test.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock)):
+        result = sample_suite(e2e, "-n", "2", "--dashenv-no-wait", suite=WORKERS)
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert "another parallel test run holds test's worker databases" in out
+    assert "Traceback" not in out and "INTERNALERROR" not in out
 
 
 def test_make_targets(e2e: Project) -> None:
@@ -199,6 +216,22 @@ def test_ci_run_passes_and_leaves_nothing(e2e: Project) -> None:
     assert result.returncode == 0, result.stderr
     assert "3 passed" in result.stdout
     assert "Taking ci down with its volumes" in result.stderr
+    assert ci_containers(e2e) == []
+
+
+def test_ci_run_gives_each_xdist_worker_its_own_database_inside_the_network(
+    e2e: Project,
+) -> None:
+    """ci publishes no port: the worker databases are cloned by psql in its own postgres
+    container. The worker count comes from pytest's configuration (PYTEST_ADDOPTS in the
+    container's environment here), as pytest-xdist counts it."""
+    env_file = e2e.root / "env" / ".env.ci"
+    env_file.write_text(env_file.read_text() + "PYTEST_ADDOPTS=-n 2\n")
+    result = e2e("ci", "run", "--", "-v")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout and "created: 2/2 workers" in result.stdout
+    assert "Cloned 2 worker databases from dashtam_test" in result.stderr
+    assert "inside ci's network" in result.stderr
     assert ci_containers(e2e) == []
 
 

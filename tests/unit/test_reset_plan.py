@@ -152,3 +152,52 @@ def test_xdist_worker_count_from_pytest_arguments() -> None:
     assert xdist_workers(["--numprocesses=logical"], 2) == 2
     assert xdist_workers(["-n", "0"], 4) == 0
     assert xdist_workers(["-k", "n"], 4) == 0
+
+
+def test_numprocesses_is_the_last_one_given() -> None:
+    from dashenv.reset_plan import numprocesses
+
+    assert numprocesses(["-n", "2", "-q", "-n4"]) == "4"
+    assert numprocesses(["--numprocesses=auto"]) == "auto"
+    assert numprocesses(["-v"]) is None
+
+
+def test_pytest_addopts_follows_pytests_choice_of_file() -> None:
+    from dashenv.reset_plan import pytest_addopts
+
+    toml = '[tool.pytest.ini_options]\naddopts = "-n 3 -q"\n'
+    bare_toml = '[project]\nname = "x"\n'
+    tox = "[pytest]\naddopts = -n 2\n"
+    cfg = "[tool:pytest]\naddopts = -n auto\n"
+    # nearest directory first; in one directory pytest.ini beats pyproject.toml beats tox.ini
+    assert pytest_addopts([[("pyproject.toml", toml)]]) == ["-n", "3", "-q"]
+    assert pytest_addopts([[("tox.ini", tox), ("pyproject.toml", toml)]]) == ["-n", "3", "-q"]
+    assert pytest_addopts([[("pytest.ini", "[pytest]\n"), ("pyproject.toml", toml)]]) == []
+    assert pytest_addopts([[("pytest.ini", "")], [("pyproject.toml", toml)]]) == []
+    # a file without pytest's section does not count; the search goes on upward
+    assert pytest_addopts([[("pyproject.toml", bare_toml)], [("setup.cfg", cfg)]]) == [
+        "-n",
+        "auto",
+    ]
+    assert pytest_addopts([[("tox.ini", "[tox]\n")], []]) == []
+    # a list in pyproject.toml, as pytest allows
+    listed = '[tool.pytest.ini_options]\naddopts = ["-n", "2"]\n'
+    assert pytest_addopts([[("pyproject.toml", listed)]]) == ["-n", "2"]
+
+
+def test_worker_clone_script_quotes_and_clones_each_worker() -> None:
+    from dashenv.reset_plan import drop_script, worker_clone_script
+
+    script = worker_clone_script(
+        'db"test', ['db"test_gw0', 'db"test_gw1'], {"environment": "ci", "note": "it's"}
+    )
+    assert script.startswith("\\set ON_ERROR_STOP 1\n")
+    assert script.count('CREATE DATABASE "db""test_gw0" TEMPLATE "db""test";') == 1
+    assert script.count("CREATE DATABASE") == 2
+    # sessions on the source are ended before each copy, a killed run's copy dropped first
+    first = script.index('DROP DATABASE IF EXISTS "db""test_gw0"')
+    create = script.index('CREATE DATABASE "db""test_gw0"')
+    assert first < script.index("pg_terminate_backend") < create
+    assert "('note', 'it''s')" in script
+    assert '\\connect "db""test_gw1"' in script
+    assert drop_script(["a_gw0"]) == 'DROP DATABASE IF EXISTS "a_gw0";\n'

@@ -136,11 +136,15 @@ class Docker:
         except FileNotFoundError:
             raise not_installed() from None
 
-    def run(self, argv: list[str], what: str, *, check: bool = True) -> Completed:
-        """Run a command to completion, capturing its output; a failure raises (``check``)."""
-        proc = self._popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def run(
+        self, argv: list[str], what: str, *, check: bool = True, input: str | None = None
+    ) -> Completed:
+        """Run a command to completion, capturing its output (``input`` on its stdin); a
+        failure raises (``check``)."""
+        stdin = subprocess.PIPE if input is not None else None
+        proc = self._popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            stdout, stderr = proc.communicate()
+            stdout, stderr = proc.communicate(input)
         except KeyboardInterrupt:
             proc.kill()
             proc.wait()
@@ -305,11 +309,13 @@ class Docker:
     def restart(self, services: list[str]) -> None:
         self.run(self.compose_argv("restart", *services), "docker compose restart")
 
-    def exec_capture(self, service: str, command: list[str]) -> tuple[int, str]:
-        """Run a command in a service's container; exit code and combined output."""
-        done = self.run(
-            self.compose_argv("exec", "-T", service, *command), "docker compose exec", check=False
-        )
+    def exec_capture(
+        self, service: str, command: list[str], input: str | None = None
+    ) -> tuple[int, str]:
+        """Run a command in a service's container (``input`` on its stdin); exit code and
+        combined output."""
+        argv = self.compose_argv("exec", "-T", service, *command)
+        done = self.run(argv, "docker compose exec", check=False, input=input)
         if done.code != 0:
             err = classify("docker compose exec", done.code, done.stderr, self.where)
             if isinstance(err, Unreachable):

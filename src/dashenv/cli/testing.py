@@ -43,9 +43,19 @@ def run(
     skip_setup: Annotated[
         bool, typer.Option("--no-setup", help="Do not run 'test setup' first.")
     ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait",
+            help="Fail at once (exit 1) when another run holds the environment's reset or "
+            "its worker databases, instead of waiting for it.",
+        ),
+    ] = False,
 ) -> None:
     """Ensure setup, then run the test command (in the app container or on the host, by the
-    test_runner setting); arguments after -- go to it. Its exit code is dashenv's."""
+    test_runner setting); arguments after -- go to it. Its exit code is dashenv's. In the
+    container, pytest-xdist workers (-n N, or -n in the pytest configuration's addopts) each
+    get a database and a Redis index of their own first."""
     from dashenv import render
     from dashenv.workflows.testing import run_tests
     from dashenv.workflows.testing import setup as do_setup
@@ -53,12 +63,12 @@ def run(
     st = state(ctx)
     if not skip_setup:
         with render.live_progress(f"starting {env}") as reporter:
-            result = do_setup(st, env, reporter)
+            result = do_setup(st, env, reporter, wait=not no_wait)
         render.console(stderr=True).print(
             f"Test database initialized successfully ({result.reset.database}, "
             f"{result.reset.seconds:.2f}s)"
         )
-    code = run_tests(st, env, list(ctx.args))
+    code = run_tests(st, env, list(ctx.args), wait=not no_wait)
     if code != 0:
         raise PassThrough(code)
 

@@ -77,6 +77,20 @@ def snapshots_part(pg: Any, database: str) -> list[dict[str, Any]]:
     return [s.as_dict() for s in parse_listing(pg, database)]
 
 
+def worker_databases_part(databases: list[dict[str, Any]], database: str) -> list[str]:
+    """The pytest-xdist worker databases and dashenv_fresh_database clones of ``database``
+    that exist now: a run's while it runs, a killed run's orphans after it (the next run and
+    'dashenv test clean' drop them)."""
+    from dashenv.reset_plan import is_worker_database
+
+    fresh = f"{database}_fresh_"
+    return [
+        d["name"]
+        for d in databases
+        if is_worker_database(d["name"], database) or d["name"].startswith(fresh)
+    ]
+
+
 def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
     from dashenv.adapters.postgres import Postgres
 
@@ -104,6 +118,7 @@ def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
                 part["stamp"] = state.stamp
                 part["migrations"] = migrations_part(env, pg.alembic_current(db.database))
             part["snapshots"] = snapshots_part(pg, db.database)
+            part["worker_databases"] = worker_databases_part(part["databases"], db.database)
     except DashenvError as exc:
         part["error"] = exc.message
     return part

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,14 +56,17 @@ def host_environment(ctx: RunContext, name: str) -> dict[str, str]:
     return values
 
 
-def run_tests(ctx: RunContext, name: str, args: list[str], runner: str | None = None) -> int:
-    """Run the configured test command, in the app container or on the host; its exit code."""
+def run_tests(
+    ctx: RunContext, name: str, args: list[str], runner: str | None = None, *, wait: bool = True
+) -> int:
+    """Run the configured test command, in the app container or on the host; its exit code.
+    ``wait`` false: fail at once when another parallel run holds the worker databases."""
     import subprocess
 
     t = target(ctx, name)
     command = t.settings.test_command + ("" if not args else " " + shlex.join(args))
     if (runner or t.settings.test_runner) == "container":
-        return _in_container(ctx, t, command, args)
+        return _in_container(ctx, t, command, wait=wait)
     env = {**os.environ, **host_environment(ctx, name)}
     try:
         return subprocess.call(command, shell=True, env=env, cwd=t.env.project.root)
@@ -70,32 +74,78 @@ def run_tests(ctx: RunContext, name: str, args: list[str], runner: str | None = 
         return int(ExitCode.INTERRUPTED)
 
 
-def _in_container(ctx: RunContext, t: Target, command: str, args: list[str]) -> int:
-    """The test command in the app container. With pytest-xdist workers asked for (-n N),
-    each gets a database and a Redis index of its own first, and the container is told
-    (the contract, for the app's tests/conftest.py): DASHENV_WORKERS is the worker count,
-    a worker's database is DATABASE_URL's with _<worker> appended (dashtam_test_gw0), and
-    DASHENV_WORKER_REDIS_INDEXES maps each worker to its index (gw0:1,gw1:2)."""
-    from dashenv.reset_plan import xdist_workers
+# Run in the app container when the worker count is not explicit on the command line: what
+# pytest would read there (its configuration files from the working directory up, with
+# PYTEST_ADDOPTS) and how many CPUs pytest-xdist's "auto" would count.
+PYTEST_PROBE = """
+import json, os, pathlib
+names = ["pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"]
+here = pathlib.Path.cwd()
+dirs = [[(n, (p / n).read_text(errors="replace")) for n in names if (p / n).is_file()]
+        for p in [here, *here.parents]]
+try:
+    cpus = len(os.sched_getaffinity(0))
+except Exception:
+    cpus = os.cpu_count() or 1
+cpus = int(os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or cpus)
+print(json.dumps({"cpus": cpus, "addopts": os.environ.get("PYTEST_ADDOPTS", ""), "dirs": dirs}))
+"""
 
-    service = t.settings.app_service
-    cpus = 0
-    if any(a in ("auto", "logical") or a.endswith(("=auto", "=logical")) for a in args):
-        code, out = t.docker.exec_capture(service, ["nproc"])
-        cpus = int(out.strip()) if code == 0 and out.strip().isdigit() else 1
-    count = xdist_workers(args, cpus)
-    if count == 0:
-        return t.docker.run_attached(
-            t.docker.compose_argv("exec", "-T", service, "sh", "-c", command)
+
+def worker_count(t: Target, command: str, say: Callable[[str], None]) -> int:
+    """The pytest-xdist workers the test command starts in the app container, counted as
+    pytest-xdist does: addopts of the project's pytest configuration, then PYTEST_ADDOPTS,
+    then the command line (the last -n wins); auto and logical are the container's CPUs."""
+    import json
+
+    from dashenv.reset_plan import numprocesses, pytest_addopts, xdist_workers
+
+    words = shlex.split(command)
+    value = numprocesses(words)
+    if value is not None and value.isdigit():
+        return int(value)  # a number on the command line decides; nothing to ask
+    code, out = t.docker.exec_capture(t.settings.app_service, ["python", "-c", PYTEST_PROBE])
+    try:
+        found = json.loads(out.strip().splitlines()[-1]) if code == 0 else None
+    except (ValueError, IndexError):
+        found = None
+    if not isinstance(found, dict):
+        say(
+            f"note: could not read pytest's configuration in {t.settings.app_service} "
+            "(no python there?); counting xdist workers from the command line only"
         )
-    from dashenv.workflows.workers import finish, prepare, take_lock
+        return xdist_workers(words, 1)
+    dirs = [[(n, text) for n, text in d] for d in found["dirs"]]
+    args = [*pytest_addopts(dirs), *shlex.split(found["addopts"]), *words]
+    return xdist_workers(args, int(found["cpus"]))
+
+
+def _in_container(ctx: RunContext, t: Target, command: str, *, wait: bool = True) -> int:
+    """The test command in the app container. With pytest-xdist workers (-n N, from the
+    command line or the pytest configuration), each gets a database and a Redis index of its
+    own first, and the container is told (the contract, for the app's tests/conftest.py):
+    DASHENV_WORKERS is the worker count, a worker's database is DATABASE_URL's with
+    _<worker> appended (dashtam_test_gw0), and DASHENV_WORKER_REDIS_INDEXES maps each worker
+    to its index (gw0:1,gw1:2). An environment that publishes no PostgreSQL port (ci) gets
+    them made inside its network."""
 
     def say(message: str) -> None:
         sys.stderr.write(message + "\n")
 
-    lock = take_lock(ctx, t.name, wait=True, say=say)
+    service = t.settings.app_service
+    count = worker_count(t, command, say)
+    if count == 0:
+        return t.docker.run_attached(
+            t.docker.compose_argv("exec", "-T", service, "sh", "-c", command)
+        )
+    from dashenv.workflows.workers import finish, prepare, prepare_in_network, take_lock
+
+    lock = take_lock(ctx, t.name, wait=wait, say=say)
     try:
-        workers = prepare(ctx, t.name, count, say)
+        if t.settings.postgres_port is None:
+            workers = prepare_in_network(ctx, t.name, count, say)
+        else:
+            workers = prepare(ctx, t.name, count, say)
         try:
             indexes = ",".join(
                 f"{w.id}:{w.redis_index}" for w in workers.workers if w.redis_index is not None
