@@ -60,6 +60,10 @@ def test_db_bound(conn, n):
 def test_fresh(dashenv_fresh_database, n):
     pass
 
+@pytest.mark.parametrize("n", range(300))
+def test_trivial(n):
+    pass
+
 @pytest.mark.parametrize("n", range(__FRESH__))
 def test_plain(dashenv_database_url, n):
     pass
@@ -164,6 +168,15 @@ def main() -> None:
                 env=env, check=True, capture_output=True,
             )  # fmt: skip
 
+        def bare_run(workers: str) -> None:
+            """pytest-xdist's own cost: 300 empty tests, without dashenv."""
+            subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p",
+                 "no:dashenv", "--rootdir", tmp, "-c", os.devnull, str(suite), "-n", workers,
+                 "-k", "trivial"],
+                env=env, check=True, capture_output=True,
+            )  # fmt: skip
+
         for _ in range(args.runs):  # alternating
             for schema, source in (("shipped", template), ("100 tables", big)):
                 timed(f"4 clones one by one, {schema}", lambda s=source: clone_four(s, False))
@@ -176,6 +189,8 @@ def main() -> None:
             timed("setup 2 workers, 100 tables: migrate each", migrate_two_big)
             timed("suite -n 2", lambda: pytest_run("2", "db_bound"))
             timed("suite -n 0", lambda: pytest_run("0", "db_bound"))
+            timed("trivial suite -n 2, no dashenv", lambda: bare_run("2"))
+            timed("trivial suite -n 0, no dashenv", lambda: bare_run("0"))
             timed("20 fresh databases", lambda: pytest_run("0", "fresh"))
             timed("20 plain tests", lambda: pytest_run("0", "plain"))
             timed("one alembic upgrade head", migrate_in_container)
@@ -196,6 +211,9 @@ def main() -> None:
     print(f"shipped schema migrate/clone ratio: {shipped:.1f}")
     print(f"100 tables migrate/clone ratio: {big:.1f}")
     print(f"suite -n 0 / -n 2 ratio: {med['suite -n 0'] / med['suite -n 2']:.2f}")
+    xdist_cost = med["trivial suite -n 2, no dashenv"] - med["trivial suite -n 0, no dashenv"]
+    print(f"pytest-xdist's own cost of -n 2 over -n 0 (empty tests, no dashenv): "
+          f"{xdist_cost:.0f} ms")  # fmt: skip
     fresh = (med["20 fresh databases"] - med["20 plain tests"]) / 20
     print(f"dashenv_fresh_database per test: {fresh:.1f} ms; one alembic upgrade head: "
           f"{med['one alembic upgrade head']:.1f} ms")  # fmt: skip

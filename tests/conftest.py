@@ -31,4 +31,4 @@ def project(tmp_path: Path) -> Path:
 
 # the sample application suite runs against a test environment, through the plugin, from
 # tests/e2e/test_habits.py; it is not part of dashenv's own collection
-collect_ignore = ["sample_app", "sample_workers"]
+collect_ignore = ["sample_app", "sample_workers", "fixtures"]

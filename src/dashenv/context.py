@@ -49,13 +49,16 @@ class RunContext:
     def env(
         self, name: str, extra: dict[str, str] | None = None, *, read_env: bool = True
     ) -> ResolvedEnvironment:
-        """``name`` resolved through every layer, once per run (and per ``extra`` flags)."""
+        """``name`` resolved through every layer, then reconciled with what its compose files
+        say, once per run (and per ``extra`` flags)."""
+        from dashenv.settings.files_layer import with_compose_files
         from dashenv.settings.sources import resolve_environment
 
         key = (name, tuple(sorted((extra or {}).items())), read_env)
         if key not in self._envs:
             cli = {**self.overrides, **(extra or {})}
-            self._envs[key] = resolve_environment(self.project(), name, cli, read_env=read_env)
+            layered = resolve_environment(self.project(), name, cli, read_env=read_env)
+            self._envs[key] = with_compose_files(layered, verbose=self.verbose)
         return self._envs[key]
 
     def env_lenient(self, name: str) -> tuple[ResolvedEnvironment, bool]:

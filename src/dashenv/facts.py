@@ -39,6 +39,9 @@ class ComposeService:
     has_build: bool = False
     has_healthcheck: bool = False
     binds: list[str] = field(default_factory=list)  # host paths bind-mounted into it
+    labels: dict[str, str] = field(default_factory=dict)
+    expose: list[str] = field(default_factory=list)  # container ports reachable in-network
+    build_context: str | None = None  # absolute, as Compose resolves it
 
 
 @dataclass
@@ -48,3 +51,4 @@ class ComposeModel:
     services: dict[str, ComposeService]
     external_networks: list[str] = field(default_factory=list)  # their names on the engine
     external_volumes: list[str] = field(default_factory=list)
+    name: str | None = None  # the project name Compose resolved

@@ -28,6 +28,8 @@ class ComposeInvocation:
     profiles: tuple[str, ...] = ()
     variables: dict[str, str] = field(default_factory=dict)
     context: str | None = None  # a Docker context (``docker --context NAME``)
+    # -p only where dashenv decides the name: the files' own name: otherwise holds
+    pass_project: bool = True
 
     @property
     def files_label(self) -> str:
@@ -38,7 +40,9 @@ class ComposeInvocation:
         cmd = ["docker", *(["--context", self.context] if self.context else []), "compose"]
         for f in self.files:
             cmd += ["-f", str(f)]
-        cmd += ["--env-file", str(self.env_file), "--project-name", self.project_name]
+        cmd += ["--env-file", str(self.env_file)]
+        if self.pass_project:
+            cmd += ["--project-name", self.project_name]
         for p in self.profiles:
             cmd += ["--profile", p]
         return cmd + list(args)
@@ -56,7 +60,11 @@ class ComposeInvocation:
 
 
 def compose_invocation(
-    settings: EnvironmentSettings, root: Path, name: str | None = None, context: str | None = None
+    settings: EnvironmentSettings,
+    root: Path,
+    name: str | None = None,
+    context: str | None = None,
+    pass_project: bool = True,
 ) -> ComposeInvocation:
     env_file = (root / settings.env_file).resolve()
     variables = {"DASHENV_ENV_FILE": str(env_file)}
@@ -76,6 +84,7 @@ def compose_invocation(
         profiles=tuple(settings.profiles),
         variables=variables,
         context=context,
+        pass_project=pass_project,
     )
 
 
@@ -87,16 +96,16 @@ class Endpoints:
     redis: str | None  # redis://host:port/index
 
 
-def endpoints(settings: EnvironmentSettings, redis_index: int = 0) -> Endpoints:
+def endpoints(
+    settings: EnvironmentSettings, redis_index: int = 0, proxy_url: str | None = None
+) -> Endpoints:
     """Where the environment's published services answer; the app only where it serves
-    HTTP (the idle test app has no URL)."""
+    HTTP (the idle test app has no URL), at its published port or else at the reverse
+    proxy's route the compose files declare (``proxy_url``)."""
     host = "localhost" if settings.host in {"127.0.0.1", "0.0.0.0"} else settings.host
+    app = f"https://{host}:{settings.app_port}" if settings.app_port else proxy_url
     return Endpoints(
-        app=(
-            f"https://{host}:{settings.app_port}"
-            if settings.app_port and settings.app_http
-            else None
-        ),
+        app=app if settings.app_http else None,
         callback=f"https://{host}:{settings.callback_port}" if settings.callback_port else None,
         postgres=f"{settings.host}:{settings.postgres_port}" if settings.postgres_port else None,
         redis=(

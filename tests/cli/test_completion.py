@@ -33,8 +33,9 @@ def test_environment_names(project: Path) -> None:
 
 
 def test_service_names(project: Path) -> None:
+    # the services the compose files declare, whatever the role settings say
     (project / "dashenv.toml").write_text("[environments.test]\napp_service = 'web'\n")
-    assert complete(project, "dashenv exec test ") == ["web", "callback", "postgres", "redis"]
+    assert complete(project, "dashenv exec test ") == ["app", "callback", "postgres", "redis"]
     assert complete(project, "dashenv logs dev p") == ["postgres"]
 
 

@@ -82,10 +82,13 @@ def test_config_show_json_provenance(run: Run, project: Path) -> None:
 def test_config_compose(run: Run) -> None:
     result = run("config", "compose", "test", "--", "up", "--detach")
     assert result.exit_code == 0
+    # the file names its project (name: dashtam-test) and no layer sets project_name: no -p,
+    # so the line is what the team types by hand
     assert result.stdout.rstrip().endswith(
-        "docker compose -f compose/docker-compose.test.yml --env-file env/.env.test "
-        "--project-name dashtam-test up --detach"
+        "docker compose -f compose/docker-compose.test.yml --env-file env/.env.test up --detach"
     )
+    named = run("--set", "project_name=other", "config", "compose", "test", "--", "ps")
+    assert named.stdout.rstrip().endswith("--project-name other ps")
 
 
 def test_unknown_environment(run: Run) -> None:

@@ -267,9 +267,12 @@ class Docker:
         """The services of the resolved compose model."""
         return self.compose_model().services
 
-    def compose_model(self) -> ComposeModel:
-        """The resolved compose model (``docker compose config``), reduced to what dashenv uses."""
-        done = self.run(self.compose_argv("config", "--format", "json"), "docker compose config")
+    def compose_model(self, *, interpolate: bool = True) -> ComposeModel:
+        """The resolved compose model (``docker compose config``), reduced to what dashenv uses.
+        Without ``interpolate``, the files as written (service env files need not exist)."""
+        raw = [] if interpolate else ["--no-interpolate"]
+        argv = self.compose_argv("config", *raw, "--format", "json")
+        done = self.run(argv, "docker compose config")
         return parse_compose_model(json.loads(done.stdout))
 
     def missing_externals(self, model: ComposeModel) -> tuple[list[str], list[str]]:
@@ -416,7 +419,20 @@ def parse_compose_model(config: dict[str, Any]) -> ComposeModel:
                 found.append(str(spec.get("name") or key))
         return found
 
-    return ComposeModel(parse_compose_config(config), externals("networks"), externals("volumes"))
+    return ComposeModel(
+        parse_compose_config(config),
+        externals("networks"),
+        externals("volumes"),
+        name=config.get("name"),
+    )
+
+
+def _labels(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, list):  # ["key=value", ...]
+        return dict(str(item).partition("=")[::2] for item in value)
+    return {}
 
 
 def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
@@ -425,7 +441,7 @@ def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
     for name, svc in (config.get("services") or {}).items():
         ports = []
         for p in svc.get("ports") or []:
-            if isinstance(p, dict) and p.get("published"):
+            if isinstance(p, dict) and str(p.get("published") or "").isdigit():
                 ports.append((p.get("host_ip") or "0.0.0.0", int(p["published"]), int(p["target"])))
         healthcheck = svc.get("healthcheck") or {}
         services[name] = ComposeService(
@@ -440,5 +456,10 @@ def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
                 for v in svc.get("volumes") or []
                 if isinstance(v, dict) and v.get("type") == "bind" and v.get("source")
             ],
+            labels=_labels(svc.get("labels")),
+            build_context=(svc.get("build") or {}).get("context")
+            if isinstance(svc.get("build"), dict)
+            else None,
+            expose=[str(e) for e in svc.get("expose") or []],
         )
     return services

@@ -1,11 +1,14 @@
 """Configuration commands: envs, config show, config compose, init."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dashenv.cli.params import EnvArg, JsonOpt
 from dashenv.cli.state import state
+
+if TYPE_CHECKING:
+    from dashenv.context import RunContext
 
 
 def register(app: typer.Typer) -> None:
@@ -67,14 +70,29 @@ def init(
     env: Annotated[
         str | None, typer.Argument(help="Environment to initialise (default: all).")
     ] = None,
+    detect: Annotated[
+        bool,
+        typer.Option(
+            "--detect",
+            help="First write dashenv.toml from the project's own files (compose and env file "
+            "pairs, roles, services, Alembic, uv, pytest), printing each guess and its evidence.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --detect: rewrite an existing dashenv.toml.")
+    ] = False,
 ) -> None:
     """Create missing env files from their examples, generating secrets.
 
-    Never overwrites a value that is set; running it twice changes nothing.
+    Never overwrites a value that is set; running it twice changes nothing. With --detect, an
+    existing project is adopted first: its dashenv.toml is written from what its files say
+    (kept as it is when one exists, unless --force).
     """
     from dashenv.workflows.config import init_environment
 
     st = state(ctx)
+    if detect:
+        _detect(st, force)
     names = [env] if env else st.environment_names()
     for name in names:
         result = init_environment(st.env(name, read_env=False))
@@ -85,3 +103,34 @@ def init(
             typer.echo(f"{name}: added {', '.join(result.added)} to {result.env_file}")
         else:
             typer.echo(f"{name}: {result.env_file} is complete")
+
+
+def _detect(st: "RunContext", force: bool) -> None:
+    from pathlib import Path
+
+    from dashenv.errors import ConfigError
+    from dashenv.settings.project import find_project_dir
+    from dashenv.workflows.config import init_detect
+
+    if st.project_dir is not None:
+        root = Path(st.project_dir)
+    else:
+        try:
+            root = find_project_dir(Path.cwd())
+        except ConfigError:
+            root = Path.cwd()
+    result = init_detect(root.resolve(), force=force, verbose=st.verbose)
+    if result.action == "kept":
+        typer.echo(f"{result.path.name} exists; left as it is (--force rewrites it)")
+    else:
+        for env in result.detection.environments:
+            typer.echo(f"{env.name}: {env.compose_file} with {env.env_file}")
+            for g in env.guesses[2:]:
+                typer.echo(f"  {g.key} = {g.value!r}  ({g.evidence})")
+        for note in result.detection.notes:
+            typer.echo(f"note: {note}")
+        typer.echo(f"Wrote {result.path.name}; check it, then run 'dashenv doctor'")
+    if st.project_dir is None:
+        st.project_dir = str(root)
+    st._project = None  # read the project again, with its new dashenv.toml
+    st._envs.clear()

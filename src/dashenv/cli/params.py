@@ -40,14 +40,19 @@ def complete_environment(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def complete_service(ctx: typer.Context, incomplete: str) -> list[str]:
     """The environment's services, as its settings name them."""
+    from dashenv.settings.files_layer import with_compose_files
     from dashenv.settings.sources import resolve_environment
 
     try:
-        env = resolve_environment(_project(ctx), ctx.params["env"], read_env=False)
+        env = with_compose_files(
+            resolve_environment(_project(ctx), ctx.params["env"], read_env=False)
+        )
     except Exception:
         return []
     s = env.settings
     names = [s.app_service, s.callback_service, s.postgres_service, s.redis_service]
+    if env.files is not None:
+        names = list(env.files.services)
     return [n for n in names if n.startswith(incomplete)]
 
 

@@ -26,10 +26,11 @@ from dashenv.settings.model import FIELD_NAMES, EnvironmentSettings
 from dashenv.settings.project import BUILTIN_ENVIRONMENTS, ProjectConfig
 
 if TYPE_CHECKING:
+    from dashenv.facts import ComposeModel
     from dashenv.settings.app import AppView
 
 ENV_PREFIX = "DASHENV_"
-LAYERS = ("cli", "process env", "env file", "dashenv.toml", "default")
+LAYERS = ("cli", "process env", "env file", "dashenv.toml", "compose files", "default")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,19 @@ class LayerSource(PydanticBaseSettingsSource):
 
 
 @dataclass
+class FilesView:
+    """The compose files' part of an environment: the resolved model and what dashenv took
+    from it."""
+
+    model: ComposeModel
+    services: list[str]  # the services the files declare
+    pass_project: bool  # dashenv passes -p (false: the files' name: holds)
+    name_in_files: str | None  # the project name Compose gives the files without -p
+    proxy_url: str | None = None  # the app's URL through a reverse proxy's route
+    cached: bool = False
+
+
+@dataclass
 class ResolvedEnvironment:
     """One environment's settings, resolved once per run; the application's settings (its
     env file) are read on first use and kept."""
@@ -81,9 +95,17 @@ class ResolvedEnvironment:
     # the env file's entries, when the env-file layer read them (read once per run)
     env_entries: dict[str, EnvEntry] | None = field(default=None, repr=False)
     _app: AppView | None = field(default=None, repr=False)
+    # what the compose files say (set by the run context once they are read; None before,
+    # or where Compose could not be asked)
+    files: FilesView | None = field(default=None, repr=False)
 
     def path(self, relative: str) -> Path:
         return (self.project.root / relative).resolve()
+
+    @property
+    def proxy_url(self) -> str | None:
+        """The app's URL through a reverse proxy route its compose files declare."""
+        return self.files.proxy_url if self.files else None
 
     def missing_path(self, key: str, shown: str, hint: str, what: str | None = None) -> ConfigError:
         """A path a setting names that does not exist: exit 2, naming the layer that set it."""
@@ -182,9 +204,15 @@ def _layer_toml(project: ProjectConfig, name: str) -> tuple[dict[str, Any], dict
 
 
 def environment_defaults(project: ProjectConfig, name: str) -> dict[str, Any]:
-    if project.options.builtins:
-        return dict(BUILTIN_ENVIRONMENTS.get(name, {}))
-    return {}
+    """The built-in environment's values; for any other, a compose project name of its own
+    (``<project directory>-<environment>``), which a ``name:`` in its files overrides."""
+    import re
+
+    found = dict(BUILTIN_ENVIRONMENTS.get(name, {})) if project.options.builtins else {}
+    if "project_name" not in found:
+        slug = re.sub(r"[^a-z0-9_-]+", "-", f"{project.root.name}-{name}".lower()).strip("-_")
+        found["project_name"] = slug if slug[:1].isalnum() else f"p{slug}"
+    return found
 
 
 def resolve_environment(

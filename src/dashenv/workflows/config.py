@@ -173,3 +173,77 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+@dataclass
+class DetectResult:
+    path: Path
+    action: str  # "written", "kept"
+    detection: Any = None  # dashenv.detect.Detection
+
+
+def project_files(root: Path, depth: int = 4) -> list[str]:
+    """The project's files, relative, a few levels deep, skipping VCS, virtualenvs, caches."""
+    from dashenv.detect import SKIP_DIRS
+
+    found = []
+    for here, dirs, files in os.walk(root):
+        rel = Path(here).relative_to(root)
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and len(rel.parts) < depth)
+        found += [str(rel / f) if rel.parts else f for f in files]
+    return sorted(found)
+
+
+def init_detect(root: Path, *, force: bool, verbose: bool = False) -> DetectResult:
+    """Guess the project's environments from its files and write a commented dashenv.toml;
+    an existing one is kept unless ``force``."""
+    from dashenv.detect import detect, find_environments, render_toml
+    from dashenv.plan import ComposeInvocation
+    from dashenv.settings.files_layer import DEVNULL, ask_compose
+    from dashenv.settings.project import CONFIG_FILE
+
+    path = root / CONFIG_FILE
+    if path.exists() and not force:
+        return DetectResult(path, "kept")
+    paths = project_files(root)
+    models: dict[str, Any] = {}
+    app_dirs: dict[str, str | None] = {}
+    for env in find_environments(paths)[0]:
+        env_file = root / env.env_file
+        inv = ComposeInvocation(
+            files=((root / env.compose_file).resolve(),),
+            env_file=env_file if env_file.is_file() else DEVNULL,
+            project_name=env.name,
+            pass_project=False,
+        )
+        model = ask_compose(inv, verbose)
+        models[env.name] = model
+        app_dirs[env.name] = _app_dir(root, model)
+
+    def read(rel: str) -> str:
+        return (root / rel).read_text(errors="replace")
+
+    detection = detect(paths, read, models, app_dirs)
+    if not detection.environments:
+        raise ConfigError(
+            f"no environments found in {root}: no docker-compose.<env>.yml with an env file",
+            hint="declare them in dashenv.toml by hand (see the README's settings)",
+        )
+    path.write_text(render_toml(detection))
+    return DetectResult(path, "written", detection)
+
+
+def _app_dir(root: Path, model: Any) -> str | None:
+    """The build context of the service that plays the app, relative to the project."""
+    from dashenv.compose_files import DEFAULT_ROLES, detect_roles
+
+    if model is None:
+        return None
+    app = detect_roles(model.services, DEFAULT_ROLES).get("app_service", "app")
+    service = model.services.get(app)
+    if service is None or not service.build_context:
+        return None
+    try:
+        return str(Path(service.build_context).resolve().relative_to(root.resolve()))
+    except ValueError:
+        return None

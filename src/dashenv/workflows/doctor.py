@@ -219,7 +219,7 @@ def _environment_checks(
         return checks
     try:
         t = target_lenient(ctx, name)
-        compose = t.docker.compose_model()
+        compose = t.compose_model()
         services = compose.services
         checks.append(Check("compose files", "pass", ", ".join(s.compose_files), environment=name))
     except DashenvError as exc:

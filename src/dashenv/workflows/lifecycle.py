@@ -155,7 +155,7 @@ def up(
     # unreachable engine fails them with exit 4, as a ping would)
     with ThreadPoolExecutor(max_workers=2) as pool:
         listing = pool.submit(t.docker.all_containers)
-        compose = t.docker.compose_model()
+        compose = t.compose_model()
         containers = listing.result()
     model = compose.services
     check_prerequisites(t, compose)
@@ -207,7 +207,7 @@ def up(
     db = app.database()
     return UpResult(
         name=name,
-        endpoints=endpoints(t.settings, redis_index),
+        endpoints=endpoints(t.settings, redis_index, t.env.proxy_url),
         containers=containers,
         elapsed=time.monotonic() - started,
         database=db.database if db else None,
@@ -311,7 +311,7 @@ def restart(
     t.docker.ping()
     started = time.monotonic()
     t.docker.restart(services)
-    expected = services or list(t.docker.compose_services())
+    expected = services or list(t.compose_model().services)
     deadline = started + t.settings.up_timeout
     wait_healthy(t, expected, deadline, rep, started, t.env.app.secrets())
 
@@ -370,7 +370,7 @@ def exec_in(
 ) -> int:
     t = target(ctx, name)
     t.docker.ping()
-    services = t.docker.compose_services()
+    services = t.compose_model().services
     if service not in services:
         raise ConfigError(
             f"{name} has no service {service!r}", hint=f"services: {', '.join(services)}"

@@ -152,7 +152,7 @@ def app_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
     from dashenv.plan import endpoints
 
     s = env.settings
-    url = endpoints(s).app
+    url = endpoints(s, proxy_url=env.proxy_url).app
     if url is None:
         return None
     answer = get_health(url + s.health_path)
@@ -235,6 +235,14 @@ def migration_problems(mig: dict[str, Any]) -> list[str]:
     return []
 
 
+def expected_services(env: ResolvedEnvironment) -> list[str]:
+    """The role services that should be running: those the compose files declare (a test
+    compose without a callback service expects none)."""
+    s = env.settings
+    roles = [s.app_service, s.callback_service, s.postgres_service, s.redis_service]
+    return [r for r in roles if env.files is None or r in env.files.services]
+
+
 def status(
     ctx: RunContext, names: list[str], *, explicit: bool
 ) -> tuple[dict[str, Any], DashenvError | None]:
@@ -254,8 +262,7 @@ def status(
         by_env = containers_by_environment(ctx, names, listings)
         futures = []
         for name, env in envs.items():
-            s = env.settings
-            expected = [s.app_service, s.callback_service, s.postgres_service, s.redis_service]
+            expected = expected_services(env)
             futures.append(pool.submit(environment_status, env, by_env[name], expected, parts))
         docs = [f.result() for f in futures]
     for d in docs:

@@ -18,7 +18,7 @@ from dashenv.plan import compose_invocation, environment_containers, find_confli
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
     from dashenv.context import RunContext
-    from dashenv.facts import ComposeService, Container
+    from dashenv.facts import ComposeModel, ComposeService, Container
     from dashenv.plan import Conflict
     from dashenv.settings.model import EnvironmentSettings
     from dashenv.settings.sources import ResolvedEnvironment
@@ -57,6 +57,13 @@ class Target:
     def name(self) -> str:
         return self.env.name
 
+    def compose_model(self) -> ComposeModel:
+        """The resolved compose model: the files layer's (cached by the files' content), or
+        asked of Compose now where that layer could not (Compose's error then surfaces)."""
+        if self.env.files is not None:
+            return self.env.files.model
+        return self.docker.compose_model()
+
     @property
     def settings(self) -> EnvironmentSettings:
         return self.env.settings
@@ -84,7 +91,11 @@ def _bind(ctx: RunContext, env: ResolvedEnvironment, lenient: bool = False) -> T
 
     require_compose_files(env)
     inv = compose_invocation(
-        env.settings, env.project.root, env.name, ctx.context or env.settings.context
+        env.settings,
+        env.project.root,
+        env.name,
+        ctx.context or env.settings.context,
+        pass_project=env.files.pass_project if env.files else True,
     )
     if lenient and not inv.env_file.is_file():
         # compose insists on the env files existing; an empty one keeps 'down' and 'logs' working
@@ -122,12 +133,16 @@ def containers_by_environment(
     runs on. Environments sharing a compose project are told apart by the compose files
     their containers were started from."""
     project = ctx.project()
-    every = {n: ctx.env(n, read_env=False).settings for n in ctx.environment_names()}
+    envs = {n: ctx.env(n, read_env=False) for n in ctx.environment_names()}
+    every = {n: e.settings for n, e in envs.items()}
     result = {}
     for name in names:
         s = every[name]
         shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
-        inv = compose_invocation(s, project.root, name)
+        files = envs[name].files
+        inv = compose_invocation(
+            s, project.root, name, pass_project=files.pass_project if files else True
+        )
         result[name] = environment_containers(inv, listings.get(ctx.engine_of(name), []), shared)
     return result
 

@@ -1,0 +1,223 @@
+"""The compose files say what they say: dashenv's settings reconciled with the resolved compose
+model (``docker compose config``). Pure: the model comes in as facts.
+
+The files are the truth for the project name (their ``name:``), the services, the ports they
+publish and the proxy routes their labels declare. dashenv's settings add only what the files
+cannot say (which service plays app, database, cache and callback; protection; commands).
+A built-in default never overrides the files; a value set explicitly that dashenv cannot apply
+(a port the files hard-code differently) is a configuration error naming both places.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dashenv.errors import ConfigError
+from dashenv.facts import ComposeModel, ComposeService
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from dashenv.settings.model import EnvironmentSettings
+
+CACHE_VERSION = 1
+
+# role setting -> image names that play it, when the setting is left at its default
+ROLE_IMAGES = {
+    "postgres_service": ("postgres", "postgis", "timescaledb", "pgvector"),
+    "redis_service": ("redis", "valkey", "redis-stack-server"),
+}
+# port setting -> (its role's service setting, the container port it publishes, if known)
+PORT_ROLES = {
+    "app_port": ("app_service", None),
+    "callback_port": ("callback_service", None),
+    "postgres_port": ("postgres_service", 5432),
+    "redis_port": ("redis_service", 6379),
+}
+ROLE_SETTINGS = ("app_service", "callback_service", "postgres_service", "redis_service")
+DEFAULT_ROLES = {r: r.removesuffix("_service") for r in ROLE_SETTINGS}  # the settings' defaults
+
+_NAME = re.compile(r"^name:\s*\S", re.MULTILINE)
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def declares_name(texts: list[str]) -> bool:
+    """Whether any of the compose files gives the project its ``name:``."""
+    return any(_NAME.search(t) for t in texts)
+
+
+def referenced_variables(texts: list[str]) -> list[str]:
+    """The variables the files interpolate (what of the process environment they depend on)."""
+    return sorted({m for t in texts for m in _VARIABLE.findall(t)})
+
+
+def cache_key(
+    texts: list[str],
+    env_text: str | None,
+    variables: Mapping[str, str],
+    environ: Mapping[str, str],
+    pass_project: bool,
+    profiles: list[str],
+) -> str:
+    """What the resolved model depends on: the files, the env file, dashenv's interpolation
+    variables and the process environment's values of the variables the files name."""
+    used = {k: environ.get(k) for k in referenced_variables(texts) if k not in variables}
+    used.update({k: v for k, v in environ.items() if k.startswith("COMPOSE_")})
+    parts = [CACHE_VERSION, texts, env_text, sorted(variables.items()), sorted(used.items())]
+    blob = json.dumps([*parts, pass_project, profiles], default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def model_to_json(model: ComposeModel) -> dict[str, Any]:
+    return asdict(model)
+
+
+def model_from_json(data: dict[str, Any]) -> ComposeModel:
+    services = {}
+    for name, svc in data["services"].items():
+        svc = dict(svc)
+        svc["ports"] = [tuple(p) for p in svc.get("ports", [])]
+        services[name] = ComposeService(**svc)
+    return ComposeModel(
+        services,
+        list(data.get("external_networks", [])),
+        list(data.get("external_volumes", [])),
+        name=data.get("name"),
+    )
+
+
+def image_name(image: str | None) -> str:
+    """``docker.io/library/postgres:17-alpine`` -> ``postgres``."""
+    if not image:
+        return ""
+    last = image.rsplit("/", 1)[-1]
+    return last.split("@", 1)[0].split(":", 1)[0].lower()
+
+
+def detect_roles(services: dict[str, ComposeService], current: dict[str, str]) -> dict[str, str]:
+    """The service playing each role, for roles whose default name the files do not use:
+    the database and cache by their image, the app as the service that is built (an
+    ``api``, ``app``, ``web`` or ``backend`` name preferred). Roles found stay unchanged."""
+    found: dict[str, str] = {}
+    for role, images in ROLE_IMAGES.items():
+        if current[role] in services:
+            continue
+        match = [n for n, s in services.items() if image_name(s.image).startswith(images)]
+        if len(match) == 1:
+            found[role] = match[0]
+    taken = {found.get(r, current[r]) for r in ROLE_IMAGES}
+    if current["app_service"] not in services:
+        built = [n for n, s in services.items() if s.has_build and n not in taken]
+        preferred = [n for n in built if any(w in n for w in ("api", "app", "web", "backend"))]
+        if len(preferred) == 1 or len(built) == 1:
+            found["app_service"] = (preferred or built)[0]
+    return found
+
+
+def published_port(service: ComposeService, target: int | None) -> int | None:
+    """The host port ``service`` publishes for ``target`` (its first, when not known)."""
+    for _, published, container in service.ports:
+        if target is None or container == target:
+            return published
+    return None
+
+
+def proxy_url(service: ComposeService) -> str | None:
+    """Where a reverse proxy (Traefik router labels) serves ``service``: the first router's
+    ``Host(...)``, over https when the router has TLS or a secure-sounding entrypoint."""
+    routers: dict[str, dict[str, str]] = {}
+    for key, value in service.labels.items():
+        parts = key.split(".")
+        if len(parts) >= 5 and parts[:3] == ["traefik", "http", "routers"]:
+            routers.setdefault(parts[3], {})[".".join(parts[4:])] = value
+    for options in routers.values():
+        host = re.search(r"Host\(\s*[`\"']([^`\"']+)[`\"']", options.get("rule", ""))
+        if host is None:
+            continue
+        entry = options.get("entrypoints", "").lower()
+        secure = (
+            options.get("tls", "").lower() == "true"
+            or "tls.certresolver" in options
+            or any(word in entry for word in ("websecure", "https", "443"))
+        )
+        return f"{'https' if secure else 'http'}://{host.group(1)}"
+    return None
+
+
+def routes_through_proxy(model: ComposeModel) -> list[str]:
+    """The services the files route through Traefik (its labels)."""
+    return [
+        name
+        for name, s in model.services.items()
+        if any(k.startswith("traefik.http.routers.") for k in s.labels)
+        or s.labels.get("traefik.enable", "").lower() == "true"
+    ]
+
+
+@dataclass
+class Reconciled:
+    """What the files change in the settings, and why (shown by ``config show``)."""
+
+    updates: dict[str, Any] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    services: list[str] = field(default_factory=list)  # the services the files declare
+    proxy_url: str | None = None  # the app's URL through a reverse proxy, if routed so
+
+
+def reconcile(
+    settings: EnvironmentSettings,
+    explicit: Mapping[str, str],
+    model: ComposeModel,
+    files: str,
+    *,
+    files_name_project: bool,
+) -> Reconciled:
+    """The settings the files decide. ``explicit`` maps the keys set in a layer above the
+    built-in defaults to where (for the error naming both places); ``files_name_project``:
+    the files declare ``name:`` and no layer set ``project_name``, so Compose's name holds."""
+    out = Reconciled(services=list(model.services))
+    if files_name_project and model.name and model.name != settings.project_name:
+        out.updates["project_name"] = model.name
+        out.reasons["project_name"] = f"name: in {files}"
+    current = {r: getattr(settings, r) for r in ROLE_SETTINGS}
+    for role, detected in detect_roles(model.services, current).items():
+        if role not in explicit:
+            out.updates[role] = detected
+            out.reasons[role] = f"{files}: service {detected} ({role.removesuffix('_service')})"
+            current[role] = detected
+    for port_key, (role, target) in PORT_ROLES.items():
+        service = model.services.get(current[role])
+        file_port = published_port(service, target) if service is not None else None
+        mine = getattr(settings, port_key)
+        if file_port == mine:
+            continue
+        if port_key in explicit and file_port is not None:
+            raise ConfigError(
+                f"{port_key} is {mine} ({explicit[port_key]}), but {files} publishes "
+                f"{current[role]} on {file_port}: dashenv cannot change a port the files "
+                "hard-code",
+                hint=f"remove {port_key} from {explicit[port_key]} to use the files' port, or "
+                f"publish ${{{_port_variable(port_key)}:-{file_port}}} in the file",
+            )
+        out.updates[port_key] = file_port
+        out.reasons[port_key] = (
+            f"{files}: {current[role]} publishes {file_port}"
+            if file_port is not None
+            else f"{files}: {current[role]} publishes no port"
+            if service is not None
+            else f"{files}: no {current[role]} service"
+        ) + (f"; {explicit[port_key]} has nothing to apply to" if port_key in explicit else "")
+    app = model.services.get(current["app_service"])
+    if app is not None:
+        out.proxy_url = proxy_url(app)
+    return out
+
+
+def _port_variable(port_key: str) -> str:
+    from dashenv.plan import PORT_VARIABLES
+
+    return PORT_VARIABLES[port_key]

@@ -1,0 +1,112 @@
+"""The compose files' layer: ``docker compose config`` asked once, its reduced model cached
+under ``.dashenv/cache/`` by everything it depends on (the files, the env file, the
+interpolation variables), and the settings reconciled with it (``dashenv.compose_files``).
+
+An unchanged project costs no Compose call: the cache answers. Where Compose cannot be asked
+(no Docker CLI, files Compose rejects), the settings stay as the layers gave them and the
+command that needs Compose reports Compose's own error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dashenv.errors import DashenvError
+
+if TYPE_CHECKING:
+    from dashenv.facts import ComposeModel
+    from dashenv.plan import ComposeInvocation
+    from dashenv.settings.sources import ResolvedEnvironment
+
+DEVNULL = Path(os.devnull)
+
+
+def cache_path(root: Path, name: str) -> Path:
+    return root / ".dashenv" / "cache" / f"compose-{name}.json"
+
+
+def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> ResolvedEnvironment:
+    """``env`` with what its compose files say applied (a ConfigError where an explicit
+    setting contradicts them)."""
+    from dashenv.compose_files import cache_key, declares_name, reconcile
+    from dashenv.plan import compose_invocation
+    from dashenv.settings.sources import FilesView, Origin
+
+    s = env.settings
+    files = [env.path(f) for f in s.compose_files]
+    if not all(f.is_file() for f in files):
+        return env  # named by the command that needs them (require_compose_files)
+    texts = [f.read_text(errors="replace") for f in files]
+    explicit = {k: o.describe() for k, o in env.provenance.items() if o.layer != "default"}
+    files_name = declares_name(texts) and "project_name" not in explicit
+    inv = compose_invocation(s, env.project.root, env.name, None, pass_project=not files_name)
+    if not inv.env_file.is_file():  # init before the env file exists; teardown without one
+        inv = replace(
+            inv, env_file=DEVNULL, variables={**inv.variables, "DASHENV_ENV_FILE": str(DEVNULL)}
+        )
+    env_text = inv.env_file.read_text(errors="replace") if inv.env_file != DEVNULL else None
+    key = cache_key(texts, env_text, inv.variables, os.environ, not files_name, s.profiles)
+    model, cached = _cached(env.project.root, env.name, key), True
+    if model is None:
+        cached = False
+        model = ask_compose(inv, verbose)
+        if model is None:
+            return env
+        _store(env.project.root, env.name, key, model)
+    shown = ", ".join(s.compose_files)
+    rec = reconcile(s, explicit, model, shown, files_name_project=files_name)
+    provenance = dict(env.provenance)
+    for k, reason in rec.reasons.items():
+        provenance[k] = Origin("compose files", k, path=reason)
+    view = FilesView(
+        model=model,
+        services=rec.services,
+        pass_project=not files_name,
+        name_in_files=model.name if files_name else None,
+        proxy_url=rec.proxy_url,
+        cached=cached,
+    )
+    return replace(
+        env, settings=s.model_copy(update=rec.updates), provenance=provenance, files=view
+    )
+
+
+def ask_compose(inv: ComposeInvocation, verbose: bool = False) -> ComposeModel | None:
+    """The model Compose resolves; where it cannot interpolate (an env file the services
+    name does not exist yet), the files as written; None where Compose cannot read them."""
+    from dashenv.adapters.docker import Docker
+
+    docker = Docker(inv, verbose=verbose)
+    for interpolate in (True, False):
+        try:
+            return docker.compose_model(interpolate=interpolate)
+        except DashenvError:
+            continue
+    return None
+
+
+def _cached(root: Path, name: str, key: str) -> ComposeModel | None:
+    from dashenv.compose_files import model_from_json
+
+    try:
+        data = json.loads(cache_path(root, name).read_text())
+        return model_from_json(data["model"]) if data.get("key") == key else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store(root: Path, name: str, key: str, model: ComposeModel) -> None:
+    from dashenv.compose_files import model_to_json
+
+    path = cache_path(root, name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "model": model_to_json(model)}))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only checkout: no cache, Compose is asked each run
