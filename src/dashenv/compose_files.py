@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import ConfigError
-from dashenv.facts import ComposeModel, ComposeService
+from dashenv.facts import ComposeModel, ComposeService, Container
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -41,13 +41,18 @@ PORT_ROLES = {
 ROLE_SETTINGS = ("app_service", "callback_service", "postgres_service", "redis_service")
 DEFAULT_ROLES = {r: r.removesuffix("_service") for r in ROLE_SETTINGS}  # the settings' defaults
 
-_NAME = re.compile(r"^name:\s*\S", re.MULTILINE)
+_NAME = re.compile(r"^name:[ \t]*[\"']?([^\"'#\s]+)", re.MULTILINE)
 _VARIABLE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
 
 
-def declares_name(texts: list[str]) -> bool:
-    """Whether any of the compose files gives the project its ``name:``."""
-    return any(_NAME.search(t) for t in texts)
+def declared_name(texts: list[str]) -> str | None:
+    """The project ``name:`` the compose files give, as written (the last file's wins)."""
+    found = None
+    for text in texts:
+        m = _NAME.search(text)
+        if m:
+            found = m.group(1)
+    return found
 
 
 def referenced_variables(texts: list[str]) -> list[str]:
@@ -158,6 +163,14 @@ def routes_through_proxy(model: ComposeModel) -> list[str]:
     ]
 
 
+def running_proxies(containers: list[Container]) -> list[str]:
+    """The running containers that carry Traefik's name or image."""
+    return [
+        c.name for c in containers
+        if c.state == "running" and "traefik" in f"{c.name} {c.image}".lower()
+    ]  # fmt: skip
+
+
 @dataclass
 class Reconciled:
     """What the files change in the settings, and why (shown by ``config show``)."""
@@ -200,7 +213,7 @@ def reconcile(
                 f"{port_key} is {mine} ({explicit[port_key]}), but {files} publishes "
                 f"{current[role]} on {file_port}: dashenv cannot change a port the files "
                 "hard-code",
-                hint=f"remove {port_key} from {explicit[port_key]} to use the files' port, or "
+                hint=f"drop {explicit[port_key]} to use the files' port, or "
                 f"publish ${{{_port_variable(port_key)}:-{file_port}}} in the file",
             )
         out.updates[port_key] = file_port

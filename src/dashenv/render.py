@@ -79,6 +79,18 @@ def config(doc: dict[str, Any]) -> None:
     out = console()
     rows = [[k, v["value"], v["source"]] for k, v in doc["settings"].items()]
     out.print(table(f"dashenv settings: {doc['environment']}", ["setting", "value", "from"], rows))
+    compose = doc.get("compose")
+    if compose:
+        named = compose["project_name_in_files"]
+        project = doc["settings"]["project_name"]["value"]
+        if compose["passes_project_name"] and named and named != project:
+            where = f"project {project} (passed with -p), beside the files' name: {named}"
+        elif compose["passes_project_name"]:
+            where = f"project {project} (passed with -p; the files name none)"
+        else:
+            where = f"project {project} (the files' name:, no -p)"
+        route = f"; app route {compose['proxy_url']}" if compose["proxy_url"] else ""
+        out.print(f"compose files: {where}; services {', '.join(compose['services'])}{route}")
     rows = [[k, v["value"], v["source"]] for k, v in doc["app"].items()]
     note = " (secrets masked; --reveal shows them)" if doc["masked"] else ""
     out.print(table(f"application settings{note}", ["key", "value", "from"], rows))

@@ -202,3 +202,15 @@ def test_a_missing_migrations_dir_refuses_the_reset(stack: Project) -> None:
         "Error: test: migrations_dir compose/app/nowhere does not exist"
     )
     assert_dev_intact(stack)
+
+
+def test_a_missing_alembic_ini_set_in_a_layer_refuses_the_reset(stack: Project) -> None:
+    """The template's key covers alembic.ini: one set and missing would key it by nothing."""
+    result = stack(
+        "--set", "alembic_config=compose/app/nowhere.ini", "db", "reset", "test", "--yes"
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        "Error: test: alembic_config compose/app/nowhere.ini does not exist (from --set"
+    )
+    assert_dev_intact(stack)

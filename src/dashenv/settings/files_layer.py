@@ -32,7 +32,7 @@ def cache_path(root: Path, name: str) -> Path:
 def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> ResolvedEnvironment:
     """``env`` with what its compose files say applied (a ConfigError where an explicit
     setting contradicts them)."""
-    from dashenv.compose_files import cache_key, declares_name, reconcile
+    from dashenv.compose_files import cache_key, declared_name, reconcile
     from dashenv.plan import compose_invocation
     from dashenv.settings.sources import FilesView, Origin
 
@@ -42,7 +42,8 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         return env  # named by the command that needs them (require_compose_files)
     texts = [f.read_text(errors="replace") for f in files]
     explicit = {k: o.describe() for k, o in env.provenance.items() if o.layer != "default"}
-    files_name = declares_name(texts) and "project_name" not in explicit
+    written_name = declared_name(texts)
+    files_name = written_name is not None and "project_name" not in explicit
     inv = compose_invocation(s, env.project.root, env.name, None, pass_project=not files_name)
     if not inv.env_file.is_file():  # init before the env file exists; teardown without one
         inv = replace(
@@ -66,7 +67,7 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         model=model,
         services=rec.services,
         pass_project=not files_name,
-        name_in_files=model.name if files_name else None,
+        name_in_files=model.name if files_name else written_name,
         proxy_url=rec.proxy_url,
         cached=cached,
     )

@@ -31,7 +31,9 @@ class EnvironmentSettings(BaseSettings):
         None, description="Example env file 'dashenv init' copies; default: env_file + '.example'."
     )
     project_name: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Compose project name (-p)."
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="Compose project name. Left unset, the compose files' name: holds (no -p); "
+        "set in a layer, it is passed with -p.",
     )
     app_port: Port = Field(None, ge=1, le=65535, description="Host port of the app (HTTPS).")
     callback_port: Port = Field(

@@ -78,7 +78,7 @@ class FilesView:
     model: ComposeModel
     services: list[str]  # the services the files declare
     pass_project: bool  # dashenv passes -p (false: the files' name: holds)
-    name_in_files: str | None  # the project name Compose gives the files without -p
+    name_in_files: str | None  # the files' own name: (resolved where it holds)
     proxy_url: str | None = None  # the app's URL through a reverse proxy's route
     cached: bool = False
 

@@ -71,12 +71,24 @@ def config_document(env: ResolvedEnvironment, reveal: bool) -> dict[str, Any]:
             "value": value,
             **(_origin_dict(origin) if origin else {"layer": "default", "source": "default"}),
         }
+    files = env.files
+    compose = (
+        {
+            "project_name_in_files": files.name_in_files,
+            "passes_project_name": files.pass_project,
+            "services": files.services,
+            "proxy_url": files.proxy_url,
+        }
+        if files is not None
+        else None
+    )
     return {
         "schema_version": SCHEMA_VERSION,
         "environment": env.name,
         "project_dir": str(env.project.root),
         "masked": not reveal,
         "settings": settings,
+        "compose": compose,
         "app": app_values,
     }
 

@@ -234,6 +234,7 @@ def _environment_checks(
         )
         return checks
     checks.append(_externals_check(t, compose, name))
+    checks += _proxy_checks(t.env, compose, containers, name)
     if t.docker.context:
         checks.append(_binds_check(name, t.docker.context, services))
     if s.protected:
@@ -272,6 +273,50 @@ def _externals_check(t: Any, compose: Any, name: str) -> Check:
         fix = "; ".join(m.hint for m in missing)
         return Check("external networks", "fail", missing[0].message + more, fix, name)
     return Check("external networks", "pass", f"present: {', '.join(wanted)}", environment=name)
+
+
+def _proxy_checks(env: Any, compose: Any, containers: Any, name: str) -> list[Check]:
+    """A reverse proxy the files route through (Traefik labels) must be running, and the
+    app's route name must resolve for its URL to answer."""
+    from urllib.parse import urlsplit
+
+    from dashenv.compose_files import routes_through_proxy, running_proxies
+
+    routed = routes_through_proxy(compose)
+    if not routed:
+        return []
+    proxies = running_proxies(containers)
+    checks = [
+        Check("reverse proxy", "pass", f"Traefik runs: {', '.join(proxies)}", environment=name)
+        if proxies
+        else Check(
+            "reverse proxy",
+            "warn",
+            f"{', '.join(routed)} route through Traefik (its labels), and no Traefik "
+            "container is running",
+            "start the reverse proxy's own stack (its docker compose up)",
+            name,
+        )
+    ]
+    url = env.proxy_url
+    if url:
+        import socket
+
+        host = urlsplit(url).hostname or ""
+        try:
+            socket.getaddrinfo(host, None)
+            checks.append(Check("app route", "pass", f"{url} ({host} resolves)", environment=name))
+        except OSError:
+            checks.append(
+                Check(
+                    "app route",
+                    "warn",
+                    f"{host} does not resolve, so {url} cannot answer here",
+                    f"add '127.0.0.1 {host}' to /etc/hosts (or your DNS)",
+                    name,
+                )
+            )
+    return checks
 
 
 def _interfaces_check(services: Any, name: str) -> Check:

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from dashenv.errors import (
@@ -61,6 +61,19 @@ def ensure_certs(ctx: RunContext, say: Callable[[str], None]) -> None:
         say(f"Created a self-signed certificate in {project.options.certs_dir}/")
 
 
+def mounts_certs(ctx: RunContext, services: dict[str, ComposeService]) -> bool:
+    """Whether the compose files bind-mount the certificate directory (the shipped layout
+    does; an adopted project behind its own proxy has no use for dashenv's certificate)."""
+    from pathlib import Path
+
+    certs = ctx.certs_dir().resolve()
+    return any(
+        Path(b).resolve() == certs or Path(b).resolve().is_relative_to(certs)
+        for svc in services.values()
+        for b in svc.binds
+    )
+
+
 def _files_label(t: Target) -> str:
     return t.docker.invocation.files_label if t.docker.invocation else ""
 
@@ -102,6 +115,21 @@ def check_conflicts(
             f"cannot start {t.name}: {first.message}",
             hint=first.hint,
             details="\n".join(f"also: {c.message}" for c in rest) or None,
+        )
+
+
+def _note_missing_proxy(
+    t: Target, compose: ComposeModel, containers: list[Container], say: Callable[[str], None]
+) -> None:
+    """The files route the app through Traefik and no Traefik runs: say so (the stack starts
+    all the same; only the route waits for the proxy)."""
+    from dashenv.compose_files import routes_through_proxy, running_proxies
+
+    routed = routes_through_proxy(compose)
+    if routed and not running_proxies(containers):
+        say(
+            f"note: {', '.join(routed)} route through Traefik and no Traefik container is "
+            "running: start the proxy's stack for its routes to answer"
         )
 
 
@@ -159,6 +187,7 @@ def up(
         containers = listing.result()
     model = compose.services
     check_prerequisites(t, compose)
+    _note_missing_proxy(t, compose, containers, rep.say)
     unknown = [s for s in services if s not in model]
     if unknown:
         raise ConfigError(
@@ -168,7 +197,8 @@ def up(
     if stop_exclusive(ctx, t, containers, rep.say):
         containers = t.docker.all_containers()
     check_conflicts(ctx, t, model, containers)
-    ensure_certs(ctx, rep.say)
+    if mounts_certs(ctx, model):
+        ensure_certs(ctx, rep.say)
 
     expected = services or list(model)
     deadline = started + t.settings.up_timeout
@@ -205,9 +235,16 @@ def up(
             details="\n".join(problems[1:]) or None,
         )
     db = app.database()
+    # only what runs now is listed ('up test postgres redis' has no app to point at)
+    running = {c.service for c in containers if c.state == "running"}
+    s = t.settings
+    found = endpoints(s, redis_index, t.env.proxy_url)
+    roles = {"app": s.app_service, "callback": s.callback_service,
+             "postgres": s.postgres_service, "redis": s.redis_service}  # fmt: skip
+    found = replace(found, **{k: None for k, svc in roles.items() if svc not in running})
     return UpResult(
         name=name,
-        endpoints=endpoints(t.settings, redis_index, t.env.proxy_url),
+        endpoints=found,
         containers=containers,
         elapsed=time.monotonic() - started,
         database=db.database if db else None,

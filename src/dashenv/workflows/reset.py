@@ -97,6 +97,14 @@ def reset_names(env: ResolvedEnvironment, database: str) -> ResetNames:
             "point migrations_dir at the migration files: the template is keyed by them",
         )
     config = env.path(s.alembic_config) if s.alembic_config else None
+    if (
+        config is not None
+        and not config.is_file()
+        and env.provenance["alembic_config"].layer != "default"
+    ):
+        from dashenv.workflows.migrate import alembic_ini
+
+        alembic_ini(env)  # set in a layer and missing: exit 2 naming the layer
     extra: tuple[Path, ...] = (config,) if config is not None and config.is_file() else ()
     return ResetNames(database, migrations_hash(directory, s.migration_command, extra))
 

@@ -155,6 +155,23 @@ def app_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
     url = endpoints(s, proxy_url=env.proxy_url).app
     if url is None:
         return None
+    if s.app_port is None and env.proxy_url:  # reached through the reverse proxy's route
+        import socket
+        from urllib.parse import urlsplit
+
+        host = urlsplit(url).hostname or ""
+        try:
+            socket.getaddrinfo(host, None)
+        except OSError:
+            return {
+                "url": url + s.health_path,
+                "reachable": False,
+                "status": None,
+                "body": None,
+                "error": f"{host} does not resolve here ('dashenv doctor {env.name}' says how)",
+                "healthy": False,
+                "checked": False,
+            }
     answer = get_health(url + s.health_path)
     return {
         "url": answer.url,
@@ -163,6 +180,7 @@ def app_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
         "body": answer.body,
         "error": answer.error,
         "healthy": answer.reachable and answer.status == 200,
+        "checked": True,
     }
 
 
@@ -215,7 +233,7 @@ def problems(doc: dict[str, Any]) -> list[str]:
     if rd is not None and not rd["reachable"]:
         found.append(f"Redis unreachable: {rd['error']}")
     app = doc.get("app")
-    if app is not None and not app["healthy"]:
+    if app is not None and app.get("checked", True) and not app["healthy"]:
         what = app["error"] or f"HTTP {app['status']}"
         found.append(f"app health: {what}")
     return found

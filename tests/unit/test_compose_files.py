@@ -1,0 +1,159 @@
+"""The compose files as the truth: reconciling settings with the resolved model (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashenv.compose_files import (
+    cache_key,
+    declared_name,
+    detect_roles,
+    image_name,
+    model_from_json,
+    model_to_json,
+    proxy_url,
+    reconcile,
+    routes_through_proxy,
+)
+from dashenv.errors import ConfigError
+from dashenv.facts import ComposeModel, ComposeService, Container
+from dashenv.settings.model import EnvironmentSettings
+from dashenv.settings.project import BUILTIN_ENVIRONMENTS
+
+TRAEFIK = {
+    "traefik.enable": "true",
+    "traefik.http.routers.api.rule": "Host(`api-test.dashtam.local`)",
+    "traefik.http.routers.api.entrypoints": "websecure",
+}
+
+
+def settings_of_test() -> EnvironmentSettings:
+    return EnvironmentSettings(**BUILTIN_ENVIRONMENTS["test"])
+
+
+def adopted() -> ComposeModel:
+    """The adopted project's test file: its own name, hard-coded ports, an app behind Traefik
+    named api, no callback."""
+    return ComposeModel(
+        {
+            "postgres": ComposeService(
+                "postgres", "dashtam-api-test-postgres", [("127.0.0.1", 15433, 5432)], "postgres:17"
+            ),
+            "redis": ComposeService(
+                "redis", "dashtam-api-test-redis", [("127.0.0.1", 16380, 6379)], "redis:8"
+            ),
+            "api": ComposeService(
+                "api", "dashtam-api-test-api", [], None, has_build=True, labels=TRAEFIK
+            ),
+        },
+        ["traefik-public"],
+        name="dashtam-api-test",
+    )
+
+
+def test_the_files_decide_name_ports_and_services_over_defaults() -> None:
+    got = reconcile(settings_of_test(), {}, adopted(), "test.yml", files_name_project=True)
+    assert got.updates == {
+        "project_name": "dashtam-api-test",
+        "app_service": "api",
+        "app_port": None,
+        "callback_port": None,
+        "postgres_port": 15433,
+        "redis_port": 16380,
+    }
+    assert got.reasons["postgres_port"] == "test.yml: postgres publishes 15433"
+    assert got.reasons["callback_port"] == "test.yml: no callback service"
+    assert got.services == ["postgres", "redis", "api"]
+    assert got.proxy_url == "https://api-test.dashtam.local"
+
+
+def test_an_explicit_port_the_files_hard_code_differently_is_exit_2_naming_both() -> None:
+    explicit = {"postgres_port": "dashenv.toml:7 (environments.test.postgres_port)"}
+    settings = settings_of_test().model_copy(update={"postgres_port": 5555})
+    with pytest.raises(ConfigError) as err:
+        reconcile(settings, explicit, adopted(), "test.yml", files_name_project=True)
+    assert err.value.message == (
+        "postgres_port is 5555 (dashenv.toml:7 (environments.test.postgres_port)), but "
+        "test.yml publishes postgres on 15433: dashenv cannot change a port the files hard-code"
+    )
+    assert "${DASHENV_POSTGRES_PORT:-15433}" in (err.value.hint or "")
+
+
+def test_an_explicit_port_for_a_service_that_publishes_none_has_nothing_to_apply_to() -> None:
+    explicit = {"app_port": "--set app_port"}
+    got = reconcile(settings_of_test(), explicit, adopted(), "t.yml", files_name_project=True)
+    assert got.updates["app_port"] is None
+    assert got.reasons["app_port"].endswith("--set app_port has nothing to apply to")
+
+
+def test_agreeing_files_change_nothing_and_an_explicit_name_is_kept() -> None:
+    shipped = ComposeModel(
+        {
+            "app": ComposeService("app", None, [("127.0.0.1", 8001, 8000)], has_build=True),
+            "callback": ComposeService("callback", None, [("127.0.0.1", 8183, 8182)]),
+            "postgres": ComposeService(
+                "postgres", None, [("127.0.0.1", 5433, 5432)], "postgres:17"
+            ),
+            "redis": ComposeService("redis", None, [("127.0.0.1", 6380, 6379)], "redis:8"),
+        },
+        name="other",
+    )
+    got = reconcile(settings_of_test(), {}, shipped, "t.yml", files_name_project=False)
+    assert got.updates == {} and got.proxy_url is None
+
+
+def test_roles_by_image_and_build() -> None:
+    services = {
+        "db": ComposeService("db", None, image="docker.io/library/postgres:17-alpine"),
+        "cache": ComposeService("cache", None, image="valkey/valkey:8"),
+        "backend": ComposeService("backend", None, has_build=True),
+        "worker": ComposeService("worker", None, has_build=False, image="busybox"),
+    }
+    defaults = {"app_service": "app", "callback_service": "callback",
+                "postgres_service": "postgres", "redis_service": "redis"}  # fmt: skip
+    assert detect_roles(services, defaults) == {
+        "postgres_service": "db",
+        "redis_service": "cache",
+        "app_service": "backend",
+    }
+    # two built services, neither named like an app: no guess
+    services["other"] = ComposeService("other", None, has_build=True)
+    services["backend2"] = ComposeService("backend2", None, has_build=True)
+    assert "app_service" not in detect_roles(services, defaults)
+    assert image_name("ghcr.io/x/redis-stack-server:7@sha256:ab") == "redis-stack-server"
+
+
+def test_proxy_routes() -> None:
+    plain = {"traefik.http.routers.web.rule": 'Host("app.localhost") && PathPrefix(`/`)'}
+    assert proxy_url(ComposeService("web", None, labels=plain)) == "http://app.localhost"
+    tls = {**plain, "traefik.http.routers.web.tls.certresolver": "le"}
+    assert proxy_url(ComposeService("web", None, labels=tls)) == "https://app.localhost"
+    assert proxy_url(ComposeService("web", None)) is None
+    assert routes_through_proxy(adopted()) == ["api"]
+
+
+def test_declared_name_and_the_cache_key() -> None:
+    assert declared_name(["services: {}\n", 'name: "dashtam-api-test"  # ours\n']) == (
+        "dashtam-api-test"
+    )
+    assert declared_name(["services:\n  name: x\n"]) is None  # only a top-level name:
+    texts = ["ports: ['${PG_PORT:-5433}:5432']\n"]
+    base = cache_key(texts, "A=1\n", {"DASHENV_X": "1"}, {"PG_PORT": "1"}, True, [])
+    assert base == cache_key(texts, "A=1\n", {"DASHENV_X": "1"}, {"PG_PORT": "1", "PWD": "/"},
+                             True, [])  # fmt: skip
+    assert base != cache_key(texts, "A=1\n", {"DASHENV_X": "1"}, {"PG_PORT": "2"}, True, [])
+    assert base != cache_key(texts, "A=2\n", {"DASHENV_X": "1"}, {"PG_PORT": "1"}, True, [])
+    assert base != cache_key(texts, "A=1\n", {"DASHENV_X": "1"}, {"PG_PORT": "1"}, False, [])
+
+
+def test_the_cached_model_round_trips() -> None:
+    model = adopted()
+    assert model_from_json(model_to_json(model)) == model
+
+
+def test_running_proxies() -> None:
+    from dashenv.compose_files import running_proxies
+
+    proxy = Container("1", "edge", None, None, "running", None, image="traefik:v3")
+    stopped = Container("2", "traefik", None, None, "exited", None)
+    assert running_proxies([proxy, stopped]) == ["edge"]
