@@ -24,6 +24,15 @@ def make_project(dest: Path, *, with_dev_env: bool = True) -> Path:
     return dest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_registry(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """dashenv's machine-wide registry (instances, port leases) for this test session only,
+    never the developer's own."""
+    import os
+
+    os.environ["DASHENV_STATE_DIR"] = str(tmp_path_factory.mktemp("dashenv-state"))
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return make_project(tmp_path / "proj")

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from dashenv.settings.model import EnvironmentSettings
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 # role setting -> image names that play it, when the setting is left at its default
 ROLE_IMAGES = {
@@ -92,6 +92,9 @@ def model_from_json(data: dict[str, Any]) -> ComposeModel:
         list(data.get("external_networks", [])),
         list(data.get("external_volumes", [])),
         name=data.get("name"),
+        interpolated=bool(data.get("interpolated", True)),
+        fixed_networks=dict(data.get("fixed_networks", {})),
+        fixed_volumes=dict(data.get("fixed_volumes", {})),
     )
 
 
@@ -193,6 +196,10 @@ def reconcile(
     built-in defaults to where (for the error naming both places); ``files_name_project``:
     the files declare ``name:`` and no layer set ``project_name``, so Compose's name holds."""
     out = Reconciled(services=list(model.services))
+    if not model.interpolated:
+        # Compose could not interpolate the files (a value it rejects, an env file not made
+        # yet): only what holds as written, the services and their roles
+        files_name_project = files_name_project and "$" not in (model.name or "$")
     if files_name_project and model.name and model.name != settings.project_name:
         out.updates["project_name"] = model.name
         out.reasons["project_name"] = f"name: in {files}"
@@ -203,6 +210,8 @@ def reconcile(
             out.reasons[role] = f"{files}: service {detected} ({role.removesuffix('_service')})"
             current[role] = detected
     for port_key, (role, target) in PORT_ROLES.items():
+        if not model.interpolated:
+            break
         service = model.services.get(current[role])
         file_port = published_port(service, target) if service is not None else None
         mine = getattr(settings, port_key)

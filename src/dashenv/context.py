@@ -24,8 +24,9 @@ class RunContext:
     overrides: dict[str, str] = field(default_factory=dict)
     context: str | None = None  # a Docker context (a remote engine)
     verbose: bool = False
+    instance: str | None = None  # --instance / DASHENV_INSTANCE: this run's instance name
     _project: ProjectConfig | None = field(default=None, repr=False)
-    _envs: dict[tuple[str, tuple[tuple[str, str], ...], bool], ResolvedEnvironment] = field(
+    _envs: dict[tuple[str, tuple[tuple[str, str], ...], bool, bool], ResolvedEnvironment] = field(
         default_factory=dict, repr=False
     )
     _dockers: dict[str | None, Docker] = field(default_factory=dict, repr=False)
@@ -47,19 +48,35 @@ class RunContext:
         return self._project
 
     def env(
-        self, name: str, extra: dict[str, str] | None = None, *, read_env: bool = True
+        self,
+        name: str,
+        extra: dict[str, str] | None = None,
+        *,
+        read_env: bool = True,
+        base: bool = False,
     ) -> ResolvedEnvironment:
-        """``name`` resolved through every layer, then reconciled with what its compose files
-        say, once per run (and per ``extra`` flags)."""
+        """``name`` resolved through every layer, reconciled with what its compose files say,
+        as this checkout's instance runs it (``base``: as the owner of its default project
+        does), once per run (and per ``extra`` flags)."""
         from dashenv.settings.files_layer import with_compose_files
+        from dashenv.settings.instance_layer import with_instance
         from dashenv.settings.sources import resolve_environment
 
-        key = (name, tuple(sorted((extra or {}).items())), read_env)
+        key = (name, tuple(sorted((extra or {}).items())), read_env, base)
         if key not in self._envs:
-            cli = {**self.overrides, **(extra or {})}
-            layered = resolve_environment(self.project(), name, cli, read_env=read_env)
-            self._envs[key] = with_compose_files(layered, verbose=self.verbose)
+            if base:
+                cli = {**self.overrides, **(extra or {})}
+                layered = resolve_environment(self.project(), name, cli, read_env=read_env)
+                self._envs[key] = with_compose_files(layered, verbose=self.verbose)
+            else:
+                owned = self.env(name, extra, read_env=read_env, base=True)
+                self._envs[key] = with_instance(owned, self.instance, verbose=self.verbose)
         return self._envs[key]
+
+    def forget(self, name: str) -> None:
+        """Resolve ``name`` again on next use (after its instance or leases changed)."""
+        for key in [k for k in self._envs if k[0] == name]:
+            del self._envs[key]
 
     def env_lenient(self, name: str) -> tuple[ResolvedEnvironment, bool]:
         """``name`` for listing and teardown: a missing env file is reported, not fatal."""

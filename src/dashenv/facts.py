@@ -24,6 +24,11 @@ class Container:
     started_at: str | None = None
     config_files: str | None = None
     image: str = ""
+    working_dir: str | None = None  # where Compose was run from (its project directory)
+    instance: str | None = None  # dashenv's instance label, on an instance's containers
+    checkout: str | None = None  # dashenv's checkout label, on an instance's containers
+    environment: str | None = None  # dashenv's environment label, on an instance's containers
+    protected: bool | None = None  # dashenv's protected label, on an instance's containers
 
     @property
     def ready(self) -> bool:
@@ -52,3 +57,7 @@ class ComposeModel:
     external_networks: list[str] = field(default_factory=list)  # their names on the engine
     external_volumes: list[str] = field(default_factory=list)
     name: str | None = None  # the project name Compose resolved
+    interpolated: bool = True  # false: the files as written (ports and names unresolved)
+    # networks and volumes whose names the files fix (key -> name), not external
+    fixed_networks: dict[str, str] = field(default_factory=dict)
+    fixed_volumes: dict[str, str] = field(default_factory=dict)

@@ -18,7 +18,9 @@ def run(project: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     """Invoke dashenv in the throwaway project, 100 columns, no colour."""
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "160")
-    for key in [k for k in __import__("os").environ if k.startswith("DASHENV_")]:
+    for key in [
+        k for k in __import__("os").environ if k.startswith("DASHENV_") and k != "DASHENV_STATE_DIR"
+    ]:
         monkeypatch.delenv(key)
     runner = CliRunner()
 

@@ -55,7 +55,11 @@ def _every_e2e_test_needs_docker(docker_engine: None) -> None:
 def run_dashenv(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 600
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("DASHENV_")}
+    full_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DASHENV_") or k == "DASHENV_STATE_DIR"
+    }
     full_env.update({"NO_COLOR": "1", "COLUMNS": "200"})
     full_env.update(env or {})
     return subprocess.run(

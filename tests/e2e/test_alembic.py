@@ -180,7 +180,11 @@ def test_interrupted_restore_leaves_the_old_or_the_new(stack: Project, delay: fl
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("DASHENV_")},
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("DASHENV_") or k == "DASHENV_STATE_DIR"
+        },
     )
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)

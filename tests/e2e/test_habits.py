@@ -36,7 +36,11 @@ def resets_done(p: Project) -> int:
 def sample_suite(
     p: Project, *args: str, suite: Path = SAMPLE, extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHENV_", "PYTEST_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DASHENV_", "PYTEST_")) or k == "DASHENV_STATE_DIR"
+    }
     env.update(extra or {})
     return subprocess.run(
         [
@@ -125,7 +129,11 @@ def test_a_killed_parallel_run_leaves_orphans_the_next_run_removes(
 ) -> None:
     record = tmp_path / "records"
     record.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHENV_", "PYTEST_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DASHENV_", "PYTEST_")) or k == "DASHENV_STATE_DIR"
+    }
     env["DASHENV_SAMPLE_RECORD"] = str(record)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(WORKERS),

@@ -281,6 +281,11 @@ def test_status_engine_calls_do_not_grow_with_environments(tmp_path: Path) -> No
     def calls() -> list[str]:
         log.unlink(missing_ok=True)
         project("status", "--all", "--json", env=path)
+        first = log.read_text().splitlines()
+        # the compose files are read once (docker compose config), then cached by content
+        assert any(c.startswith("compose ") and c.endswith(" config --format json") for c in first)
+        log.unlink()
+        project("status", "--all", "--json", env=path)  # an unchanged project: no Compose call
         return log.read_text().splitlines()
 
     three = calls()

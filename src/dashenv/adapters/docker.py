@@ -28,6 +28,11 @@ if TYPE_CHECKING:
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 FILES_LABEL = "com.docker.compose.project.config_files"
+WORKDIR_LABEL = "com.docker.compose.project.working_dir"
+INSTANCE_LABEL = "dev.dashenv.instance"
+CHECKOUT_LABEL = "dev.dashenv.checkout"
+ENVIRONMENT_LABEL = "dev.dashenv.environment"
+PROTECTED_LABEL = "dev.dashenv.protected"
 
 # stderr of a docker command that could not reach the engine at all
 _ENGINE_DOWN = (
@@ -255,6 +260,51 @@ class Docker:
     def all_containers(self) -> list[Container]:
         return self.containers()
 
+    def project_volumes(self, project: str) -> list[str]:
+        done = self.run(
+            self.docker_argv("volume", "ls", "--quiet", "--filter",
+                             f"label={PROJECT_LABEL}={project}"),
+            "listing volumes",
+        )  # fmt: skip
+        return done.stdout.split()
+
+    def volume_sizes(self) -> dict[str, int]:
+        """Each volume's size in bytes, as 'docker system df -v' measures it."""
+        done = self.run(
+            self.docker_argv("system", "df", "-v", "--format", "{{json .Volumes}}"),
+            "docker system df",
+            check=False,
+        )
+        try:
+            volumes = json.loads(done.stdout or "[]") or []
+        except ValueError:
+            return {}
+        return {str(v.get("Name")): _size_bytes(str(v.get("Size", "0"))) for v in volumes}
+
+    def remove_project(
+        self, project: str, *, volumes: bool, images: list[str] | None = None
+    ) -> None:
+        """A compose project's containers, networks and (``volumes``) volumes, found by
+        Compose's project label: what 'docker compose down' removes, without its files."""
+        label = f"label={PROJECT_LABEL}={project}"
+        ids = self.run(
+            self.docker_argv("container", "ls", "--all", "--quiet", "--filter", label),
+            "listing containers",
+        ).stdout.split()
+        if ids:
+            self.run(self.docker_argv("container", "rm", "--force", "--volumes", *ids), "rm")
+        networks = self.run(
+            self.docker_argv("network", "ls", "--quiet", "--filter", label), "listing networks"
+        ).stdout.split()
+        if networks:
+            self.run(self.docker_argv("network", "rm", *networks), "network rm")
+        if volumes:
+            found = self.project_volumes(project)
+            if found:
+                self.run(self.docker_argv("volume", "rm", "--force", *found), "volume rm")
+        if images:  # an image another container still uses stays
+            self.run(self.docker_argv("image", "rm", *images), "image rm", check=False)
+
     def container_logs(self, name: str, tail: int = 20) -> str:
         done = self.run(
             self.docker_argv("logs", "--tail", str(tail), name), "docker logs", check=False
@@ -273,7 +323,9 @@ class Docker:
         raw = [] if interpolate else ["--no-interpolate"]
         argv = self.compose_argv("config", *raw, "--format", "json")
         done = self.run(argv, "docker compose config")
-        return parse_compose_model(json.loads(done.stdout))
+        model = parse_compose_model(json.loads(done.stdout))
+        model.interpolated = interpolate
+        return model
 
     def missing_externals(self, model: ComposeModel) -> tuple[list[str], list[str]]:
         """The external networks and volumes the files name that the engine lacks."""
@@ -404,6 +456,13 @@ def parse_inspect(documents: list[dict[str, Any]]) -> list[Container]:
                 started_at=None if not started or started.startswith("0001-") else started,
                 config_files=labels.get(FILES_LABEL),
                 image=str(config.get("Image") or ""),
+                working_dir=labels.get(WORKDIR_LABEL),
+                instance=labels.get(INSTANCE_LABEL),
+                checkout=labels.get(CHECKOUT_LABEL),
+                environment=labels.get(ENVIRONMENT_LABEL),
+                protected=(labels[PROTECTED_LABEL] == "true")
+                if PROTECTED_LABEL in labels
+                else None,
             )
         )
     return found
@@ -419,12 +478,36 @@ def parse_compose_model(config: dict[str, Any]) -> ComposeModel:
                 found.append(str(spec.get("name") or key))
         return found
 
+    def fixed(kind: str) -> dict[str, str]:
+        """Names the files fix (not Compose's <project>_<key>), external ones aside."""
+        names = {}
+        for key, spec in (config.get(kind) or {}).items():
+            if isinstance(spec, dict) and not spec.get("external"):
+                name = str(spec.get("name") or "")
+                if name and name != f"{config.get('name')}_{key}":
+                    names[str(key)] = name
+        return names
+
     return ComposeModel(
         parse_compose_config(config),
         externals("networks"),
         externals("volumes"),
         name=config.get("name"),
+        fixed_networks=fixed("networks"),
+        fixed_volumes=fixed("volumes"),
     )
+
+
+def _size_bytes(text: str) -> int:
+    """Docker's human sizes ("1.2MB", "512kB", "0B") in bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*([\d.]+)\s*([kKMGT]?i?B)?\s*", text)
+    if not m:
+        return 0
+    units = {"B": 1, "kB": 1e3, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+             "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3, "TiB": 1024**4}  # fmt: skip
+    return int(float(m.group(1)) * units.get(m.group(2) or "B", 1))
 
 
 def _labels(value: Any) -> dict[str, str]:

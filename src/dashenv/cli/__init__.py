@@ -115,6 +115,14 @@ LAZY: dict[str, tuple[str, str]] = {
     ),
     "init": ("config", "Create missing env files from their examples, generating secrets."),
     "config": ("config", "Show the resolved configuration and where it comes from."),
+    "instances": (
+        "instances",
+        "List every dashenv instance the engine runs, with its checkout and ports.",
+    ),
+    "gc": (
+        "instances",
+        "Remove what removed checkouts and killed runs left: instances, leases, databases.",
+    ),
 }
 
 
@@ -194,6 +202,16 @@ def root(
             metavar="NAME",
         ),
     ] = None,
+    instance: Annotated[
+        str | None,
+        typer.Option(
+            "--instance",
+            envvar="DASHENV_INSTANCE",
+            help="Run as this named instance (own project, names and ports). Default: none "
+            "where this checkout owns the environment, else one named from its directory.",
+            metavar="NAME",
+        ),
+    ] = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show the underlying commands and their output.")
     ] = False,
@@ -206,7 +224,7 @@ def root(
 ) -> None:
     """dashenv: development, test and CI environments for a FastAPI + PostgreSQL + Redis app
     on Docker Compose, side by side and never hurting each other."""
-    ctx.obj = from_options(project_dir, set_ or [], context, verbose)
+    ctx.obj = from_options(project_dir, set_ or [], context, verbose, instance)
 
 
 def main() -> None:

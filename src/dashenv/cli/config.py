@@ -81,6 +81,14 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="With --detect: rewrite an existing dashenv.toml.")
     ] = False,
+    from_owner: Annotated[
+        bool | None,
+        typer.Option(
+            "--from-owner/--fresh",
+            help="In a worktree or second clone: copy missing env files and certificates from "
+            "the checkout that owns the environments (default: ask on a terminal, else fresh).",
+        ),
+    ] = None,
 ) -> None:
     """Create missing env files from their examples, generating secrets.
 
@@ -95,6 +103,8 @@ def init(
         _detect(st, force)
     names = [env] if env else st.environment_names()
     for name in names:
+        if _copy_from_owner(st, name, from_owner):
+            continue
         result = init_environment(st.env(name, read_env=False))
         if result.action == "created":
             extra = f", generated {', '.join(result.generated)}" if result.generated else ""
@@ -134,3 +144,37 @@ def _detect(st: "RunContext", force: bool) -> None:
         st.project_dir = str(root)
     st._project = None  # read the project again, with its new dashenv.toml
     st._envs.clear()
+
+
+def _copy_from_owner(st: "RunContext", name: str, wanted: bool | None) -> bool:
+    """A new worktree lacks the git-ignored files: copy ``name``'s env file (and the
+    certificates) from the owner checkout when asked (or when the user says yes)."""
+    import shutil
+
+    from dashenv.cli.params import confirmer
+    from dashenv.workflows.instances import owner_checkout
+
+    bare = st.env(name, read_env=False, base=True)
+    target = bare.path(bare.settings.env_file)
+    if target.exists() or wanted is False:
+        return False
+    owner = owner_checkout(st, name)
+    source = owner / bare.settings.env_file if owner else None
+    if owner is None or source is None or not source.is_file():
+        return False
+    if wanted is None:
+        ask = confirmer()
+        if ask is None or not ask(f"{name}: copy {bare.settings.env_file} from {owner}?"):
+            return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+    target.chmod(0o600)
+    typer.echo(f"{name}: copied {bare.settings.env_file} from {owner}")
+    certs = st.certs_dir()
+    relative = (
+        certs.relative_to(st.project().root) if certs.is_relative_to(st.project().root) else None
+    )
+    if relative is not None and not certs.exists() and (owner / relative).is_dir():
+        shutil.copytree(owner / relative, certs)
+        typer.echo(f"copied {relative}/ from {owner}")
+    return True

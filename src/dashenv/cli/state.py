@@ -8,7 +8,11 @@ from dashenv.context import RunContext
 
 
 def from_options(
-    project_dir: str | None, sets: list[str], context: str | None, verbose: bool
+    project_dir: str | None,
+    sets: list[str],
+    context: str | None,
+    verbose: bool,
+    instance: str | None = None,
 ) -> RunContext:
     overrides = {}
     for item in sets:
@@ -16,7 +20,15 @@ def from_options(
         if not sep or not key.strip():
             raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
         overrides[key.strip()] = value
-    return RunContext(project_dir, overrides, context, verbose)
+    if instance is not None:
+        from dashenv.instances import valid_instance
+
+        if not valid_instance(instance):
+            raise typer.BadParameter(
+                f"{instance!r} is not an instance name: lower-case letters, digits and dashes",
+                param_hint="--instance",
+            )
+    return RunContext(project_dir, overrides, context, verbose, instance or None)
 
 
 def state(ctx: typer.Context) -> RunContext:

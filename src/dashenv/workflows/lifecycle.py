@@ -175,6 +175,9 @@ def up(
     rep = reporter or Quiet()
     started = time.monotonic()
     ensure_env_file(ctx, name, rep.say)
+    from dashenv.workflows.instances import claim
+
+    claim(ctx, name, rep.say)  # owner, or an instance with its own names and ports
     extra = {"up_timeout": str(timeout)} if timeout is not None else None
     t = target(ctx, name, extra)
     app = t.env.app  # a broken env file stops us before Docker does
@@ -337,6 +340,10 @@ def down(
     t.docker.ping()
     t.docker.down(volumes=volumes)
     notes.append(f"{name} is down" + (" and its volumes are removed" if volumes else ""))
+    if volumes:  # the instance is removed: its host ports go back to the pool
+        from dashenv.workflows.instances import release
+
+        notes += release(ctx, name)
     return notes
 
 

@@ -1,0 +1,114 @@
+"""Instances across checkouts: instances, gc."""
+
+from typing import Annotated
+
+import typer
+
+from dashenv.cli.params import JsonOpt
+from dashenv.cli.state import state
+
+
+def register(app: typer.Typer) -> None:
+    app.command("instances")(instances)
+    app.command("gc")(gc)
+
+
+def instances(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List every dashenv instance the engine runs, with its checkout and ports.
+
+    Owners (the checkout that first started an environment keeps its default project) and
+    named instances (other worktrees and clones), from Compose's and dashenv's labels and the
+    machine-wide registry; a checkout that no longer exists is marked, for 'dashenv gc'.
+    """
+    import json
+
+    from dashenv import SCHEMA_VERSION
+    from dashenv.render import console, table
+    from dashenv.workflows.instances import list_instances
+
+    rows = list_instances(state(ctx))
+    if as_json:
+        doc = {"schema_version": SCHEMA_VERSION, "instances": [r.as_dict() for r in rows]}
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    if not rows:
+        typer.echo("no dashenv instances on this engine")
+        return
+    console().print(
+        table(
+            None,
+            ["project", "environment", "instance", "checkout", "containers", "ports"],
+            [
+                [
+                    r.project,
+                    r.environment or "-",
+                    r.instance or "(owner)",
+                    (r.checkout or "?") + ("" if r.checkout_exists else "  (gone)"),
+                    f"{r.running}/{r.containers} running",
+                    ", ".join(map(str, r.ports)) or "-",
+                ]
+                for r in rows
+            ],
+        )
+    )
+
+
+def gc(
+    ctx: typer.Context,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="List what would go; remove nothing.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Remove without asking.")] = False,
+    include_protected: Annotated[
+        bool,
+        typer.Option(
+            "--include-protected",
+            help="Also remove the volumes of protected (or unknown) instances whose checkout "
+            "is gone.",
+        ),
+    ] = False,
+) -> None:
+    """Remove what removed checkouts and killed runs left: instances, leases, databases.
+
+    Instances whose checkout no longer exists (containers, networks, volumes), expired port
+    leases, and in this checkout's running test environments the reset's scratch databases,
+    stale templates and worker databases no run holds, and automatic snapshots beyond
+    snapshot_keep. Each is listed with its size; gc asks first (--yes does not), and without
+    a terminal it refuses unless --yes.
+    """
+    from dashenv.cli.params import confirmer
+    from dashenv.errors import GuardRefused
+    from dashenv.render import size
+    from dashenv.workflows.instances import collect
+
+    found = collect(state(ctx), include_protected=include_protected)
+    if not found:
+        typer.echo("nothing to collect")
+        return
+    total = 0
+    for g in found:
+        shown = size(g.size_bytes) if g.size_bytes is not None else "-"
+        total += g.size_bytes or 0
+        typer.echo(f"{g.kind:9} {g.what}  [{shown}]  {g.why}")
+        if g.skipped:
+            typer.echo(f"{'':9} {g.skipped}")
+    if dry_run:
+        typer.echo(f"dry run: {len(found)} to collect, {size(total)}; nothing removed")
+        return
+    if not yes:
+        ask = confirmer()
+        if ask is None:
+            raise GuardRefused(
+                "gc removes the above and there is no terminal to confirm it",
+                hint="run 'dashenv gc --yes' to remove them, or --dry-run to list only",
+            )
+        if not ask(f"remove these {len(found)} ({size(total)})?"):
+            raise GuardRefused("nothing was removed", hint="--dry-run lists them")
+    from dashenv import audit
+
+    st = state(ctx)
+    for g in found:
+        g.remove()
+        audit.record(st.audit_path(), environment=g.what.split(":")[0], action=f"gc {g.kind}",
+                     target=g.what, guards=[], outcome="done", details={"why": g.why})  # fmt: skip
+    typer.echo(f"collected {len(found)} ({size(total)})")

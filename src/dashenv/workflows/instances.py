@@ -1,0 +1,366 @@
+"""Instances across checkouts: claiming an environment when it starts (owner or instance,
+and the instance's leased host ports), releasing it, listing every instance the engine runs,
+and garbage collection of what removed checkouts and killed runs left behind."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from dashenv.context import RunContext
+    from dashenv.facts import Container
+
+
+def _checkout_of_workdir(working_dir: str) -> str | None:
+    """The checkout a compose project was started from (Compose's working_dir label: the
+    directory of its first compose file), if it still exists."""
+    from dashenv.errors import ConfigError
+    from dashenv.settings.project import find_project_dir
+
+    path = Path(working_dir)
+    if not path.is_dir():
+        return None
+    try:
+        return str(find_project_dir(path).resolve())
+    except ConfigError:
+        return str(path.resolve())
+
+
+def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
+    """Before ``name`` starts: record who owns its default project (the checkout Compose
+    recorded on its containers, else this one), and for an instance its name and leased host
+    ports (stable across down/up). Returns the instance ("" for the owner)."""
+    from dashenv.adapters.docker import PROJECT_LABEL
+    from dashenv.adapters.host import port_in_use
+    from dashenv.adapters.registry import Registry
+    from dashenv.compose_files import PORT_ROLES
+    from dashenv.instances import allocate, instance_name, port_range, slots_of
+    from dashenv.settings.instance_layer import checkout_of
+
+    base = ctx.env(name, base=True)
+    if base.files is None:
+        return ""
+    checkout = checkout_of(base)
+    project = base.settings.project_name
+    registry = Registry()
+    known = registry.read().owners.get(project)
+    engine_owner = None
+    docker = ctx.docker(ctx.engine_of(name))
+    if ctx.instance is None and (known is None or not Path(known).is_dir()):
+        for c in docker.containers({"label": f"{PROJECT_LABEL}={project}"}):
+            found = _checkout_of_workdir(c.working_dir) if c.working_dir else None
+            if found and found != checkout:
+                engine_owner = found
+                break
+    busy_seen: list[int] = []
+    with registry.change() as data:
+        if ctx.instance is None:
+            owner = data.owners.get(project)
+            if owner is None or not Path(owner).is_dir():
+                data.owners[project] = owner = engine_owner or checkout
+            if owner == checkout:
+                instance = ""
+            else:
+                taken = {v for k, v in data.names.items() if k != checkout}
+                instance = data.names.get(checkout) or instance_name(checkout, taken)
+                data.names[checkout] = instance
+        else:
+            instance = ctx.instance
+        if not instance:
+            ctx.forget(name)
+            return ""
+        fixed = set()
+        for key, (role, target) in PORT_ROLES.items():
+            if base.provenance[key].layer not in ("default", "compose files"):
+                fixed.add((getattr(base.settings, role), target))
+        slots = [
+            slot
+            for slot, _, _, target in slots_of(base.files.model)
+            if (slot.split(":")[0], target) not in fixed and (slot.split(":")[0], None) not in fixed
+        ]
+        published = {p.host_port for c in docker.all_containers() for p in c.ports}
+
+        def busy(port: int) -> bool:
+            taken = port in published or port_in_use(base.settings.host, port)
+            if taken:
+                busy_seen.append(port)
+            return taken
+
+        _ports, new = allocate(
+            data.leases,
+            checkout,
+            name,
+            instance,
+            slots,
+            busy,
+            port_range(os.environ.get("DASHENV_PORT_RANGE")),
+        )
+        data.leases += new
+    if new:
+        shown = ", ".join(f"{lease.port} ({lease.slot.split(':')[0]})" for lease in new)
+        skipped = f"; skipped {', '.join(map(str, busy_seen))}, in use" if busy_seen else ""
+        say(f"{name} runs as instance {instance} here: allocated host ports {shown}{skipped}")
+    ctx.forget(name)
+    return instance
+
+
+def release(ctx: RunContext, name: str) -> list[str]:
+    """After ``down --volumes``: the instance's leases go back to the pool and its override
+    file is removed (its next start allocates again)."""
+    from dashenv.adapters.registry import Registry
+    from dashenv.settings.instance_layer import checkout_of, current_instance, override_path
+
+    base = ctx.env(name, base=True, read_env=False)
+    registry = Registry()
+    checkout = checkout_of(base)
+    instance = current_instance(base, ctx.instance, registry.read())
+    with registry.change() as data:
+        mine = [
+            lease
+            for lease in data.leases
+            if (lease.checkout, lease.environment, lease.instance) == (checkout, name, instance)
+        ]
+        data.leases = [lease for lease in data.leases if lease not in mine]
+    override = base.project.root / override_path(name, instance)
+    override.unlink(missing_ok=True)
+    ctx.forget(name)
+    if not mine:
+        return []
+    return [f"released host ports {', '.join(str(lease.port) for lease in mine)}"]
+
+
+@dataclass
+class InstanceRow:
+    project: str
+    environment: str | None
+    instance: str  # "" for an owner
+    checkout: str | None
+    checkout_exists: bool
+    containers: int
+    running: int
+    ports: list[int] = field(default_factory=list)
+    protected: bool | None = None
+    images: list[str] = field(default_factory=list)  # the instance's own image tags
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def list_instances(ctx: RunContext) -> list[InstanceRow]:
+    """Every dashenv instance the default engine runs (its containers' dashenv labels), and
+    every project the registry knows an owner of, with the checkout and its ports."""
+    from dashenv.adapters.registry import Registry
+
+    data = Registry().read()
+    mine: dict[str, str] = {}  # this checkout's environments by their default project
+    for name in ctx.environment_names():
+        try:
+            mine[ctx.env(name, base=True, read_env=False).settings.project_name] = name
+        except Exception:  # an environment this checkout cannot resolve: listed without
+            continue
+    by_project: dict[str, list[Container]] = {}
+    for c in ctx.docker().all_containers():
+        if c.project:
+            by_project.setdefault(c.project, []).append(c)
+    rows = []
+    for project, containers in sorted(by_project.items()):
+        labelled = next((c for c in containers if c.instance), None)
+        if labelled is not None:
+            checkout = labelled.checkout
+            instance = labelled.instance or ""
+        elif project in data.owners:
+            checkout, instance = data.owners[project], ""
+        else:
+            continue
+        env = next((c.environment for c in containers if c.environment), mine.get(project))
+        protected = next((c.protected for c in containers if c.protected is not None), None)
+        rows.append(
+            InstanceRow(
+                project=project,
+                environment=env,
+                instance=instance,
+                checkout=checkout,
+                checkout_exists=checkout is not None and Path(checkout).is_dir(),
+                containers=len(containers),
+                running=sum(c.state == "running" for c in containers),
+                ports=sorted({p.host_port for c in containers for p in c.ports}),
+                protected=protected,
+                images=sorted(
+                    {c.image for c in containers if instance and c.image.endswith(f":{instance}")}
+                ),
+            )
+        )
+    return rows
+
+
+@dataclass
+class Garbage:
+    kind: str  # instance, lease, database, snapshot
+    what: str
+    size_bytes: int | None
+    why: str
+    remove: Callable[[], None] = field(repr=False, default=lambda: None)
+    skipped: str | None = None  # why it stays (a protected instance's volumes)
+
+
+def collect(ctx: RunContext, *, include_protected: bool) -> list[Garbage]:
+    """What gc would remove: instances whose checkout is gone (containers, networks, and
+    volumes unless protected), expired leases and registry entries, and in this checkout's
+    running test environments the reset's scratch databases, stale templates and worker
+    databases no run holds, and automatic snapshots beyond snapshot_keep."""
+    from dashenv.adapters.registry import Registry
+
+    found: list[Garbage] = []
+    docker = ctx.docker()
+    sizes = docker.volume_sizes()
+    for row in list_instances(ctx):
+        if row.checkout_exists:
+            continue
+        volumes = docker.project_volumes(row.project)
+        keep = bool(row.protected is not False) and not include_protected
+        size = sum(sizes.get(v, 0) for v in volumes) if volumes else 0
+        found.append(
+            Garbage(
+                "instance",
+                f"{row.project} ({row.containers} containers, {len(volumes)} volumes, "
+                f"{len(row.images)} images)",
+                None if keep else size,
+                f"its checkout {row.checkout} no longer exists",
+                remove=partial(
+                    docker.remove_project, row.project, volumes=not keep, images=row.images
+                ),
+                skipped="its volumes stay (protected or unknown: --include-protected)"
+                if keep and volumes
+                else None,
+            )
+        )
+    data = Registry().read()
+    gone = {c for c in {*data.owners.values(), *data.names, *(x.checkout for x in data.leases)}}
+    gone = {c for c in gone if not Path(c).is_dir()}
+    for lease in data.leases:
+        if lease.checkout in gone:
+            found.append(
+                Garbage(
+                    "lease",
+                    f"port {lease.port} ({lease.environment} {lease.instance or ''}"
+                    f" {lease.slot})".replace("  ", " "),
+                    None,
+                    f"its checkout {lease.checkout} no longer exists",
+                )
+            )
+    if gone:
+        found.append(
+            Garbage(
+                "registry",
+                f"{len(gone)} removed checkouts",
+                None,
+                "owners and instance names of checkouts that no longer exist",
+                remove=partial(_forget_checkouts, gone),
+            )
+        )
+    found += _database_garbage(ctx)
+    return found
+
+
+def _forget_checkouts(gone: set[str]) -> None:
+    from dashenv.adapters.registry import Registry
+
+    with Registry().change() as data:
+        data.owners = {p: c for p, c in data.owners.items() if c not in gone}
+        data.names = {c: n for c, n in data.names.items() if c not in gone}
+        data.leases = [lease for lease in data.leases if lease.checkout not in gone]
+
+
+def _database_garbage(ctx: RunContext) -> list[Garbage]:
+    """Scratch databases of this checkout's running environments (test roles only), and
+    automatic snapshots beyond snapshot_keep (any role: they are dashenv's own copies)."""
+    from filelock import FileLock, Timeout
+
+    from dashenv.adapters.postgres import Postgres
+    from dashenv.errors import DashenvError
+    from dashenv.reset_plan import is_worker_database
+    from dashenv.workflows.reset import reset_names
+    from dashenv.workflows.snapshots import parse_listing
+    from dashenv.workflows.workers import lock_path
+
+    found: list[Garbage] = []
+    for name in ctx.environment_names():
+        try:
+            env = ctx.env(name)
+            db = env.app.database()
+            s = env.settings
+            if db is None or s.postgres_port is None:
+                continue
+            pg = Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3)
+            sizes = {d.name: d.size_bytes for d in pg.databases()}
+        except DashenvError:
+            continue  # not running, or not reachable: nothing to collect there
+        database = db.database
+        if s.role in ("testing", "ci") and not s.protected:
+            try:
+                current = reset_names(env, database)
+            except DashenvError:
+                current = None
+            lock = FileLock(str(lock_path(env.project.root, name)))
+            try:
+                lock.acquire(timeout=0)
+                lock.release()
+                run_going = False
+            except Timeout:
+                run_going = True
+            for other in sorted(sizes):
+                why = None
+                if other.startswith((f"{database}__new_", f"{database}__old_",
+                                     f"{database}__build_")):  # fmt: skip
+                    why = "a reset's scratch database, left by one that did not end"
+                elif other.startswith(f"{database}__tpl_") and (
+                    current is None or other != current.template
+                ):
+                    why = "a template of migrations this checkout no longer has"
+                elif (
+                    is_worker_database(other, database) or other.startswith(f"{database}_fresh_")
+                ) and not run_going:
+                    why = "a worker database no running test run holds"
+                if why:
+                    found.append(
+                        Garbage(
+                            "database",
+                            f"{name}: {other}",
+                            sizes[other],
+                            why,
+                            remove=partial(pg.drop_database, other),
+                        )
+                    )
+        autos = [x for x in parse_listing(pg, database) if x.auto]
+        for extra in sorted(autos, key=lambda x: x.taken_at, reverse=True)[s.snapshot_keep :]:
+            found.append(
+                Garbage(
+                    "snapshot",
+                    f"{name}: {extra.name}",
+                    extra.size_bytes,
+                    f"an automatic snapshot beyond snapshot_keep = {s.snapshot_keep}",
+                    remove=partial(pg.drop_database, extra.database),
+                )
+            )
+    return found
+
+
+def owner_checkout(ctx: RunContext, name: str) -> Path | None:
+    """Where the git-ignored files of this checkout's ``name`` can be copied from: the
+    checkout that owns its default project (the registry), else the main worktree of a
+    linked git worktree; None where this checkout is that one."""
+    from dashenv.adapters.git import main_worktree
+    from dashenv.adapters.registry import Registry
+    from dashenv.settings.instance_layer import checkout_of
+
+    base = ctx.env(name, base=True, read_env=False)
+    here = checkout_of(base)
+    owner = Registry().read().owners.get(base.settings.project_name)
+    if owner and owner != here and Path(owner).is_dir():
+        return Path(owner)
+    return main_worktree(Path(here))
