@@ -325,3 +325,25 @@ def test_restart_and_shell(stack: Project) -> None:
     assert "test: restarted and healthy" in out
     shell = stack("shell", "test", "app")  # no terminal: sh reads the empty stdin and ends
     assert shell.returncode == 0
+
+
+def test_gc_collects_what_killed_runs_left_and_keeps_the_current_template(stack: Project) -> None:
+    current = sql(
+        stack, "test", "SELECT datname FROM pg_database WHERE datname LIKE '%\\_\\_tpl\\_%'"
+    )
+    left = ["dashtam_test__new_deadbeef", "dashtam_test__tpl_000000000000", "dashtam_test_gw0"]
+    for name in left:
+        sql(stack, "test", f"CREATE DATABASE {name}")
+    sql(stack, "dev", "CREATE TABLE IF NOT EXISTS keep_gc (v int)")
+    plan = ok(stack("gc", "--dry-run"))
+    for name in left:
+        assert f"test: {name}" in plan
+    assert current not in plan and "dev:" not in plan
+    refused = stack("gc")  # no terminal to ask on
+    assert refused.returncode == 3 and "dashenv gc --yes" in refused.stderr
+    ok(stack("gc", "--yes"))
+    names = sql(stack, "test", "SELECT string_agg(datname, ',') FROM pg_database")
+    assert not any(name in names for name in left) and current in names
+    audit = (stack.root / ".dashenv" / "audit.log").read_text()
+    assert '"action": "gc database"' in audit
+    dev_intact(stack)

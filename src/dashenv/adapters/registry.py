@@ -66,7 +66,10 @@ class Registry:
         self.directory.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.path) + ".lock"):
             data = self.read()
+            before = json.dumps(data.to_json(), sort_keys=True)
             yield data
+            if json.dumps(data.to_json(), sort_keys=True) == before:
+                return  # nothing changed: nothing to write
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_text(json.dumps(data.to_json(), indent=1, sort_keys=True))
             tmp.replace(self.path)
