@@ -205,3 +205,32 @@ def test_a_reset_in_an_instance_never_reaches_the_owners_server(checkouts: Check
     assert "guard 'distinct target' failed" in refused.stderr
     tables = ok(c.run(c.main, "psql", "test", "-tA", "-c", "SELECT count(*) FROM owner_row"))
     assert tables.strip() == "0"
+
+
+def test_dev_data_moves_between_instances_through_a_snapshot_file(
+    checkouts: Checkouts, tmp_path: Path
+) -> None:
+    c = checkouts
+    ok(c.run(c.main, "up", "dev", "postgres", "redis"))
+    ok(
+        c.run(
+            c.main,
+            "psql",
+            "dev",
+            "-c",
+            "CREATE TABLE keep (v text); INSERT INTO keep VALUES ('main')",
+        )
+    )
+    dump = tmp_path / "dev.dump"
+    ok(c.run(c.main, "db", "snapshot", "dev", "--to", str(dump)))
+    started = ok(c.run(c.a, "up", "dev", "postgres", "redis"))
+    assert f"{c.prefix}-dev-feature-a" in ok(c.run(c.a, "config", "compose", "dev", "--", "ps"))
+    assert str(c.owner_ports["dev"]["postgres"]) not in started  # a port of its own
+    ok(c.run(c.a, "db", "restore", "dev", "--from", str(dump), "--yes"))  # dev to dev: allowed
+    assert ok(c.run(c.a, "psql", "dev", "-tA", "-c", "SELECT v FROM keep")).strip() == "main"
+    ok(c.run(c.main, "up", "test", "postgres"))  # main owns test; feature-a gets an instance
+    ok(c.run(c.a, "up", "test", "postgres"))
+    refused = c.run(c.a, "db", "restore", "test", "--from", str(dump), "--yes")
+    assert refused.returncode == 3 and "stamped for environment dev" in refused.stderr
+    # the owner's dev is untouched by it all
+    assert ok(c.run(c.main, "psql", "dev", "-tA", "-c", "SELECT v FROM keep")).strip() == "main"
