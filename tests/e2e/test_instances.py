@@ -75,6 +75,20 @@ def checkouts(built_image: None, tmp_path: Path) -> Iterator[Checkouts]:
         c.run(c.main, "gc", "--yes")
 
 
+def dev_with_a_row(c: Checkouts, value: str) -> None:
+    """The main checkout's dev up (database and cache), holding one row worth keeping."""
+    ok(c.run(c.main, "up", "dev", "postgres", "redis"))
+    ok(
+        c.run(
+            c.main,
+            "psql",
+            "dev",
+            "-c",
+            f"CREATE TABLE keep (v text); INSERT INTO keep VALUES ('{value}')",
+        )
+    )
+
+
 def start(where: Path, extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
     env = {
         k: v
@@ -94,16 +108,7 @@ def start(where: Path, extra: dict[str, str] | None = None) -> subprocess.Popen[
 
 def test_worktrees_run_their_own_instances_side_by_side(checkouts: Checkouts) -> None:
     c = checkouts
-    ok(c.run(c.main, "up", "dev", "postgres", "redis"))
-    ok(
-        c.run(
-            c.main,
-            "psql",
-            "dev",
-            "-c",
-            "CREATE TABLE keep (v text); INSERT INTO keep VALUES ('dev')",
-        )
-    )
+    dev_with_a_row(c, "dev")
     ok(c.run(c.main, "up", "test", "postgres"))  # the main checkout owns test's project
 
     # a foreign process holds the first port of the range hotfix-b allocates from
@@ -211,16 +216,7 @@ def test_dev_data_moves_between_instances_through_a_snapshot_file(
     checkouts: Checkouts, tmp_path: Path
 ) -> None:
     c = checkouts
-    ok(c.run(c.main, "up", "dev", "postgres", "redis"))
-    ok(
-        c.run(
-            c.main,
-            "psql",
-            "dev",
-            "-c",
-            "CREATE TABLE keep (v text); INSERT INTO keep VALUES ('main')",
-        )
-    )
+    dev_with_a_row(c, "main")
     dump = tmp_path / "dev.dump"
     ok(c.run(c.main, "db", "snapshot", "dev", "--to", str(dump)))
     started = ok(c.run(c.a, "up", "dev", "postgres", "redis"))
