@@ -77,6 +77,19 @@ def take_lock(
     return lock
 
 
+def declared_elsewhere(ctx: RunContext, name: str) -> set[int]:
+    """The Redis indexes the other environments declare: a worker gets the environment's
+    own index first, then only indexes no environment declares."""
+    declared: set[int] = set()
+    for other in ctx.environment_names():
+        if other != name:
+            try:
+                declared |= set(ctx.env_lenient(other)[0].redis_indexes)
+            except Exception:  # an environment without a readable configuration
+                continue
+    return declared
+
+
 def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) -> WorkerSet:
     """Clone a database per worker from the current template, give each a Redis index.
     Call with the worker lock held and after the environment's reset."""
@@ -122,13 +135,7 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
         indexes: list[int | None] = [None] * count
         s = o.env.settings
         if o.facts.redis is not None:
-            declared = set()
-            for other in ctx.environment_names():
-                if other != name:
-                    try:
-                        declared |= set(ctx.env_lenient(other)[0].redis_indexes)
-                    except Exception:  # an environment without a readable configuration
-                        continue
+            declared = declared_elsewhere(ctx, name)
             server = Redis(o.facts.redis.host, o.facts.redis.port or 0, o.facts.redis_indexes[0])
             shared = any(
                 p.redis is not None and p.redis.same_server(o.facts.redis)
@@ -216,7 +223,8 @@ def prepare_in_network(
             other != name and ctx.env(other, read_env=False).settings.project_name == s.project_name
             for other in ctx.environment_names()
         )
-        chosen = allocate(t.env.redis_indexes, set(), int(lines[-1]), count, shared=shared)
+        declared = declared_elsewhere(ctx, name)
+        chosen = allocate(t.env.redis_indexes, declared, int(lines[-1]), count, shared=shared)
         flush = " && ".join(f"redis-cli -n {i} FLUSHDB >/dev/null" for i in chosen)
         code, out = t.docker.exec_capture(s.redis_service, ["sh", "-c", flush])
         if code != 0:
