@@ -279,10 +279,9 @@ def _forget_checkouts(gone: set[str]) -> None:
 def _database_garbage(ctx: RunContext) -> list[Garbage]:
     """Scratch databases of this checkout's running environments (test roles only), and
     automatic snapshots beyond snapshot_keep (any role: they are dashenv's own copies)."""
-    from filelock import FileLock, Timeout
-
     from dashenv.adapters.postgres import Postgres
     from dashenv.errors import DashenvError
+    from dashenv.locks import is_held
     from dashenv.reset_plan import is_worker_database
     from dashenv.workflows.reset import reset_names
     from dashenv.workflows.snapshots import parse_listing
@@ -306,13 +305,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
                 current = reset_names(env, database)
             except DashenvError:
                 current = None
-            lock = FileLock(str(lock_path(env.project.root, name)))
-            try:
-                lock.acquire(timeout=0)
-                lock.release()
-                run_going = False
-            except Timeout:
-                run_going = True
+            run_going = is_held(lock_path(env.project.root, name))
             for other in sorted(sizes):
                 why = None
                 if other.startswith((f"{database}__new_", f"{database}__old_",

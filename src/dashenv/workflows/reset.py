@@ -311,24 +311,18 @@ def _reset_lock(
     ctx: RunContext, name: str, wait: bool, say: Callable[[str], None]
 ) -> Iterator[bool]:
     """Hold the environment's reset lock; yields whether another reset had to be waited for."""
-    from filelock import FileLock, Timeout
+    from dashenv.locks import acquire
 
     root = ctx.project().root
-    lock = lock_path(root, name)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    file_lock = FileLock(str(lock))
-    waited = False
-    try:
-        file_lock.acquire(timeout=0)
-    except Timeout:
-        if not wait:
-            raise OperationFailed(
-                f"another reset of {name} is running (lock {lock.relative_to(root)})",
-                hint="wait for it, or run without --no-wait to queue behind it",
-            ) from None
-        say(f"Waiting for another reset of {name} to finish...")
-        file_lock.acquire()
-        waited = True
+    file_lock, waited = acquire(
+        lock_path(root, name),
+        root,
+        wait=wait,
+        busy=f"another reset of {name} is running",
+        hint="wait for it, or run without --no-wait to queue behind it",
+        waiting=f"Waiting for another reset of {name} to finish...",
+        say=say,
+    )
     try:
         yield waited
     finally:

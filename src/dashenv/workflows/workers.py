@@ -57,23 +57,18 @@ def take_lock(
     ctx: RunContext, name: str, *, wait: bool, say: Callable[[str], None]
 ) -> BaseFileLock:
     """The environment's worker lock, held for the whole run."""
-    from filelock import FileLock, Timeout
+    from dashenv.locks import acquire
 
     root = ctx.project().root
-    path = lock_path(root, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(path))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if not wait:
-            raise OperationFailed(
-                f"another parallel test run holds {name}'s worker databases "
-                f"(lock {path.relative_to(root)})",
-                hint="wait for it to end, or run without --no-wait to queue behind it",
-            ) from None
-        say(f"Waiting for another parallel test run on {name} to end...")
-        lock.acquire()
+    lock, _ = acquire(
+        lock_path(root, name),
+        root,
+        wait=wait,
+        busy=f"another parallel test run holds {name}'s worker databases",
+        hint="wait for it to end, or run without --no-wait to queue behind it",
+        waiting=f"Waiting for another parallel test run on {name} to end...",
+        say=say,
+    )
     return lock
 
 

@@ -1,0 +1,55 @@
+"""The file locks that keep two runs apart (a reset, a parallel test run): taken at once, or
+waited for while saying so, or refused at once with --no-wait."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from dashenv.errors import OperationFailed
+
+if TYPE_CHECKING:
+    from filelock import BaseFileLock
+
+
+def acquire(
+    path: Path,
+    root: Path,
+    *,
+    wait: bool,
+    busy: str,
+    hint: str,
+    waiting: str,
+    say: Callable[[str], None],
+) -> tuple[BaseFileLock, bool]:
+    """The lock at ``path``, and whether another holder had to be waited for. Held by
+    another: with ``wait``, say ``waiting`` and wait; without, raise ``busy`` (exit 1)."""
+    from filelock import FileLock, Timeout
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+        return lock, False
+    except Timeout:
+        if not wait:
+            raise OperationFailed(f"{busy} (lock {path.relative_to(root)})", hint=hint) from None
+    say(waiting)
+    lock.acquire()
+    return lock, True
+
+
+def is_held(path: Path) -> bool:
+    """Whether another process holds the lock at ``path`` now."""
+    from filelock import FileLock, Timeout
+
+    if not path.exists():
+        return False
+    lock = FileLock(str(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return True
+    lock.release()
+    return False
