@@ -233,7 +233,7 @@ def dashenv_fresh_database(dashenv_environment: dict[str, Any]) -> Any:
     from urllib.parse import urlsplit
 
     from dashenv.adapters.postgres import Postgres
-    from dashenv.reset_plan import url_with_database
+    from dashenv.reset_plan import fresh_database, url_with_database
 
     url = dashenv_environment["database_url"]
     if not url:
@@ -241,7 +241,7 @@ def dashenv_fresh_database(dashenv_environment: dict[str, Any]) -> Any:
     parts = urlsplit(url)
     # named after the test database, so it carries its "test" like every clone dashenv makes,
     # and a killed run's are found and dropped by the next run
-    name = f"{dashenv_environment['test_database']}_fresh_{secrets.token_hex(4)}"
+    name = fresh_database(dashenv_environment["test_database"], secrets.token_hex(4))
     pg = Postgres(
         parts.hostname or "127.0.0.1", parts.port or 5432, parts.username or "postgres",
         parts.password,

@@ -143,6 +143,16 @@ def is_worker_database(name: str, database: str) -> bool:
     return name.startswith(prefix) and name[len(prefix) :].isdigit()
 
 
+def fresh_database(database: str, token: str) -> str:
+    """The name of one test's database from dashenv_fresh_database."""
+    return f"{database}_fresh_{token}"
+
+
+def is_run_database(name: str, database: str) -> bool:
+    """A database a test run makes of ``database``: a worker's, or one test's fresh one."""
+    return is_worker_database(name, database) or name.startswith(fresh_database(database, ""))
+
+
 def worker_indexes(
     own: tuple[int, ...], declared: set[int], databases: int, count: int, *, shared: bool
 ) -> list[int]:

@@ -201,3 +201,13 @@ def test_worker_clone_script_quotes_and_clones_each_worker() -> None:
     assert "('note', 'it''s')" in script
     assert '\\connect "db""test_gw1"' in script
     assert drop_script(["a_gw0"]) == 'DROP DATABASE IF EXISTS "a_gw0";\n'
+
+
+def test_run_databases_are_workers_and_fresh_ones_of_that_database_only() -> None:
+    from dashenv.reset_plan import fresh_database, is_run_database
+
+    assert is_run_database("dashtam_test_gw3", "dashtam_test")
+    assert is_run_database(fresh_database("dashtam_test", "ab12"), "dashtam_test")
+    assert not is_run_database("dashtam_test_gwx", "dashtam_test")
+    assert not is_run_database("dashtam_test__tpl_abc", "dashtam_test")
+    assert not is_run_database("other_gw0", "dashtam_test")

@@ -282,7 +282,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
     from dashenv.adapters.postgres import Postgres
     from dashenv.errors import DashenvError
     from dashenv.locks import is_held
-    from dashenv.reset_plan import is_worker_database
+    from dashenv.reset_plan import ResetNames, is_run_database
     from dashenv.workflows.reset import reset_names
     from dashenv.workflows.snapshots import parse_listing
     from dashenv.workflows.workers import lock_path
@@ -303,21 +303,17 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
         if s.role in ("testing", "ci") and not s.protected:
             try:
                 current = reset_names(env, database)
-            except DashenvError:
-                current = None
+            except DashenvError:  # no migrations to key a template by: every one is stale
+                current = ResetNames(database, "")
+            left = set(current.leftovers(list(sizes)))
             run_going = is_held(lock_path(env.project.root, name))
             for other in sorted(sizes):
                 why = None
-                if other.startswith((f"{database}__new_", f"{database}__old_",
-                                     f"{database}__build_")):  # fmt: skip
-                    why = "a reset's scratch database, left by one that did not end"
-                elif other.startswith(f"{database}__tpl_") and (
-                    current is None or other != current.template
-                ):
+                if other in left and other.startswith(f"{database}__tpl_"):
                     why = "a template of migrations this checkout no longer has"
-                elif (
-                    is_worker_database(other, database) or other.startswith(f"{database}_fresh_")
-                ) and not run_going:
+                elif other in left:
+                    why = "a reset's scratch database, left by one that did not end"
+                elif is_run_database(other, database) and not run_going:
                     why = "a worker database no running test run holds"
                 if why:
                     found.append(

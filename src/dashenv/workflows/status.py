@@ -81,14 +81,9 @@ def worker_databases_part(databases: list[dict[str, Any]], database: str) -> lis
     """The pytest-xdist worker databases and dashenv_fresh_database clones of ``database``
     that exist now: a run's while it runs, a killed run's orphans after it (the next run and
     'dashenv test clean' drop them)."""
-    from dashenv.reset_plan import is_worker_database
+    from dashenv.reset_plan import is_run_database
 
-    fresh = f"{database}_fresh_"
-    return [
-        d["name"]
-        for d in databases
-        if is_worker_database(d["name"], database) or d["name"].startswith(fresh)
-    ]
+    return [d["name"] for d in databases if is_run_database(d["name"], database)]
 
 
 def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:

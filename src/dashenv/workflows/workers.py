@@ -90,7 +90,7 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
     Call with the worker lock held and after the environment's reset."""
     from dashenv.adapters.redis import Redis
     from dashenv.guards import check_reset
-    from dashenv.reset_plan import is_worker_database, url_with_database, worker_databases
+    from dashenv.reset_plan import is_run_database, url_with_database, worker_databases
     from dashenv.reset_plan import worker_indexes as allocate
     from dashenv.workflows.reset import _refuse, observe, reset_names
     from dashenv.workflows.testing import host_environment
@@ -108,10 +108,8 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
                 f"{name} has no template of the current migrations",
                 hint=f"run 'dashenv test setup --env {name}' first",
             )
-        fresh = f"{database}_fresh_"  # dashenv_fresh_database's, of a run that was killed
-        for orphan in (
-            n for n in existing if is_worker_database(n, database) or n.startswith(fresh)
-        ):
+        # workers' and dashenv_fresh_database's, of a run that was killed
+        for orphan in (n for n in existing if is_run_database(n, database)):
             say(f"Dropping {orphan}, left by an earlier run that did not end")
             pg.drop_database(orphan)
         started = time.monotonic()
