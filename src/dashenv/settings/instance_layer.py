@@ -42,6 +42,35 @@ def current_instance(env: ResolvedEnvironment, explicit: str | None, data: Regis
     return data.names.get(checkout) or instance_name(checkout, taken)
 
 
+def role_slots(env: ResolvedEnvironment) -> dict[str, str]:
+    """Port setting -> the slot ("<service>:<container port>") its role's service publishes
+    (for the app and callback, their first published port)."""
+    from dashenv.compose_files import PORT_ROLES
+
+    found: dict[str, str] = {}
+    if env.files is None:
+        return found
+    services = env.files.model.services
+    for key, (role, target) in PORT_ROLES.items():
+        service = services.get(getattr(env.settings, role))
+        if service is None:
+            continue
+        slot = next(
+            (f"{service.name}:{t}" for _, _, t in service.ports if target is None or t == target),
+            None,
+        )
+        if slot is not None:
+            found[key] = slot
+    return found
+
+
+def fixed_slots(env: ResolvedEnvironment) -> set[str]:
+    """The slots of the ports set in a layer: never allocated, never moved."""
+    return {
+        slot for key, slot in role_slots(env).items() if env.provenance[key].layer not in MOVABLE
+    }
+
+
 def override_path(env_name: str, instance: str) -> str:
     return f".dashenv/instances/{env_name}{'-' + instance if instance else ''}.yml"
 
@@ -51,7 +80,6 @@ def with_instance(
 ) -> ResolvedEnvironment:
     """``env`` as this checkout's instance runs it (unchanged for the owner without leases)."""
     from dashenv.adapters.registry import Registry
-    from dashenv.compose_files import PORT_ROLES
     from dashenv.instances import InstanceSpec, override_file
     from dashenv.settings.files_layer import with_compose_files
     from dashenv.settings.sources import Origin
@@ -69,18 +97,9 @@ def with_instance(
     if not instance and not leases:
         return env
     s = env.settings
-    services = env.files.model.services
-    slot_of: dict[str, str] = {}  # port setting -> the slot its service publishes
-    for key, (role, target) in PORT_ROLES.items():
-        service = services.get(getattr(s, role))
-        slot = next(
-            (f"{service.name}:{t}" for _, _, t in service.ports if target is None or t == target),
-            None,
-        ) if service is not None else None  # fmt: skip
-        if slot is not None:
-            slot_of[key] = slot
+    slot_of = role_slots(env)
     # a port set in a layer is never moved: its slot keeps the files' (interpolated) port
-    fixed = {slot_of[k] for k in slot_of if env.provenance[k].layer not in MOVABLE}
+    fixed = fixed_slots(env)
     leases = {slot: port for slot, port in leases.items() if slot not in fixed}
     base = s.project_name
     project = f"{base}-{instance}" if instance else base

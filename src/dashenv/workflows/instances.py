@@ -38,9 +38,8 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
     from dashenv.adapters.docker import PROJECT_LABEL
     from dashenv.adapters.host import port_in_use
     from dashenv.adapters.registry import Registry
-    from dashenv.compose_files import PORT_ROLES
     from dashenv.instances import allocate, instance_name, port_range, slots_of
-    from dashenv.settings.instance_layer import checkout_of
+    from dashenv.settings.instance_layer import checkout_of, fixed_slots
 
     base = ctx.env(name, base=True)
     if base.files is None:
@@ -74,15 +73,8 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
         if not instance:
             ctx.forget(name)
             return ""
-        fixed = set()
-        for key, (role, target) in PORT_ROLES.items():
-            if base.provenance[key].layer not in ("default", "compose files"):
-                fixed.add((getattr(base.settings, role), target))
-        slots = [
-            slot
-            for slot, _, _, target in slots_of(base.files.model)
-            if (slot.split(":")[0], target) not in fixed and (slot.split(":")[0], None) not in fixed
-        ]
+        fixed = fixed_slots(base)
+        slots = [slot for slot, _, _, _ in slots_of(base.files.model) if slot not in fixed]
         published = {p.host_port for c in docker.all_containers() for p in c.ports}
 
         def busy(port: int) -> bool:
