@@ -149,32 +149,19 @@ def _detect(st: "RunContext", force: bool) -> None:
 def _copy_from_owner(st: "RunContext", name: str, wanted: bool | None) -> bool:
     """A new worktree lacks the git-ignored files: copy ``name``'s env file (and the
     certificates) from the owner checkout when asked (or when the user says yes)."""
-    import shutil
-
     from dashenv.cli.params import confirmer
-    from dashenv.workflows.instances import owner_checkout
+    from dashenv.workflows.instances import copy_from_owner, owner_copy_source
 
-    bare = st.env(name, read_env=False, base=True)
-    target = bare.path(bare.settings.env_file)
-    if target.exists() or wanted is False:
+    if wanted is False:
         return False
-    owner = owner_checkout(st, name)
-    source = owner / bare.settings.env_file if owner else None
-    if owner is None or source is None or not source.is_file():
+    found = owner_copy_source(st, name)
+    if found is None:
         return False
+    owner, env_file = found
     if wanted is None:
         ask = confirmer()
-        if ask is None or not ask(f"{name}: copy {bare.settings.env_file} from {owner}?"):
+        if ask is None or not ask(f"{name}: copy {env_file} from {owner}?"):
             return False
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, target)
-    target.chmod(0o600)
-    typer.echo(f"{name}: copied {bare.settings.env_file} from {owner}")
-    certs = st.certs_dir()
-    relative = (
-        certs.relative_to(st.project().root) if certs.is_relative_to(st.project().root) else None
-    )
-    if relative is not None and not certs.exists() and (owner / relative).is_dir():
-        shutil.copytree(owner / relative, certs)
-        typer.echo(f"copied {relative}/ from {owner}")
+    for line in copy_from_owner(st, name, owner):
+        typer.echo(line)
     return True

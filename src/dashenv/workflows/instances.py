@@ -345,3 +345,38 @@ def owner_checkout(ctx: RunContext, name: str) -> Path | None:
     if owner and owner != here and Path(owner).is_dir():
         return Path(owner)
     return main_worktree(Path(here))
+
+
+def owner_copy_source(ctx: RunContext, name: str) -> tuple[Path, str] | None:
+    """Where ``name``'s missing env file can be copied from: (the owner checkout, the env
+    file's path); None when the file exists here or the owner has none."""
+    bare = ctx.env(name, read_env=False, base=True)
+    env_file = bare.settings.env_file
+    if bare.path(env_file).exists():
+        return None
+    owner = owner_checkout(ctx, name)
+    if owner is None or not (owner / env_file).is_file():
+        return None
+    return owner, env_file
+
+
+def copy_from_owner(ctx: RunContext, name: str, owner: Path) -> list[str]:
+    """Copy ``name``'s env file (private) and, when missing here, the certificates from the
+    owner checkout; what was copied, a line each."""
+    import shutil
+
+    bare = ctx.env(name, read_env=False, base=True)
+    env_file = bare.settings.env_file
+    target = bare.path(env_file)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(owner / env_file, target)
+    target.chmod(0o600)
+    done = [f"{name}: copied {env_file} from {owner}"]
+    root = ctx.project().root
+    certs = ctx.certs_dir()
+    if certs.is_relative_to(root) and not certs.exists():
+        relative = certs.relative_to(root)
+        if (owner / relative).is_dir():
+            shutil.copytree(owner / relative, certs)
+            done.append(f"copied {relative}/ from {owner}")
+    return done
