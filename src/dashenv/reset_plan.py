@@ -73,6 +73,11 @@ class ResetPlan:
         return self.names.template
 
 
+def named_after(database: str, name: str) -> bool:
+    """``name`` is the test database or one named after it (scratch, template, worker)."""
+    return name == database or name.startswith(f"{database}__")
+
+
 def lock_path(root: Path, environment: str) -> Path:
     """Two resets of one environment take this lock."""
     return root / ".dashenv" / "locks" / f"reset-{environment}.lock"

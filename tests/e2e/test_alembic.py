@@ -159,6 +159,23 @@ def test_named_snapshot_delete_and_the_file_round_trip(stack: Project, tmp_path)
     assert sql(stack, "test", "SELECT current_database()") == "dashtam_test"
 
 
+def test_a_snapshot_left_invalid_by_an_interrupted_drop_is_never_listed_and_is_dropped(
+    stack: Project,
+) -> None:
+    # Ctrl-C during a prune or a delete cancels DROP DATABASE part way: PostgreSQL leaves the
+    # database invalid (datconnlimit = -2), with its files gone, and it can only be dropped
+    ok(stack("db", "snapshot", "dev", "half_dropped"))
+    broken = sql(stack, "dev", "SELECT current_database()") + "__snap_half_dropped"
+    sql(stack, "dev", f"UPDATE pg_database SET datconnlimit = -2 WHERE datname = '{broken}'")
+    assert "half_dropped" not in ok(stack("db", "snapshots", "dev"))
+    ok(stack("db", "snapshot", "dev", "after_half"))
+    gone = sql(stack, "dev", f"SELECT count(*) FROM pg_database WHERE datname = '{broken}'")
+    assert gone == "0"
+    audit = (stack.root / ".dashenv" / "audit.log").read_text()
+    assert "db snapshot cleanup" in audit and broken in audit
+    ok(stack("db", "snapshot", "dev", "--delete", "after_half", "--yes"))
+
+
 @pytest.mark.parametrize("delay", [0.2, 0.6, 1.0])
 def test_interrupted_restore_leaves_the_old_or_the_new(stack: Project, delay: float) -> None:
     ok(stack("db", "snapshot", "dev", f"cut_{int(delay * 10)}"))

@@ -254,6 +254,27 @@ def test_interrupted_reset_leaves_a_database_and_the_next_succeeds(
     dev_intact(stack)
 
 
+def test_databases_left_invalid_by_an_interrupted_drop_are_dropped_by_the_next_reset(
+    stack: Project,
+) -> None:
+    ok(stack("db", "reset", "test", "--yes"))
+    names = "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE 'dashtam_test%'"
+    sql(
+        stack,
+        "test",
+        "UPDATE pg_database SET datconnlimit = -2 WHERE datname LIKE 'dashtam_test__tpl_%'",
+    )
+    ok(stack("db", "reset", "test", "--yes"))  # the template is rebuilt, not connected to
+    valid = sql(
+        stack,
+        "test",
+        "SELECT count(*) FROM pg_database WHERE datconnlimit = -2 AND datname LIKE 'dashtam%'",
+    )
+    assert valid == "0"
+    assert "dashtam_test__tpl_" in sql(stack, "test", names)
+    dev_intact(stack)
+
+
 def test_killed_postgres_during_reset_then_reset_succeeds(stack: Project) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "dashenv", "db", "reset", "test", "--yes", "--strategy", "migrate"],

@@ -113,8 +113,20 @@ class Postgres:
     # -- observing -------------------------------------------------------------------
 
     def database_names(self) -> list[str]:
+        """The databases one can connect to: not those an interrupted ``DROP DATABASE`` left
+        invalid (``datconnlimit = -2``, PostgreSQL 15.4 and later), see ``invalid_databases``."""
         with self.connect() as conn:
-            rows = conn.execute("SELECT datname FROM pg_database ORDER BY datname").fetchall()
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datconnlimit <> -2 ORDER BY datname"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def invalid_databases(self) -> list[str]:
+        """Databases an interrupted ``DROP DATABASE`` left behind: they can only be dropped."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE datconnlimit = -2 ORDER BY datname"
+            ).fetchall()
         return [r[0] for r in rows]
 
     def state(self, database: str) -> DatabaseState:
@@ -274,14 +286,16 @@ class Postgres:
             )
 
     def databases_with_comments(self, prefix: str) -> list[tuple[str, str | None, int]]:
-        """Databases named ``prefix...``: name, comment and size in bytes."""
+        """Valid databases named ``prefix...``: name, comment and size in bytes (0 for one
+        being dropped while this reads it: ``pg_database_size`` is then NULL)."""
         with self.connect() as conn:
             rows = conn.execute(
                 "SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid)"
-                " FROM pg_database WHERE starts_with(datname, %s) ORDER BY datname",
+                " FROM pg_database WHERE starts_with(datname, %s) AND datconnlimit <> -2"
+                " ORDER BY datname",
                 (prefix,),
             ).fetchall()
-        return [(r[0], r[1], int(r[2])) for r in rows]
+        return [(r[0], r[1], int(r[2] or 0)) for r in rows]
 
     def read_stamp(self, database: str) -> dict[str, str] | None:
         with self.connect(database) as conn:

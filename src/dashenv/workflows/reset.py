@@ -39,6 +39,7 @@ from dashenv.reset_plan import (
     ResetPlan,
     Strategy,
     lock_path,
+    named_after,
     plan_reset,
     target_without_password,
     url_with_database,
@@ -360,6 +361,9 @@ def _apply(
     from dashenv import audit
 
     pg = o.postgres
+    for broken in pg.invalid_databases():  # an interrupted drop's; they can only be dropped
+        if named_after(o.database, broken):
+            pg.drop_database(broken)
     plan = _plan(ctx, o, strategy, pg.database_names())
     names = plan.names
     outcome = "interrupted"

@@ -127,11 +127,31 @@ def parse_listing(pg: Postgres, database: str) -> list[Snapshot]:
     return sorted(found, key=lambda s: (s.taken_at, s.name))
 
 
-def _reopen(t: _Target) -> None:
-    """The environment's database is never closed to connections but for the moment of a
-    copy; a snapshot killed in that moment (SIGKILL, PostgreSQL killed) left it closed."""
+def _tidy(ctx: RunContext, t: _Target) -> None:
+    """Put right what an interrupted snapshot, restore or prune left.
+
+    The environment's database is never closed to connections but for the moment of a copy;
+    a snapshot killed in that moment (SIGKILL, PostgreSQL killed) left it closed. A drop of a
+    snapshot or of a restore's scratch copy interrupted (Ctrl-C cancels the statement) left
+    that database invalid: it can only be dropped, so the drop is finished (audited).
+    """
+    from dashenv import audit
+
     if t.database in t.pg.database_names():
         t.pg.allow_connections(t.database, True)
+    ours = (snapshot_database(t.database, ""), f"{t.database}__new_")
+    for broken in t.pg.invalid_databases():
+        if broken.startswith(ours):
+            t.pg.drop_database(broken)
+            audit.record(
+                ctx.audit_path(),
+                environment=t.env.name,
+                action="db snapshot cleanup",
+                target=broken,
+                guards=[],
+                outcome="done",
+                details={"why": "left invalid by an interrupted drop"},
+            )
 
 
 def _list(t: _Target) -> list[Snapshot]:
@@ -198,7 +218,7 @@ def take(
     """Copy ENV's database into a snapshot, holding new connections off it for the copy."""
     t = _target(ctx, name)
     with t.pg:
-        _reopen(t)
+        _tidy(ctx, t)
         existing = _list(t)
         snap = snap or (_auto_name(existing) if auto else _now().strftime("%Y%m%d_%H%M%S"))
         _check_name(t.database, snap)
@@ -245,6 +265,7 @@ def delete(
 
     t = _target(ctx, name)
     with t.pg:
+        _tidy(ctx, t)
         found = _find(t, snap)
         _confirm(t.env, yes, confirm, f"Delete snapshot {snap} of {name}?", "delete a snapshot")
         t.pg.drop_database(found.database)
@@ -304,7 +325,7 @@ def restore(
         )
     t = _target(ctx, name)
     with t.pg:
-        _reopen(t)
+        _tidy(ctx, t)
         for leftover in t.pg.database_names():
             if leftover.startswith(f"{t.database}__new_"):  # an interrupted restore's scratch
                 t.pg.drop_database(leftover)
