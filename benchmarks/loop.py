@@ -9,6 +9,10 @@ last on each line:
   dashenv status --all --json      vs  docker compose ps --format json, for dev and for test
   dashenv up dev (already healthy) vs  docker compose up -d --wait
 
+Each line has two dashenv columns: a fresh process, and the same command with
+DASHENV_PRELOAD=1 (the server that has dashenv imported forks a worker for it; the script
+starts that server first).
+
 The baselines are the exact lines 'dashenv config compose ENV -- ARGS' prints, so they follow
 the configured migration_command (alembic upgrade head for the shipped app).
 
@@ -200,24 +204,48 @@ def main() -> None:
 
         return go
 
-    plain = dict(os.environ)
-    pairs = {
-        "db reset test --yes": (run((dashenv("db", "reset", "test", "--yes"), plain)), run(noop)),
-        "test setup (up)": (run((dashenv("test", "setup"), plain)), run(up_test, noop)),
-        "status --all --json": (run((dashenv("status", "--all", "--json"), plain)), run(*ps)),
-        "up dev (healthy)": (run((dashenv("up", "dev"), plain)), run(up_dev)),
+    plain = {k: v for k, v in os.environ.items() if k != "DASHENV_PRELOAD"}
+    preloaded = {**plain, "DASHENV_PRELOAD": "1"}
+    _start_preload_server(dashenv("status", "--all", "--json"), preloaded, project)
+    commands = {
+        "db reset test --yes": (dashenv("db", "reset", "test", "--yes"), run(noop)),
+        "test setup (up)": (dashenv("test", "setup"), run(up_test, noop)),
+        "status --all --json": (dashenv("status", "--all", "--json"), run(*ps)),
+        "up dev (healthy)": (dashenv("up", "dev"), run(up_dev)),
     }
-    times: dict[str, tuple[list[float], list[float]]] = {k: ([], []) for k in pairs}
-    for _ in range(args.runs):  # alternating, so drift hits both sides alike
-        for name, (ours, bare) in pairs.items():
-            for fn, samples in ((ours, times[name][0]), (bare, times[name][1])):
+    # each line: the bare baseline, dashenv as a fresh process, dashenv preloaded
+    times: dict[str, tuple[list[float], list[float], list[float]]] = {
+        k: ([], [], []) for k in commands
+    }
+    for _ in range(args.runs):  # alternating, so drift hits every column alike
+        for name, (argv, bare) in commands.items():
+            sides = (bare, run((argv, plain)), run((argv, preloaded)))
+            for fn, samples in zip(sides, times[name], strict=True):
                 start = time.perf_counter()
                 fn()
                 samples.append(time.perf_counter() - start)
     print(f"{args.runs} runs alternating; medians of whole processes; migration: {migration}")
-    for name, (ours, bare) in times.items():
-        a, b = statistics.median(ours) * 1000, statistics.median(bare) * 1000
-        print(f"{name:22} dashenv {a:7.1f} ms   baseline {b:7.1f} ms   ratio {a / b:4.2f}")
+    print(f"{'':22} {'baseline':>10} {'dashenv':>10} {'preloaded':>10}   ratio   preloaded")
+    for name, (bare, fresh, warm) in times.items():
+        b, a, w = (statistics.median(x) * 1000 for x in (bare, fresh, warm))
+        print(f"{name:22} {b:7.1f} ms {a:7.1f} ms {w:7.1f} ms   {a / b:5.2f}   {w / b:9.2f}")
+
+
+def _start_preload_server(argv: list[str], environ: dict[str, str], project: str) -> None:
+    """DASHENV_PRELOAD=1: the first command starts the server; wait until it listens."""
+    subprocess.run(argv, env=environ, cwd=project, check=True, capture_output=True)
+    for _ in range(100):
+        probe = subprocess.run(
+            [sys.executable, "-m", "dashenv.preload", "status"],
+            env=environ,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        if "(listening)" in probe.stdout:
+            return
+        time.sleep(0.1)
+    sys.exit("the preload server did not start")
 
 
 if __name__ == "__main__":

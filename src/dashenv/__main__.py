@@ -1,3 +1,3 @@
-from dashenv.cli import main
+from dashenv.entry import main
 
 main()
