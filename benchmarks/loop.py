@@ -16,12 +16,14 @@ starts that server first).
 The baselines are the exact lines 'dashenv config compose ENV -- ARGS' prints, so they follow
 the configured migration_command (alembic upgrade head for the shipped app).
 
-python benchmarks/loop.py --soak N [-C DIR] runs N resets of test in a row (default 200) with
-'status --all --json' running concurrently the whole time, then reports what is left over:
-scratch or template databases beyond the current template, dashenv's PostgreSQL connections
-still open, lock files still held and temporary files, every concurrent status call that did
-not answer with its report (exit 0 or 1 and a JSON document; never a traceback), and each
-reset's time and peak memory over the first 10 runs beside the last 10.
+python benchmarks/loop.py --soak N [--preload] [-C DIR] runs N resets of test in a row
+(default 200) with 'status --all --json' running concurrently the whole time, then reports
+what is left over: scratch or template databases beyond the current template, dashenv's
+PostgreSQL connections still open, lock files still held and temporary files, every
+concurrent status call that did not answer with its report (exit 0 or 1 and a JSON document;
+never a traceback), and each reset's time and peak memory over the first 10 runs beside the
+last 10. With --preload every call goes through the preloaded server; its resident memory
+stands for the peak, and a handler or worker still alive at the end is a leftover.
 """
 
 from __future__ import annotations
@@ -38,8 +40,11 @@ from collections.abc import Callable
 from compose_line import compose_line
 
 
-def soak(project: str, count: int) -> int:
-    """N resets with status running beside them; what is left over. Exit 1 on any leftover."""
+def soak(project: str, count: int, preload: bool) -> int:
+    """N resets with status running beside them; what is left over. Exit 1 on any leftover.
+    With ``preload``, every call goes to the preloaded server (DASHENV_PRELOAD=1): the peak
+    memory is then the server's resident size, sampled after each reset, and a handler or a
+    worker still alive at the end is a leftover."""
     import threading
     from pathlib import Path
 
@@ -48,6 +53,11 @@ def soak(project: str, count: int) -> int:
     from dashenv.adapters.postgres import Postgres
 
     base = [sys.executable, "-m", "dashenv", "-C", project]
+    environ = {k: v for k, v in os.environ.items() if k != "DASHENV_PRELOAD"}
+    if preload:
+        environ["DASHENV_PRELOAD"] = "1"
+        _start_preload_server([*base, "status", "--all", "--json"], environ, project)
+    server = _preload_server_pid(environ) if preload else None
     shown = subprocess.run(
         [*base, "config", "show", "test", "--json", "--reveal"],
         capture_output=True,
@@ -72,7 +82,9 @@ def soak(project: str, count: int) -> int:
 
     def status_loop() -> None:
         while not done.is_set():
-            r = subprocess.run([*base, "status", "--all", "--json"], capture_output=True, text=True)
+            r = subprocess.run(
+                [*base, "status", "--all", "--json"], capture_output=True, text=True, env=environ
+            )
             try:
                 json.loads(r.stdout)
                 report = True
@@ -95,11 +107,12 @@ def soak(project: str, count: int) -> int:
             [*base, "db", "reset", "test", "--yes"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=environ,
         )
         _pid, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         seconds.append(time.perf_counter() - start)
-        peaks.append(usage.ru_maxrss)  # kB on Linux
+        peaks.append(usage.ru_maxrss if server is None else _rss_kb(server))  # kB
         failures += proc.returncode != 0
     done.set()
     watcher.join()
@@ -129,6 +142,7 @@ def soak(project: str, count: int) -> int:
         if p.name.endswith((".partial", ".dashenv-tmp", ".tmp"))
     ]
     bad = [a for a in answers if a[0] not in (0, 1) or not a[1] or a[2]]
+    stray = _preload_children(server) if server is not None else []
 
     def med(xs: list[float] | list[int]) -> float:
         return float(statistics.median(xs))
@@ -148,6 +162,7 @@ def soak(project: str, count: int) -> int:
     print(
         f"left over: templates {len(templates)} (1 expected), scratch databases {scratch}, "
         f"dashenv connections {connections}, locks held {held}, temporary files {temporary}"
+        + (f", preload handlers or workers {stray}" if server is not None else "")
     )
     clean = (
         not failures
@@ -157,6 +172,7 @@ def soak(project: str, count: int) -> int:
         and not connections
         and not held
         and not temporary
+        and not stray
     )
     for sample in samples:
         print(f"a status call that did not answer with its report: {sample}")
@@ -177,10 +193,13 @@ def main() -> None:
         metavar="N",
         help="N resets with status beside them (default 200), then leftovers",
     )
+    parser.add_argument(
+        "--preload", action="store_true", help="--soak through the preloaded server"
+    )
     args = parser.parse_args()
     project = os.path.abspath(args.project)
     if args.soak is not None:
-        sys.exit(soak(project, args.soak))
+        sys.exit(soak(project, args.soak, args.preload))
 
     def dashenv(*argv: str) -> list[str]:
         return [sys.executable, "-m", "dashenv", "-C", project, *argv]
@@ -231,6 +250,42 @@ def main() -> None:
         print(f"{name:22} {b:7.1f} ms {a:7.1f} ms {w:7.1f} ms   {a / b:5.2f}   {w / b:9.2f}")
 
 
+def _preload_server_pid(environ: dict[str, str]) -> int:
+    line = subprocess.run(
+        [sys.executable, "-m", "dashenv.preload", "status"],
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return int(line.split("pid ", 1)[1].split(",", 1)[0])
+
+
+def _rss_kb(pid: int) -> int:
+    from pathlib import Path
+
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _preload_children(server: int) -> list[int]:
+    """Processes the server forked that are still alive (a handler, a worker)."""
+    from pathlib import Path
+
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == server:  # its parent
+                found.append(int(proc.name))
+    return found
+
+
 def _start_preload_server(argv: list[str], environ: dict[str, str], project: str) -> None:
     """DASHENV_PRELOAD=1: the first command starts the server; wait until it listens."""
     subprocess.run(argv, env=environ, cwd=project, check=True, capture_output=True)
@@ -242,7 +297,7 @@ def _start_preload_server(argv: list[str], environ: dict[str, str], project: str
             text=True,
             check=True,
         )
-        if "(listening)" in probe.stdout:
+        if "(listening" in probe.stdout:
             return
         time.sleep(0.1)
     sys.exit("the preload server did not start")

@@ -1,15 +1,25 @@
 """The ``dashenv`` program: a preloaded server runs the command when there is one
-(``DASHENV_PRELOAD=1``, see ``dashenv.preload``), else this process does."""
+(``DASHENV_PRELOAD=1``, see ``dashenv.preload``), else this process does. Nothing beyond
+``os`` and ``sys`` is imported before the switch is read: ``--help`` pays for none of it."""
 
+import os
 import sys
+from collections.abc import Mapping
+
+ENV_SWITCH = "DASHENV_PRELOAD"
+
+
+def preload_enabled(environ: Mapping[str, str]) -> bool:
+    return environ.get(ENV_SWITCH, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def main() -> None:
-    from dashenv.preload import client
+    if preload_enabled(os.environ):
+        from dashenv.preload import client
 
-    code = client(sys.argv[1:])
-    if code is not None:
-        sys.exit(code)
+        code = client(sys.argv[1:])
+        if code is not None:
+            sys.exit(code)
     from dashenv.cli import main as run
 
     run()

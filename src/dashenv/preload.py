@@ -30,7 +30,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-ENV_SWITCH = "DASHENV_PRELOAD"
+from dashenv.entry import ENV_SWITCH, preload_enabled
+
 IDLE_SECONDS = 900
 CHECK_SECONDS = 5.0
 # command words -> whether it may still prompt on a terminal (then only with --yes/--dry-run)
@@ -69,13 +70,8 @@ PRELOAD = (
     "psycopg",
     "redis",
     "pydantic_settings",
-    "python_on_whales",
     "filelock",
 )
-
-
-def enabled(environ: os._Environ[str] | dict[str, str]) -> bool:
-    return environ.get(ENV_SWITCH, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def command_words(argv: Sequence[str]) -> tuple[str, ...]:
@@ -155,7 +151,7 @@ def socket_path() -> Path:
 def client(argv: Sequence[str]) -> int | None:
     """Run ``argv`` in the preloaded server; None when it is not for the server (or there is
     none yet: one is then started for the next command, and this one runs as usual)."""
-    if not enabled(os.environ) or not hasattr(socket, "send_fds"):
+    if not preload_enabled(os.environ) or not hasattr(socket, "send_fds"):
         return None
     try:
         stdin_tty = os.isatty(0)

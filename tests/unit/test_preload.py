@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dashenv.preload import command_words, eligible, enabled, key
+from dashenv.entry import preload_enabled as enabled
+from dashenv.preload import command_words, eligible, key
 
 
 def test_command_words_skip_root_options_and_their_values() -> None:

@@ -176,14 +176,16 @@ class Postgres:
             return str(conn.execute("SHOW server_version").fetchone()[0])
 
     def databases(self) -> list[DatabaseInfo]:
+        """The databases one can connect to, with their size; one dropped while this reads
+        (a reset's swap, a pruned snapshot) is left out: its size is NULL by then."""
         with self.connect() as conn:
             rows = conn.execute(
-                "SELECT d.datname, pg_get_userbyid(d.datdba), pg_database_size(d.datname),"
+                "SELECT d.datname, pg_get_userbyid(d.datdba), pg_database_size(d.oid),"
                 " (SELECT count(*) FROM pg_stat_activity a WHERE a.datname = d.datname)"
                 " FROM pg_database d WHERE NOT d.datistemplate AND d.datallowconn"
-                " ORDER BY d.datname"
+                " AND d.datconnlimit <> -2 ORDER BY d.datname"
             ).fetchall()
-        return [DatabaseInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows]
+        return [DatabaseInfo(r[0], r[1], int(r[2]), int(r[3])) for r in rows if r[2] is not None]
 
     def tables(self, database: str) -> list[TableInfo]:
         """User tables with an estimate of their rows, as cheap as the statistics views.
@@ -286,8 +288,8 @@ class Postgres:
             )
 
     def databases_with_comments(self, prefix: str) -> list[tuple[str, str | None, int]]:
-        """Valid databases named ``prefix...``: name, comment and size in bytes (0 for one
-        being dropped while this reads it: ``pg_database_size`` is then NULL)."""
+        """Valid databases named ``prefix...``: name, comment and size in bytes; one dropped
+        while this reads it is left out (``pg_database_size`` is NULL by then)."""
         with self.connect() as conn:
             rows = conn.execute(
                 "SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid)"
@@ -295,7 +297,7 @@ class Postgres:
                 " ORDER BY datname",
                 (prefix,),
             ).fetchall()
-        return [(r[0], r[1], int(r[2] or 0)) for r in rows]
+        return [(r[0], r[1], int(r[2])) for r in rows if r[2] is not None]
 
     def read_stamp(self, database: str) -> dict[str, str] | None:
         with self.connect(database) as conn:

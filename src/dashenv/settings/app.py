@@ -11,11 +11,17 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dashenv.errors import ConfigError
 from dashenv.settings.envfile import EnvEntry, read_env_file
-from dashenv.settings.sources import LayerSource, Origin, ResolvedEnvironment, validation_error
+from dashenv.settings.sources import (
+    LayerSource,
+    Origin,
+    ResolvedEnvironment,
+    from_sources,
+    validation_error,
+)
 
 
 class AppSettings(BaseSettings):
@@ -115,15 +121,8 @@ def load_app_settings(env: ResolvedEnvironment) -> AppView:
     origins = {k: Origin("env file", k, shown, e.line) for k, e in entries.items()}
     source = LayerSource(AppSettings, values, origins)
 
-    class _FromFile(AppSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls, settings_cls: type[BaseSettings], *args: Any, **kwargs: Any
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return (source,)
-
     try:
-        settings = _FromFile()  # type: ignore[call-arg]
+        settings = from_sources(AppSettings, [source])
     except ValidationError as exc:
         raise validation_error(exc, origins, shown) from None
     return AppView(settings, entries, origins)

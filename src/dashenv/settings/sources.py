@@ -11,10 +11,11 @@ Highest first: CLI flags > process environment > env file > dashenv.toml > defau
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
@@ -68,6 +69,41 @@ class LayerSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         return dict(self.values)
+
+
+S = TypeVar("S", bound=BaseSettings)
+_CURRENT: ContextVar[tuple[PydanticBaseSettingsSource, ...]] = ContextVar("dashenv_sources")
+_LAYERED: dict[type[BaseSettings], type[BaseSettings]] = {}
+
+
+def _current_sources(
+    cls: type[BaseSettings], settings_cls: type[BaseSettings], *args: Any, **kwargs: Any
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    return _CURRENT.get()
+
+
+def layered_class(model: type[S]) -> type[S]:
+    """``model`` reading exactly the sources ``from_sources`` is given. Built once per process:
+    pydantic builds a class's validators when the class is made (about 10 ms each here), so
+    one class per resolution cost that on every environment resolved."""
+    cls = _LAYERED.get(model)
+    if cls is None:
+        cls = type(
+            model.__name__,
+            (model,),
+            {"settings_customise_sources": classmethod(_current_sources)},
+        )
+        _LAYERED[model] = cls
+    return cls  # type: ignore[return-value]
+
+
+def from_sources(model: type[S], sources: Sequence[PydanticBaseSettingsSource]) -> S:
+    """An instance of ``model`` from these sources only, first wins (raises ValidationError)."""
+    token = _CURRENT.set(tuple(sources))
+    try:
+        return layered_class(model)()
+    finally:
+        _CURRENT.reset(token)
 
 
 @dataclass
@@ -265,15 +301,8 @@ def resolve_environment(
 
     sources = [LayerSource(EnvironmentSettings, vals, origins) for _, vals, origins in layers]
 
-    class _Layered(EnvironmentSettings):
-        @classmethod
-        def settings_customise_sources(
-            cls, settings_cls: type[BaseSettings], *args: Any, **kwargs: Any
-        ) -> tuple[PydanticBaseSettingsSource, ...]:
-            return tuple(sources)
-
     try:
-        layered = _Layered()  # type: ignore[call-arg]
+        layered = from_sources(EnvironmentSettings, sources)
     except ValidationError as exc:
         raise validation_error(exc, provenance, f"environment {name!r}") from None
     return ResolvedEnvironment(name, layered, provenance, project, entries)
