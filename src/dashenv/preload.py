@@ -216,8 +216,9 @@ def _hand_over(sock: socket.socket, argv: Sequence[str]) -> int | None:
     finally:
         for signum in forwarded:
             signal.signal(signum, signal.SIG_DFL)
-    if "signal" in outcome:  # end as the worker ended
+    if "signal" in outcome:  # end as the worker ended (a signal this process ignores: 128+N)
         os.kill(os.getpid(), outcome["signal"])
+        return 128 + outcome["signal"]
     if "exit" not in outcome:
         print("Error: the preloaded dashenv worker went away", file=sys.stderr)
         print(f"Hint: run it again, or without the server: {ENV_SWITCH}=0", file=sys.stderr)
