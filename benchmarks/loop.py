@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable
 
 from compose_line import compose_line
+from preloaded import server_pid, start_server
 
 
 def soak(project: str, count: int, preload: bool) -> int:
@@ -56,8 +57,8 @@ def soak(project: str, count: int, preload: bool) -> int:
     environ = {k: v for k, v in os.environ.items() if k != "DASHENV_PRELOAD"}
     if preload:
         environ["DASHENV_PRELOAD"] = "1"
-        _start_preload_server([*base, "status", "--all", "--json"], environ, project)
-    server = _preload_server_pid(environ) if preload else None
+        start_server([*base, "status", "--all", "--json"], environ, project)
+    server = server_pid(environ) if preload else None
     shown = subprocess.run(
         [*base, "config", "show", "test", "--json", "--reveal"],
         capture_output=True,
@@ -225,7 +226,7 @@ def main() -> None:
 
     plain = {k: v for k, v in os.environ.items() if k != "DASHENV_PRELOAD"}
     preloaded = {**plain, "DASHENV_PRELOAD": "1"}
-    _start_preload_server(dashenv("status", "--all", "--json"), preloaded, project)
+    start_server(dashenv("status", "--all", "--json"), preloaded, project)
     commands = {
         "db reset test --yes": (dashenv("db", "reset", "test", "--yes"), run(noop)),
         "test setup (up)": (dashenv("test", "setup"), run(up_test, noop)),
@@ -248,17 +249,6 @@ def main() -> None:
     for name, (bare, fresh, warm) in times.items():
         b, a, w = (statistics.median(x) * 1000 for x in (bare, fresh, warm))
         print(f"{name:22} {b:7.1f} ms {a:7.1f} ms {w:7.1f} ms   {a / b:5.2f}   {w / b:9.2f}")
-
-
-def _preload_server_pid(environ: dict[str, str]) -> int:
-    line = subprocess.run(
-        [sys.executable, "-m", "dashenv.preload", "status"],
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return int(line.split("pid ", 1)[1].split(",", 1)[0])
 
 
 def _rss_kb(pid: int) -> int:
@@ -284,23 +274,6 @@ def _preload_children(server: int) -> list[int]:
             if int(fields[1]) == server:  # its parent
                 found.append(int(proc.name))
     return found
-
-
-def _start_preload_server(argv: list[str], environ: dict[str, str], project: str) -> None:
-    """DASHENV_PRELOAD=1: the first command starts the server; wait until it listens."""
-    subprocess.run(argv, env=environ, cwd=project, check=True, capture_output=True)
-    for _ in range(100):
-        probe = subprocess.run(
-            [sys.executable, "-m", "dashenv.preload", "status"],
-            env=environ,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        if "(listening" in probe.stdout:
-            return
-        time.sleep(0.1)
-    sys.exit("the preload server did not start")
 
 
 if __name__ == "__main__":
