@@ -10,13 +10,16 @@ touched), brings its dev PostgreSQL up (fsync on, as dev runs), fills a generate
             (the usual way; DDEV's snapshots are dumps too)
 
 It also times PostgreSQL's two copy strategies at this size, in-process: CREATE DATABASE ...
-STRATEGY WAL_LOG against FILE_COPY. The last line is 'dump/dashenv ratio' (goal: at least 5).
+STRATEGY WAL_LOG against FILE_COPY. dashenv runs twice: as fresh processes, and preloaded
+(DASHENV_PRELOAD=1; the script starts the server). The last lines are the two 'dump/dashenv
+ratio's (goal: at least 5).
 Everything it started is removed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import statistics
@@ -28,6 +31,7 @@ import uuid
 from pathlib import Path
 
 from compose_line import compose_line
+from preloaded import start_server
 
 from dashenv.adapters.postgres import Postgres
 
@@ -45,10 +49,16 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def dashenv(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+PLAIN = {k: v for k, v in os.environ.items() if k != "DASHENV_PRELOAD"}
+PRELOADED = {**PLAIN, "DASHENV_PRELOAD": "1"}
+
+
+def dashenv(
+    root: Path, *args: str, env: dict[str, str] = PLAIN
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "dashenv", "-C", str(root), *args],
-        capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, check=True, stdin=subprocess.DEVNULL, env=env,
     )  # fmt: skip
 
 
@@ -104,10 +114,13 @@ def main() -> None:
 
         counter = iter(range(10**6))
 
-        def with_dashenv() -> None:
+        def with_dashenv(env: dict[str, str] = PLAIN) -> None:
             name = f"b{next(counter)}"
-            dashenv(root, "db", "snapshot", "dev", name)
-            dashenv(root, "db", "restore", "dev", name, "--yes")
+            dashenv(root, "db", "snapshot", "dev", name, env=env)
+            dashenv(root, "db", "restore", "dev", name, "--yes", env=env)
+
+        def with_dashenv_preloaded() -> None:
+            with_dashenv(PRELOADED)
 
         def with_dump() -> None:
             n = next(counter)
@@ -127,7 +140,16 @@ def main() -> None:
             pg.drop_database(f"copy_{n}")
             return took
 
-        cases = {"dashenv snapshot + restore": with_dashenv, "pg_dump + pg_restore": with_dump}
+        start_server(
+            [sys.executable, "-m", "dashenv", "-C", str(root), "status", "dev"],
+            PRELOADED,
+            str(root),
+        )
+        cases = {
+            "dashenv snapshot + restore": with_dashenv,
+            "the same, preloaded": with_dashenv_preloaded,
+            "pg_dump + pg_restore": with_dump,
+        }
         times: dict[str, list[float]] = {k: [] for k in cases}
         copies: dict[str, list[float]] = {"WAL_LOG": [], "FILE_COPY": []}
         for _ in range(args.runs):  # interleaved, so drift hits every case alike
@@ -143,6 +165,8 @@ def main() -> None:
         for name, ms in med.items():
             print(f"{name:30} median {ms:8.1f} ms")
         print(f"FILE_COPY/WAL_LOG ratio: {med['FILE_COPY'] / med['WAL_LOG']:.1f}")
+        warm = med["pg_dump + pg_restore"] / med["the same, preloaded"]
+        print(f"dump/dashenv ratio, preloaded (DASHENV_PRELOAD=1): {warm:.1f}")
         ratio = med["pg_dump + pg_restore"] / med["dashenv snapshot + restore"]
         print(f"dump/dashenv ratio: {ratio:.1f}")
     finally:

@@ -43,6 +43,8 @@ ELIGIBLE: dict[tuple[str, ...], bool] = {
     ("up",): False,
     ("test", "setup"): False,
     ("db", "reset"): True,
+    ("db", "snapshot"): True,  # --delete asks on a protected environment
+    ("db", "restore"): True,  # asks on a protected environment
 }
 # root options that take a value (their value is not a command word)
 _ROOT_VALUE_OPTIONS = {"-C", "--project-dir", "--set", "--context", "--instance"}

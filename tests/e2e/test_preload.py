@@ -109,7 +109,10 @@ def test_the_server_answers_with_the_same_output_and_exit_codes(
     assert warm_doc["environments"][0]["postgres"] == fresh_doc["environments"][0]["postgres"]
     ok(stack("db", "reset", "test", "--yes", env=preload))
     ok(stack("test", "setup", env=preload))
-    assert served(preload) == before + 6  # each of the preloaded calls went to the server
+    ok(stack("db", "snapshot", "dev", "via_preload", env=preload))
+    sql(stack, "dev", "INSERT INTO users (email) VALUES ('after@dev')")
+    ok(stack("db", "restore", "dev", "via_preload", "--yes", env=preload))
+    assert served(preload) == before + 8  # each of the preloaded calls went to the server
     dev_intact(stack)
 
 

@@ -30,7 +30,10 @@ def test_command_words_skip_root_options_and_their_values() -> None:
         (["db", "reset", "test"], False, True),  # it refuses without --yes, as always
         (["psql", "dev"], False, False),
         (["exec", "dev", "app", "sh"], False, False),
-        (["db", "restore", "dev", "x", "--yes"], False, False),
+        (["db", "restore", "dev", "x", "--yes"], True, True),
+        (["db", "restore", "dev", "x"], True, False),
+        (["db", "snapshot", "dev", "x"], False, True),
+        (["db", "downgrade", "dev", "-1", "--yes"], False, False),
         (["down", "dev"], False, False),
         (["status", "--help"], False, False),
         (["--version"], False, False),
