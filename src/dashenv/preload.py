@@ -328,8 +328,11 @@ def serve(path: Path) -> None:
 
 def _record(path: Path, served: int) -> None:
     """The server's pid and how many calls it took, for ``python -m dashenv.preload status``."""
-    with contextlib.suppress(OSError):
-        path.with_suffix(".json").write_text(json.dumps({"pid": os.getpid(), "served": served}))
+    record = path.with_suffix(".json")
+    scratch = record.with_name(f".{record.name}.{os.getpid()}")
+    with contextlib.suppress(OSError):  # whole or not at all: a reader never sees half of it
+        scratch.write_text(json.dumps({"pid": os.getpid(), "served": served}))
+        os.replace(scratch, record)
 
 
 def _still_ours(path: Path, inode: int) -> bool:

@@ -62,7 +62,13 @@ def server_status(env: dict[str, str]) -> str:
 
 
 def served(env: dict[str, str]) -> int:
-    return int(server_status(env).rsplit("served ", 1)[1].rstrip(")\n"))
+    line = server_status(env)
+    assert "(listening" in line, line
+    return int(line.rsplit("served ", 1)[1].rstrip(")\n"))
+
+
+def server_pid(env: dict[str, str]) -> int:
+    return int(server_status(env).split("pid ", 1)[1].split(",", 1)[0])
 
 
 def server_pids(env: dict[str, str]) -> list[int]:
@@ -149,7 +155,11 @@ def test_ctrl_c_reaches_the_worker_and_the_next_reset_succeeds(
 
 
 def test_a_killed_client_takes_its_worker_with_it(stack: Project, preload: dict[str, str]) -> None:
-    (server,) = server_pids(preload)
+    server = server_pid(preload)
+    deadline = time.monotonic() + 30
+    while server_pids(preload) != [server]:  # an earlier call's worker still finishing
+        assert time.monotonic() < deadline, "an earlier worker never ended"
+        time.sleep(0.1)
     proc = preloaded_reset(stack, preload)
     deadline = time.monotonic() + 30
     while len(server_pids(preload)) < 3:  # the server, the call's handler and its worker
