@@ -321,9 +321,9 @@ def serve(path: Path) -> None:
                     finally:
                         os._exit(0)
     finally:
-        if _still_ours(path, inode):
+        if _still_ours(path, inode):  # a newer server's name and record stay its own
             path.unlink(missing_ok=True)
-        path.with_suffix(".json").unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
 
 
 def _record(path: Path, served: int) -> None:
@@ -465,6 +465,7 @@ def _main(args: list[str]) -> int:
     if args == ["stop"]:
         for sock in socket_dir().glob("preload-*.sock"):
             sock.unlink(missing_ok=True)  # each server sees its name gone and leaves
+            sock.with_suffix(".json").unlink(missing_ok=True)
         return 0
     print("usage: python -m dashenv.preload status | stop", file=sys.stderr)
     return 2
