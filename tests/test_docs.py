@@ -35,13 +35,32 @@ def commands() -> list[tuple[str, Any]]:
 
 
 def test_lazy_index_summaries_are_the_docstrings() -> None:
-    from dashenv.cli import LAZY
+    from dashenv.commands import COMMANDS
 
     for path, cmd in commands():
         if " " in path:
             continue
         first = " ".join((cmd.help or "").strip().split("\n\n")[0].split())
-        assert first.startswith(LAZY[path][1]), f"{path}: {LAZY[path][1]!r} vs {first!r}"
+        summary = COMMANDS[path].summary
+        assert first.startswith(summary), f"{path}: {summary!r} vs {first!r}"
+
+
+def test_the_root_value_options_are_the_tables() -> None:
+    """The preload client skips the values of exactly the root options that take one."""
+    from dashenv.commands import ROOT_VALUE_OPTIONS
+
+    root = typer.main.get_command(app)
+    taking = {p.name: tuple(p.opts) for p in root.params if not getattr(p, "is_flag", False)}
+    assert taking == ROOT_VALUE_OPTIONS
+
+
+def test_preloaded_commands_exist() -> None:
+    """Every command the preload client may hand over is a command of the CLI."""
+    from dashenv.commands import PRELOADED
+
+    paths = {path for path, _ in commands()}
+    for words in PRELOADED:
+        assert " ".join(words) in paths, words
 
 
 @pytest.mark.parametrize(("path", "cmd"), commands(), ids=[p for p, _ in commands()])

@@ -4,18 +4,13 @@
 
 import os
 import sys
-from collections.abc import Mapping
-
-ENV_SWITCH = "DASHENV_PRELOAD"
-
-
-def preload_enabled(environ: Mapping[str, str]) -> bool:
-    return environ.get(ENV_SWITCH, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def main() -> None:
+    from dashenv.preload.switch import preload_enabled
+
     if preload_enabled(os.environ):
-        from dashenv.preload import client
+        from dashenv.preload.client import client
 
         code = client(sys.argv[1:])
         if code is not None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from dashenv.entry import preload_enabled as enabled
-from dashenv.preload import command_words, eligible, key
+from dashenv.preload.client import command_words, eligible
+from dashenv.preload.protocol import key
+from dashenv.preload.switch import preload_enabled as enabled
 
 
 def test_command_words_skip_root_options_and_their_values() -> None:

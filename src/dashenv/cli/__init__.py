@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from dashenv import __version__
 from dashenv.cli.state import from_options
+from dashenv.commands import COMMANDS, ROOT_VALUE_OPTIONS
 from dashenv.errors import DashenvError, ExitCode, PassThrough, Unhealthy
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -69,61 +70,8 @@ def _is_usage_error(exc: Exception) -> bool:
     return "UsageError" in names and "NoArgsIsHelpError" not in names
 
 
-# Commands load lazily: `dashenv --help` lists them from this index without importing
+# Commands load lazily: `dashenv --help` lists them from dashenv.commands without importing
 # their modules (tests/test_docs.py keeps the summaries equal to the docstrings).
-LAZY: dict[str, tuple[str, str]] = {
-    "up": (
-        "lifecycle",
-        "Start ENV detached and wait for every healthcheck, then print its endpoints.",
-    ),
-    "down": (
-        "lifecycle",
-        "Remove ENV's containers and network; volumes (its data) only with --volumes.",
-    ),
-    "restart": (
-        "lifecycle",
-        "Restart ENV's services (default: all) and wait until they are healthy again.",
-    ),
-    "build": ("lifecycle", "Build ENV's images (the app and callback)."),
-    "ps": ("lifecycle", "List the containers of ENV, or of every environment."),
-    "logs": ("lifecycle", "Show ENV's logs with service prefixes; Ctrl-C ends --follow cleanly."),
-    "exec": ("lifecycle", "Run a command in a running service: dashenv exec dev app -- python -V."),
-    "shell": ("lifecycle", "Open a shell in a running service of ENV."),
-    "psql": ("lifecycle", "Open psql on ENV's database as its owner; extra arguments go to psql."),
-    "redis-cli": (
-        "lifecycle",
-        "Open redis-cli on ENV's Redis index; extra arguments go to redis-cli.",
-    ),
-    "test": ("testing", "The test workflow: setup, run, clean."),
-    "db": (
-        "db",
-        "The database: guarded reset, Alembic migrations, snapshots; destructive steps guarded.",
-    ),
-    "ci": ("testing", "The CI workflow: one throwaway run of the test suite."),
-    "status": ("status", "Containers, PostgreSQL, Redis and the app's /health, per environment."),
-    "doctor": (
-        "status",
-        "Check the machine and the environments, each check pass, warn or fail with a fix.",
-    ),
-    "certs": (
-        "status",
-        "Make a self-signed certificate and key for localhost and the configured host names.",
-    ),
-    "envs": (
-        "config",
-        "List the environments: role, compose files, env file, project and host ports.",
-    ),
-    "init": ("config", "Create missing env files from their examples, generating secrets."),
-    "config": ("config", "Show the resolved configuration and where it comes from."),
-    "instances": (
-        "instances",
-        "List every dashenv instance the engine runs, with its checkout and ports.",
-    ),
-    "gc": (
-        "instances",
-        "Remove what removed checkouts and killed runs left: instances, leases, databases.",
-    ),
-}
 
 
 class LazyGroup(DashenvGroup):
@@ -132,12 +80,12 @@ class LazyGroup(DashenvGroup):
     _loaded: ClassVar[dict[str, Any]] = {}
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return list(LAZY)
+        return list(COMMANDS)
 
     def get_command(self, ctx: Any, name: str) -> Any:
-        if name not in LAZY:
+        if name not in COMMANDS:
             return super().get_command(ctx, name)
-        module_name = LAZY[name][0]
+        module_name = COMMANDS[name].module
         if module_name not in self._loaded:
             import importlib
 
@@ -149,7 +97,7 @@ class LazyGroup(DashenvGroup):
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
-            formatter.write_dl([(name, summary) for name, (_, summary) in LAZY.items()])
+            formatter.write_dl([(name, c.summary) for name, c in COMMANDS.items()])
 
 
 def new_app(name: str | None = None, help: str | None = None, *, root: bool = False) -> typer.Typer:
@@ -180,8 +128,7 @@ def root(
     project_dir: Annotated[
         str | None,
         typer.Option(
-            "--project-dir",
-            "-C",
+            *ROOT_VALUE_OPTIONS["project_dir"],
             help="Project directory (default: nearest upward holding dashenv.toml or compose/).",
             metavar="DIR",
         ),
@@ -189,7 +136,7 @@ def root(
     set_: Annotated[
         list[str] | None,
         typer.Option(
-            "--set",
+            *ROOT_VALUE_OPTIONS["set_"],
             help="Override a setting for this run, highest layer: --set app_port=8010.",
             metavar="KEY=VALUE",
         ),
@@ -197,7 +144,7 @@ def root(
     context: Annotated[
         str | None,
         typer.Option(
-            "--context",
+            *ROOT_VALUE_OPTIONS["context"],
             help="Docker context to use (a remote engine, for example).",
             metavar="NAME",
         ),
@@ -205,7 +152,7 @@ def root(
     instance: Annotated[
         str | None,
         typer.Option(
-            "--instance",
+            *ROOT_VALUE_OPTIONS["instance"],
             envvar="DASHENV_INSTANCE",
             help="Run as this named instance (own project, names and ports). Default: none "
             "where this checkout owns the environment, else one named from its directory.",

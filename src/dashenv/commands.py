@@ -1,0 +1,100 @@
+"""Every command of the ``dashenv`` program, declared once and read by the standard library only.
+
+The CLI's lazy command index (``dashenv --help`` lists commands without importing their
+modules) and the preload client (which must decide before anything heavy is imported whether a
+command may run in a preloaded worker) both read this table; nothing here imports typer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Command:
+    module: str  # the module under dashenv.cli that registers it
+    summary: str  # the first line of its help (tests/test_docs.py keeps them equal)
+
+
+COMMANDS: dict[str, Command] = {
+    "up": Command(
+        "lifecycle", "Start ENV detached and wait for every healthcheck, then print its endpoints."
+    ),
+    "down": Command(
+        "lifecycle", "Remove ENV's containers and network; volumes (its data) only with --volumes."
+    ),
+    "restart": Command(
+        "lifecycle", "Restart ENV's services (default: all) and wait until they are healthy again."
+    ),
+    "build": Command("lifecycle", "Build ENV's images (the app and callback)."),
+    "ps": Command("lifecycle", "List the containers of ENV, or of every environment."),
+    "logs": Command(
+        "lifecycle", "Show ENV's logs with service prefixes; Ctrl-C ends --follow cleanly."
+    ),
+    "exec": Command(
+        "lifecycle", "Run a command in a running service: dashenv exec dev app -- python -V."
+    ),
+    "shell": Command("lifecycle", "Open a shell in a running service of ENV."),
+    "psql": Command(
+        "lifecycle", "Open psql on ENV's database as its owner; extra arguments go to psql."
+    ),
+    "redis-cli": Command(
+        "lifecycle", "Open redis-cli on ENV's Redis index; extra arguments go to redis-cli."
+    ),
+    "test": Command("testing", "The test workflow: setup, run, clean."),
+    "db": Command(
+        "db",
+        "The database: guarded reset, Alembic migrations, snapshots; destructive steps guarded.",
+    ),
+    "ci": Command("testing", "The CI workflow: one throwaway run of the test suite."),
+    "status": Command(
+        "status", "Containers, PostgreSQL, Redis and the app's /health, per environment."
+    ),
+    "doctor": Command(
+        "status",
+        "Check the machine and the environments, each check pass, warn or fail with a fix.",
+    ),
+    "certs": Command(
+        "status",
+        "Make a self-signed certificate and key for localhost and the configured host names.",
+    ),
+    "envs": Command(
+        "config", "List the environments: role, compose files, env file, project and host ports."
+    ),
+    "init": Command("config", "Create missing env files from their examples, generating secrets."),
+    "config": Command("config", "Show the resolved configuration and where it comes from."),
+    "instances": Command(
+        "instances", "List every dashenv instance the engine runs, with its checkout and ports."
+    ),
+    "gc": Command(
+        "instances",
+        "Remove what removed checkouts and killed runs left: instances, leases, databases.",
+    ),
+}
+
+# The root options that take a value, by the root callback's parameter: the CLI declares them
+# with these names, and the preload client skips their values when it reads the command words.
+ROOT_VALUE_OPTIONS: dict[str, tuple[str, ...]] = {
+    "project_dir": ("--project-dir", "-C"),
+    "set_": ("--set",),
+    "context": ("--context",),
+    "instance": ("--instance",),
+}
+
+# The command words a preloaded worker may run -> whether the command may still ask a question
+# on a terminal (then it is preloaded only with one of NO_PROMPT_OPTIONS: a forked worker is
+# not in the terminal's foreground process group and could not read it).
+PRELOADED: dict[tuple[str, ...], bool] = {
+    ("status",): False,
+    ("ps",): False,
+    ("envs",): False,
+    ("doctor",): False,
+    ("up",): False,
+    ("test", "setup"): False,
+    ("db", "reset"): True,
+    ("db", "snapshot"): True,  # --delete asks on a protected environment
+    ("db", "restore"): True,  # asks on a protected environment
+}
+NO_PROMPT_OPTIONS = ("--yes", "-y", "--dry-run")
+# options that end in this process whatever the command (help, version, completion)
+LOCAL_OPTIONS = ("--help", "-h", "--version", "--install-completion")

@@ -1,0 +1,153 @@
+"""The preload client: on every command's path, so it imports the standard library only (and
+dashenv's standard-library-only command table). It hands an eligible command to the server, or
+answers None so that this process runs it as usual."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from dashenv.commands import LOCAL_OPTIONS, NO_PROMPT_OPTIONS, PRELOADED, ROOT_VALUE_OPTIONS
+from dashenv.preload.protocol import read_message, socket_path
+from dashenv.preload.switch import ENV_SWITCH, preload_enabled
+
+# root options that take a value (their value is not a command word)
+_VALUE_OPTIONS = frozenset(name for names in ROOT_VALUE_OPTIONS.values() for name in names)
+
+
+def command_words(argv: Sequence[str]) -> tuple[str, ...]:
+    """The command and subcommand words of ``argv`` (without the program), root options
+    skipped: ``-C dir --instance b db reset test`` -> ``("db", "reset", "test")``."""
+    words: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--":
+            break
+        if arg.startswith("-"):
+            skip = not words and arg in _VALUE_OPTIONS
+            continue
+        words.append(arg)
+    return tuple(words)
+
+
+def eligible(argv: Sequence[str], stdin_is_terminal: bool) -> bool:
+    """Whether the command may run in a preloaded worker: one of ``PRELOADED``, and never one
+    that could ask a question on the terminal (a forked worker is not in the terminal's
+    foreground process group and could not read it)."""
+    if any(a in LOCAL_OPTIONS for a in argv):
+        return False
+    words = command_words(argv)
+    for command, may_prompt in PRELOADED.items():
+        if words[: len(command)] == command:
+            if may_prompt and stdin_is_terminal:
+                return any(a in NO_PROMPT_OPTIONS for a in argv)
+            return True
+    return False
+
+
+def client(argv: Sequence[str]) -> int | None:
+    """Run ``argv`` in the preloaded server; None when it is not for the server (or there is
+    none yet: one is then started for the next command, and this one runs as usual)."""
+    if not preload_enabled(os.environ) or not hasattr(socket, "send_fds"):
+        return None
+    try:
+        stdin_tty = os.isatty(0)
+    except OSError:
+        stdin_tty = False
+    if not eligible(argv, stdin_tty):
+        return None
+    path = socket_path()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(str(path))
+    except OSError:
+        sock.close()
+        _start_server(path)
+        return None
+    with sock:
+        return _hand_over(sock, argv)
+
+
+def _hand_over(sock: socket.socket, argv: Sequence[str]) -> int | None:
+    import signal
+
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+    ignored = [int(s) for s in signals if signal.getsignal(s) == signal.SIG_IGN]
+    forwarded = [s for s in signals if int(s) not in ignored]
+    request = json.dumps(
+        {
+            "argv": [sys.argv[0], *argv],
+            "cwd": os.getcwd(),
+            "env": dict(os.environ),
+            "ignored": ignored,  # a background job's SIGINT, nohup's SIGHUP: the worker's too
+            "umask": _umask(),
+        }
+    ).encode()
+    worker: list[int] = []  # its pid, once the server says it
+    pending: list[int] = []  # signals that came before
+
+    def forward(signum: int, _frame: object) -> None:
+        if not worker:
+            pending.append(signum)
+            return
+        with contextlib.suppress(OSError):
+            os.killpg(worker[0], signum)
+
+    for signum in forwarded:
+        signal.signal(signum, forward)
+    try:
+        try:
+            socket.send_fds(sock, [struct.pack("!Q", len(request))], [0, 1, 2])
+            sock.sendall(request)
+            worker.append(read_message(sock)["pid"])
+        except (OSError, ValueError, KeyError):
+            if pending:  # interrupted before anything ran
+                os._exit(128 + pending[0])
+            return None  # nothing ran: run it here
+        for early in pending:
+            forward(early, None)
+        try:
+            outcome = read_message(sock)
+        except (OSError, ValueError):
+            outcome = {}
+    finally:
+        for signum in forwarded:
+            signal.signal(signum, signal.SIG_DFL)
+    if "signal" in outcome:  # end as the worker ended (a signal this process ignores: 128+N)
+        os.kill(os.getpid(), outcome["signal"])
+        return 128 + outcome["signal"]
+    if "exit" not in outcome:
+        print("Error: the preloaded dashenv worker went away", file=sys.stderr)
+        print(f"Hint: run it again, or without the server: {ENV_SWITCH}=0", file=sys.stderr)
+        return 1
+    return outcome["exit"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _start_server(path: Path) -> None:
+    import subprocess
+
+    with contextlib.suppress(OSError):  # no server: every command runs as usual
+        subprocess.Popen(
+            [sys.executable, "-m", "dashenv.preload", "serve", str(path)],
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )

@@ -1,0 +1,223 @@
+"""The preload server: imports what the inner-loop commands need once, then forks a worker
+per call (the very same command code, ``dashenv.cli.main``) until ``IDLE_SECONDS`` pass
+without one. Started by the client as ``python -m dashenv.preload serve PATH``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import sys
+from pathlib import Path
+
+from dashenv.preload.protocol import CHECK_SECONDS, IDLE_SECONDS, send_message
+
+# what a server imports before it takes its first call
+PRELOAD = (
+    "dashenv.cli",
+    "dashenv.cli.db",
+    "dashenv.cli.lifecycle",
+    "dashenv.cli.status",
+    "dashenv.cli.testing",
+    "dashenv.render",
+    "dashenv.context",
+    "dashenv.settings.sources",
+    "dashenv.settings.files_layer",
+    "dashenv.settings.instance_layer",
+    "dashenv.workflows.reset",
+    "dashenv.workflows.status",
+    "dashenv.workflows.lifecycle",
+    "dashenv.workflows.testing",
+    "dashenv.workflows.targets",
+    "dashenv.workflows.instances",
+    "dashenv.adapters.postgres",
+    "dashenv.adapters.redis",
+    "dashenv.adapters.docker",
+    "dashenv.adapters.registry",
+    "psycopg",
+    "redis",
+    "pydantic_settings",
+    "filelock",
+)
+
+
+def serve(path: Path) -> None:
+    """Preload, then fork a worker per call until ``IDLE_SECONDS`` pass without one."""
+    import importlib
+    import signal
+
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.parent.stat().st_uid != os.getuid() or path.parent.stat().st_mode & 0o077:
+        return  # a directory others can write to: no server
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+        return  # another server answers here already
+    except OSError:
+        pass
+    finally:
+        probe.close()
+    for name in PRELOAD:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}")
+    listener.bind(str(scratch))
+    os.chmod(scratch, 0o600)
+    listener.listen(16)
+    served = 0
+    _record(path, served)
+    os.replace(scratch, path)
+    inode = path.stat().st_ino
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
+    listener.settimeout(CHECK_SECONDS)
+    idle = 0.0
+    try:
+        while idle < IDLE_SECONDS and _still_ours(path, inode):
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                idle += CHECK_SECONDS
+                continue
+            idle = 0.0
+            with conn:
+                if not _same_user(conn):
+                    continue
+                served += 1
+                _record(path, served)
+                try:
+                    child = os.fork()
+                except OSError:
+                    continue
+                if child == 0:  # the handler of this call
+                    listener.close()
+                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                    try:
+                        _handle(conn)
+                    finally:
+                        os._exit(0)
+    finally:
+        if _still_ours(path, inode):  # a newer server's name and record stay its own
+            path.unlink(missing_ok=True)
+            path.with_suffix(".json").unlink(missing_ok=True)
+
+
+def _record(path: Path, served: int) -> None:
+    """The server's pid and how many calls it took, for ``python -m dashenv.preload status``."""
+    record = path.with_suffix(".json")
+    scratch = record.with_name(f".{record.name}.{os.getpid()}")
+    with contextlib.suppress(OSError):  # whole or not at all: a reader never sees half of it
+        scratch.write_text(json.dumps({"pid": os.getpid(), "served": served}))
+        os.replace(scratch, record)
+
+
+def _still_ours(path: Path, inode: int) -> bool:
+    """``stop`` (or a newer server of the same key) took the socket's name: leave."""
+    try:
+        return path.stat().st_ino == inode
+    except OSError:
+        return False
+
+
+def _same_user(conn: socket.socket) -> bool:
+    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return bool(uid == os.getuid())
+
+
+def _handle(conn: socket.socket) -> None:
+    import select
+    import signal
+
+    head, fds, _flags, _addr = socket.recv_fds(conn, 8, 3)
+    while len(head) < 8:
+        more = conn.recv(8 - len(head))
+        if not more:
+            return
+        head += more
+    (length,) = struct.unpack("!Q", head)
+    body = b""
+    while len(body) < length:
+        more = conn.recv(min(65536, length - len(body)))
+        if not more:
+            return
+        body += more
+    request = json.loads(body)
+    pid = os.fork()
+    if pid == 0:
+        conn.close()
+        _work(request, fds)  # never returns
+    for fd in fds:
+        os.close(fd)
+    send_message(conn, {"pid": pid})
+    watch = os.pidfd_open(pid)
+    while True:
+        ready, _, _ = select.select([conn.fileno(), watch], [], [])
+        if watch in ready:
+            break
+        if not conn.recv(1):  # the client is gone (killed): its worker goes with it
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        outcome: dict[str, int] = {"signal": os.WTERMSIG(status)}
+    else:
+        outcome = {"exit": os.waitstatus_to_exitcode(status)}
+    with contextlib.suppress(OSError):
+        send_message(conn, outcome)
+
+
+def _work(request: dict[str, object], fds: list[int]) -> None:
+    """The worker: become the client's process, as far as the command can tell, and run it."""
+    import signal
+
+    code = 1
+    try:
+        os.setpgid(0, 0)  # the client forwards signals to this group, as a terminal would
+        for target, fd in enumerate(fds):
+            os.dup2(fd, target)
+            os.close(fd)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        ignored = request.get("ignored", [])
+        assert isinstance(ignored, list)
+        for signum in ignored:
+            signal.signal(int(signum), signal.SIG_IGN)
+        os.umask(int(str(request.get("umask", 0o022))))
+        env = request["env"]
+        argv = request["argv"]
+        assert isinstance(env, dict) and isinstance(argv, list)
+        os.environ.clear()
+        os.environ.update({str(k): str(v) for k, v in env.items()})
+        os.chdir(str(request["cwd"]))
+        sys.argv = [str(a) for a in argv]
+        for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
+            reconfigure = getattr(stream, "reconfigure", None)
+            if reconfigure is not None:
+                reconfigure(line_buffering=os.isatty(fd))
+        from dashenv.cli import main
+
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if isinstance(exc.code, str):
+                print(exc.code, file=sys.stderr)
+        except KeyboardInterrupt:
+            sys.stderr.flush()
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)  # end as an interrupted Python ends
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
