@@ -58,8 +58,8 @@ class RunContext:
         """``name`` resolved through every layer, reconciled with what its compose files say,
         as this checkout's instance runs it (``base``: as the owner of its default project
         does), once per run (and per ``extra`` flags)."""
-        from dashenv.settings.files_layer import with_compose_files
-        from dashenv.settings.instance_layer import with_instance
+        from dashenv.observe.compose import with_compose_files
+        from dashenv.observe.instance import with_instance
         from dashenv.settings.sources import resolve_environment
 
         key = (name, tuple(sorted((extra or {}).items())), read_env, base)

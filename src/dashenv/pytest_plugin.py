@@ -233,7 +233,7 @@ def dashenv_fresh_database(dashenv_environment: dict[str, Any]) -> Any:
     from urllib.parse import urlsplit
 
     from dashenv.adapters.postgres import Postgres
-    from dashenv.reset_plan import fresh_database, url_with_database
+    from dashenv.plan.reset import fresh_database, url_with_database
 
     url = dashenv_environment["database_url"]
     if not url:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from dashenv.compose_files import (
+from dashenv.errors import ConfigError
+from dashenv.facts import ComposeModel, ComposeService, Container
+from dashenv.plan.compose_files import (
     cache_key,
     declared_name,
     detect_roles,
@@ -15,8 +17,6 @@ from dashenv.compose_files import (
     reconcile,
     routes_through_proxy,
 )
-from dashenv.errors import ConfigError
-from dashenv.facts import ComposeModel, ComposeService, Container
 from dashenv.settings.model import EnvironmentSettings
 from dashenv.settings.project import BUILTIN_ENVIRONMENTS
 
@@ -152,7 +152,7 @@ def test_the_cached_model_round_trips() -> None:
 
 
 def test_running_proxies() -> None:
-    from dashenv.compose_files import running_proxies
+    from dashenv.plan.compose_files import running_proxies
 
     proxy = Container("1", "edge", None, None, "running", None, image="traefik:v3")
     stopped = Container("2", "traefik", None, None, "exited", None)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dashenv.detect import alembic_of, detect, find_environments, render_toml, role_of
 from dashenv.facts import ComposeModel, ComposeService
+from dashenv.plan.detect import alembic_of, detect, find_environments, render_toml, role_of
 
 FILES = {
     "compose/docker-compose.dev.yml": "",

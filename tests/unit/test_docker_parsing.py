@@ -7,7 +7,7 @@ import json
 
 from dashenv.adapters.docker import classify, parse_compose_config, parse_inspect
 from dashenv.errors import OperationFailed, Unreachable
-from dashenv.plan import find_conflicts, health_progress, unpublished_ports
+from dashenv.plan.compose import find_conflicts, health_progress, unpublished_ports
 from tests.conftest import REPO
 
 FIXTURES = REPO / "tests" / "fixtures"

@@ -6,7 +6,7 @@ import datetime
 import stat
 from pathlib import Path
 
-from dashenv.migrations import Revision, build_graph
+from dashenv.plan.migrations import Revision, build_graph
 from dashenv.workflows.certs import ensure_certs, read_expiry
 from dashenv.workflows.doctor import check_certificate, check_env_file, migrations_check
 from dashenv.workflows.status import migration_problems, problems
@@ -70,7 +70,7 @@ def test_certificate_check(tmp_path: Path) -> None:
 
 
 def test_migrations_check_and_problems() -> None:
-    from dashenv.migrations import database_state
+    from dashenv.plan.migrations import database_state
 
     g = build_graph([Revision("a", (), "a.py"), Revision("b", ("a",), "b.py")])
     latest = database_state(g, ("b",)).as_dict()

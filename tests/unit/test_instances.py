@@ -10,7 +10,7 @@ import pytest
 
 from dashenv.errors import ConfigError, OperationFailed
 from dashenv.facts import ComposeModel, ComposeService
-from dashenv.instances import (
+from dashenv.plan.allocation import (
     InstanceSpec,
     Lease,
     allocate,

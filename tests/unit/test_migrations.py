@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dashenv.errors import ConfigError
-from dashenv.migrations import (
+from dashenv.plan.migrations import (
     Revision,
     build_graph,
     database_state,

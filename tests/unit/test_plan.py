@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashenv.plan import compose_invocation, endpoints, port_clashes
+from dashenv.plan.compose import compose_invocation, endpoints, port_clashes
 from dashenv.settings.model import EnvironmentSettings
 from dashenv.settings.project import BUILTIN_ENVIRONMENTS
 
@@ -112,7 +112,7 @@ def _container(name: str, project: str | None, port: int | None, state: str = "r
 
 
 def test_port_held_by_a_process_is_a_conflict() -> None:
-    from dashenv.plan import find_conflicts
+    from dashenv.plan.compose import find_conflicts
 
     (c,) = find_conflicts("p", {"db": _svc("db", "p-db", 5433)}, [], {5433: True}, {})
     assert c.message == "host port 5433 (db) is held by another process"
@@ -120,7 +120,7 @@ def test_port_held_by_a_process_is_a_conflict() -> None:
 
 
 def test_stopped_containers_hold_names_but_not_ports() -> None:
-    from dashenv.plan import find_conflicts
+    from dashenv.plan.compose import find_conflicts
 
     stopped = _container("p-db", "other", 5433, state="exited")
     (c,) = find_conflicts("p", {"db": _svc("db", "p-db", 5433)}, [stopped], {5433: False}, {})
@@ -131,7 +131,7 @@ def test_stopped_containers_hold_names_but_not_ports() -> None:
 def test_shared_project_containers_told_apart_by_files() -> None:
     from dataclasses import replace
 
-    from dashenv.plan import environment_containers
+    from dashenv.plan.compose import environment_containers
 
     dev_inv = compose_invocation(builtin("dev", project_name="dashtam"), ROOT)
     files = ",".join(str(f) for f in dev_inv.files)
@@ -143,7 +143,7 @@ def test_shared_project_containers_told_apart_by_files() -> None:
 
 def test_prerequisites_and_interfaces() -> None:
     from dashenv.adapters.docker import parse_compose_model
-    from dashenv.plan import missing_prerequisites, open_to_all_interfaces
+    from dashenv.plan.compose import missing_prerequisites, open_to_all_interfaces
     from dashenv.workflows.doctor import speed_flags_check
 
     model = parse_compose_model(

@@ -10,7 +10,7 @@ import pytest
 
 from dashenv.errors import ConfigError
 from dashenv.guards import Endpoint
-from dashenv.reset_plan import (
+from dashenv.plan.reset import (
     ResetNames,
     lock_path,
     plan_reset,
@@ -121,7 +121,7 @@ def test_urls() -> None:
 
 
 def test_worker_databases_and_indexes() -> None:
-    from dashenv.reset_plan import is_worker_database, worker_databases, worker_indexes
+    from dashenv.plan.reset import is_worker_database, worker_databases, worker_indexes
 
     names = worker_databases("dashtam_test", 3)
     assert names == ["dashtam_test_gw0", "dashtam_test_gw1", "dashtam_test_gw2"]
@@ -143,7 +143,7 @@ def test_worker_databases_and_indexes() -> None:
 
 
 def test_xdist_worker_count_from_pytest_arguments() -> None:
-    from dashenv.reset_plan import xdist_workers
+    from dashenv.plan.reset import xdist_workers
 
     assert xdist_workers([], 4) == 0
     assert xdist_workers(["-q", "-n", "3"], 4) == 3
@@ -155,7 +155,7 @@ def test_xdist_worker_count_from_pytest_arguments() -> None:
 
 
 def test_numprocesses_is_the_last_one_given() -> None:
-    from dashenv.reset_plan import numprocesses
+    from dashenv.plan.reset import numprocesses
 
     assert numprocesses(["-n", "2", "-q", "-n4"]) == "4"
     assert numprocesses(["--numprocesses=auto"]) == "auto"
@@ -163,7 +163,7 @@ def test_numprocesses_is_the_last_one_given() -> None:
 
 
 def test_pytest_addopts_follows_pytests_choice_of_file() -> None:
-    from dashenv.reset_plan import pytest_addopts
+    from dashenv.plan.reset import pytest_addopts
 
     toml = '[tool.pytest.ini_options]\naddopts = "-n 3 -q"\n'
     bare_toml = '[project]\nname = "x"\n'
@@ -186,7 +186,7 @@ def test_pytest_addopts_follows_pytests_choice_of_file() -> None:
 
 
 def test_worker_clone_script_quotes_and_clones_each_worker() -> None:
-    from dashenv.reset_plan import drop_script, worker_clone_script
+    from dashenv.plan.reset import drop_script, worker_clone_script
 
     script = worker_clone_script(
         'db"test', ['db"test_gw0', 'db"test_gw1'], {"environment": "ci", "note": "it's"}
@@ -204,7 +204,7 @@ def test_worker_clone_script_quotes_and_clones_each_worker() -> None:
 
 
 def test_run_databases_are_workers_and_fresh_ones_of_that_database_only() -> None:
-    from dashenv.reset_plan import fresh_database, is_run_database
+    from dashenv.plan.reset import fresh_database, is_run_database
 
     assert is_run_database("dashtam_test_gw3", "dashtam_test")
     assert is_run_database(fresh_database("dashtam_test", "ab12"), "dashtam_test")

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from dashenv.errors import ConfigError
-from dashenv.settings.app import DatabaseURL, load_app_settings
+from dashenv.settings.app import DatabaseURL
 from dashenv.settings.project import load_project
-from dashenv.settings.sources import resolve_environment
+from dashenv.settings.sources import load_app_settings, resolve_environment
 
 
 def resolve(root: Path, name: str = "dev", cli=None, environ=None):

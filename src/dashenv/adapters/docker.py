@@ -23,7 +23,7 @@ from dashenv.errors import DashenvError, ExitCode, OperationFailed, Unreachable
 from dashenv.facts import ComposeModel, ComposeService, Container, PortBinding
 
 if TYPE_CHECKING:
-    from dashenv.plan import ComposeInvocation
+    from dashenv.plan.compose import ComposeInvocation
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dashenv.instances import Lease
+from dashenv.plan.allocation import Lease
 
 
 def state_dir() -> Path:

@@ -57,7 +57,7 @@ def compose(
     ] = None,
 ) -> None:
     """Print the exact docker compose command line dashenv runs for ENV."""
-    from dashenv.workflows.targets import target
+    from dashenv.steps.targets import target
 
     bound = target(state(ctx), env)
     inv = bound.docker.invocation

@@ -10,7 +10,7 @@ from dashenv.cli.params import EnvArg, JsonOpt, confirmer, passthrough_exit
 from dashenv.cli.state import state
 
 if TYPE_CHECKING:
-    from dashenv.reset_plan import Strategy
+    from dashenv.plan.reset import Strategy
 
 
 def register(app: typer.Typer) -> None:

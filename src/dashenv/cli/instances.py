@@ -104,7 +104,7 @@ def gc(
             )
         if not ask(f"remove these {len(found)} ({size(total)})?"):
             raise GuardRefused("nothing was removed", hint="--dry-run lists them")
-    from dashenv import audit
+    from dashenv.adapters import audit
 
     st = state(ctx)
     for g in found:

@@ -40,7 +40,7 @@ def complete_environment(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def complete_service(ctx: typer.Context, incomplete: str) -> list[str]:
     """The environment's services, as its settings name them."""
-    from dashenv.settings.files_layer import with_compose_files
+    from dashenv.observe.compose import with_compose_files
     from dashenv.settings.sources import resolve_environment
 
     try:

@@ -21,7 +21,7 @@ def from_options(
             raise typer.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
         overrides[key.strip()] = value
     if instance is not None:
-        from dashenv.instances import valid_instance
+        from dashenv.plan.allocation import valid_instance
 
         if not valid_instance(instance):
             raise typer.BadParameter(

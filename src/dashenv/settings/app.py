@@ -14,14 +14,8 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dashenv.errors import ConfigError
-from dashenv.settings.envfile import EnvEntry, read_env_file
-from dashenv.settings.sources import (
-    LayerSource,
-    Origin,
-    ResolvedEnvironment,
-    from_sources,
-    validation_error,
-)
+from dashenv.settings.envfile import EnvEntry
+from dashenv.settings.layers import LayerSource, Origin, from_sources, validation_error
 
 
 class AppSettings(BaseSettings):
@@ -111,12 +105,9 @@ class AppView:
         return found
 
 
-def load_app_settings(env: ResolvedEnvironment) -> AppView:
-    shown = env.settings.env_file
-    if env.env_entries is not None and env.settings.env_file == shown:
-        entries = env.env_entries  # the env-file layer read it already
-    else:
-        entries = read_env_file(env.path(shown), shown, env_name=env.name)
+def read_app_settings(entries: dict[str, EnvEntry], shown: str) -> AppView:
+    """The application's settings from an env file's entries (``shown``: its name as
+    configured); raises ConfigError, one line per invalid key."""
     values: dict[str, Any] = {k: e.value for k, e in entries.items()}
     origins = {k: Origin("env file", k, shown, e.line) for k, e in entries.items()}
     source = LayerSource(AppSettings, values, origins)
@@ -126,29 +117,3 @@ def load_app_settings(env: ResolvedEnvironment) -> AppView:
     except ValidationError as exc:
         raise validation_error(exc, origins, shown) from None
     return AppView(settings, entries, origins)
-
-
-def redis_indexes(env: ResolvedEnvironment) -> tuple[int, ...]:
-    """Every Redis index the environment's app uses, the main one first.
-
-    REDIS_URL is the source of truth for the main index (0 when it names none); the
-    ``redis_index`` setting stands in only where there is no REDIS_URL, and a value set for
-    it in a layer that disagrees with REDIS_URL is a configuration error naming both places.
-    ``redis_indexes`` adds the app's further indexes. Without a readable env file, only the
-    settings speak.
-    """
-    s = env.settings
-    try:
-        from_url = env.app.redis_index()
-    except ConfigError:
-        from_url = None
-    origin = env.provenance.get("redis_index")
-    if from_url is not None and s.redis_index is not None and s.redis_index != from_url:
-        shown = origin.describe() if origin is not None else "redis_index"
-        raise ConfigError(
-            f"{env.name}: redis_index is {s.redis_index} ({shown}) but REDIS_URL names index "
-            f"{from_url} ({env.app.where('REDIS_URL')})",
-            hint="REDIS_URL is what the app uses: remove redis_index, or make them agree",
-        )
-    main = from_url if from_url is not None else (s.redis_index or 0)
-    return (main, *[i for i in s.redis_indexes if i != main])

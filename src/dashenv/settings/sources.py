@@ -11,18 +11,16 @@ Highest first: CLI flags > process environment > env file > dashenv.toml > defau
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from pydantic.fields import FieldInfo
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from dashenv.errors import ConfigError
 from dashenv.settings.envfile import EnvEntry, read_env_file
+from dashenv.settings.layers import LayerSource, Origin, from_sources, validation_error
 from dashenv.settings.model import FIELD_NAMES, EnvironmentSettings
 from dashenv.settings.project import BUILTIN_ENVIRONMENTS, ProjectConfig
 
@@ -31,79 +29,6 @@ if TYPE_CHECKING:
     from dashenv.settings.app import AppView
 
 ENV_PREFIX = "DASHENV_"
-LAYERS = ("cli", "process env", "env file", "dashenv.toml", "compose files", "default")
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where one value came from."""
-
-    layer: str  # one of LAYERS
-    key: str  # the key as written in that layer
-    path: str | None = None
-    line: int | None = None
-
-    def describe(self) -> str:
-        where = self.path or self.layer
-        if self.path and self.line:
-            where = f"{self.path}:{self.line}"
-        if self.layer == "default":
-            return "default"
-        if self.layer == "cli":
-            return f"--set {self.key}"
-        return f"{where} ({self.key})"
-
-
-class LayerSource(PydanticBaseSettingsSource):
-    """A settings source holding plain values plus the origin of each."""
-
-    def __init__(
-        self, settings_cls: type[BaseSettings], values: dict[str, Any], origins: dict[str, Origin]
-    ):
-        super().__init__(settings_cls)
-        self.values = values
-        self.origins = origins
-
-    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self.values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(self.values)
-
-
-S = TypeVar("S", bound=BaseSettings)
-_CURRENT: ContextVar[tuple[PydanticBaseSettingsSource, ...]] = ContextVar("dashenv_sources")
-_LAYERED: dict[type[BaseSettings], type[BaseSettings]] = {}
-
-
-def _current_sources(
-    cls: type[BaseSettings], settings_cls: type[BaseSettings], *args: Any, **kwargs: Any
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    return _CURRENT.get()
-
-
-def layered_class(model: type[S]) -> type[S]:
-    """``model`` reading exactly the sources ``from_sources`` is given. Built once per process:
-    pydantic builds a class's validators when the class is made (about 10 ms each here), so
-    one class per resolution cost that on every environment resolved."""
-    cls = _LAYERED.get(model)
-    if cls is None:
-        cls = type(
-            model.__name__,
-            (model,),
-            {"settings_customise_sources": classmethod(_current_sources)},
-        )
-        _LAYERED[model] = cls
-    return cls  # type: ignore[return-value]
-
-
-def from_sources(model: type[S], sources: Sequence[PydanticBaseSettingsSource]) -> S:
-    """An instance of ``model`` from these sources only, first wins (raises ValidationError)."""
-    token = _CURRENT.set(tuple(sources))
-    try:
-        return layered_class(model)()
-    finally:
-        _CURRENT.reset(token)
 
 
 @dataclass
@@ -157,16 +82,12 @@ class ResolvedEnvironment:
     def app(self) -> AppView:
         """The application's settings from the env file (raises ConfigError when unusable)."""
         if self._app is None:
-            from dashenv.settings.app import load_app_settings
-
             self._app = load_app_settings(self)
         return self._app
 
     @property
     def redis_indexes(self) -> tuple[int, ...]:
         """Every Redis index the app uses, its main one (REDIS_URL's) first."""
-        from dashenv.settings.app import redis_indexes
-
         return redis_indexes(self)
 
     @property
@@ -308,32 +229,38 @@ def resolve_environment(
     return ResolvedEnvironment(name, layered, provenance, project, entries)
 
 
-def validation_error(
-    exc: ValidationError, provenance: Mapping[str, Origin], what: str
-) -> ConfigError:
-    """One line per invalid field, naming the file (or layer) and the key."""
-    lines = []
-    for err in exc.errors():
-        key = str(err["loc"][0]) if err["loc"] else "?"
-        origin = provenance.get(key)
-        if origin is None or origin.layer == "default":
-            where = f"{what}: {key}"
-        elif origin.path:
-            where = (
-                f"{origin.path}:{origin.line}: {origin.key}"
-                if origin.line
-                else (f"{origin.path}: {origin.key}")
-            )
-        elif origin.layer == "cli":
-            where = f"--set {origin.key}"
-        else:
-            where = f"{origin.layer}: {origin.key}"
-        got = err.get("input")
-        shown = "" if err["type"] == "missing" or isinstance(got, dict) else f" (got {got!r})"
-        lines.append(f"{where}: {err['msg']}{shown}")
-    first, rest = lines[0], lines[1:]
-    return ConfigError(
-        first if not rest else f"{len(lines)} invalid settings: {first}",
-        hint="fix the value where it is set; 'dashenv config show' lists every layer",
-        details="\n".join(rest) or None,
-    )
+def load_app_settings(env: ResolvedEnvironment) -> AppView:
+    from dashenv.settings.app import read_app_settings
+
+    shown = env.settings.env_file
+    if env.env_entries is not None and env.settings.env_file == shown:
+        entries = env.env_entries  # the env-file layer read it already
+    else:
+        entries = read_env_file(env.path(shown), shown, env_name=env.name)
+    return read_app_settings(entries, shown)
+
+
+def redis_indexes(env: ResolvedEnvironment) -> tuple[int, ...]:
+    """Every Redis index the environment's app uses, the main one first.
+
+    REDIS_URL is the source of truth for the main index (0 when it names none); the
+    ``redis_index`` setting stands in only where there is no REDIS_URL, and a value set for
+    it in a layer that disagrees with REDIS_URL is a configuration error naming both places.
+    ``redis_indexes`` adds the app's further indexes. Without a readable env file, only the
+    settings speak.
+    """
+    s = env.settings
+    try:
+        from_url = env.app.redis_index()
+    except ConfigError:
+        from_url = None
+    origin = env.provenance.get("redis_index")
+    if from_url is not None and s.redis_index is not None and s.redis_index != from_url:
+        shown = origin.describe() if origin is not None else "redis_index"
+        raise ConfigError(
+            f"{env.name}: redis_index is {s.redis_index} ({shown}) but REDIS_URL names index "
+            f"{from_url} ({env.app.where('REDIS_URL')})",
+            hint="REDIS_URL is what the app uses: remove redis_index, or make them agree",
+        )
+    main = from_url if from_url is not None else (s.redis_index or 0)
+    return (main, *[i for i in s.redis_indexes if i != main])

@@ -12,7 +12,7 @@ from dashenv.workflows.testing import require_test_role, run_tests
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
-    from dashenv.workflows.targets import Reporter
+    from dashenv.steps.targets import Reporter
 
 
 def ci_run(

@@ -191,12 +191,12 @@ def _write_private(path: Path, text: str) -> None:
 class DetectResult:
     path: Path
     action: str  # "written", "kept"
-    detection: Any = None  # dashenv.detect.Detection
+    detection: Any = None  # dashenv.plan.detect.Detection
 
 
 def project_files(root: Path, depth: int = 4) -> list[str]:
     """The project's files, relative, a few levels deep, skipping VCS, virtualenvs, caches."""
-    from dashenv.detect import SKIP_DIRS
+    from dashenv.plan.detect import SKIP_DIRS
 
     found = []
     for here, dirs, files in os.walk(root):
@@ -209,9 +209,9 @@ def project_files(root: Path, depth: int = 4) -> list[str]:
 def init_detect(root: Path, *, force: bool, verbose: bool = False) -> DetectResult:
     """Guess the project's environments from its files and write a commented dashenv.toml;
     an existing one is kept unless ``force``."""
-    from dashenv.detect import detect, find_environments, render_toml
-    from dashenv.plan import ComposeInvocation
-    from dashenv.settings.files_layer import DEVNULL, ask_compose
+    from dashenv.observe.compose import DEVNULL, ask_compose
+    from dashenv.plan.compose import ComposeInvocation
+    from dashenv.plan.detect import detect, find_environments, render_toml
     from dashenv.settings.project import CONFIG_FILE
 
     path = root / CONFIG_FILE
@@ -247,7 +247,7 @@ def init_detect(root: Path, *, force: bool, verbose: bool = False) -> DetectResu
 
 def _app_dir(root: Path, model: Any) -> str | None:
     """The build context of the service that plays the app, relative to the project."""
-    from dashenv.compose_files import DEFAULT_ROLES, detect_roles
+    from dashenv.plan.compose_files import DEFAULT_ROLES, detect_roles
 
     if model is None:
         return None

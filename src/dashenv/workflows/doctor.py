@@ -120,7 +120,7 @@ def check_certificate(directory: Any, shown: str, now: datetime.datetime) -> Che
 
 
 def doctor(ctx: RunContext, names: list[str]) -> list[Check]:
-    from dashenv.workflows.targets import containers_by_environment, env_by_project, list_engines
+    from dashenv.steps.targets import containers_by_environment, env_by_project, list_engines
 
     checks: list[Check] = []
     engine = _engine_checks(ctx.docker(), checks)
@@ -205,7 +205,7 @@ def _environment_checks(
     mine: list[Container],
     owners: dict[str, str],
 ) -> list[Check]:
-    from dashenv.workflows.targets import environment_conflicts, target_lenient
+    from dashenv.steps.targets import environment_conflicts, target_lenient
 
     checks: list[Check] = []
     bare = ctx.env(name, read_env=False)
@@ -262,7 +262,7 @@ def _environment_checks(
 
 
 def _externals_check(t: Any, compose: Any, name: str) -> Check:
-    from dashenv.plan import missing_prerequisites
+    from dashenv.plan.compose import missing_prerequisites
 
     wanted = compose.external_networks + compose.external_volumes
     if not wanted:
@@ -280,7 +280,7 @@ def _proxy_checks(env: Any, compose: Any, containers: Any, name: str) -> list[Ch
     app's route name must resolve for its URL to answer."""
     from urllib.parse import urlsplit
 
-    from dashenv.compose_files import routes_through_proxy, running_proxies
+    from dashenv.plan.compose_files import routes_through_proxy, running_proxies
 
     routed = routes_through_proxy(compose)
     if not routed:
@@ -320,7 +320,7 @@ def _proxy_checks(env: Any, compose: Any, containers: Any, name: str) -> list[Ch
 
 
 def _interfaces_check(services: Any, name: str) -> Check:
-    from dashenv.plan import open_to_all_interfaces
+    from dashenv.plan.compose import open_to_all_interfaces
 
     opened = open_to_all_interfaces(services)
     if opened:

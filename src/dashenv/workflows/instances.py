@@ -38,8 +38,8 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
     from dashenv.adapters.docker import PROJECT_LABEL
     from dashenv.adapters.host import port_in_use
     from dashenv.adapters.registry import Registry
-    from dashenv.instances import allocate, instance_name, port_range, slots_of
-    from dashenv.settings.instance_layer import checkout_of, fixed_slots
+    from dashenv.observe.instance import checkout_of, fixed_slots
+    from dashenv.plan.allocation import allocate, instance_name, port_range, slots_of
 
     base = ctx.env(name, base=True)
     if base.files is None:
@@ -105,7 +105,7 @@ def release(ctx: RunContext, name: str) -> list[str]:
     """After ``down --volumes``: the instance's leases go back to the pool and its override
     file is removed (its next start allocates again)."""
     from dashenv.adapters.registry import Registry
-    from dashenv.settings.instance_layer import checkout_of, current_instance, override_path
+    from dashenv.observe.instance import checkout_of, current_instance, override_path
 
     base = ctx.env(name, base=True, read_env=False)
     registry = Registry()
@@ -271,10 +271,10 @@ def _forget_checkouts(gone: set[str]) -> None:
 def _database_garbage(ctx: RunContext) -> list[Garbage]:
     """Scratch databases of this checkout's running environments (test roles only), and
     automatic snapshots beyond snapshot_keep (any role: they are dashenv's own copies)."""
+    from dashenv.adapters.locks import is_held
     from dashenv.adapters.postgres import Postgres
     from dashenv.errors import DashenvError
-    from dashenv.locks import is_held
-    from dashenv.reset_plan import ResetNames, is_run_database
+    from dashenv.plan.reset import ResetNames, is_run_database
     from dashenv.workflows.reset import reset_names
     from dashenv.workflows.snapshots import parse_listing
     from dashenv.workflows.workers import lock_path
@@ -337,7 +337,7 @@ def owner_checkout(ctx: RunContext, name: str) -> Path | None:
     linked git worktree; None where this checkout is that one."""
     from dashenv.adapters.git import main_worktree
     from dashenv.adapters.registry import Registry
-    from dashenv.settings.instance_layer import checkout_of
+    from dashenv.observe.instance import checkout_of
 
     base = ctx.env(name, base=True, read_env=False)
     here = checkout_of(base)

@@ -17,8 +17,8 @@ from dashenv.errors import (
     HealthTimeout,
     OperationFailed,
 )
-from dashenv.plan import Endpoints, endpoints, health_progress, unpublished_ports
-from dashenv.workflows.targets import (
+from dashenv.plan.compose import Endpoints, endpoints, health_progress, unpublished_ports
+from dashenv.steps.targets import (
     Quiet,
     Reporter,
     Target,
@@ -123,7 +123,7 @@ def _note_missing_proxy(
 ) -> None:
     """The files route the app through Traefik and no Traefik runs: say so (the stack starts
     all the same; only the route waits for the proxy)."""
-    from dashenv.compose_files import routes_through_proxy, running_proxies
+    from dashenv.plan.compose_files import routes_through_proxy, running_proxies
 
     routed = routes_through_proxy(compose)
     if routed and not running_proxies(containers):
@@ -135,7 +135,7 @@ def _note_missing_proxy(
 
 def check_prerequisites(t: Target, compose: ComposeModel) -> None:
     """External networks and volumes are checked before anything starts (exit 1)."""
-    from dashenv.plan import missing_prerequisites
+    from dashenv.plan.compose import missing_prerequisites
 
     if not compose.external_networks and not compose.external_volumes:
         return
@@ -367,7 +367,7 @@ def build(ctx: RunContext, name: str, services: list[str], no_cache: bool) -> No
 
 
 def ps(ctx: RunContext, names: list[str]) -> dict[str, list[Container]]:
-    from dashenv.workflows.targets import list_engines
+    from dashenv.steps.targets import list_engines
 
     listings, errors = list_engines(ctx, names)
     if errors:

@@ -18,7 +18,7 @@ from dashenv.errors import ConfigError, GuardRefused
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
-    from dashenv.migrations import Graph
+    from dashenv.plan.migrations import Graph
     from dashenv.settings.sources import ResolvedEnvironment
 
 
@@ -41,7 +41,7 @@ def alembic_ini(env: ResolvedEnvironment) -> Path | None:
 def alembic_graph(env: ResolvedEnvironment) -> Graph | None:
     """The code's revision graph, read from the files; None when the environment has no
     alembic_config (a project migrating with another tool)."""
-    from dashenv.migrations import read_config, read_graph
+    from dashenv.plan.migrations import read_config, read_graph
 
     path = alembic_ini(env)
     if path is None:
@@ -104,7 +104,7 @@ def revision(
 
 
 def _version_dirs(env: ResolvedEnvironment) -> tuple[Path, ...]:
-    from dashenv.migrations import read_config
+    from dashenv.plan.migrations import read_config
 
     path = _require_alembic(env)
     return read_config(path, str(env.settings.alembic_config)).version_locations
@@ -128,7 +128,7 @@ def downgrade(
 ) -> DowngradeResult:
     """A downgrade removes data: on a protected environment it is confirmed by typing the
     environment's name (or --yes), refused without a terminal, and a snapshot comes first."""
-    from dashenv import audit
+    from dashenv.adapters import audit
     from dashenv.workflows.snapshots import take
 
     env = ctx.env(name)

@@ -4,7 +4,7 @@ Strategies: ``template`` clones a template database of the migrated schema, keye
 hash of the migrations and rebuilt when they change; ``migrate`` re-runs the migrations
 into an empty database. Either way the new database is built under a scratch name and
 swapped in atomically, so an interruption leaves the old or the new one, never neither.
-The names, the leftovers and the steps are planned in ``dashenv.reset_plan``; why a reset
+The names, the leftovers and the steps are planned in ``dashenv.plan.reset``; why a reset
 is refused is decided in ``dashenv.guards``.
 """
 
@@ -32,7 +32,7 @@ from dashenv.guards import (
     check_reset,
     check_static,
 )
-from dashenv.reset_plan import (
+from dashenv.plan.reset import (
     DATABASE_OPTIONS,
     SERVER_FLAGS,
     ResetNames,
@@ -208,7 +208,7 @@ def protected_targets(
 
 def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
     from dashenv.adapters.postgres import DatabaseState, Postgres
-    from dashenv.workflows.targets import target
+    from dashenv.steps.targets import target
 
     env = ctx.env(name)
     s = env.settings
@@ -312,7 +312,7 @@ def _reset_lock(
     ctx: RunContext, name: str, wait: bool, say: Callable[[str], None]
 ) -> Iterator[bool]:
     """Hold the environment's reset lock; yields whether another reset had to be waited for."""
-    from dashenv.locks import acquire
+    from dashenv.adapters.locks import acquire
 
     root = ctx.project().root
     file_lock, waited = acquire(
@@ -331,7 +331,7 @@ def _reset_lock(
 
 
 def _refuse(ctx: RunContext, name: str, verdicts: list[Verdict], target: str) -> GuardRefused:
-    from dashenv import audit
+    from dashenv.adapters import audit
 
     failed = [v for v in verdicts if not v.passed]
     audit.record(
@@ -358,7 +358,7 @@ def _apply(
     started: float,
     say: Callable[[str], None],
 ) -> ResetResult:
-    from dashenv import audit
+    from dashenv.adapters import audit
 
     pg = o.postgres
     for broken in pg.invalid_databases():  # an interrupted drop's; they can only be dropped

@@ -135,7 +135,7 @@ def _tidy(ctx: RunContext, t: _Target) -> None:
     snapshot or of a restore's scratch copy interrupted (Ctrl-C cancels the statement) left
     that database invalid: it can only be dropped, so the drop is finished (audited).
     """
-    from dashenv import audit
+    from dashenv.adapters import audit
 
     if t.database in t.pg.database_names():
         t.pg.allow_connections(t.database, True)
@@ -195,7 +195,7 @@ def _auto_name(existing: list[Snapshot]) -> str:
 
 def _prune(ctx: RunContext, t: _Target, say: Callable[[str], None]) -> None:
     """Automatic snapshots beyond the configured number go, oldest first (audited)."""
-    from dashenv import audit
+    from dashenv.adapters import audit
 
     autos = [s for s in _list(t) if s.auto]
     keep = t.env.settings.snapshot_keep
@@ -261,7 +261,7 @@ def _confirm(
 def delete(
     ctx: RunContext, name: str, snap: str, *, yes: bool, confirm: Callable[[str], bool] | None
 ) -> Snapshot:
-    from dashenv import audit
+    from dashenv.adapters import audit
 
     t = _target(ctx, name)
     with t.pg:
@@ -317,7 +317,7 @@ def restore(
 ) -> RestoreResult:
     """Put a snapshot (or a dump file) in place of ENV's database; the current state is kept
     as an automatic snapshot first."""
-    from dashenv import audit
+    from dashenv.adapters import audit
 
     if from_file is not None and not from_file.is_file():
         raise ConfigError(
@@ -381,7 +381,7 @@ def restore(
 
 
 def _pg_restore(ctx: RunContext, t: _Target, database: str, path: Path) -> None:
-    from dashenv.workflows.targets import target
+    from dashenv.steps.targets import target
 
     bound = target(ctx, t.env.name)
     user = t.pg.user
@@ -394,7 +394,7 @@ def _pg_restore(ctx: RunContext, t: _Target, database: str, path: Path) -> None:
 
 def dump(ctx: RunContext, name: str, path: Path) -> Path:
     """ENV's database into FILE (pg_dump's custom format, run in the postgres container)."""
-    from dashenv.workflows.targets import target
+    from dashenv.steps.targets import target
 
     t = _target(ctx, name)
     bound = target(ctx, name)

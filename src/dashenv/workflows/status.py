@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from dashenv import SCHEMA_VERSION
 from dashenv.errors import DashenvError
-from dashenv.reset_plan import SERVER_FLAGS
+from dashenv.plan.reset import SERVER_FLAGS
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
@@ -58,7 +58,7 @@ def containers_part(containers: list[Container], expected: list[str]) -> dict[st
 
 def migrations_part(env: ResolvedEnvironment, current: tuple[str, ...] | None) -> dict[str, Any]:
     """Where the database stands against the code's Alembic heads (read from the files)."""
-    from dashenv.migrations import MigrationState, database_state
+    from dashenv.plan.migrations import MigrationState, database_state
     from dashenv.workflows.migrate import alembic_graph
 
     try:
@@ -81,7 +81,7 @@ def worker_databases_part(databases: list[dict[str, Any]], database: str) -> lis
     """The pytest-xdist worker databases and dashenv_fresh_database clones of ``database``
     that exist now: a run's while it runs, a killed run's orphans after it (the next run and
     'dashenv test clean' drop them)."""
-    from dashenv.reset_plan import is_run_database
+    from dashenv.plan.reset import is_run_database
 
     return [d["name"] for d in databases if is_run_database(d["name"], database)]
 
@@ -144,7 +144,7 @@ def redis_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
 
 def app_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
     from dashenv.adapters.http import get_health
-    from dashenv.plan import endpoints
+    from dashenv.plan.compose import endpoints
 
     s = env.settings
     url = endpoints(s, proxy_url=env.proxy_url).app
@@ -262,7 +262,7 @@ def status(
     """The status document for ``names``, and the engine's error when it could not be
     reached. With ``explicit`` false (``--all``), environments that are simply not running
     are reported but do not make the result unhealthy."""
-    from dashenv.workflows.targets import containers_by_environment, list_engines
+    from dashenv.steps.targets import containers_by_environment, list_engines
 
     project = ctx.project()
     engines = {n: ctx.engine_of(n) for n in names}  # resolved here, before the threads

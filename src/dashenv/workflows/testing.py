@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dashenv.errors import ExitCode
+from dashenv.steps.targets import target
 from dashenv.workflows import lifecycle, reset
-from dashenv.workflows.targets import target
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
+    from dashenv.steps.targets import Reporter, Target
     from dashenv.workflows.lifecycle import UpResult
     from dashenv.workflows.reset import ResetResult
-    from dashenv.workflows.targets import Reporter, Target
 
 
 @dataclass
@@ -98,7 +98,7 @@ def worker_count(t: Target, command: str, say: Callable[[str], None]) -> int:
     then the command line (the last -n wins); auto and logical are the container's CPUs."""
     import json
 
-    from dashenv.reset_plan import numprocesses, pytest_addopts, xdist_workers
+    from dashenv.plan.reset import numprocesses, pytest_addopts, xdist_workers
 
     words = shlex.split(command)
     value = numprocesses(words)

@@ -57,7 +57,7 @@ def take_lock(
     ctx: RunContext, name: str, *, wait: bool, say: Callable[[str], None]
 ) -> BaseFileLock:
     """The environment's worker lock, held for the whole run."""
-    from dashenv.locks import acquire
+    from dashenv.adapters.locks import acquire
 
     root = ctx.project().root
     lock, _ = acquire(
@@ -90,8 +90,8 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
     Call with the worker lock held and after the environment's reset."""
     from dashenv.adapters.redis import Redis
     from dashenv.guards import check_reset
-    from dashenv.reset_plan import is_run_database, url_with_database, worker_databases
-    from dashenv.reset_plan import worker_indexes as allocate
+    from dashenv.plan.reset import is_run_database, url_with_database, worker_databases
+    from dashenv.plan.reset import worker_indexes as allocate
     from dashenv.workflows.reset import _refuse, observe, reset_names
     from dashenv.workflows.testing import host_environment
 
@@ -171,10 +171,10 @@ def prepare_in_network(
     is the environment's own by construction. The database is cloned from the environment's
     database, which its app has just migrated. Call with the worker lock held."""
     from dashenv.errors import ConfigError
-    from dashenv.reset_plan import worker_clone_script, worker_databases
-    from dashenv.reset_plan import worker_indexes as allocate
+    from dashenv.plan.reset import worker_clone_script, worker_databases
+    from dashenv.plan.reset import worker_indexes as allocate
+    from dashenv.steps.targets import target
     from dashenv.workflows.reset import precheck
-    from dashenv.workflows.targets import target
 
     precheck(ctx, name)  # role, TESTING, "test" in the database name
     t = target(ctx, name)
@@ -238,8 +238,8 @@ def finish(ctx: RunContext, workers: WorkerSet) -> None:
     from dashenv.adapters.postgres import Postgres
 
     if workers.inside:
-        from dashenv.reset_plan import drop_script
-        from dashenv.workflows.targets import target
+        from dashenv.plan.reset import drop_script
+        from dashenv.steps.targets import target
 
         t = target(ctx, workers.environment)
         script = drop_script([w.database for w in workers.workers])

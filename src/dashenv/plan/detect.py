@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from dashenv.compose_files import DEFAULT_ROLES, detect_roles
 from dashenv.facts import ComposeModel
+from dashenv.plan.compose_files import DEFAULT_ROLES, detect_roles
 
 # docker-compose.dev.yml, compose.test.yaml, docker-compose-ci.yml
 COMPOSE_FILE = re.compile(r"^(?:docker-)?compose[.-]([a-z0-9][a-z0-9_-]*)\.ya?ml$")

@@ -240,6 +240,6 @@ def reconcile(
 
 
 def _port_variable(port_key: str) -> str:
-    from dashenv.plan import PORT_VARIABLES
+    from dashenv.plan.compose import PORT_VARIABLES
 
     return PORT_VARIABLES[port_key]

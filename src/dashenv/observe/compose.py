@@ -1,6 +1,6 @@
 """The compose files' layer: ``docker compose config`` asked once, its reduced model cached
 under ``.dashenv/cache/`` by everything it depends on (the files, the env file, the
-interpolation variables), and the settings reconciled with it (``dashenv.compose_files``).
+interpolation variables), and the settings reconciled with it (``dashenv.plan.compose_files``).
 
 An unchanged project costs no Compose call: the cache answers. Where Compose cannot be asked
 (no Docker CLI, files Compose rejects), the settings stay as the layers gave them and the
@@ -19,7 +19,7 @@ from dashenv.errors import DashenvError
 
 if TYPE_CHECKING:
     from dashenv.facts import ComposeModel
-    from dashenv.plan import ComposeInvocation
+    from dashenv.plan.compose import ComposeInvocation
     from dashenv.settings.sources import ResolvedEnvironment
 
 DEVNULL = Path(os.devnull)
@@ -32,9 +32,10 @@ def cache_path(root: Path, name: str) -> Path:
 def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> ResolvedEnvironment:
     """``env`` with what its compose files say applied (a ConfigError where an explicit
     setting contradicts them)."""
-    from dashenv.compose_files import cache_key, declared_name, reconcile
-    from dashenv.plan import compose_invocation
-    from dashenv.settings.sources import FilesView, Origin
+    from dashenv.plan.compose import compose_invocation
+    from dashenv.plan.compose_files import cache_key, declared_name, reconcile
+    from dashenv.settings.layers import Origin
+    from dashenv.settings.sources import FilesView
 
     s = env.settings
     files = [env.path(f) for f in s.compose_files]
@@ -91,7 +92,7 @@ def ask_compose(inv: ComposeInvocation, verbose: bool = False) -> ComposeModel |
 
 
 def _cached(root: Path, name: str, key: str) -> ComposeModel | None:
-    from dashenv.compose_files import model_from_json
+    from dashenv.plan.compose_files import model_from_json
 
     try:
         data = json.loads(cache_path(root, name).read_text())
@@ -101,7 +102,7 @@ def _cached(root: Path, name: str, key: str) -> ComposeModel | None:
 
 
 def _store(root: Path, name: str, key: str, model: ComposeModel) -> None:
-    from dashenv.compose_files import model_to_json
+    from dashenv.plan.compose_files import model_to_json
 
     path = cache_path(root, name)
     try:

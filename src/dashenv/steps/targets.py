@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from dashenv.errors import DashenvError
-from dashenv.plan import compose_invocation, environment_containers, find_conflicts
+from dashenv.plan.compose import compose_invocation, environment_containers, find_conflicts
 
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
     from dashenv.context import RunContext
     from dashenv.facts import ComposeModel, ComposeService, Container
-    from dashenv.plan import Conflict
+    from dashenv.plan.compose import Conflict
     from dashenv.settings.model import EnvironmentSettings
     from dashenv.settings.sources import ResolvedEnvironment
 

@@ -30,7 +30,7 @@ def current_instance(env: ResolvedEnvironment, explicit: str | None, data: Regis
     """This checkout's instance of ``env``: the one asked for (--instance, DASHENV_INSTANCE),
     else none ("") where this checkout owns the default project or nobody does yet, else the
     checkout's instance name (from its directory)."""
-    from dashenv.instances import instance_name
+    from dashenv.plan.allocation import instance_name
 
     if explicit is not None:
         return explicit
@@ -45,7 +45,7 @@ def current_instance(env: ResolvedEnvironment, explicit: str | None, data: Regis
 def role_slots(env: ResolvedEnvironment) -> dict[str, str]:
     """Port setting -> the slot ("<service>:<container port>") its role's service publishes
     (for the app and callback, their first published port)."""
-    from dashenv.compose_files import PORT_ROLES
+    from dashenv.plan.compose_files import PORT_ROLES
 
     found: dict[str, str] = {}
     if env.files is None:
@@ -80,9 +80,9 @@ def with_instance(
 ) -> ResolvedEnvironment:
     """``env`` as this checkout's instance runs it (unchanged for the owner without leases)."""
     from dashenv.adapters.registry import Registry
-    from dashenv.instances import InstanceSpec, override_file
-    from dashenv.settings.files_layer import with_compose_files
-    from dashenv.settings.sources import Origin
+    from dashenv.observe.compose import with_compose_files
+    from dashenv.plan.allocation import InstanceSpec, override_file
+    from dashenv.settings.layers import Origin
 
     if env.files is None:
         return env  # Compose could not be asked: nothing to make an instance of
