@@ -70,14 +70,15 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
     """Run the test setup through every guard, and with ``workers`` a database and a Redis
     index per pytest-xdist worker; what the fixtures need, as plain data."""
     from dashenv.errors import DashenvError
-    from dashenv.workflows.testing import host_environment, setup
+    from dashenv.steps.targets import host_environment
+    from dashenv.workflows.testing import setup
 
     name = config.getoption("--dashenv-env")
     wait = not config.getoption("--dashenv-no-wait")
     st = _context(config)
     try:
         if workers:  # the run's lock first: two runs never share worker databases
-            from dashenv.workflows.workers import prepare, take_lock
+            from dashenv.steps.workers import prepare, take_lock
 
             config._dashenv_lock = take_lock(st, name, wait=wait, say=_say)  # type: ignore[attr-defined]
         result = setup(st, name, wait=wait)
@@ -144,7 +145,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     try:
         if data is not None and "workers" in data and getattr(config, "workerinput", None) is None:
             from dashenv.errors import DashenvError
-            from dashenv.workflows.workers import Worker, WorkerSet, finish
+            from dashenv.steps.workers import Worker, WorkerSet, finish
 
             prepared = data["workers"]
             workers = WorkerSet(

@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 
 from dashenv.plan.migrations import Revision, build_graph
-from dashenv.workflows.certs import ensure_certs, read_expiry
+from dashenv.steps.certs import ensure_certs, read_expiry
 from dashenv.workflows.doctor import check_certificate, check_env_file, migrations_check
 from dashenv.workflows.status import migration_problems, problems
 

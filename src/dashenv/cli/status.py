@@ -124,7 +124,7 @@ def certs(
     Written to certs/ (host_names in dashenv.toml add names); the key is mode 0600.
     Existing files are kept unless --force.
     """
-    from dashenv.workflows.certs import ensure_certs
+    from dashenv.steps.certs import ensure_certs
 
     st = state(ctx)
     options = st.project().options

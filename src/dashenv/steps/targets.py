@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from dashenv.errors import DashenvError
+from dashenv.errors import ConfigError, DashenvError, OperationFailed
 from dashenv.plan.compose import compose_invocation, environment_containers, find_conflicts
 
 if TYPE_CHECKING:
@@ -191,3 +191,46 @@ def environment_conflicts(
                 if port not in own_ports:
                     probes[port] = port_in_use(host_ip, port)
     return find_conflicts(project_name, services, containers, probes, owners)
+
+
+def exec_in(
+    ctx: RunContext,
+    name: str,
+    service: str,
+    command: list[str],
+    tty: bool,
+    *,
+    user: str | None = None,
+) -> int:
+    t = target(ctx, name)
+    t.docker.ping()
+    services = t.compose_model().services
+    if service not in services:
+        raise ConfigError(
+            f"{name} has no service {service!r}", hint=f"services: {', '.join(services)}"
+        )
+    running = {c.service for c in t.docker.project_containers() if c.state == "running"}
+    if service not in running:
+        raise OperationFailed(
+            f"{service} is not running in {name}", hint=f"start it with 'dashenv up {name}'"
+        )
+    flags = ([] if tty else ["-T"]) + (["--user", user] if user else [])
+    return t.docker.run_attached(t.docker.compose_argv("exec", *flags, service, *command))
+
+
+def host_environment(ctx: RunContext, name: str) -> dict[str, str]:
+    """What a test command run on the host needs: the URLs as seen from the host."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    env = ctx.env(name)
+    s = env.settings
+    app = env.app
+    values = {k: e.value for k, e in app.entries.items() if not k.startswith("DASHENV_")}
+    if app.settings.DATABASE_URL and s.postgres_port:
+        parts = urlsplit(app.settings.DATABASE_URL)
+        auth = parts.netloc.rpartition("@")[0]
+        netloc = f"{auth}@{s.host}:{s.postgres_port}" if auth else f"{s.host}:{s.postgres_port}"
+        values["DATABASE_URL"] = urlunsplit(parts._replace(netloc=netloc))
+    if s.redis_port:
+        values["REDIS_URL"] = f"redis://{s.host}:{s.redis_port}/{env.redis_index}"
+    return values

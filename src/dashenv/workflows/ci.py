@@ -7,8 +7,8 @@ import signal
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from dashenv.steps.test_command import require_test_role, run_tests
 from dashenv.workflows import lifecycle
-from dashenv.workflows.testing import require_test_role, run_tests
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext

@@ -82,7 +82,7 @@ def check_env_file(name: str, path: Any, shown: str, example: Any, example_shown
 
 
 def check_certificate(directory: Any, shown: str, now: datetime.datetime) -> Check:
-    from dashenv.workflows.certs import CERT_FILE, KEY_FILE, read_expiry
+    from dashenv.steps.certs import CERT_FILE, KEY_FILE, read_expiry
 
     cert, key = directory / CERT_FILE, directory / KEY_FILE
     if not cert.is_file() or not key.is_file():
@@ -430,7 +430,7 @@ def migrations_check(name: str, mig: dict[str, Any]) -> Check:
 
 
 def _migrations_check(env: Any, current: tuple[str, ...] | None) -> Check:
-    from dashenv.workflows.status import migrations_part
+    from dashenv.steps.migrations import migrations_part
 
     return migrations_check(env.name, migrations_part(env, current))
 

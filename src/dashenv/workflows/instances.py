@@ -4,7 +4,6 @@ and garbage collection of what removed checkouts and killed runs left behind."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -14,116 +13,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dashenv.context import RunContext
     from dashenv.facts import Container
-
-
-def _checkout_of_workdir(working_dir: str) -> str | None:
-    """The checkout a compose project was started from (Compose's working_dir label: the
-    directory of its first compose file), if it still exists."""
-    from dashenv.errors import ConfigError
-    from dashenv.settings.project import find_project_dir
-
-    path = Path(working_dir)
-    if not path.is_dir():
-        return None
-    try:
-        return str(find_project_dir(path).resolve())
-    except ConfigError:
-        return str(path.resolve())
-
-
-def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
-    """Before ``name`` starts: record who owns its default project (the checkout Compose
-    recorded on its containers, else this one), and for an instance its name and leased host
-    ports (stable across down/up). Returns the instance ("" for the owner)."""
-    from dashenv.adapters.docker import PROJECT_LABEL
-    from dashenv.adapters.host import port_in_use
-    from dashenv.adapters.registry import Registry
-    from dashenv.observe.instance import checkout_of, fixed_slots
-    from dashenv.plan.allocation import allocate, instance_name, port_range, slots_of
-
-    base = ctx.env(name, base=True)
-    if base.files is None:
-        return ""
-    checkout = checkout_of(base)
-    project = base.settings.project_name
-    registry = Registry()
-    known = registry.read().owners.get(project)
-    engine_owner = None
-    docker = ctx.docker(ctx.engine_of(name))
-    if ctx.instance is None and (known is None or not Path(known).is_dir()):
-        for c in docker.containers({"label": f"{PROJECT_LABEL}={project}"}):
-            found = _checkout_of_workdir(c.working_dir) if c.working_dir else None
-            if found and found != checkout:
-                engine_owner = found
-                break
-    busy_seen: list[int] = []
-    with registry.change() as data:
-        if ctx.instance is None:
-            owner = data.owners.get(project)
-            if owner is None or not Path(owner).is_dir():
-                data.owners[project] = owner = engine_owner or checkout
-            if owner == checkout:
-                instance = ""
-            else:
-                taken = {v for k, v in data.names.items() if k != checkout}
-                instance = data.names.get(checkout) or instance_name(checkout, taken)
-                data.names[checkout] = instance
-        else:
-            instance = ctx.instance
-        if not instance:
-            ctx.forget(name)
-            return ""
-        fixed = fixed_slots(base)
-        slots = [slot for slot, _, _, _ in slots_of(base.files.model) if slot not in fixed]
-        published = {p.host_port for c in docker.all_containers() for p in c.ports}
-
-        def busy(port: int) -> bool:
-            taken = port in published or port_in_use(base.settings.host, port)
-            if taken:
-                busy_seen.append(port)
-            return taken
-
-        _ports, new = allocate(
-            data.leases,
-            checkout,
-            name,
-            instance,
-            slots,
-            busy,
-            port_range(os.environ.get("DASHENV_PORT_RANGE")),
-        )
-        data.leases += new
-    if new:
-        shown = ", ".join(f"{lease.port} ({lease.slot.split(':')[0]})" for lease in new)
-        skipped = f"; skipped {', '.join(map(str, busy_seen))}, in use" if busy_seen else ""
-        say(f"{name} runs as instance {instance} here: allocated host ports {shown}{skipped}")
-    ctx.forget(name)
-    return instance
-
-
-def release(ctx: RunContext, name: str) -> list[str]:
-    """After ``down --volumes``: the instance's leases go back to the pool and its override
-    file is removed (its next start allocates again)."""
-    from dashenv.adapters.registry import Registry
-    from dashenv.observe.instance import checkout_of, current_instance, override_path
-
-    base = ctx.env(name, base=True, read_env=False)
-    registry = Registry()
-    checkout = checkout_of(base)
-    instance = current_instance(base, ctx.instance, registry.read())
-    with registry.change() as data:
-        mine = [
-            lease
-            for lease in data.leases
-            if (lease.checkout, lease.environment, lease.instance) == (checkout, name, instance)
-        ]
-        data.leases = [lease for lease in data.leases if lease not in mine]
-    override = base.project.root / override_path(name, instance)
-    override.unlink(missing_ok=True)
-    ctx.forget(name)
-    if not mine:
-        return []
-    return [f"released host ports {', '.join(str(lease.port) for lease in mine)}"]
 
 
 @dataclass
@@ -275,9 +164,9 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
     from dashenv.adapters.postgres import Postgres
     from dashenv.errors import DashenvError
     from dashenv.plan.reset import ResetNames, is_run_database
-    from dashenv.workflows.reset import reset_names
-    from dashenv.workflows.snapshots import parse_listing
-    from dashenv.workflows.workers import lock_path
+    from dashenv.steps.resetting import reset_names
+    from dashenv.steps.snapshots import parse_listing
+    from dashenv.steps.workers import lock_path
 
     found: list[Garbage] = []
     for name in ctx.environment_names():

@@ -28,6 +28,7 @@ from dashenv.steps.targets import (
     target,
     target_lenient,
 )
+from dashenv.steps.targets import exec_in as exec_in  # the exec, shell and psql commands'
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
@@ -38,7 +39,7 @@ POLL_SECONDS = 0.5
 
 def ensure_env_file(ctx: RunContext, name: str, say: Callable[[str], None]) -> None:
     """``up`` creates a missing env file from its example, as ``init`` would, and says so."""
-    from dashenv.workflows.config import init_environment
+    from dashenv.steps.envfiles import init_environment
 
     bare = ctx.env(name, read_env=False)
     if bare.path(bare.settings.env_file).exists():
@@ -49,8 +50,8 @@ def ensure_env_file(ctx: RunContext, name: str, say: Callable[[str], None]) -> N
 
 
 def ensure_certs(ctx: RunContext, say: Callable[[str], None]) -> None:
-    from dashenv.workflows.certs import CERT_FILE, KEY_FILE
-    from dashenv.workflows.certs import ensure_certs as make
+    from dashenv.steps.certs import CERT_FILE, KEY_FILE
+    from dashenv.steps.certs import ensure_certs as make
 
     directory = ctx.certs_dir()
     if (directory / CERT_FILE).is_file() and (directory / KEY_FILE).is_file():
@@ -175,7 +176,7 @@ def up(
     rep = reporter or Quiet()
     started = time.monotonic()
     ensure_env_file(ctx, name, rep.say)
-    from dashenv.workflows.instances import claim
+    from dashenv.steps.leases import claim
 
     claim(ctx, name, rep.say)  # owner, or an instance with its own names and ports
     extra = {"up_timeout": str(timeout)} if timeout is not None else None
@@ -341,7 +342,7 @@ def down(
     t.docker.down(volumes=volumes)
     notes.append(f"{name} is down" + (" and its volumes are removed" if volumes else ""))
     if volumes:  # the instance is removed: its host ports go back to the pool
-        from dashenv.workflows.instances import release
+        from dashenv.steps.leases import release
 
         notes += release(ctx, name)
     return notes
@@ -401,31 +402,6 @@ def logs(
         secrets = t.env.app.secrets()
     code = t.docker.run_filtered(t.docker.compose_argv(*args, *services), secrets)
     return 0 if follow and code == ExitCode.INTERRUPTED else code
-
-
-def exec_in(
-    ctx: RunContext,
-    name: str,
-    service: str,
-    command: list[str],
-    tty: bool,
-    *,
-    user: str | None = None,
-) -> int:
-    t = target(ctx, name)
-    t.docker.ping()
-    services = t.compose_model().services
-    if service not in services:
-        raise ConfigError(
-            f"{name} has no service {service!r}", hint=f"services: {', '.join(services)}"
-        )
-    running = {c.service for c in t.docker.project_containers() if c.state == "running"}
-    if service not in running:
-        raise OperationFailed(
-            f"{service} is not running in {name}", hint=f"start it with 'dashenv up {name}'"
-        )
-    flags = ([] if tty else ["-T"]) + (["--user", user] if user else [])
-    return t.docker.run_attached(t.docker.compose_argv("exec", *flags, service, *command))
 
 
 def psql_command(ctx: RunContext, name: str, extra: list[str]) -> tuple[str, list[str]]:

@@ -15,38 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dashenv.errors import ConfigError, GuardRefused
+from dashenv.steps.migrations import alembic_ini
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
-    from dashenv.plan.migrations import Graph
     from dashenv.settings.sources import ResolvedEnvironment
-
-
-def alembic_ini(env: ResolvedEnvironment) -> Path | None:
-    """The environment's alembic.ini; None without Alembic; a configured file that does
-    not exist is a configuration error naming the layer that set it."""
-    s = env.settings
-    if not s.alembic_config:
-        return None
-    path = env.path(s.alembic_config)
-    if not path.is_file():
-        raise env.missing_path(
-            "alembic_config",
-            s.alembic_config,
-            "point alembic_config at alembic.ini, or set it to none without Alembic",
-        )
-    return path
-
-
-def alembic_graph(env: ResolvedEnvironment) -> Graph | None:
-    """The code's revision graph, read from the files; None when the environment has no
-    alembic_config (a project migrating with another tool)."""
-    from dashenv.plan.migrations import read_config, read_graph
-
-    path = alembic_ini(env)
-    if path is None:
-        return None
-    return read_graph(read_config(path, str(env.settings.alembic_config)))
 
 
 def _require_alembic(env: ResolvedEnvironment) -> Path:
@@ -67,7 +40,7 @@ def run_alembic(
     ctx: RunContext, name: str, args: list[str], *, tty: bool, user: str | None = None
 ) -> int:
     """``alembic ARGS`` in ENV's app container, on the user's terminal; its exit code."""
-    from dashenv.workflows.lifecycle import exec_in
+    from dashenv.steps.targets import exec_in
 
     env = ctx.env(name)
     _require_alembic(env)
@@ -129,7 +102,7 @@ def downgrade(
     """A downgrade removes data: on a protected environment it is confirmed by typing the
     environment's name (or --yes), refused without a terminal, and a snapshot comes first."""
     from dashenv.adapters import audit
-    from dashenv.workflows.snapshots import take
+    from dashenv.steps.snapshots import take
 
     env = ctx.env(name)
     _require_alembic(env)

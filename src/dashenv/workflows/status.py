@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from dashenv import SCHEMA_VERSION
 from dashenv.errors import DashenvError
 from dashenv.plan.reset import SERVER_FLAGS
+from dashenv.steps.migrations import migrations_part
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
@@ -56,23 +57,8 @@ def containers_part(containers: list[Container], expected: list[str]) -> dict[st
     return {"list": rows, "expected": expected, "not_ready": missing}
 
 
-def migrations_part(env: ResolvedEnvironment, current: tuple[str, ...] | None) -> dict[str, Any]:
-    """Where the database stands against the code's Alembic heads (read from the files)."""
-    from dashenv.plan.migrations import MigrationState, database_state
-    from dashenv.workflows.migrate import alembic_graph
-
-    try:
-        graph = alembic_graph(env)
-    except DashenvError as exc:
-        return MigrationState("unknown", current or (), reason=exc.message).as_dict()
-    if graph is None:
-        reason = "no alembic_config: dashenv cannot know where this database stands"
-        return MigrationState("unknown", current or (), reason=reason).as_dict()
-    return database_state(graph, current).as_dict()
-
-
 def snapshots_part(pg: Any, database: str) -> list[dict[str, Any]]:
-    from dashenv.workflows.snapshots import parse_listing
+    from dashenv.steps.snapshots import parse_listing
 
     return [s.as_dict() for s in parse_listing(pg, database)]
 

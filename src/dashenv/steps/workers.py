@@ -92,14 +92,14 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
     from dashenv.guards import check_reset
     from dashenv.plan.reset import is_run_database, url_with_database, worker_databases
     from dashenv.plan.reset import worker_indexes as allocate
-    from dashenv.workflows.reset import _refuse, observe, reset_names
-    from dashenv.workflows.testing import host_environment
+    from dashenv.steps.resetting import observe, refuse, reset_names
+    from dashenv.steps.targets import host_environment
 
     o = observe(ctx, name, adopt=False)
     try:
         verdicts = check_reset(o.facts)
         if not all(v.passed for v in verdicts):
-            raise _refuse(ctx, name, verdicts, o.target)
+            raise refuse(ctx, name, verdicts, o.target)
         pg, database = o.postgres, o.database
         names = reset_names(o.env, database)
         existing = pg.database_names()
@@ -173,8 +173,8 @@ def prepare_in_network(
     from dashenv.errors import ConfigError
     from dashenv.plan.reset import worker_clone_script, worker_databases
     from dashenv.plan.reset import worker_indexes as allocate
+    from dashenv.steps.resetting import precheck
     from dashenv.steps.targets import target
-    from dashenv.workflows.reset import precheck
 
     precheck(ctx, name)  # role, TESTING, "test" in the database name
     t = target(ctx, name)

@@ -1,0 +1,107 @@
+"""An environment's env file made from its example: secrets generated, placeholders filled,
+written private (``dashenv init``, and ``up`` where the file is missing)."""
+
+from __future__ import annotations
+
+import os
+import secrets as _secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dashenv.errors import ConfigError
+from dashenv.settings.secrets import PLACEHOLDER
+
+if TYPE_CHECKING:
+    from dashenv.settings.sources import ResolvedEnvironment
+
+
+@dataclass
+class InitResult:
+    environment: str
+    env_file: str
+    action: str  # created | updated | unchanged | no-example
+    added: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)
+
+
+def _fill_placeholders(value: str, replacements: dict[str, str]) -> str:
+    def sub(match: Any) -> str:
+        token = match.group(0)
+        if token not in replacements:
+            replacements[token] = _secrets.token_urlsafe(24)
+        return replacements[token]
+
+    return PLACEHOLDER.sub(sub, value)
+
+
+def init_environment(env: ResolvedEnvironment) -> InitResult:
+    """Create or complete the env file from its example, generating secrets.
+
+    Never overwrites a value that is set; a second run changes nothing.
+    """
+    from dashenv.settings.envfile import parse_env_text, read_env_file
+
+    s = env.settings
+    target, example = env.path(s.env_file), env.path(s.example_file)
+    result = InitResult(env.name, s.env_file, "unchanged")
+    if not example.is_file():
+        if target.is_file():
+            return result
+        raise ConfigError(
+            f"cannot create {s.env_file}: its example {s.example_file} does not exist",
+            hint="commit an example env file, or set env_example in dashenv.toml",
+        )
+    example_text = example.read_text(encoding="utf-8")
+    example_entries = parse_env_text(example_text, s.example_file)
+    replacements: dict[str, str] = {}
+
+    if not target.exists():
+        lines = [
+            line if line.lstrip().startswith("#") else _fill_placeholders(line, replacements)
+            for line in example_text.splitlines()
+        ]
+        keys = [k for k, e in example_entries.items() if PLACEHOLDER.search(e.value)]
+        _write_private(target, "\n".join(lines) + "\n")
+        result.action, result.added = "created", list(example_entries)
+        result.generated = keys
+        return result
+
+    current = read_env_file(target, s.env_file, env_name=env.name)
+    # a placeholder the file already answered keeps that answer (a password inside a URL)
+    for key, entry in example_entries.items():
+        if PLACEHOLDER.fullmatch(entry.value) and key in current and current[key].value:
+            replacements[entry.value] = current[key].value
+    missing = [k for k in example_entries if k not in current]
+    if not missing:
+        return result
+    text = target.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "# added by dashenv init from " + s.example_file + "\n"
+    for key in missing:
+        value = example_entries[key].value
+        filled = _fill_placeholders(value, replacements)
+        if filled != value:
+            result.generated.append(key)
+        text += f"{key}={_quote(filled)}\n"
+    _write_private(target, text)
+    result.action, result.added = "updated", missing
+    return result
+
+
+def _quote(value: str) -> str:
+    if not value or not any(c in value for c in " \t#'\"\\$"):
+        return value
+    if "'" not in value:
+        return f"'{value}'"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".dashenv-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
