@@ -2,11 +2,19 @@
 
 One pure function per guard: facts in, verdict out. This is the one place that says
 why a reset was refused. A reset runs only when every guard passes.
+
+The one rule for every other destructive step a user asks for by name (deleting a protected
+environment's volumes, a downgrade, a restore, deleting a snapshot, a confirmed reset, gc)
+is here too: ``require_consent``. Without --yes it asks on a terminal; without a terminal it
+refuses; a "no" keeps everything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
+
+from dashenv.errors import GuardRefused
 
 RESET_ROLES = ("testing", "ci")
 
@@ -236,3 +244,57 @@ def check_static(intent: Intent) -> list[Verdict]:
 
 def check_reset(facts: ResetFacts) -> list[Verdict]:
     return check_static(facts.intent) + [guard(facts) for guard in OBSERVED_GUARDS]
+
+
+# --- consent: the one confirm-or-refuse rule for destructive steps ---------------------
+
+
+class Asker(Protocol):
+    """Questions on the user's terminal (the CLI's; None where there is no terminal)."""
+
+    def confirm(self, question: str) -> bool: ...
+
+    def prompt(self, question: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Consent:
+    """What a destructive step asks, and what its refusals say."""
+
+    question: str
+    refused: str  # without a terminal to ask on
+    refused_hint: str
+    kept: str  # the user said no
+    kept_hint: str = "nothing was changed"
+    type_to_confirm: str | None = None  # the answer to type (an environment's name), not y/n
+
+    @classmethod
+    def standard(
+        cls,
+        what: str,
+        question: str,
+        retry: str,
+        kept: str,
+        kept_hint: str = "nothing was changed",
+        type_to_confirm: str | None = None,
+    ) -> Consent:
+        """Refused as "refusing to WHAT without confirmation", the hint naming ``retry`` (the
+        command with --yes) where one is given."""
+        hint = "confirm in a terminal, or pass --yes" + (f": {retry}" if retry else "")
+        refused = f"refusing to {what} without confirmation"
+        return cls(question, refused, hint, kept, kept_hint, type_to_confirm)
+
+
+def require_consent(consent: Consent, *, yes: bool, ask: Asker | None) -> None:
+    """Go on with --yes, or with the user's consent on a terminal; else refuse (exit 3),
+    before anything is touched."""
+    if yes:
+        return
+    if ask is None:
+        raise GuardRefused(consent.refused, hint=consent.refused_hint)
+    if consent.type_to_confirm is not None:
+        agreed = ask.prompt(consent.question).strip() == consent.type_to_confirm
+    else:
+        agreed = ask.confirm(consent.question)
+    if not agreed:
+        raise GuardRefused(consent.kept, hint=consent.kept_hint)

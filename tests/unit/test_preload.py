@@ -70,3 +70,14 @@ def test_key_follows_the_interpreter_the_import_path_and_every_source_file(
     (site / "newpkg").mkdir()  # a package installed beside
     os.utime(site, ns=(2, 2))
     assert key("/usr/bin/python3", [str(site)], package) != edited
+
+
+def test_every_preloaded_module_imports() -> None:
+    """The server imports PRELOAD with errors suppressed: a name that went stale would only
+    make it slower, silently."""
+    import importlib
+
+    from dashenv.preload.server import PRELOAD
+
+    for name in PRELOAD:
+        importlib.import_module(name)

@@ -149,7 +149,7 @@ def _detect(st: "RunContext", force: bool) -> None:
 def _copy_from_owner(st: "RunContext", name: str, wanted: bool | None) -> bool:
     """A new worktree lacks the git-ignored files: copy ``name``'s env file (and the
     certificates) from the owner checkout when asked (or when the user says yes)."""
-    from dashenv.cli.params import confirmer
+    from dashenv.cli.params import asker
     from dashenv.workflows.instances import copy_from_owner, owner_copy_source
 
     if wanted is False:
@@ -159,8 +159,8 @@ def _copy_from_owner(st: "RunContext", name: str, wanted: bool | None) -> bool:
         return False
     owner, env_file = found
     if wanted is None:
-        ask = confirmer()
-        if ask is None or not ask(f"{name}: copy {env_file} from {owner}?"):
+        ask = asker()
+        if ask is None or not ask.confirm(f"{name}: copy {env_file} from {owner}?"):
             return False
     for line in copy_from_owner(st, name, owner):
         typer.echo(line)

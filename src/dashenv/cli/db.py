@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
-from dashenv.cli.params import EnvArg, JsonOpt, confirmer, passthrough_exit
+from dashenv.cli.params import EnvArg, JsonOpt, asker, passthrough_exit
 from dashenv.cli.state import state
 
 if TYPE_CHECKING:
@@ -56,23 +56,22 @@ def reset(
     the database name contains 'test', the target is no protected environment's, the
     database's stamp, the Redis index. A refusal exits 3 and touches nothing.
     """
-    import sys
 
     from dashenv import render
-    from dashenv.errors import GuardRefused
+    from dashenv.guards import Consent, require_consent
     from dashenv.workflows.reset import reset as do_reset
 
     if strategy not in ("template", "migrate"):
         raise typer.BadParameter("choose template or migrate", param_hint="--strategy")
     st = state(ctx)
-    if not dry_run and not yes:
-        if not sys.stdin.isatty():
-            raise GuardRefused(
-                f"refusing to reset {env} without confirmation",
-                hint=f"confirm in a terminal, or pass --yes: dashenv db reset {env} --yes",
-            )
-        if not typer.confirm(f"Reset the database of {env}? Its data will be gone.", default=False):
-            raise GuardRefused(f"kept the database of {env}", hint="nothing was changed")
+    if not dry_run:
+        consent = Consent.standard(
+            f"reset {env}",
+            f"Reset the database of {env}? Its data will be gone.",
+            f"dashenv db reset {env} --yes",
+            f"kept the database of {env}",
+        )
+        require_consent(consent, yes=yes, ask=asker())
     err = render.console(stderr=True)
     result = do_reset(
         st,
@@ -165,10 +164,9 @@ def downgrade(
     from dashenv import render
     from dashenv.workflows.migrate import downgrade as run
 
-    interactive = sys.stdin.isatty()
-    confirm = (lambda q: str(typer.prompt(q))) if interactive else None
+    ask = asker()
     err = render.console(stderr=True)
-    result = run(state(ctx), env, target, yes=yes, confirm=confirm, tty=interactive, say=err.print)
+    result = run(state(ctx), env, target, yes=yes, ask=ask, tty=ask is not None, say=err.print)
     passthrough_exit(result.code)
 
 
@@ -201,7 +199,7 @@ def snapshot(
     st = state(ctx)
     err = render.console(stderr=True)
     if delete is not None:
-        gone = snaps.delete(st, env, delete, yes=yes, confirm=confirmer())
+        gone = snaps.delete(st, env, delete, yes=yes, ask=asker())
         typer.echo(f"Deleted snapshot {gone.name} of {env}")
         return
     if to is not None:
@@ -255,9 +253,7 @@ def restore(
             "give a snapshot NAME or --from FILE, one of them", param_hint="NAME"
         )
     err = render.console(stderr=True)
-    result = run(
-        state(ctx), env, name, from_file=from_file, yes=yes, confirm=confirmer(), say=err.print
-    )
+    result = run(state(ctx), env, name, from_file=from_file, yes=yes, ask=asker(), say=err.print)
     typer.echo(
         f"Restored {result.restored} into {env} ({result.database}); the state it replaced is "
         f"snapshot {result.kept_as}"

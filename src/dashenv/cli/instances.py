@@ -76,8 +76,8 @@ def gc(
     snapshot_keep. Each is listed with its size; gc asks first (--yes does not), and without
     a terminal it refuses unless --yes.
     """
-    from dashenv.cli.params import confirmer
-    from dashenv.errors import GuardRefused
+    from dashenv.cli.params import asker
+    from dashenv.guards import Consent, require_consent
     from dashenv.render import size
     from dashenv.workflows.instances import collect
 
@@ -95,15 +95,14 @@ def gc(
     if dry_run:
         typer.echo(f"dry run: {len(found)} to collect, {size(total)}; nothing removed")
         return
-    if not yes:
-        ask = confirmer()
-        if ask is None:
-            raise GuardRefused(
-                "gc removes the above and there is no terminal to confirm it",
-                hint="run 'dashenv gc --yes' to remove them, or --dry-run to list only",
-            )
-        if not ask(f"remove these {len(found)} ({size(total)})?"):
-            raise GuardRefused("nothing was removed", hint="--dry-run lists them")
+    consent = Consent(
+        question=f"remove these {len(found)} ({size(total)})?",
+        refused="gc removes the above and there is no terminal to confirm it",
+        refused_hint="run 'dashenv gc --yes' to remove them, or --dry-run to list only",
+        kept="nothing was removed",
+        kept_hint="--dry-run lists them",
+    )
+    require_consent(consent, yes=yes, ask=asker())
     from dashenv.adapters import audit
 
     st = state(ctx)

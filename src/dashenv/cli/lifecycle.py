@@ -10,7 +10,7 @@ from dashenv.cli.params import (
     OptionalEnvArg,
     ServiceArg,
     Services,
-    confirmer,
+    asker,
     passthrough_exit,
 )
 from dashenv.cli.state import state
@@ -83,7 +83,7 @@ def down(
     """
     from dashenv.workflows import lifecycle
 
-    for note in lifecycle.down(state(ctx), env, volumes=volumes, yes=yes, confirm=confirmer()):
+    for note in lifecycle.down(state(ctx), env, volumes=volumes, yes=yes, ask=asker()):
         typer.echo(note)
 
 

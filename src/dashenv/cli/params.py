@@ -1,15 +1,24 @@
 """Shared command parameters, with shell completion from the project's configuration."""
 
 import sys
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 
-def confirmer() -> Callable[[str], bool] | None:
-    """A yes/no question on the user's terminal; None without one (the command refuses)."""
-    return (lambda q: typer.confirm(q, default=False)) if sys.stdin.isatty() else None
+class TerminalAsker:
+    """Questions on the user's terminal (``dashenv.guards.Asker``)."""
+
+    def confirm(self, question: str) -> bool:
+        return bool(typer.confirm(question, default=False))
+
+    def prompt(self, question: str) -> str:
+        return str(typer.prompt(question))
+
+
+def asker() -> TerminalAsker | None:
+    """The user's terminal to ask on; None without one (a destructive command refuses)."""
+    return TerminalAsker() if sys.stdin.isatty() else None
 
 
 def passthrough_exit(code: int) -> None:

@@ -37,6 +37,6 @@ def ci_run(
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # teardown must finish
         try:
             say(f"Taking {name} down with its volumes")
-            lifecycle.down(ctx, name, volumes=True, yes=True, confirm=None)
+            lifecycle.down(ctx, name, volumes=True, yes=True, ask=None)
         finally:
             signal.signal(signal.SIGINT, previous)

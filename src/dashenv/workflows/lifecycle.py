@@ -13,10 +13,10 @@ from dashenv.errors import (
     ConfigError,
     DashenvError,
     ExitCode,
-    GuardRefused,
     HealthTimeout,
     OperationFailed,
 )
+from dashenv.guards import Consent, require_consent
 from dashenv.plan.compose import Endpoints, endpoints, health_progress, unpublished_ports
 from dashenv.steps.targets import (
     Quiet,
@@ -33,6 +33,7 @@ from dashenv.steps.targets import exec_in as exec_in  # the exec, shell and psql
 if TYPE_CHECKING:
     from dashenv.context import RunContext
     from dashenv.facts import ComposeModel, ComposeService, Container
+    from dashenv.guards import Asker
 
 POLL_SECONDS = 0.5
 
@@ -322,22 +323,19 @@ def _health_failure(
 # --- down, restart, build, ps ------------------------------------------------
 
 
-def down(
-    ctx: RunContext, name: str, *, volumes: bool, yes: bool, confirm: Callable[[str], bool] | None
-) -> list[str]:
+def down(ctx: RunContext, name: str, *, volumes: bool, yes: bool, ask: Asker | None) -> list[str]:
     """Remove containers and networks; volumes only when asked (protected: confirmed)."""
     t = target_lenient(ctx, name)
     notes = []
-    if volumes and t.settings.protected and not yes:
-        question = f"{name} is protected: delete its volumes and all their data?"
-        if confirm is None:
-            raise GuardRefused(
-                f"refusing to delete the volumes of protected environment {name} "
-                "without confirmation",
-                hint=f"confirm in a terminal, or pass --yes: dashenv down {name} --volumes --yes",
-            )
-        if not confirm(question):
-            raise GuardRefused(f"kept the volumes of {name}", hint="nothing was removed")
+    if volumes and t.settings.protected:
+        consent = Consent.standard(
+            f"delete the volumes of protected environment {name}",
+            f"{name} is protected: delete its volumes and all their data?",
+            f"dashenv down {name} --volumes --yes",
+            f"kept the volumes of {name}",
+            kept_hint="nothing was removed",
+        )
+        require_consent(consent, yes=yes, ask=ask)
     t.docker.ping()
     t.docker.down(volumes=volumes)
     notes.append(f"{name} is down" + (" and its volumes are removed" if volumes else ""))

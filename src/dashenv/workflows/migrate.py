@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dashenv.errors import ConfigError, GuardRefused
+from dashenv.errors import ConfigError
+from dashenv.guards import Consent, require_consent
 from dashenv.steps.migrations import alembic_ini
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
+    from dashenv.guards import Asker
     from dashenv.settings.sources import ResolvedEnvironment
 
 
@@ -95,7 +97,7 @@ def downgrade(
     target: str,
     *,
     yes: bool,
-    confirm: Callable[[str], str] | None,
+    ask: Asker | None,
     tty: bool,
     say: Callable[[str], None],
 ) -> DowngradeResult:
@@ -110,19 +112,16 @@ def downgrade(
         raise ConfigError(
             "give the revision to go down to, or -N", hint="dashenv db downgrade dev -1"
         )
-    if env.settings.protected and not yes:
-        if confirm is None:
-            raise GuardRefused(
-                f"refusing to downgrade protected environment {name} without confirmation",
-                hint=f"confirm in a terminal, or pass --yes: "
-                f"dashenv db downgrade {name} {target} --yes",
-            )
-        typed = confirm(
+    if env.settings.protected:
+        consent = Consent.standard(
+            f"downgrade protected environment {name}",
             f"Downgrade {name}'s database to {target}? Data in the dropped tables and columns "
-            f"goes (a snapshot is taken first). Type '{name}' to confirm"
+            f"goes (a snapshot is taken first). Type '{name}' to confirm",
+            f"dashenv db downgrade {name} {target} --yes",
+            f"kept {name}'s database",
+            type_to_confirm=name,
         )
-        if typed.strip() != name:
-            raise GuardRefused(f"kept {name}'s database", hint="nothing was changed")
+        require_consent(consent, yes=yes, ask=ask)
     taken = take(ctx, name, None, auto=True, say=say)
     say(f"Snapshot {taken.name} taken first: 'dashenv db restore {name} {taken.name}' goes back")
     code = run_alembic(ctx, name, ["downgrade", target], tty=tty)

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dashenv.errors import ConfigError, GuardRefused
+from dashenv.guards import Consent, require_consent
 from dashenv.steps.snapshots import (
     Snapshot,
     SnapshotTarget,
@@ -39,6 +40,7 @@ from dashenv.steps.snapshots import take as take  # the db snapshot command's
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
+    from dashenv.guards import Asker
     from dashenv.settings.sources import ResolvedEnvironment
 
 
@@ -48,34 +50,22 @@ def list_snapshots(ctx: RunContext, name: str) -> list[Snapshot]:
         return listing(t)
 
 
-def _confirm(
-    env: ResolvedEnvironment,
-    yes: bool,
-    confirm: Callable[[str], bool] | None,
-    question: str,
-    how: str,
-) -> None:
-    if not env.settings.protected or yes:
-        return
-    if confirm is None:
-        raise GuardRefused(
-            f"refusing to {how} of protected environment {env.name} without confirmation",
-            hint="confirm in a terminal, or pass --yes",
-        )
-    if not confirm(question):
-        raise GuardRefused(f"kept {env.name}'s database", hint="nothing was changed")
+def _consent(env: ResolvedEnvironment, question: str, how: str) -> Consent:
+    return Consent.standard(
+        f"{how} of protected environment {env.name}", question, "", f"kept {env.name}'s database"
+    )
 
 
-def delete(
-    ctx: RunContext, name: str, snap: str, *, yes: bool, confirm: Callable[[str], bool] | None
-) -> Snapshot:
+def delete(ctx: RunContext, name: str, snap: str, *, yes: bool, ask: Asker | None) -> Snapshot:
     from dashenv.adapters import audit
 
     t = snapshot_target(ctx, name)
     with t.pg:
         tidy(ctx, t)
         found = _find(t, snap)
-        _confirm(t.env, yes, confirm, f"Delete snapshot {snap} of {name}?", "delete a snapshot")
+        if t.env.settings.protected:
+            consent = _consent(t.env, f"Delete snapshot {snap} of {name}?", "delete a snapshot")
+            require_consent(consent, yes=yes, ask=ask)
         t.pg.drop_database(found.database)
         audit.record(
             ctx.audit_path(),
@@ -120,7 +110,7 @@ def restore(
     *,
     from_file: Path | None = None,
     yes: bool,
-    confirm: Callable[[str], bool] | None,
+    ask: Asker | None,
     say: Callable[[str], None],
 ) -> RestoreResult:
     """Put a snapshot (or a dump file) in place of ENV's database; the current state is kept
@@ -139,14 +129,13 @@ def restore(
                 t.pg.drop_database(leftover)
         source = None if from_file is not None else _find(t, snap or "")
         what = str(from_file) if from_file is not None else f"snapshot {snap}"
-        _confirm(
-            t.env,
-            yes,
-            confirm,
-            f"Replace {name}'s database with {what}? The current state is kept as an "
-            "automatic snapshot.",
-            "restore the database",
-        )
+        if t.env.settings.protected:
+            question = (
+                f"Replace {name}'s database with {what}? The current state is kept as an "
+                "automatic snapshot."
+            )
+            consent = _consent(t.env, question, "restore the database")
+            require_consent(consent, yes=yes, ask=ask)
         new = f"{t.database}__new_{os.getpid()}_{_secrets.token_hex(3)}"
         try:
             if source is not None:

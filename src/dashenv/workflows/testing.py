@@ -38,4 +38,4 @@ def setup(
 def clean(ctx: RunContext, name: str) -> list[str]:
     """Take the test environment down with its (tmpfs) data; dev is not touched."""
     require_test_role(ctx, name, "test clean")
-    return lifecycle.down(ctx, name, volumes=True, yes=True, confirm=None)
+    return lifecycle.down(ctx, name, volumes=True, yes=True, ask=None)
