@@ -231,22 +231,17 @@ def dashenv_fresh_database(dashenv_environment: dict[str, Any]) -> Any:
     and dropped afterwards: for tests that commit and cannot run in a rolled-back
     transaction. Yields its URL as seen from the host."""
     import secrets
-    from urllib.parse import urlsplit
 
-    from dashenv.adapters.postgres import Postgres
     from dashenv.plan.reset import fresh_database, url_with_database
+    from dashenv.steps.clients import postgres_at
 
     url = dashenv_environment["database_url"]
     if not url:
         pytest.skip("the test environment publishes no PostgreSQL port")
-    parts = urlsplit(url)
     # named after the test database, so it carries its "test" like every clone dashenv makes,
     # and a killed run's are found and dropped by the next run
     name = fresh_database(dashenv_environment["test_database"], secrets.token_hex(4))
-    pg = Postgres(
-        parts.hostname or "127.0.0.1", parts.port or 5432, parts.username or "postgres",
-        parts.password,
-    )  # fmt: skip
+    pg = postgres_at(url)
     try:
         pg.create_database(name, template=dashenv_environment["template"])
         yield url_with_database(url, name)

@@ -166,7 +166,8 @@ def protected_targets(
 
 
 def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
-    from dashenv.adapters.postgres import DatabaseState, Postgres
+    from dashenv.adapters.postgres import DatabaseState
+    from dashenv.steps.clients import postgres_client
     from dashenv.steps.targets import target
 
     env = ctx.env(name)
@@ -183,7 +184,7 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
         )
     indexes = env.redis_indexes  # a contradiction in the configuration stops here (exit 2)
     docker = target(ctx, name).docker
-    pg = Postgres(s.host, s.postgres_port, db.user or "postgres", db.password)
+    pg = postgres_client(env)
     inspect_error = None
     # the engine and the database are asked at the same time
     with ThreadPoolExecutor(max_workers=1) as pool:

@@ -66,7 +66,7 @@ class SnapshotTarget:
 
 
 def snapshot_target(ctx: RunContext, name: str) -> SnapshotTarget:
-    from dashenv.adapters.postgres import Postgres
+    from dashenv.steps.clients import postgres_client
 
     env = ctx.env(name)
     s = env.settings
@@ -78,9 +78,7 @@ def snapshot_target(ctx: RunContext, name: str) -> SnapshotTarget:
             f"{name} publishes no PostgreSQL port, so dashenv cannot reach its database",
             hint=f"set postgres_port for {name}",
         )
-    return SnapshotTarget(
-        env, db.database, Postgres(s.host, s.postgres_port, db.user or "postgres", db.password)
-    )
+    return SnapshotTarget(env, db.database, postgres_client(env))
 
 
 def _parse(name: str, comment: str | None, size: int, database: str) -> Snapshot:

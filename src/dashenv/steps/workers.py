@@ -235,7 +235,7 @@ def prepare_in_network(
 
 def finish(ctx: RunContext, workers: WorkerSet) -> None:
     """Drop the run's worker databases (the lock is released by its holder)."""
-    from dashenv.adapters.postgres import Postgres
+    from dashenv.steps.clients import postgres_client
 
     if workers.inside:
         from dashenv.plan.reset import drop_script
@@ -250,6 +250,6 @@ def finish(ctx: RunContext, workers: WorkerSet) -> None:
     s = env.settings
     if db is None or s.postgres_port is None:
         return
-    with Postgres(s.host, s.postgres_port, db.user or "postgres", db.password) as pg:
+    with postgres_client(env) as pg:
         for worker in workers.workers:
             pg.drop_database(worker.database)

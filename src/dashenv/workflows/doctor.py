@@ -360,7 +360,7 @@ def _from_conflicts(label: str, conflicts: list[Any], name: str, ok: str) -> Che
 
 
 def _database_checks(ctx: RunContext, name: str) -> list[Check]:
-    from dashenv.adapters.postgres import Postgres
+    from dashenv.steps.clients import postgres_client
 
     try:
         env = ctx.env(name)
@@ -372,7 +372,7 @@ def _database_checks(ctx: RunContext, name: str) -> list[Check]:
         return [Check("databases", "warn", "no published PostgreSQL to check", environment=name)]
     checks: list[Check] = []
     try:
-        with Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3) as pg:
+        with postgres_client(env, timeout=3) as pg:
             names = pg.database_names()
             if db.database not in names:
                 fix = (

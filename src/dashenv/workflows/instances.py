@@ -161,9 +161,9 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
     """Scratch databases of this checkout's running environments (test roles only), and
     automatic snapshots beyond snapshot_keep (any role: they are dashenv's own copies)."""
     from dashenv.adapters.locks import is_held
-    from dashenv.adapters.postgres import Postgres
     from dashenv.errors import DashenvError
     from dashenv.plan.reset import ResetNames, is_run_database
+    from dashenv.steps.clients import postgres_client
     from dashenv.steps.resetting import reset_names
     from dashenv.steps.snapshots import parse_listing
     from dashenv.steps.workers import lock_path
@@ -176,7 +176,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
             s = env.settings
             if db is None or s.postgres_port is None:
                 continue
-            pg = Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3)
+            pg = postgres_client(env, timeout=3)
             sizes = {d.name: d.size_bytes for d in pg.databases()}
         except DashenvError:
             continue  # not running, or not reachable: nothing to collect there

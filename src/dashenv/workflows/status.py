@@ -73,7 +73,7 @@ def worker_databases_part(databases: list[dict[str, Any]], database: str) -> lis
 
 
 def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
-    from dashenv.adapters.postgres import Postgres
+    from dashenv.steps.clients import postgres_client
 
     s = env.settings
     if s.postgres_port is None:
@@ -86,7 +86,7 @@ def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
             part["error"] = "no DATABASE_URL in the env file"
             return part
         part["database"] = db.database
-        with Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3) as pg:
+        with postgres_client(env, timeout=3) as pg:
             part["version"] = pg.version()
             part["reachable"] = True
             part["databases"] = [asdict(d) for d in pg.databases()]
