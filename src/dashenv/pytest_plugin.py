@@ -232,7 +232,8 @@ def dashenv_fresh_database(dashenv_environment: dict[str, Any]) -> Any:
     transaction. Yields its URL as seen from the host."""
     import secrets
 
-    from dashenv.plan.reset import fresh_database, url_with_database
+    from dashenv.plan.names import fresh_database
+    from dashenv.plan.reset import url_with_database
     from dashenv.steps.clients import postgres_at
 
     url = dashenv_environment["database_url"]

@@ -121,7 +121,8 @@ def test_urls() -> None:
 
 
 def test_worker_databases_and_indexes() -> None:
-    from dashenv.plan.reset import is_worker_database, worker_databases, worker_indexes
+    from dashenv.plan.names import is_worker_database, worker_databases
+    from dashenv.plan.reset import worker_indexes
 
     names = worker_databases("dashtam_test", 3)
     assert names == ["dashtam_test_gw0", "dashtam_test_gw1", "dashtam_test_gw2"]
@@ -204,7 +205,7 @@ def test_worker_clone_script_quotes_and_clones_each_worker() -> None:
 
 
 def test_run_databases_are_workers_and_fresh_ones_of_that_database_only() -> None:
-    from dashenv.plan.reset import fresh_database, is_run_database
+    from dashenv.plan.names import fresh_database, is_run_database
 
     assert is_run_database("dashtam_test_gw3", "dashtam_test")
     assert is_run_database(fresh_database("dashtam_test", "ab12"), "dashtam_test")

@@ -10,49 +10,11 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from dashenv.guards import ResetFacts
+from dashenv.plan.names import ResetNames
 
 Strategy = Literal["template", "migrate"]
 SERVER_FLAGS = ["fsync", "full_page_writes", "synchronous_commit"]
 DATABASE_OPTIONS = {"synchronous_commit": "off"}
-
-
-@dataclass(frozen=True)
-class ResetNames:
-    """The databases one reset works with, all named after the test database (so every
-    name carries its "test") and the migrations' hash."""
-
-    database: str
-    digest: str
-
-    @property
-    def template(self) -> str:
-        return f"{self.database}__tpl_{self.digest[:12]}"
-
-    @property
-    def build(self) -> str:
-        return f"{self.database}__build_{self.digest[:12]}"
-
-    @property
-    def new_prefix(self) -> str:
-        return f"{self.database}__new_"
-
-    @property
-    def old_prefix(self) -> str:
-        return f"{self.database}__old_"
-
-    def scratch(self, token: str) -> tuple[str, str]:
-        """The new database built under a scratch name, and the name the old one gets."""
-        return self.new_prefix + token, self.old_prefix + token
-
-    def leftovers(self, existing: list[str]) -> list[str]:
-        """Scratch databases an earlier, interrupted reset left behind, and stale templates."""
-        scratch = (self.new_prefix, self.old_prefix, f"{self.database}__build_")
-        return [
-            n
-            for n in existing
-            if n.startswith(scratch)
-            or (n.startswith(f"{self.database}__tpl_") and n != self.template)
-        ]
 
 
 @dataclass(frozen=True)
@@ -71,11 +33,6 @@ class ResetPlan:
     @property
     def template(self) -> str:
         return self.names.template
-
-
-def named_after(database: str, name: str) -> bool:
-    """``name`` is the test database or one named after it (scratch, template, worker)."""
-    return name == database or name.startswith(f"{database}__")
 
 
 def lock_path(root: Path, environment: str) -> Path:
@@ -136,26 +93,6 @@ def target_without_password(user: str | None, host: str, port: int | None, datab
 
 
 # --- per-worker databases and Redis indexes (pytest-xdist) -------------------------------
-
-
-def worker_databases(database: str, count: int) -> list[str]:
-    """pytest-django's naming, so existing conftests recognise them: <database>_gw0..."""
-    return [f"{database}_gw{i}" for i in range(count)]
-
-
-def is_worker_database(name: str, database: str) -> bool:
-    prefix = f"{database}_gw"
-    return name.startswith(prefix) and name[len(prefix) :].isdigit()
-
-
-def fresh_database(database: str, token: str) -> str:
-    """The name of one test's database from dashenv_fresh_database."""
-    return f"{database}_fresh_{token}"
-
-
-def is_run_database(name: str, database: str) -> bool:
-    """A database a test run makes of ``database``: a worker's, or one test's fresh one."""
-    return is_worker_database(name, database) or name.startswith(fresh_database(database, ""))
 
 
 def worker_indexes(

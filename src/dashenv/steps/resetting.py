@@ -21,7 +21,8 @@ from dashenv.guards import (
     Verdict,
     check_static,
 )
-from dashenv.plan.reset import ResetNames, target_without_password
+from dashenv.plan.names import ResetNames
+from dashenv.plan.reset import target_without_password
 
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import ConfigError, OperationFailed
+from dashenv.plan.names import restore_prefix, snapshot_database
 
 if TYPE_CHECKING:
     from dashenv.adapters.postgres import Postgres
@@ -39,10 +40,6 @@ class Snapshot:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def snapshot_database(database: str, name: str) -> str:
-    return f"{database}__snap_{name}"
 
 
 def now() -> datetime.datetime:
@@ -124,7 +121,7 @@ def tidy(ctx: RunContext, t: SnapshotTarget) -> None:
 
     if t.database in t.pg.database_names():
         t.pg.allow_connections(t.database, True)
-    ours = (snapshot_database(t.database, ""), f"{t.database}__new_")
+    ours = (snapshot_database(t.database, ""), restore_prefix(t.database))
     for broken in t.pg.invalid_databases():
         if broken.startswith(ours):
             t.pg.drop_database(broken)

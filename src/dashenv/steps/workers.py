@@ -90,7 +90,8 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
     Call with the worker lock held and after the environment's reset."""
     from dashenv.adapters.redis import Redis
     from dashenv.guards import check_reset
-    from dashenv.plan.reset import is_run_database, url_with_database, worker_databases
+    from dashenv.plan.names import is_run_database, worker_databases
+    from dashenv.plan.reset import url_with_database
     from dashenv.plan.reset import worker_indexes as allocate
     from dashenv.steps.resetting import observe, refuse, reset_names
     from dashenv.steps.targets import host_environment
@@ -171,7 +172,8 @@ def prepare_in_network(
     is the environment's own by construction. The database is cloned from the environment's
     database, which its app has just migrated. Call with the worker lock held."""
     from dashenv.errors import ConfigError
-    from dashenv.plan.reset import worker_clone_script, worker_databases
+    from dashenv.plan.names import worker_databases
+    from dashenv.plan.reset import worker_clone_script
     from dashenv.plan.reset import worker_indexes as allocate
     from dashenv.steps.resetting import precheck
     from dashenv.steps.targets import target

@@ -162,7 +162,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
     automatic snapshots beyond snapshot_keep (any role: they are dashenv's own copies)."""
     from dashenv.adapters.locks import is_held
     from dashenv.errors import DashenvError
-    from dashenv.plan.reset import ResetNames, is_run_database
+    from dashenv.plan.names import ResetNames, is_run_database
     from dashenv.steps.clients import postgres_client
     from dashenv.steps.resetting import reset_names
     from dashenv.steps.snapshots import parse_listing
@@ -190,7 +190,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
             run_going = is_held(lock_path(env.project.root, name))
             for other in sorted(sizes):
                 why = None
-                if other in left and other.startswith(f"{database}__tpl_"):
+                if other in left and current.is_template(other):
                     why = "a template of migrations this checkout no longer has"
                 elif other in left:
                     why = "a reset's scratch database, left by one that did not end"

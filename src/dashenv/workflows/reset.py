@@ -23,13 +23,13 @@ from dashenv.guards import (
     Verdict,
     check_reset,
 )
+from dashenv.plan.names import named_after
 from dashenv.plan.reset import (
     DATABASE_OPTIONS,
     SERVER_FLAGS,
     ResetPlan,
     Strategy,
     lock_path,
-    named_after,
     plan_reset,
     url_with_database,
 )
@@ -165,7 +165,7 @@ def _apply(
         new, old = names.scratch(f"{os.getpid()}_{_secrets.token_hex(3)}")
         if strategy == "template":
             if not plan.template_ready:
-                stale = [n for n in plan.leftovers if n.startswith(f"{names.database}__tpl_")]
+                stale = [n for n in plan.leftovers if names.is_template(n)]
                 why = (
                     "the migrations changed since the last template (a new revision, or a "
                     "branch switch)"

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from dashenv.errors import ConfigError, GuardRefused
 from dashenv.guards import Consent, require_consent
+from dashenv.plan.names import restore_prefix, restore_scratch, snapshot_database
 from dashenv.steps.snapshots import (
     Snapshot,
     SnapshotTarget,
@@ -32,7 +33,6 @@ from dashenv.steps.snapshots import (
     describe,
     listing,
     prune,
-    snapshot_database,
     snapshot_target,
     tidy,
 )
@@ -125,7 +125,7 @@ def restore(
     with t.pg:
         tidy(ctx, t)
         for leftover in t.pg.database_names():
-            if leftover.startswith(f"{t.database}__new_"):  # an interrupted restore's scratch
+            if leftover.startswith(restore_prefix(t.database)):  # an interrupted restore's
                 t.pg.drop_database(leftover)
         source = None if from_file is not None else _find(t, snap or "")
         what = str(from_file) if from_file is not None else f"snapshot {snap}"
@@ -136,7 +136,7 @@ def restore(
             )
             consent = _consent(t.env, question, "restore the database")
             require_consent(consent, yes=yes, ask=ask)
-        new = f"{t.database}__new_{os.getpid()}_{_secrets.token_hex(3)}"
+        new = restore_scratch(t.database, f"{os.getpid()}_{_secrets.token_hex(3)}")
         try:
             if source is not None:
                 t.pg.create_database(new, template=source.database)

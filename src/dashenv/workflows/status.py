@@ -67,7 +67,7 @@ def worker_databases_part(databases: list[dict[str, Any]], database: str) -> lis
     """The pytest-xdist worker databases and dashenv_fresh_database clones of ``database``
     that exist now: a run's while it runs, a killed run's orphans after it (the next run and
     'dashenv test clean' drop them)."""
-    from dashenv.plan.reset import is_run_database
+    from dashenv.plan.names import is_run_database
 
     return [d["name"] for d in databases if is_run_database(d["name"], database)]
 
