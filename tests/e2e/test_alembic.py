@@ -211,7 +211,9 @@ def test_interrupted_restore_leaves_the_old_or_the_new(stack: Project, delay: fl
     ok(stack("db", "restore", "dev", f"cut_{int(delay * 10)}", "--yes"))
     assert sql(stack, "dev", CHECKSUM) == before
     leftovers = sql(
-        stack, "dev", "SELECT count(*) FROM pg_database WHERE datname LIKE 'dashtam\\_\\_restore\\_%'"
+        stack,
+        "dev",
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'dashtam\\_\\_restore\\_%'",
     )
     assert leftovers == "0"
 
