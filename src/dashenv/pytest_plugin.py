@@ -20,6 +20,10 @@ from typing import Any
 import pytest
 
 RESULT_FILE = "dashenv-setup.json"
+# what a run keeps on its pytest config: the setup's result (plain data, handed to xdist
+# workers), and the controller's worker databases with their lock
+SETUP = pytest.StashKey[dict[str, Any]]()
+WORKERS = pytest.StashKey[Any]()  # dashenv.steps.workers.WorkerRun
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -77,13 +81,15 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
     wait = not config.getoption("--dashenv-no-wait")
     st = _context(config)
     try:
+        run = None
         if workers:  # the run's lock first: two runs never share worker databases
-            from dashenv.steps.workers import prepare, take_lock
+            from dashenv.steps.workers import WorkerRun
 
-            config._dashenv_lock = take_lock(st, name, wait=wait, say=_say)  # type: ignore[attr-defined]
+            run = config.stash[WORKERS] = WorkerRun(st, name, workers, wait=wait, say=_say)
+            run.take_lock()
         result = setup(st, name, wait=wait)
         env = host_environment(st, name)
-        prepared = prepare(st, name, workers, _say) if workers else None
+        prepared = run.prepare() if run is not None else None
     except DashenvError as exc:
         _exit_on(exc)
         raise  # not reached: pytest.exit raises
@@ -126,40 +132,28 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     count = _xdist_workers(config)
     if _enabled(config) and count:
-        config._dashenv_setup = _setup(config, count)  # type: ignore[attr-defined]
+        config.stash[SETUP] = _setup(config, count)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: each worker is handed the setup, its own database and Redis index."""
-    data = getattr(node.config, "_dashenv_setup", None)
+    data = node.config.stash.get(SETUP, None)
     if data is not None:
         node.workerinput["dashenv_setup"] = json.dumps(data)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """The controller drops the run's worker databases, after a failure too."""
-    config = session.config
-    data = getattr(config, "_dashenv_setup", None)
-    lock = getattr(config, "_dashenv_lock", None)
-    try:
-        if data is not None and "workers" in data and getattr(config, "workerinput", None) is None:
-            from dashenv.errors import DashenvError
-            from dashenv.steps.workers import Worker, WorkerSet, finish
+    run = session.config.stash.get(WORKERS, None)
+    if run is None:  # no worker databases, or an xdist worker (the controller holds them)
+        return
+    from dashenv.errors import DashenvError
 
-            prepared = data["workers"]
-            workers = WorkerSet(
-                prepared["environment"],
-                prepared["database"],
-                [Worker(**w) for w in prepared["workers"]],
-            )
-            try:
-                finish(_context(config), workers)
-            except DashenvError as exc:
-                _say(f"could not drop the worker databases: {exc.message}")
-    finally:
-        if lock is not None:
-            lock.release()
+    try:
+        run.finish()
+    except DashenvError as exc:
+        _say(f"could not drop the worker databases: {exc.message}")
 
 
 @pytest.fixture(scope="session")
@@ -171,7 +165,7 @@ def dashenv_environment(
     workerinput = getattr(config, "workerinput", None)
     if not _enabled(config):
         pytest.skip("needs the dashenv test environment: run pytest with --dashenv")
-    cached = getattr(config, "_dashenv_setup", None)
+    cached = config.stash.get(SETUP, None)
     if cached is not None:
         return dict(cached)
     if workerinput is not None and "dashenv_setup" in workerinput:
@@ -184,7 +178,7 @@ def dashenv_environment(
             redis_url=mine["redis_url"],
             worker=mine["id"],
         )
-        config._dashenv_setup = data  # type: ignore[attr-defined]
+        config.stash[SETUP] = data
         return dict(data)
     if workerinput is None:  # no pytest-xdist, or its controller
         data = _setup(config)
@@ -198,7 +192,7 @@ def dashenv_environment(
             else:
                 data = _setup(config)
                 shared.write_text(json.dumps(data))
-    config._dashenv_setup = data  # type: ignore[attr-defined]
+    config.stash[SETUP] = data
     return dict(data)
 
 
@@ -214,11 +208,11 @@ def dashenv_database_url(dashenv_environment: dict[str, Any]) -> str:
 @pytest.fixture
 def dashenv_redis(dashenv_environment: dict[str, Any]) -> Any:
     """A redis-py client on the test environment's Redis index."""
-    import redis
+    from dashenv.adapters.redis import library_client
 
     if not dashenv_environment["redis_url"]:
         pytest.skip("the test environment publishes no Redis port")
-    client = redis.Redis.from_url(dashenv_environment["redis_url"])
+    client = library_client(dashenv_environment["redis_url"])
     try:
         yield client
     finally:

@@ -85,3 +85,11 @@ class Redis:
 
         flushed: int = self._call("flushdb", flush)
         return flushed
+
+
+def library_client(url: str) -> Any:
+    """A redis-py client on ``url``: the one library object dashenv hands out, on purpose
+    (the pytest plugin's ``dashenv_redis`` fixture gives tests the client they already use)."""
+    import redis
+
+    return redis.Redis.from_url(url)

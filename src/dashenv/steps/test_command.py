@@ -99,26 +99,17 @@ def _in_container(ctx: RunContext, t: Target, command: str, *, wait: bool = True
         return t.docker.run_attached(
             t.docker.compose_argv("exec", "-T", service, "sh", "-c", command)
         )
-    from dashenv.steps.workers import finish, prepare, prepare_in_network, take_lock
+    from dashenv.steps.workers import WorkerRun
 
-    lock = take_lock(ctx, t.name, wait=wait, say=say)
-    try:
-        if t.settings.postgres_port is None:
-            workers = prepare_in_network(ctx, t.name, count, say)
-        else:
-            workers = prepare(ctx, t.name, count, say)
-        try:
-            indexes = ",".join(
-                f"{w.id}:{w.redis_index}" for w in workers.workers if w.redis_index is not None
-            )
-            contract = ["-e", f"DASHENV_WORKERS={count}", "-e",
-                        f"DASHENV_WORKER_REDIS_INDEXES={indexes}"]  # fmt: skip
-            argv = t.docker.compose_argv("exec", "-T", *contract, service, "sh", "-c", command)
-            return t.docker.run_attached(argv)
-        finally:
-            finish(ctx, workers)
-    finally:
-        lock.release()
+    with WorkerRun(ctx, t.name, count, wait=wait, say=say) as run:
+        workers = run.prepare()
+        indexes = ",".join(
+            f"{w.id}:{w.redis_index}" for w in workers.workers if w.redis_index is not None
+        )
+        contract = ["-e", f"DASHENV_WORKERS={count}", "-e",
+                    f"DASHENV_WORKER_REDIS_INDEXES={indexes}"]  # fmt: skip
+        argv = t.docker.compose_argv("exec", "-T", *contract, service, "sh", "-c", command)
+        return t.docker.run_attached(argv)
 
 
 def require_test_role(ctx: RunContext, name: str, what: str) -> None:

@@ -255,3 +255,53 @@ def finish(ctx: RunContext, workers: WorkerSet) -> None:
     with postgres_client(env) as pg:
         for worker in workers.workers:
             pg.drop_database(worker.database)
+
+
+class WorkerRun:
+    """One parallel run's worker databases, orchestrated in one place for ``test run -- -n N``
+    and the pytest plugin: the environment's worker lock from start to end, the databases and
+    Redis indexes prepared after the reset, dropped at the end (after a failure too) and the
+    lock released. As a context manager: the lock on entry, ``finish`` on exit."""
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        name: str,
+        count: int,
+        *,
+        wait: bool,
+        say: Callable[[str], None],
+    ) -> None:
+        self.ctx, self.name, self.count, self.wait, self.say = ctx, name, count, wait, say
+        self.lock: BaseFileLock | None = None
+        self.workers: WorkerSet | None = None
+
+    def take_lock(self) -> None:
+        self.lock = take_lock(self.ctx, self.name, wait=self.wait, say=self.say)
+
+    def prepare(self) -> WorkerSet:
+        """Each worker's database and Redis index (call after the environment's reset): made
+        inside the environment's network where it publishes no PostgreSQL port (ci)."""
+        if self.ctx.env(self.name).settings.postgres_port is None:
+            self.workers = prepare_in_network(self.ctx, self.name, self.count, self.say)
+        else:
+            self.workers = prepare(self.ctx, self.name, self.count, self.say)
+        return self.workers
+
+    def finish(self) -> None:
+        """Drop the run's worker databases and release the lock (each once)."""
+        workers, lock = self.workers, self.lock
+        self.workers = self.lock = None
+        try:
+            if workers is not None:
+                finish(self.ctx, workers)
+        finally:
+            if lock is not None:
+                lock.release()
+
+    def __enter__(self) -> WorkerRun:
+        self.take_lock()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
