@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashenv.plan.compose import compose_invocation, endpoints, port_clashes
+from dashenv.plan.compose import PORT_VARIABLES, compose_invocation, endpoints
 from dashenv.settings.model import EnvironmentSettings
 from dashenv.settings.project import BUILTIN_ENVIRONMENTS
 
@@ -81,23 +81,6 @@ def test_compose_line_names_the_context() -> None:
     )
 
 
-def test_builtins_do_not_clash() -> None:
-    envs = {n: builtin(n) for n in BUILTIN_ENVIRONMENTS}
-    for name, s in envs.items():
-        assert port_clashes(name, s, envs) == []
-
-
-def test_clash_found() -> None:
-    envs = {"dev": builtin("dev"), "test": builtin("test", postgres_port=5432)}
-    (clash,) = port_clashes("test", envs["test"], envs)
-    assert (clash.port, clash.other_env, clash.other_service) == (5432, "dev", "postgres")
-
-
-def test_exclusive_environments_may_share_ports() -> None:
-    envs = {"dev": builtin("dev"), "test": builtin("test", app_port=8000, exclusive_with=["dev"])}
-    assert port_clashes("test", envs["test"], envs) == []
-
-
 def _svc(name: str, container: str, port: int):
     from dashenv.facts import ComposeService
 
@@ -169,3 +152,15 @@ def test_prerequisites_and_interfaces() -> None:
     assert slow.level == "warn" and "fsync on" in slow.detail
     assert '"-c", "fsync=off"' in slow.fix
     assert speed_flags_check("test", {"fsync": "off", "full_page_writes": "off"}).level == "pass"
+
+
+def test_builtins_publish_distinct_host_ports() -> None:
+    """dev and test run side by side: no host port of one is another's."""
+    taken: dict[int, str] = {}
+    for name in BUILTIN_ENVIRONMENTS:
+        s = builtin(name)
+        for key in PORT_VARIABLES:
+            port = getattr(s, key)
+            if port is not None:
+                assert port not in taken, f"{name}.{key} = {port} is {taken[port]}'s too"
+                taken[port] = f"{name}.{key}"

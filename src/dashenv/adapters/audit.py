@@ -11,8 +11,6 @@ from typing import Any
 
 from dashenv.settings.secrets import mask_url
 
-DEFAULT_PATH = ".dashenv/audit.log"
-
 
 def _user() -> str:
     try:

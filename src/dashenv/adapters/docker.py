@@ -313,10 +313,6 @@ class Docker:
 
     # -- compose -------------------------------------------------------------------
 
-    def compose_services(self) -> dict[str, ComposeService]:
-        """The services of the resolved compose model."""
-        return self.compose_model().services
-
     def compose_model(self, *, interpolate: bool = True) -> ComposeModel:
         """The resolved compose model (``docker compose config``), reduced to what dashenv uses.
         Without ``interpolate``, the files as written (service env files need not exist)."""

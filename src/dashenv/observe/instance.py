@@ -123,11 +123,3 @@ def with_instance(
             provenance[key] = Origin("allocated", key, path=f"{why}: lease of {slot}")
     moved = replace(env, settings=s.model_copy(update=updates), provenance=provenance, files=None)
     return with_compose_files(moved, verbose=verbose)
-
-
-def instance_of(env: ResolvedEnvironment) -> str:
-    """The instance an environment resolved to ("" for the owner)."""
-    origin = env.provenance.get("project_name")
-    if origin is not None and origin.layer == "instance" and origin.path:
-        return origin.path.removeprefix("instance ")
-    return ""

@@ -71,10 +71,6 @@ class Lease:
     instance: str  # "" for the checkout that owns the default project
     slot: str  # "<service>:<container port>"
 
-    @property
-    def owner_key(self) -> tuple[str, str, str, str]:
-        return (self.checkout, self.environment, self.instance, self.slot)
-
 
 def allocate(
     leases: list[Lease],

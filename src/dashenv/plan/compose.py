@@ -117,32 +117,6 @@ def endpoints(
 
 
 @dataclass(frozen=True)
-class PortClash:
-    port: int
-    service: str
-    other_env: str
-    other_service: str
-
-
-def port_clashes(
-    name: str, settings: EnvironmentSettings, others: dict[str, EnvironmentSettings]
-) -> list[PortClash]:
-    """Host ports this environment shares with another, non-exclusive, environment."""
-    mine = settings.published_ports()
-    clashes = []
-    for other_name, other in others.items():
-        if other_name == name or other_name in settings.exclusive_with:
-            continue
-        if name in other.exclusive_with or other.project_name == settings.project_name:
-            continue
-        theirs = {port: svc for svc, port in other.published_ports().items()}
-        for svc, port in mine.items():
-            if port in theirs:
-                clashes.append(PortClash(port, svc, other_name, theirs[port]))
-    return clashes
-
-
-@dataclass(frozen=True)
 class Conflict:
     """Something that would make ``up`` fail or, worse, quietly reach the wrong environment."""
 
