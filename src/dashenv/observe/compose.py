@@ -39,9 +39,14 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
 
     s = env.settings
     files = [env.path(f) for f in s.compose_files]
-    if not all(f.is_file() for f in files):
+    if not all(
+        f.is_file() or rel in env.generated for f, rel in zip(files, s.compose_files, strict=True)
+    ):
         return env  # named by the command that needs them (require_compose_files)
-    texts = [f.read_text(errors="replace") for f in files]
+    texts = [
+        env.generated[rel] if rel in env.generated else f.read_text(errors="replace")
+        for f, rel in zip(files, s.compose_files, strict=True)
+    ]
     explicit = {k: o.describe() for k, o in env.provenance.items() if o.layer != "default"}
     written_name = declared_name(texts)
     files_name = written_name is not None and "project_name" not in explicit
@@ -55,7 +60,7 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
     model, cached = _cached(env.project.root, env.name, key), True
     if model is None:
         cached = False
-        model = ask_compose(inv, verbose)
+        model = ask_compose(inv, verbose, generated=_absolute(env, env.generated))
         if model is None:
             return env
         _store(env.project.root, env.name, key, model)
@@ -77,17 +82,37 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
     )
 
 
-def ask_compose(inv: ComposeInvocation, verbose: bool = False) -> ComposeModel | None:
+def _absolute(env: ResolvedEnvironment, generated: dict[str, str]) -> dict[Path, str]:
+    return {env.path(rel): text for rel, text in generated.items()}
+
+
+def ask_compose(
+    inv: ComposeInvocation, verbose: bool = False, *, generated: dict[Path, str] | None = None
+) -> ComposeModel | None:
     """The model Compose resolves; where it cannot interpolate (an env file the services
-    name does not exist yet), the files as written; None where Compose cannot read them."""
+    name does not exist yet), the files as written; None where Compose cannot read them.
+    ``generated`` files (path -> text) are shown to Compose from a private scratch directory:
+    asking writes nothing into the project."""
+    import tempfile
+
     from dashenv.adapters.docker import Docker
 
-    docker = Docker(inv, verbose=verbose)
-    for interpolate in (True, False):
-        try:
-            return docker.compose_model(interpolate=interpolate)
-        except DashenvError:
-            continue
+    with tempfile.TemporaryDirectory(prefix="dashenv-compose-") as scratch:
+        if generated:
+            swapped = []
+            for i, path in enumerate(inv.files):
+                if path in generated:
+                    stand_in = Path(scratch) / f"{i}-{path.name}"
+                    stand_in.write_text(generated[path])
+                    path = stand_in
+                swapped.append(path)
+            inv = replace(inv, files=tuple(swapped))
+        docker = Docker(inv, verbose=verbose)
+        for interpolate in (True, False):
+            try:
+                return docker.compose_model(interpolate=interpolate)
+            except DashenvError:
+                continue
     return None
 
 

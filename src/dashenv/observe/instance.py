@@ -105,11 +105,7 @@ def with_instance(
     project = f"{base}-{instance}" if instance else base
     spec = InstanceSpec(env.name, instance, base, project, checkout, leases, s.protected)
     rel = override_path(env.name, instance)
-    path = env.project.root / rel
-    text = override_file(env.files.model, spec)
-    if not path.is_file() or path.read_text() != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    generated = {**env.generated, rel: override_file(env.files.model, spec)}
     why = f"instance {instance}" if instance else "port leases"
     updates: dict[str, object] = {"compose_files": [*s.compose_files, rel]}
     provenance = dict(env.provenance)
@@ -121,5 +117,11 @@ def with_instance(
         if slot in leases and env.provenance[key].layer in MOVABLE:
             updates[key] = leases[slot]
             provenance[key] = Origin("allocated", key, path=f"{why}: lease of {slot}")
-    moved = replace(env, settings=s.model_copy(update=updates), provenance=provenance, files=None)
+    moved = replace(
+        env,
+        settings=s.model_copy(update=updates),
+        provenance=provenance,
+        files=None,
+        generated=generated,
+    )
     return with_compose_files(moved, verbose=verbose)

@@ -59,6 +59,9 @@ class ResolvedEnvironment:
     # what the compose files say (set by the run context once they are read; None before,
     # or where Compose could not be asked)
     files: FilesView | None = field(default=None, repr=False)
+    # compose files dashenv generates for this environment (relative path -> text): named in
+    # compose_files, written by whatever runs or prints the Compose line, never by resolving
+    generated: dict[str, str] = field(default_factory=dict, repr=False)
 
     def path(self, relative: str) -> Path:
         return (self.project.root / relative).resolve()

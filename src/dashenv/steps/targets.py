@@ -86,9 +86,20 @@ def require_compose_files(env: ResolvedEnvironment) -> None:
             )
 
 
+def write_generated(env: ResolvedEnvironment) -> None:
+    """Write the compose files dashenv generates for ``env`` (an instance's override), where
+    they are missing or differ: the Compose line about to run (or be printed) names them."""
+    for relative, text in env.generated.items():
+        path = env.project.root / relative
+        if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+
+
 def _bind(ctx: RunContext, env: ResolvedEnvironment, lenient: bool = False) -> Target:
     from dashenv.adapters.docker import Docker
 
+    write_generated(env)
     require_compose_files(env)
     inv = compose_invocation(
         env.settings,
