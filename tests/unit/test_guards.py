@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from dashenv.guards import (
@@ -292,9 +292,93 @@ def test_no_facts_let_a_reset_pass_on_a_server_not_its_own(f: ResetFacts) -> Non
     if any(_not_own(f, s) for s in servers):
         assert not passed
         assert foreign_server(f, servers[0]) is not None or foreign_server(f, servers[-1])
-    if passed:
-        for p in f.protected_targets:  # and never a protected database or index
-            if p.postgres is not None and p.postgres.same_server(f.postgres):
-                assert p.database != f.intent.database
-            if p.redis is not None and f.redis is not None and p.redis.same_server(f.redis):
-                assert not set(p.redis_indexes) & set(f.redis_indexes)
+
+
+# --- property: on a server shared with a protected environment (declared, as the overlay
+# layout does), never its database or one of its Redis indexes -----------------------------
+# The random facts above almost never pass every other guard while sharing a server with a
+# protected environment, so this strategy builds exactly that case on purpose: facts that
+# pass every guard but the two under test, and a protected environment on the same
+# PostgreSQL and Redis (by container, or by host and port alone) whose database and indexes
+# are sometimes the reset's own.
+
+
+@st.composite
+def shared_server_facts(draw: Any) -> ResetFacts:
+    project = draw(names)
+    host = draw(st.sampled_from(["127.0.0.1", "localhost"]))
+    pg = Endpoint(host, draw(ports), draw(ids), project)
+    redis = Endpoint(host, draw(ports), draw(ids), project)
+    database = draw(st.sampled_from(["dashtam_test", "x_test"]))
+    indexes = draw(index_sets)
+
+    def same(server: Endpoint) -> Endpoint:  # the same server, seen by container or by port
+        return server if draw(st.booleans()) else replace(server, container=None)
+
+    dev = ProtectedTarget(
+        environment="dev",
+        project=project,
+        sharing_declared=True,
+        postgres=same(pg),
+        database=draw(st.sampled_from([database, "dashtam", None])),
+        redis=same(redis),
+        redis_indexes=draw(st.one_of(st.just(indexes), index_sets)),
+    )
+    intent = Intent(
+        environment="test",
+        role=draw(st.sampled_from(["testing", "ci"])),
+        protected=False,
+        app_environment="testing",
+        testing=True,
+        database=database,
+        project_name=project,
+    )
+    return ResetFacts(
+        intent=intent,
+        postgres=pg,
+        database_exists=draw(st.booleans()),
+        stamp=draw(st.sampled_from([None, Stamp("test")])),
+        user_tables=(),
+        redis=redis,
+        redis_indexes=indexes,
+        protected_targets=(dev,),
+        adopt=False,
+        inspect_error=None,
+    )
+
+
+def test_a_shared_server_never_gives_up_a_protected_database_or_index() -> None:
+    seen: dict[str, int] = {}
+
+    @settings(max_examples=400, deadline=None)
+    @given(shared_server_facts())
+    def prop(f: ResetFacts) -> None:
+        (p,) = f.protected_targets
+        assert p.postgres is not None and p.postgres.same_server(f.postgres)
+        assert p.redis is not None and f.redis is not None and p.redis.same_server(f.redis)
+        same_database = p.database == f.intent.database
+        shared_index = bool(set(p.redis_indexes) & set(f.redis_indexes))
+        passed = all(v.passed for v in check_reset(f))
+        kind = (
+            "protected database and index"
+            if same_database and shared_index
+            else "protected database"
+            if same_database
+            else "protected index"
+            if shared_index
+            else "neither"
+        )
+        event(kind)
+        seen[kind] = seen.get(kind, 0) + 1
+        if passed:  # never a protected database or index
+            assert p.database != f.intent.database
+            assert not set(p.redis_indexes) & set(f.redis_indexes)
+        else:  # and what is refused is refused for that reason only
+            assert same_database or shared_index
+            failed = {v.guard for v in check_reset(f) if not v.passed}
+            assert failed <= {"distinct target", "redis index"}
+
+    prop()
+    # the dangerous cases were generated, each of them, and so was the safe one
+    kinds = ("protected database", "protected index", "protected database and index", "neither")
+    assert all(seen.get(k, 0) >= 10 for k in kinds), seen
