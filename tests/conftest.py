@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,33 @@ def project(tmp_path: Path) -> Path:
 # the sample application suite runs against a test environment, through the plugin, from
 # tests/e2e/test_habits.py; it is not part of dashenv's own collection
 collect_ignore = ["sample_app", "sample_workers", "fixtures"]
+
+
+# shared by the layers that need a real engine or real ports (integration, e2e)
+
+
+def docker_problem() -> str | None:
+    if shutil.which("docker") is None:
+        return "the docker command is not installed"
+    probe = subprocess.run(["docker", "info"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return (
+            "the Docker engine is not reachable: "
+            + (probe.stderr.strip().splitlines() or ["?"])[-1]
+        )
+    compose = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
+    if compose.returncode != 0:
+        return "Docker Compose v2 is not installed"
+    return None
+
+
+def free_ports(count: int) -> list[int]:
+    socks, ports = [], []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports

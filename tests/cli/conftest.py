@@ -28,3 +28,11 @@ def run(project: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
         return runner.invoke(app, ["-C", str(project), *args], env=env, prog_name="dashenv")
 
     return invoke
+
+
+def assert_usage_error(result, first_line: str) -> None:
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.splitlines()
+    assert lines[0] == f"Error: {first_line}"
+    assert lines[-1].startswith("Hint: ")
+    assert "Traceback" not in result.stderr + result.stdout

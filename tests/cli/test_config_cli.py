@@ -8,15 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import Run
-
-
-def assert_usage_error(result, first_line: str) -> None:
-    assert result.exit_code == 2, result.output
-    lines = result.stderr.splitlines()
-    assert lines[0] == f"Error: {first_line}"
-    assert lines[-1].startswith("Hint: ")
-    assert "Traceback" not in result.stderr + result.stdout
+from tests.cli.conftest import Run, assert_usage_error
 
 
 def test_envs_table(run: Run) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.cli.conftest import Run
-from tests.cli.test_config_cli import assert_usage_error
+from tests.cli.conftest import Run, assert_usage_error
 
 
 @pytest.mark.parametrize(

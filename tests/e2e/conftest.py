@@ -8,8 +8,6 @@ Without Docker they skip with the reason; under CI (CI=true) they fail instead.
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import uuid
@@ -18,24 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, make_project
+from tests.conftest import REPO, docker_problem, free_ports, make_project
 
 SERVICES = ("app", "callback", "postgres", "redis")
-
-
-def docker_problem() -> str | None:
-    if shutil.which("docker") is None:
-        return "the docker command is not installed"
-    probe = subprocess.run(["docker", "info"], capture_output=True, text=True)
-    if probe.returncode != 0:
-        return (
-            "the Docker engine is not reachable: "
-            + (probe.stderr.strip().splitlines() or ["?"])[-1]
-        )
-    compose = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True)
-    if compose.returncode != 0:
-        return "Docker Compose v2 is not installed"
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -71,18 +54,6 @@ def run_dashenv(
         stdin=subprocess.DEVNULL,
         timeout=timeout,
     )
-
-
-def free_ports(count: int) -> list[int]:
-    socks, ports = [], []
-    for _ in range(count):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
 
 
 def isolated_toml(prefix: str, envs: dict[str, dict[str, object]]) -> str:

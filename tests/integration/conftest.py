@@ -14,7 +14,7 @@ import pytest
 from pytest_postgresql import factories as pg_factories
 from pytest_redis import factories as redis_factories
 
-from tests.e2e.conftest import docker_problem, free_ports
+from tests.conftest import docker_problem, free_ports
 
 PG_PORT, REDIS_PORT = free_ports(2)
 PG_PASSWORD = "integration_pw"

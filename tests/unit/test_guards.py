@@ -28,35 +28,8 @@ from dashenv.guards import (
     guard_testing_flag,
 )
 from dashenv.settings.app import DatabaseURL
+from tests.unit.helpers import DEV, GOOD, INTENT
 
-DEV = ProtectedTarget(
-    environment="dev",
-    project="dashtam-dev",
-    sharing_declared=False,
-    postgres=Endpoint("127.0.0.1", 5432, "dev-pg-id", "dashtam-dev"),
-    database="dashtam",
-    redis=Endpoint("127.0.0.1", 6379, "dev-redis-id", "dashtam-dev"),
-    redis_indexes=(0, 2),
-)
-INTENT = Intent(
-    environment="test",
-    role="testing",
-    protected=False,
-    app_environment="testing",
-    testing=True,
-    database="dashtam_test",
-    project_name="dashtam-test",
-)
-GOOD = ResetFacts(
-    intent=INTENT,
-    postgres=Endpoint("127.0.0.1", 5433, "test-pg-id", "dashtam-test"),
-    database_exists=True,
-    stamp=Stamp("test"),
-    user_tables=("public.users",),
-    redis=Endpoint("127.0.0.1", 6380, "test-redis-id", "dashtam-test"),
-    redis_indexes=(1,),
-    protected_targets=(DEV,),
-)
 # the overlay layout: one compose project, one PostgreSQL and one Redis, sharing declared
 SHARED_PG = Endpoint("127.0.0.1", 5432, "pg-id", "dashtam")
 SHARED_REDIS = Endpoint("127.0.0.1", 6379, "r-id", "dashtam")

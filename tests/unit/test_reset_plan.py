@@ -20,7 +20,7 @@ from dashenv.plan.reset import (
 from dashenv.settings.project import load_project
 from dashenv.settings.sources import resolve_environment
 from dashenv.steps.resetting import migrations_hash, reset_names
-from tests.unit.test_guards import GOOD
+from tests.unit.helpers import GOOD
 
 NAMES = ResetNames("dashtam_test", "abcdef0123456789")
 
