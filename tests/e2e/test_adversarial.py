@@ -178,6 +178,44 @@ def test_app_settings_in_the_env_file_are_refused(
     assert_dev_intact(stack)
 
 
+@pytest.mark.parametrize(
+    ("key", "url"),
+    [
+        # the path names the test database, the query (libpq's dbname=) dev's, at dev's port
+        (
+            "DATABASE_URL",
+            "postgresql://dashtam_user:dev_pw_1234@postgres:5432/dashtam_test?dbname=dashtam",
+        ),
+        # asyncpg's database= likewise
+        (
+            "DATABASE_URL",
+            "postgresql+asyncpg://dashtam_test_user:test_password@postgres:5432/dashtam_test"
+            "?database=dashtam",
+        ),
+        # the path says test's index 1, the query (redis-py's db=) dev's index 0
+        ("REDIS_URL", "redis://redis:6379/1?db=0"),
+    ],
+)
+def test_a_url_whose_query_names_another_target_is_refused(
+    stack: Project, key: str, url: str
+) -> None:
+    """URLs mean what the drivers read: the guards see the URL's parts, the driver would go
+    where the query says; such a URL in a test environment is a configuration error."""
+    env_file = stack.root / "env" / ".env.test"
+    saved = env_file.read_text()
+    kept = [ln for ln in saved.splitlines() if not ln.startswith(f"{key}=")]
+    env_file.write_text("\n".join([*kept, f"{key}={url}"]) + "\n")
+    try:
+        result = stack("--set", f"postgres_port={stack.ports['dev']['postgres']}", "db", "reset",
+                       "test", "--yes")  # fmt: skip
+    finally:
+        env_file.write_text(saved)
+    assert result.returncode == 2, f"{result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert result.stderr.startswith("Error: env/.env.test:")
+    assert f"{key}'s query sets the" in result.stderr and "Traceback" not in result.stderr
+    assert_dev_intact(stack)
+
+
 def test_the_reported_reproduction(stack: Project) -> None:
     """dev's Redis index 1 holds a key; a reset of test pointed at dev's Redis port used to
     FLUSHDB it. Now it is refused, naming the owner of the server."""

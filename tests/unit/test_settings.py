@@ -267,3 +267,35 @@ def test_project_options_are_typed(project: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_project(project)
     assert info.value.message.startswith("dashenv.toml: builtins: Input should be a valid boolean")
+
+
+@pytest.mark.parametrize(
+    ("url", "database", "host", "port", "user"),
+    [
+        ("postgresql://u:p@h:5432/dashtam_test?dbname=dashtam", "dashtam", "h", 5432, "u"),
+        ("postgresql+asyncpg://u:p@h/dashtam_test?database=dashtam", "dashtam", "h", None, "u"),
+        (
+            "postgresql://u:p@h/db?host=/run/postgresql&port=6543",
+            "db",
+            "/run/postgresql",
+            6543,
+            "u",
+        ),
+        ("postgresql://u:p@h/db?user=other", "db", "h", None, "other"),
+        ("postgresql://u:p@h:5432/db?sslmode=disable", "db", "h", 5432, "u"),
+    ],
+)
+def test_a_database_url_is_read_as_its_driver_reads_it(
+    url: str, database: str, host: str, port: int | None, user: str
+) -> None:
+    db = DatabaseURL.parse(url)
+    assert (db.database, db.host, db.port, db.user) == (database, host, port, user)
+    assert bool(db.overrides) == ("sslmode" not in url)
+
+
+def test_the_name_guard_sees_the_database_the_driver_reaches() -> None:
+    from dashenv.guards import Intent, guard_database_name
+
+    db = DatabaseURL.parse("postgresql://u:p@h:5432/dashtam_test?dbname=dashtam")
+    intent = Intent("test", "testing", False, "testing", True, db.database, "dashtam-test")
+    assert not guard_database_name(intent).passed

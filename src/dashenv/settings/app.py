@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,14 +33,42 @@ class AppSettings(BaseSettings):
     ENCRYPTION_KEY: str | None = Field(None, description="Key for stored OAuth tokens.")
 
 
+# Query parameters by which a driver takes its target from the query string instead of the
+# URL's own parts: libpq (psycopg, psycopg2) reads dbname, host, hostaddr, port, user,
+# service, servicefile and options; asyncpg reads database, host, port and user; SQLAlchemy
+# hands its URL's query to the driver. What each one changes:
+DATABASE_QUERY_TARGETS = {
+    "dbname": "database",
+    "database": "database",
+    "host": "host",
+    "hostaddr": "host",
+    "port": "port",
+    "user": "user",
+    "service": "connection service",
+    "servicefile": "connection service",
+    "options": "server options",
+}
+# redis-py: a db= in the query wins over the index in the path
+REDIS_QUERY_TARGETS = {"db": "index"}
+
+
+def query_targets(url: str, targets: dict[str, str]) -> list[str]:
+    """The query parameters of ``url`` that change where its driver connects."""
+    return [k for k, _ in parse_qsl(urlsplit(url).query, keep_blank_values=True) if k in targets]
+
+
 @dataclass(frozen=True)
 class DatabaseURL:
+    """A database URL read as its driver reads it: a target named in the query string wins
+    over the URL's own parts (``overrides`` names those parameters)."""
+
     scheme: str
     user: str | None
     password: str | None
     host: str | None
     port: int | None
     database: str
+    overrides: tuple[str, ...] = ()
 
     @classmethod
     def parse(cls, url: str) -> DatabaseURL:
@@ -51,16 +79,23 @@ class DatabaseURL:
             port = parts.port
         except ValueError:
             raise ValueError("the port is not a number") from None
-        database = unquote(parts.path.lstrip("/"))
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        database = query.get("dbname") or query.get("database") or unquote(parts.path.lstrip("/"))
         if not database:
             raise ValueError("no database name after the host")
+        if "port" in query:
+            if not query["port"].isdigit():
+                raise ValueError("the port in the query is not a number")
+            port = int(query["port"])
+        user = query.get("user") or (unquote(parts.username) if parts.username else None)
         return cls(
             parts.scheme,
-            unquote(parts.username) if parts.username else None,
+            user,
             unquote(parts.password) if parts.password else None,
-            parts.hostname,
+            query.get("host") or query.get("hostaddr") or parts.hostname,
             port,
             database,
+            tuple(query_targets(url, DATABASE_QUERY_TARGETS)),
         )
 
 
@@ -83,12 +118,43 @@ class AppView:
             ) from None
 
     def redis_index(self) -> int | None:
-        """The index in REDIS_URL (0 when the URL names none); None without REDIS_URL."""
+        """The index REDIS_URL selects, read as redis-py does (a ``db=`` in the query wins
+        over the path; 0 when the URL names none); None without REDIS_URL."""
         url = self.settings.REDIS_URL
         if not url:
             return None
-        path = urlsplit(url).path.lstrip("/")
+        parts = urlsplit(url)
+        query = dict(parse_qsl(parts.query))
+        if "db" in query:
+            if not query["db"].isdigit():
+                raise ConfigError(
+                    f"{self.where('REDIS_URL')}: REDIS_URL's db={query['db']!r} is not an index",
+                    hint="write redis://HOST:PORT/INDEX",
+                )
+            return int(query["db"])
+        path = parts.path.lstrip("/")
         return int(path) if path.isdigit() else 0
+
+    def require_plain_targets(self, environment: str) -> None:
+        """A test environment's URLs name their targets once, in the URL's own parts: the
+        guards check those parts, so a query string that points the driver elsewhere (another
+        database, host, port, user, index) is a configuration error (exit 2)."""
+        for key, targets in (
+            ("DATABASE_URL", DATABASE_QUERY_TARGETS),
+            ("REDIS_URL", REDIS_QUERY_TARGETS),
+        ):
+            url = getattr(self.settings, key)
+            found = query_targets(url, targets) if url else []
+            if found:
+                what = targets[found[0]]
+                raise ConfigError(
+                    f"{self.where(key)}: {key}'s query sets the {what} ({found[0]}=...), which "
+                    f"the driver connects to instead of the URL's own; {environment} is reset "
+                    "by dashenv, so its target must be named once",
+                    hint=f"remove {', '.join(f'{k}=' for k in found)} from {key}'s query and "
+                    "put the target in the URL itself (postgresql://USER:PASSWORD@HOST:PORT/"
+                    "DATABASE, redis://HOST:PORT/INDEX)",
+                )
 
     def where(self, key: str) -> str:
         origin = self.provenance.get(key)

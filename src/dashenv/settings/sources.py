@@ -83,9 +83,13 @@ class ResolvedEnvironment:
 
     @property
     def app(self) -> AppView:
-        """The application's settings from the env file (raises ConfigError when unusable)."""
+        """The application's settings from the env file (raises ConfigError when unusable,
+        and where a test environment's URLs point the driver elsewhere in their query)."""
         if self._app is None:
-            self._app = load_app_settings(self)
+            app = load_app_settings(self)
+            if self.settings.role in ("testing", "ci"):  # what a reset or a worker can reach
+                app.require_plain_targets(self.name)
+            self._app = app
         return self._app
 
     @property
