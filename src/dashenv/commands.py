@@ -66,6 +66,9 @@ COMMANDS: dict[str, Command] = {
     "instances": Command(
         "instances", "List every dashenv instance the engine runs, with its checkout and ports."
     ),
+    "preload": Command(
+        "preload", "Preloading (DASHENV_PRELOAD): whether it is on, its socket, its server."
+    ),
     "gc": Command(
         "instances",
         "Remove what removed checkouts and killed runs left: instances, leases, databases.",

@@ -184,3 +184,147 @@ def test_preload_is_off_unless_asked(stack: Project, preload: dict[str, str]) ->
     )
     ok(stack("status", "--all", "--json", env={"XDG_RUNTIME_DIR": preload["XDG_RUNTIME_DIR"]}))
     assert served(preload) == before
+
+
+# --- another local user squatting the socket ------------------------------------------------
+
+SQUATTER = "dashenv-squatter"
+# the squatter's listener: stdlib only, run by the system Python as the squatter; it records
+# every connection and every byte and file descriptor it is handed
+LISTENER = r"""
+import json, os, socket, sys
+path, record = sys.argv[1], sys.argv[2]
+server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+server.bind(path)
+os.chmod(path, 0o777)
+server.listen(8)
+server.settimeout(60)
+got = []
+open(record, "w").write("[]")
+while True:
+    try:
+        conn, _ = server.accept()
+    except (TimeoutError, OSError):
+        break
+    conn.settimeout(3)
+    data, fds = b"", []
+    try:
+        while True:
+            chunk, passed, _flags, _addr = socket.recv_fds(conn, 65536, 3)
+            fds += passed
+            if not chunk:
+                break
+            data += chunk
+    except (TimeoutError, OSError):
+        pass
+    got.append({"bytes": len(data), "fds": len(fds), "text": data.decode(errors="replace")})
+    open(record, "w").write(json.dumps(got))
+"""
+
+
+@pytest.fixture(scope="module")
+def squatter() -> str:
+    """A second local user (CI runs as root: it makes one)."""
+    if os.geteuid() != 0:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("the squatter test needs root under CI, to make a second user")
+        pytest.skip("making a second local user needs root")
+    if subprocess.run(["id", SQUATTER], capture_output=True).returncode != 0:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SQUATTER],
+            check=True,
+        )
+    return SQUATTER
+
+
+def squat(user: str, socket_path: Path, record: Path) -> subprocess.Popen[bytes]:
+    """The squatter listens at ``socket_path``; returns once it does."""
+    listener = subprocess.Popen(
+        ["runuser", "-u", user, "--", "/usr/bin/python3", "-c", LISTENER, str(socket_path),
+         str(record)],
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not (socket_path.exists() and record.exists()):
+        assert listener.poll() is None, "the squatter's listener died"
+        assert time.monotonic() < deadline, "the squatter's listener did not start"
+        time.sleep(0.05)
+    return listener
+
+
+def victims_socket(root: Path, env: dict[str, str]) -> Path:
+    status = run_dashenv("preload", "status", "--json", cwd=root, env=env)
+    assert status.returncode == 0, status.stderr
+    return Path(json.loads(status.stdout)["socket"])
+
+
+@pytest.mark.parametrize("attack", ["shared runtime directory", "socket in the victim's dir"])
+def test_another_user_cannot_take_a_preloaded_call(
+    squatter: str, tmp_path: Path, attack: str
+) -> None:
+    """A second local user squats the name the victim's client computes, where it can: the
+    victim's command still succeeds, in its own process, and the squatter receives nothing
+    (not the environment, with its secret, not the standard streams)."""
+    project = new_project(tmp_path, ("dev",))
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    record = Path(f"/tmp/dashenv-squat-{os.getpid()}-{attack.split()[0]}.json")
+    # a runtime directory everyone can write to (misconfigured), where the squatter reaches
+    shared = Path(f"/tmp/dashenv-xdg-{os.getpid()}")
+    shared.mkdir()
+    shared.chmod(0o1777)
+    env = {
+        "DASHENV_PRELOAD": "1",
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": str(shared),
+        "DASHENV_SQUAT_SECRET": "s3cr3t-token",
+    }
+    target = victims_socket(project.root, env)
+    assert target.parent == shared / f"dashenv-{os.getuid()}"
+    listener = None
+    try:
+        if attack == "shared runtime directory":
+            # the squatter makes the victim's socket directory first, open to all
+            staging = target.parent
+            subprocess.run(["runuser", "-u", squatter, "--", "mkdir", "-m", "0777", str(staging)],
+                           check=True)  # fmt: skip
+            listener = squat(squatter, target, record)
+            expected = "belongs to uid"
+        else:
+            # the victim's own private directory, and a socket in it that the squatter
+            # serves (placed there as root stands in for any way it could get there)
+            target.parent.mkdir(mode=0o700)
+            staging = Path(f"/tmp/dashenv-squat-{os.getpid()}")
+            subprocess.run(["runuser", "-u", squatter, "--", "mkdir", "-m", "0777", str(staging)],
+                           check=True)  # fmt: skip
+            listener = squat(squatter, staging / "s.sock", record)
+            os.rename(staging / "s.sock", target)
+            expected = "is served by uid"
+        result = run_dashenv("-v", "envs", cwd=project.root, env=env)
+        assert result.returncode == 0, result.stderr
+        assert f"{project.prefix}-dev" in result.stdout  # the command ran, here
+        assert f"dashenv: not preloading: {target.parent}" in result.stderr
+        assert expected in result.stderr
+        time.sleep(0.5)  # what the squatter got would be in its record by now
+        got = json.loads(record.read_text())
+        assert all(c["bytes"] == 0 and c["fds"] == 0 for c in got), got
+        assert "s3cr3t-token" not in record.read_text()
+        # and no server was started for the victim beside the squatter's socket
+        assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+    finally:
+        if listener is not None:
+            listener.kill()
+            listener.wait()
+        record.unlink(missing_ok=True)
+        subprocess.run(["rm", "-rf", str(shared), f"/tmp/dashenv-squat-{os.getpid()}"])
+
+
+def test_without_a_runtime_directory_the_socket_is_in_the_users_own_cache(
+    tmp_path: Path,
+) -> None:
+    """No XDG_RUNTIME_DIR (a server, a CI runner, su, ssh without a session manager): never a
+    shared name in /tmp that another user could make first."""
+    project = new_project(tmp_path, ("dev",))
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    env = {"DASHENV_PRELOAD": "1", "HOME": str(home), "XDG_RUNTIME_DIR": "", "XDG_CACHE_HOME": ""}
+    assert victims_socket(project.root, env).parent == home / ".cache" / "dashenv"

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
-from dashenv.preload.protocol import socket_dir, socket_path
+from dashenv.preload.protocol import server_record, socket_dir, socket_path
 
 
 def _main(args: list[str]) -> int:
@@ -18,12 +16,8 @@ def _main(args: list[str]) -> int:
         return 0
     if args == ["status"]:  # read from the server's record: a probe would be a call
         path = socket_path()
-        try:
-            record = json.loads(path.with_suffix(".json").read_text())
-            os.kill(int(record["pid"]), 0)
-        except (OSError, ValueError, KeyError, TypeError):
-            record = None
-        if record is None or not path.exists():
+        record = server_record(path)
+        if record is None:
             print(f"{path} (no server)")
         else:
             print(f"{path} (listening; pid {record['pid']}, served {record['served']})")

@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dashenv.commands import LOCAL_OPTIONS, NO_PROMPT_OPTIONS, PRELOADED, ROOT_VALUE_OPTIONS
-from dashenv.preload.protocol import read_message, socket_path
+from dashenv.preload.protocol import (
+    directory_problem,
+    peer_uid,
+    read_message,
+    socket_path,
+    unsupported,
+)
 from dashenv.preload.switch import ENV_SWITCH, preload_enabled
 
 # root options that take a value (their value is not a command word)
@@ -54,10 +60,30 @@ def eligible(argv: Sequence[str], stdin_is_terminal: bool) -> bool:
     return False
 
 
+def verbose(argv: Sequence[str]) -> bool:
+    """``-v``/``--verbose`` among the root options (before the command word)."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("-v", "--verbose"):
+            return True
+        elif arg.startswith("-"):
+            skip = arg in _VALUE_OPTIONS
+        else:
+            return False
+    return False
+
+
 def client(argv: Sequence[str]) -> int | None:
     """Run ``argv`` in the preloaded server; None when it is not for the server (or there is
-    none yet: one is then started for the next command, and this one runs as usual)."""
-    if not preload_enabled(os.environ) or not hasattr(socket, "send_fds"):
+    none yet: one is then started for the next command, and this one runs as usual).
+
+    The client trusts only its own server: the socket's directory must be this user's alone
+    (checked with ``lstat`` before connecting; otherwise no server is started there either),
+    and the process answering must run as this user (``SO_PEERCRED``, checked before anything
+    is sent). Either check failing, the command runs in this process."""
+    if not preload_enabled(os.environ) or unsupported() is not None:
         return None
     try:
         stdin_tty = os.isatty(0)
@@ -66,6 +92,10 @@ def client(argv: Sequence[str]) -> int | None:
     if not eligible(argv, stdin_tty):
         return None
     path = socket_path()
+    problem = directory_problem(path.parent)
+    if problem is not None:
+        _note(argv, f"not preloading: {problem}")
+        return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(str(path))
@@ -74,7 +104,17 @@ def client(argv: Sequence[str]) -> int | None:
         _start_server(path)
         return None
     with sock:
+        uid = peer_uid(sock)
+        if uid != os.getuid():
+            _note(argv, f"not preloading: {path} is served by uid {uid}, not by this user")
+            return None
         return _hand_over(sock, argv)
+
+
+def _note(argv: Sequence[str], message: str) -> None:
+    """One line on stderr, under -v only: the command goes on in this process."""
+    if verbose(argv):
+        sys.stderr.write(f"dashenv: {message}; running in this process\n")
 
 
 def _hand_over(sock: socket.socket, argv: Sequence[str]) -> int | None:

@@ -12,7 +12,14 @@ import struct
 import sys
 from pathlib import Path
 
-from dashenv.preload.protocol import CHECK_SECONDS, IDLE_SECONDS, send_message
+from dashenv.preload.protocol import (
+    CHECK_SECONDS,
+    IDLE_SECONDS,
+    directory_problem,
+    peer_uid,
+    send_message,
+    unsupported,
+)
 
 # what a server imports before it takes its first call
 PRELOAD = (
@@ -50,9 +57,11 @@ def serve(path: Path) -> None:
     import importlib
     import signal
 
+    if unsupported() is not None:
+        return
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if path.parent.stat().st_uid != os.getuid() or path.parent.stat().st_mode & 0o077:
-        return  # a directory others can write to: no server
+    if directory_problem(path.parent) is not None:
+        return  # a directory that is not this user's alone: no server
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(str(path))
@@ -85,7 +94,7 @@ def serve(path: Path) -> None:
                 continue
             idle = 0.0
             with conn:
-                if not _same_user(conn):
+                if peer_uid(conn) != os.getuid():
                     continue
                 served += 1
                 _record(path, served)
@@ -123,12 +132,6 @@ def _still_ours(path: Path, inode: int) -> bool:
         return False
 
 
-def _same_user(conn: socket.socket) -> bool:
-    creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    _pid, uid, _gid = struct.unpack("3i", creds)
-    return bool(uid == os.getuid())
-
-
 def _handle(conn: socket.socket) -> None:
     import select
     import signal
@@ -159,8 +162,12 @@ def _handle(conn: socket.socket) -> None:
         ready, _, _ = select.select([conn.fileno(), watch], [], [])
         if watch in ready:
             break
-        if not conn.recv(1):  # the client is gone (killed): its worker goes with it
-            os.kill(pid, signal.SIGKILL)
+        if not conn.recv(1):  # the client is gone (killed): its worker goes with it, and so
+            # does every process the worker started (a docker compose child): its whole group
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):  # before the worker made its group
+                os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
             return
     _, status = os.waitpid(pid, 0)
