@@ -81,3 +81,114 @@ def test_every_preloaded_module_imports() -> None:
 
     for name in PRELOAD:
         importlib.import_module(name)
+
+
+# --- trusting only this user's own server ------------------------------------------------
+
+
+def test_a_private_directory_passes(tmp_path: Path) -> None:
+    from dashenv.preload.protocol import directory_problem
+
+    private = tmp_path / "run"
+    private.mkdir(mode=0o700)
+    assert directory_problem(private) is None
+    assert directory_problem(tmp_path / "not-yet") is None  # the server makes it, 0700
+
+
+def test_a_directory_others_reach_is_refused(tmp_path: Path) -> None:
+    from dashenv.preload.protocol import directory_problem
+
+    shared = tmp_path / "run"
+    shared.mkdir()
+    shared.chmod(0o777)
+    assert "has mode 0777: others can reach it" in str(directory_problem(shared))
+    shared.chmod(0o750)
+    assert "has mode 0750" in str(directory_problem(shared))
+
+
+def test_a_symlink_or_a_file_is_refused(tmp_path: Path) -> None:
+    from dashenv.preload.protocol import directory_problem
+
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    (tmp_path / "link").symlink_to(real)
+    assert "is a symbolic link" in str(directory_problem(tmp_path / "link"))
+    (tmp_path / "file").write_text("")
+    assert "is not a directory" in str(directory_problem(tmp_path / "file"))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a directory to another uid needs root")
+def test_a_directory_of_another_user_is_refused(tmp_path: Path) -> None:
+    from dashenv.preload.protocol import directory_problem
+
+    theirs = tmp_path / "run"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, 65534, 65534)
+    assert "belongs to uid 65534, not to this user" in str(directory_problem(theirs))
+
+
+def test_the_socket_never_lives_in_tmp_without_a_runtime_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dashenv.preload.protocol import socket_dir
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert socket_dir() == tmp_path / ".cache" / "dashenv"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    assert socket_dir() == Path(f"/run/user/1000/dashenv-{os.getuid()}")
+
+
+def test_the_peer_of_a_socket_pair_is_this_user() -> None:
+    import socket
+
+    from dashenv.preload.protocol import peer_uid
+
+    a, b = socket.socketpair(socket.AF_UNIX)
+    with a, b:
+        assert peer_uid(a) == os.getuid()
+
+
+@pytest.mark.parametrize("missing", ["pidfd_open", "SO_PEERCRED", "send_fds"])
+def test_elsewhere_the_switch_does_nothing_and_says_why(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """macOS has no pidfd_open or SO_PEERCRED: simulated by taking the calls away."""
+    import socket
+
+    from dashenv.preload import client, protocol
+
+    monkeypatch.delattr(os if missing == "pidfd_open" else socket, missing)
+    monkeypatch.setenv("DASHENV_PRELOAD", "1")
+    reason = protocol.unsupported()
+    assert reason is not None and missing in reason and "needs Linux" in reason
+    assert client.client(["status"]) is None  # runs in this process; no server is started
+
+
+def test_an_old_kernel_without_pidfd_open_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from dashenv.preload import protocol
+
+    def enosys(pid: int) -> int:
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", enosys)
+    assert "Linux 5.3 or later" in str(protocol.unsupported())
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["-v", "status"], True),
+        (["--verbose", "-C", "x", "envs"], True),
+        (["-C", "-v", "envs"], False),  # -v is -C's directory here
+        (["logs", "dev", "-v"], False),  # a subcommand's option, not the root's
+        (["status"], False),
+    ],
+)
+def test_verbose_is_a_root_option(argv: list[str], expected: bool) -> None:
+    from dashenv.preload.client import verbose
+
+    assert verbose(argv) is expected
