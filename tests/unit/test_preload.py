@@ -77,7 +77,7 @@ def test_every_preloaded_module_imports() -> None:
     make it slower, silently."""
     import importlib
 
-    from dashenv.preload.server import PRELOAD
+    from dashenv.preloaded import PRELOAD
 
     for name in PRELOAD:
         importlib.import_module(name)

@@ -18,6 +18,7 @@ starting, runs as usual.
 
 The package: ``switch`` (is it on), ``protocol`` (the socket's name and the messages), ``client``
 (on every command's path: the standard library only), ``server`` (the preloading and the
-workers) and ``__main__`` (``python -m dashenv.preload serve | status | stop``). This file
+workers; its program, which hands it the CLI, is ``dashenv.preloaded``) and ``__main__``
+(``python -m dashenv.preload status | stop``). This file
 imports nothing, so the client pays only for what it uses.
 """

@@ -1,19 +1,13 @@
-"""``python -m dashenv.preload serve PATH | status | stop``"""
+"""``python -m dashenv.preload status | stop`` (the server itself: ``dashenv.preloaded``)"""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from dashenv.preload.protocol import server_record, socket_dir, socket_path
 
 
 def _main(args: list[str]) -> int:
-    if args[:1] == ["serve"] and len(args) == 2:
-        from dashenv.preload.server import serve
-
-        serve(Path(args[1]))
-        return 0
     if args == ["status"]:  # read from the server's record: a probe would be a call
         path = socket_path()
         record = server_record(path)

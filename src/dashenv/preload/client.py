@@ -183,7 +183,7 @@ def _start_server(path: Path) -> None:
 
     with contextlib.suppress(OSError):  # no server: every command runs as usual
         subprocess.Popen(
-            [sys.executable, "-m", "dashenv.preload", "serve", str(path)],
+            [sys.executable, "-m", "dashenv.preloaded", str(path)],
             cwd="/",
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

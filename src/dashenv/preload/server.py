@@ -1,6 +1,6 @@
 """The preload server: imports what the inner-loop commands need once, then forks a worker
-per call (the very same command code, ``dashenv.cli.main``) until ``IDLE_SECONDS`` pass
-without one. Started by the client as ``python -m dashenv.preload serve PATH``."""
+per call, running the very same command code it is given (``dashenv.cli.main``, handed in by
+``dashenv.preloaded``, the server's program), until ``IDLE_SECONDS`` pass without one."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import os
 import socket
 import struct
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from dashenv.preload.protocol import (
@@ -21,38 +22,8 @@ from dashenv.preload.protocol import (
     unsupported,
 )
 
-# what a server imports before it takes its first call
-PRELOAD = (
-    "dashenv.cli",
-    "dashenv.cli.db",
-    "dashenv.cli.lifecycle",
-    "dashenv.cli.status",
-    "dashenv.cli.testing",
-    "dashenv.render",
-    "dashenv.context",
-    "dashenv.settings.sources",
-    "dashenv.observe.compose",
-    "dashenv.observe.instance",
-    "dashenv.workflows.reset",
-    "dashenv.workflows.status",
-    "dashenv.workflows.lifecycle",
-    "dashenv.workflows.testing",
-    "dashenv.workflows.snapshots",
-    "dashenv.steps.targets",
-    "dashenv.steps.leases",
-    "dashenv.steps.resetting",
-    "dashenv.adapters.postgres",
-    "dashenv.adapters.redis",
-    "dashenv.adapters.docker",
-    "dashenv.adapters.registry",
-    "psycopg",
-    "redis",
-    "pydantic_settings",
-    "filelock",
-)
 
-
-def serve(path: Path) -> None:
+def serve(path: Path, run: Callable[[], None], warm: Sequence[str] = ()) -> None:
     """Preload, then fork a worker per call until ``IDLE_SECONDS`` pass without one."""
     import importlib
     import signal
@@ -70,7 +41,7 @@ def serve(path: Path) -> None:
         pass
     finally:
         probe.close()
-    for name in PRELOAD:
+    for name in warm:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -106,7 +77,7 @@ def serve(path: Path) -> None:
                     listener.close()
                     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                     try:
-                        _handle(conn)
+                        _handle(conn, run)
                     finally:
                         os._exit(0)
     finally:
@@ -132,7 +103,7 @@ def _still_ours(path: Path, inode: int) -> bool:
         return False
 
 
-def _handle(conn: socket.socket) -> None:
+def _handle(conn: socket.socket, run: Callable[[], None]) -> None:
     import select
     import signal
 
@@ -153,7 +124,7 @@ def _handle(conn: socket.socket) -> None:
     pid = os.fork()
     if pid == 0:
         conn.close()
-        _work(request, fds)  # never returns
+        _work(request, fds, run)  # never returns
     for fd in fds:
         os.close(fd)
     send_message(conn, {"pid": pid})
@@ -179,7 +150,7 @@ def _handle(conn: socket.socket) -> None:
         send_message(conn, outcome)
 
 
-def _work(request: dict[str, object], fds: list[int]) -> None:
+def _work(request: dict[str, object], fds: list[int], run: Callable[[], None]) -> None:
     """The worker: become the client's process, as far as the command can tell, and run it."""
     import signal
 
@@ -208,10 +179,8 @@ def _work(request: dict[str, object], fds: list[int]) -> None:
             reconfigure = getattr(stream, "reconfigure", None)
             if reconfigure is not None:
                 reconfigure(line_buffering=os.isatty(fd))
-        from dashenv.cli import main
-
         try:
-            main()
+            run()
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
