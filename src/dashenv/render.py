@@ -21,15 +21,21 @@ UNWRAPPED_WIDTH = 100_000
 
 def console(stderr: bool = False) -> Console:
     """A console for stdout (or stderr). On a terminal tables fit its width; anywhere else
-    nothing wraps, so every value stays whole on its line."""
+    nothing wraps, so every value stays whole on its line, whatever forces colour
+    (FORCE_COLOR makes Rich treat a pipe as a terminal, 80 columns wide: the width comes
+    from the stream itself being a terminal, not from Rich's guess)."""
     options: dict[str, Any] = {
         "stderr": stderr,
         "no_color": bool(os.environ.get("NO_COLOR")),
         "highlight": False,
     }
-    out = Console(soft_wrap=False, **options)
-    if out.is_terminal:
-        return out
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        on_terminal = stream.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        on_terminal = False
+    if on_terminal:
+        return Console(soft_wrap=False, **options)
     return Console(soft_wrap=True, width=UNWRAPPED_WIDTH, **options)
 
 
@@ -246,11 +252,10 @@ def setup_result(result: Any) -> None:
 
 
 def size(n: int) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1024:
-            return f"{n:.0f} {unit}"
-        n //= 1024
-    return f"{n} TB"
+    """Bytes in decimal units, as Rich shows them (1,990,000 bytes: 2.0 MB)."""
+    from rich.filesize import decimal
+
+    return str(decimal(n))
 
 
 def _uptime(seconds: float | None) -> str:

@@ -263,3 +263,23 @@ def test_a_disagreeing_redis_index_is_a_configuration_error(run: Run) -> None:
         result,
         "test: redis_index is 0 (--set redis_index) but REDIS_URL names index 1 (env/.env.test:11)",
     )
+
+
+def test_a_pipe_keeps_values_whole_with_colour_forced(project: Path) -> None:
+    """FORCE_COLOR makes Rich take a pipe for an 80-column terminal; the width comes from
+    the stream being a terminal, so nothing is split (a real pipe, a real process)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "COLUMNS")}
+    env["FORCE_COLOR"] = "1"
+    done = subprocess.run(
+        [sys.executable, "-m", "dashenv", "-C", str(project), "envs"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "compose/docker-compose.dev.yml" in done.stdout
+    assert "\x1b[" in done.stdout  # the colour is still forced

@@ -169,10 +169,10 @@ def test_gc_dry_run(run: Run, monkeypatch: pytest.MonkeyPatch) -> None:
 
 GC = """\
 instance  dashtam-test-feat  [-]  its checkout /src/feat is gone
-database  dashtam_test__new_9  [7 MB]  a reset's scratch database, left by one that did not end
+database  dashtam_test__new_9  [8.0 MB]  a reset's scratch database, left by one that did not end
 instance  dashtam-dev-old  [-]  its checkout /src/old is gone
           its volumes stay: protected (--include-protected removes them)
-dry run: 3 to collect, 7 MB; nothing removed
+dry run: 3 to collect, 8.0 MB; nothing removed
 """
 
 
@@ -204,12 +204,12 @@ dev (development, project dashtam-dev): up, healthy
 │redis    │ dashtam-dev-redis    │ running │ healthy │ 127.0.0.1:6379->6379 │ 0m05s│
 └─────────┴──────────────────────┴─────────┴─────────┴──────────────────────┴──────┘
   PostgreSQL 17.12 (Debian 17.12-0+deb13u1) at 127.0.0.1:5432: database dashtam, stamp dev, migrations latest (0003); fsync=on, full_page_writes=on, synchronous_commit=on
-┏━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━┳━━━━━━━━━━━━┓
-┃database ┃ owner        ┃ size ┃ connections┃
-┡━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━╇━━━━━━━━━━━━┩
-│dashtam  │ dashtam_user │ 7 MB │ 1          │
-│postgres │ dashtam_user │ 7 MB │ 1          │
-└─────────┴──────────────┴──────┴────────────┘
+┏━━━━━━━━━┳━━━━━━━━━━━━━━┳━━━━━━━━┳━━━━━━━━━━━━┓
+┃database ┃ owner        ┃ size   ┃ connections┃
+┡━━━━━━━━━╇━━━━━━━━━━━━━━╇━━━━━━━━╇━━━━━━━━━━━━┩
+│dashtam  │ dashtam_user │ 8.0 MB │ 1          │
+│postgres │ dashtam_user │ 7.8 MB │ 1          │
+└─────────┴──────────────┴────────┴────────────┘
 ┏━━━━━━━━━━━━━━━━━━━━━━━━┳━━━━━━━━━━━━━━━━┓
 ┃table                   ┃ rows (estimate)┃
 ┡━━━━━━━━━━━━━━━━━━━━━━━━╇━━━━━━━━━━━━━━━━┩
