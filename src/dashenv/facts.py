@@ -47,6 +47,7 @@ class ComposeService:
     labels: dict[str, str] = field(default_factory=dict)
     expose: list[str] = field(default_factory=list)  # container ports reachable in-network
     build_context: str | None = None  # absolute, as Compose resolves it
+    depends_on: list[str] = field(default_factory=list)  # what Compose starts with it
 
 
 @dataclass

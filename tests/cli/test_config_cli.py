@@ -283,3 +283,10 @@ def test_a_pipe_keeps_values_whole_with_colour_forced(project: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "compose/docker-compose.dev.yml" in done.stdout
     assert "\x1b[" in done.stdout  # the colour is still forced
+
+
+def test_down_dash_v_is_an_error_naming_volumes(run: Run) -> None:
+    """docker compose down -v deletes volumes; dashenv asks for that by its whole name."""
+    result = run("down", "dev", "-v")
+    assert_usage_error(result, "No such option: -v")
+    assert "did you mean --volumes" in result.stderr.splitlines()[-1]

@@ -164,3 +164,19 @@ def test_builtins_publish_distinct_host_ports() -> None:
             if port is not None:
                 assert port not in taken, f"{name}.{key} = {port} is {taken[port]}'s too"
                 taken[port] = f"{name}.{key}"
+
+
+def test_up_of_some_services_starts_them_and_what_they_depend_on() -> None:
+    from dashenv.facts import ComposeService
+    from dashenv.plan.compose import started_services
+
+    services = {
+        "app": ComposeService("app", None, depends_on=["postgres", "redis"]),
+        "callback": ComposeService("callback", None, depends_on=["app"]),
+        "postgres": ComposeService("postgres", None),
+        "redis": ComposeService("redis", None),
+    }
+    assert started_services(services, []) == ["app", "callback", "postgres", "redis"]
+    assert started_services(services, ["postgres"]) == ["postgres"]
+    assert started_services(services, ["callback"]) == ["app", "callback", "postgres", "redis"]
+    assert started_services(services, ["app"]) == ["app", "postgres", "redis"]

@@ -540,5 +540,6 @@ def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
             if isinstance(svc.get("build"), dict)
             else None,
             expose=[str(e) for e in svc.get("expose") or []],
+            depends_on=sorted(svc.get("depends_on") or []),
         )
     return services

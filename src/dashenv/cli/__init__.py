@@ -55,11 +55,20 @@ class DashenvGroup(TyperGroup):
             _usage_exit(exc)
 
 
+# short options people type from docker compose habit, which dashenv spells out on purpose
+COMPOSE_HABITS = {
+    ("down", "-v"): "--volumes (it deletes the environment's data: dashenv "
+    "asks for it by its whole name)"
+}
+
+
 def _usage_exit(exc: Exception) -> NoReturn:
     """click's usage errors, made one line and a hint like every other error."""
     where = getattr(getattr(exc, "ctx", None), "command_path", None) or "dashenv"
     message = exc.format_message()  # type: ignore[attr-defined]
-    _print_error(DashenvError(message, hint=f"see '{where} -h'"))
+    habit = COMPOSE_HABITS.get((where.rpartition(" ")[2], getattr(exc, "option_name", "")))
+    hint = f"did you mean {habit}? see '{where} -h'" if habit else f"see '{where} -h'"
+    _print_error(DashenvError(message, hint=hint))
     raise typer.Exit(int(ExitCode.USAGE)) from None
 
 

@@ -264,3 +264,19 @@ def open_to_all_interfaces(services: dict[str, ComposeService]) -> list[str]:
         for host_ip, port, _target in svc.ports
         if host_ip in ("", "0.0.0.0", "::")
     ]
+
+
+def started_services(services: dict[str, ComposeService], asked: list[str]) -> list[str]:
+    """The services ``docker compose up SERVICE...`` starts: those asked for and everything
+    they depend on (all of them when none is asked for), in the files' order."""
+    if not asked:
+        return list(services)
+    wanted: set[str] = set()
+    stack = list(asked)
+    while stack:
+        name = stack.pop()
+        if name in wanted or name not in services:
+            continue
+        wanted.add(name)
+        stack += services[name].depends_on
+    return [name for name in services if name in wanted]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from dashenv.settings.model import EnvironmentSettings
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: services carry depends_on
 
 # role setting -> image names that play it, when the setting is left at its default
 ROLE_IMAGES = {

@@ -17,7 +17,13 @@ from dashenv.errors import (
     OperationFailed,
 )
 from dashenv.guards import Consent, require_consent
-from dashenv.plan.compose import Endpoints, endpoints, health_progress, unpublished_ports
+from dashenv.plan.compose import (
+    Endpoints,
+    endpoints,
+    health_progress,
+    started_services,
+    unpublished_ports,
+)
 from dashenv.steps.targets import (
     Quiet,
     Reporter,
@@ -201,7 +207,9 @@ def up(
         )
     if stop_exclusive(ctx, t, containers, rep.say):
         containers = t.docker.all_containers()
-    check_conflicts(ctx, t, model, containers)
+    # only what this up starts can conflict (dashenv up dev postgres needs no app port)
+    starts = started_services(model, services)
+    check_conflicts(ctx, t, {k: v for k, v in model.items() if k in starts}, containers)
     if mounts_certs(ctx, model):
         ensure_certs(ctx, rep.say)
 
