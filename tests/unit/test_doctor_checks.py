@@ -6,6 +6,8 @@ import datetime
 import stat
 from pathlib import Path
 
+import pytest
+
 from dashenv.plan.migrations import Revision, build_graph
 from dashenv.steps.certs import ensure_certs, read_expiry
 from dashenv.workflows.doctor import check_certificate, check_env_file, migrations_check
@@ -108,3 +110,16 @@ def test_status_problems() -> None:
         "Redis unreachable: timeout",
         "app health: HTTP 503",
     ]
+
+
+@pytest.mark.parametrize(
+    ("version", "level"),
+    [("2.26.1", "pass"), ("v2.24.0", "pass"), ("2.23.3", "fail"), ("2.9.0", "fail"), ("x", "warn")],
+)
+def test_the_compose_version_is_checked(version: str, level: str) -> None:
+    from dashenv.workflows.doctor import compose_version_check
+
+    check = compose_version_check(version)
+    assert check.level == level
+    if level == "fail":
+        assert "2.24 or later" in check.detail and "upgrade" in check.fix

@@ -193,8 +193,30 @@ def _engine_checks(docker: Docker, checks: list[Check]) -> bool:
             )
         )
         return False
-    checks.append(Check("compose v2", "pass", compose.strip()))
+    checks.append(compose_version_check(compose.strip()))
     return True
+
+
+MIN_COMPOSE = (2, 24)  # the instance override replaces lists with !override (Compose 2.24)
+
+
+def compose_version_check(version: str) -> Check:
+    """Compose v2 new enough for what dashenv writes, or the upgrade named."""
+    import re
+
+    found = re.match(r"v?(\d+)\.(\d+)", version)
+    if found is None:
+        return Check("compose v2", "warn", f"version {version!r} not understood")
+    if (int(found[1]), int(found[2])) < MIN_COMPOSE:
+        need = ".".join(map(str, MIN_COMPOSE))
+        return Check(
+            "compose v2",
+            "fail",
+            f"{version}: dashenv needs Compose {need} or later (instances use !override)",
+            f"upgrade the Docker Compose plugin to {need} or later "
+            "(docker-compose-plugin, or Docker Desktop)",
+        )
+    return Check("compose v2", "pass", version)
 
 
 def _environment_checks(
