@@ -299,3 +299,30 @@ def test_the_name_guard_sees_the_database_the_driver_reaches() -> None:
     db = DatabaseURL.parse("postgresql://u:p@h:5432/dashtam_test?dbname=dashtam")
     intent = Intent("test", "testing", False, "testing", True, db.database, "dashtam-test")
     assert not guard_database_name(intent).passed
+
+
+def test_a_scoped_process_variable_is_one_environments_own(project: Path) -> None:
+    """DASHENV_<ENV>__<SETTING> (pydantic-settings' nesting delimiter) wins over the unscoped
+    DASHENV_<SETTING>, which every environment reads; the origin names the variable."""
+    environ = {"DASHENV_PROJECT_NAME": "shared", "DASHENV_TEST__PROJECT_NAME": "mine-test"}
+    test, dev = resolve(project, "test", environ=environ), resolve(project, "dev", environ=environ)
+    assert test.settings.project_name == "mine-test"
+    assert test.provenance["project_name"].describe() == "process env (DASHENV_TEST__PROJECT_NAME)"
+    assert dev.settings.project_name == "shared"
+    assert dev.provenance["project_name"].describe() == "process env (DASHENV_PROJECT_NAME)"
+    # another environment's scoped variable is not this one's
+    ci = resolve(project, "ci", environ={"DASHENV_TEST__APP_PORT": "9100"})
+    assert ci.provenance["app_port"].layer != "process env"
+
+
+def test_doctor_warns_when_one_unscoped_variable_gives_two_environments_one_project() -> None:
+    from dashenv.workflows.doctor import unscoped_sharing_checks
+
+    shared = ("DASHENV_PROJECT_NAME", "x")
+    (check,) = unscoped_sharing_checks(
+        {"dev": {"project_name": shared}, "test": {"project_name": shared}, "ci": {}}
+    )
+    assert check.level == "warn" and "dev and test share one project name" in check.detail
+    assert "DASHENV_DEV__PROJECT_NAME, DASHENV_TEST__PROJECT_NAME" in check.fix
+    scoped = {"dev": {"project_name": shared}, "test": {"project_name": ("DASHENV_TEST__X", "x")}}
+    assert unscoped_sharing_checks(scoped) == []

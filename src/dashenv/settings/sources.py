@@ -103,15 +103,35 @@ class ResolvedEnvironment:
         return self.redis_indexes[0]
 
 
-def _prefixed(mapping: Mapping[str, str]) -> dict[str, tuple[str, str]]:
-    """DASHENV_APP_PORT=.. -> {"app_port": ("DASHENV_APP_PORT", value)} for known fields."""
-    found = {}
+def scope_of(environment: str) -> str:
+    """The part of a per-environment variable that names the environment:
+    DASHENV_<SCOPE>__<SETTING> (``test`` -> ``TEST``, ``ci-fast`` -> ``CI_FAST``)."""
+    return environment.upper().replace("-", "_")
+
+
+def _prefixed(
+    mapping: Mapping[str, str], environment: str | None = None
+) -> dict[str, tuple[str, str]]:
+    """DASHENV_APP_PORT=.. -> {"app_port": ("DASHENV_APP_PORT", value)} for known fields.
+    With ``environment``, its own DASHENV_<ENV>__<SETTING> (pydantic-settings' nesting
+    delimiter) too, which wins over the unscoped one that every environment reads."""
+    found: dict[str, tuple[str, str]] = {}
+    scoped: dict[str, tuple[str, str]] = {}
+    mine = f"{scope_of(environment)}__" if environment is not None else None
     for key, value in mapping.items():
-        if key.startswith(ENV_PREFIX):
-            name = key[len(ENV_PREFIX) :].lower()
-            if name in FIELD_NAMES:
-                found[name] = (key, value)
-    return found
+        if not key.startswith(ENV_PREFIX):
+            continue
+        rest = key[len(ENV_PREFIX) :]
+        if "__" in rest:
+            if (
+                mine is not None
+                and rest.startswith(mine)
+                and rest[len(mine) :].lower() in FIELD_NAMES
+            ):
+                scoped[rest[len(mine) :].lower()] = (key, value)
+        elif rest.lower() in FIELD_NAMES:
+            found[rest.lower()] = (key, value)
+    return {**found, **scoped}
 
 
 def _layer_cli(overrides: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Origin]]:
@@ -127,8 +147,10 @@ def _layer_cli(overrides: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, 
     return values, origins
 
 
-def _layer_process(environ: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Origin]]:
-    found = _prefixed(environ)
+def _layer_process(
+    environ: Mapping[str, str], environment: str
+) -> tuple[dict[str, Any], dict[str, Origin]]:
+    found = _prefixed(environ, environment)
     return (
         {k: v for k, (_, v) in found.items()},
         {k: Origin("process env", key) for k, (key, _) in found.items()},
@@ -201,7 +223,7 @@ def resolve_environment(
     defaults = environment_defaults(project, name)
     layers: list[tuple[str, dict[str, Any], dict[str, Origin]]] = [
         ("cli", *_layer_cli(cli or {})),
-        ("process env", *_layer_process(environ)),
+        ("process env", *_layer_process(environ, name)),
         ("dashenv.toml", *_layer_toml(project, name)),
         ("default", defaults, {k: Origin("default", k) for k in defaults}),
     ]

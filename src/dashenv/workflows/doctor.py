@@ -126,6 +126,9 @@ def doctor(ctx: RunContext, names: list[str]) -> list[Check]:
     engine = _engine_checks(ctx.docker(), checks)
     shown = ctx.project().options.certs_dir
     checks.append(check_certificate(ctx.certs_dir(), shown, datetime.datetime.now(datetime.UTC)))
+    checks += unscoped_sharing_checks(
+        {n: _process_origins(ctx, n) for n in ctx.environment_names()}
+    )
     listings, errors = list_engines(ctx, names) if engine else ({}, {})
     # looked up once for every environment's checks
     owners = env_by_project(ctx) if engine else {}
@@ -138,6 +141,51 @@ def doctor(ctx: RunContext, names: list[str]) -> list[Check]:
         checks += _environment_checks(
             ctx, name, reachable, listings.get(context, []), by_env[name], owners
         )
+    return checks
+
+
+SHARED_BY_ONE_VARIABLE = ("project_name", "env_file")
+
+
+def _process_origins(ctx: RunContext, name: str) -> dict[str, tuple[str, str]]:
+    """Setting -> (the process variable that set it, its value), for the settings that must
+    differ between environments."""
+    try:
+        env = ctx.env(name, read_env=False)
+    except DashenvError:
+        return {}
+    found = {}
+    for key in SHARED_BY_ONE_VARIABLE:
+        origin = env.provenance.get(key)
+        if origin is not None and origin.layer == "process env":
+            found[key] = (origin.key, str(getattr(env.settings, key)))
+    return found
+
+
+def unscoped_sharing_checks(origins: dict[str, dict[str, tuple[str, str]]]) -> list[Check]:
+    """One exported DASHENV_PROJECT_NAME (or DASHENV_ENV_FILE) applies to every environment
+    at once: warn where it gives two of them the same project or env file."""
+
+    checks = []
+    for key in SHARED_BY_ONE_VARIABLE:
+        by_variable: dict[tuple[str, str], list[str]] = {}
+        for env_name, found in origins.items():
+            if key in found and "__" not in found[key][0]:
+                by_variable.setdefault(found[key], []).append(env_name)
+        for (variable, value), names in sorted(by_variable.items()):
+            if len(names) > 1:
+                scoped = ", ".join(
+                    f"DASHENV_{n.upper().replace('-', '_')}__{key.upper()}" for n in names
+                )
+                checks.append(
+                    Check(
+                        "process environment",
+                        "warn",
+                        f"{variable}={value} applies to every environment: "
+                        f"{' and '.join(names)} share one {key.replace('_', ' ')}",
+                        f"unset it, or scope it to one environment: {scoped}",
+                    )
+                )
     return checks
 
 
