@@ -254,3 +254,59 @@ def test_revision_file_belongs_to_the_checkouts_owner(stack: Project) -> None:
     finally:
         for path in [stack.root, *stack.root.rglob("*")]:
             os.chown(path, 0, 0, follow_symlinks=False)
+
+
+def _dashenv(stack: Project, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dashenv", *args],
+        cwd=stack.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("DASHENV_") or k == "DASHENV_STATE_DIR"
+        },
+    )
+
+
+def test_two_restores_of_dev_at_once_cannot_undo_each_other(stack: Project) -> None:
+    """One lock per database: the second restore waits for the first, and dev ends with one
+    of the two snapshots' data, whole; nothing of either restore is left behind."""
+    ok(stack("db", "snapshot", "dev", "race_a"))
+    first = sql(stack, "dev", CHECKSUM)
+    sql(stack, "dev", "DELETE FROM providers WHERE id % 3 = 0")
+    ok(stack("db", "snapshot", "dev", "race_b"))
+    second = sql(stack, "dev", CHECKSUM)
+    assert first != second
+    runs = [_dashenv(stack, "db", "restore", "dev", snap, "--yes") for snap in ("race_a", "race_b")]
+    outcomes = [(p.wait(timeout=300), *p.communicate()) for p in runs]
+    for code, out, err in outcomes:
+        assert code == 0, f"{out}\n{err}"
+        assert "Traceback" not in err
+    assert sql(stack, "dev", CHECKSUM) in (first, second)
+    leftovers = "SELECT count(*) FROM pg_database WHERE datname LIKE 'dashtam\\_\\_restore\\_%'"
+    assert sql(stack, "dev", leftovers) == "0"
+    ok(stack("db", "restore", "dev", "race_a", "--yes"))
+    assert sql(stack, "dev", CHECKSUM) == first
+
+
+def test_a_reset_and_a_restore_of_test_at_once_each_succeed(stack: Project) -> None:
+    """The reset's scratch and a restore's copy are each their own (the naming authority),
+    and the two take the same lock: both succeed, one after the other."""
+    ok(stack("db", "snapshot", "test", "clean"))
+    runs = [
+        _dashenv(stack, "db", "reset", "test", "--yes"),
+        _dashenv(stack, "db", "restore", "test", "clean", "--yes"),
+    ]
+    for p in runs:
+        code = p.wait(timeout=300)
+        out, err = p.communicate()
+        assert code == 0, f"{out}\n{err}"
+    scratch = (
+        "SELECT count(*) FROM pg_database WHERE datname LIKE 'dashtam\\_test\\_\\_new\\_%'"
+        " OR datname LIKE 'dashtam\\_test\\_\\_restore\\_%'"
+    )
+    assert sql(stack, "test", scratch) == "0"
+    ok(stack("db", "snapshot", "test", "--delete", "clean", "--yes"))

@@ -36,7 +36,8 @@ class ResetPlan:
 
 
 def lock_path(root: Path, environment: str) -> Path:
-    """Two resets of one environment take this lock."""
+    """The environment's database lock: its resets, restores and snapshots take it
+    (``dashenv.steps.database_lock``)."""
     return root / ".dashenv" / "locks" / f"reset-{environment}.lock"
 
 

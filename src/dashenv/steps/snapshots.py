@@ -191,9 +191,12 @@ def prune(ctx: RunContext, t: SnapshotTarget, say: Callable[[str], None]) -> Non
 def take(
     ctx: RunContext, name: str, snap: str | None, *, auto: bool, say: Callable[[str], None]
 ) -> Snapshot:
-    """Copy ENV's database into a snapshot, holding new connections off it for the copy."""
+    """Copy ENV's database into a snapshot, holding new connections off it for the copy
+    (under the database's lock)."""
+    from dashenv.steps.database_lock import database_lock
+
     t = snapshot_target(ctx, name)
-    with t.pg:
+    with database_lock(ctx, name, operation="snapshot", say=say), t.pg:
         tidy(ctx, t)
         existing = listing(t)
         snap = snap or (auto_name(existing) if auto else now().strftime("%Y%m%d_%H%M%S"))

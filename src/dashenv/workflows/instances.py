@@ -164,6 +164,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
     from dashenv.errors import DashenvError
     from dashenv.plan.names import ResetNames, is_run_database
     from dashenv.steps.clients import postgres_client
+    from dashenv.steps.database_lock import is_database_locked
     from dashenv.steps.resetting import reset_names
     from dashenv.steps.snapshots import parse_listing
     from dashenv.steps.workers import lock_path
@@ -181,6 +182,8 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
         except DashenvError:
             continue  # not running, or not reachable: nothing to collect there
         database = db.database
+        if is_database_locked(ctx, name):
+            continue  # a reset, restore or snapshot is at work on it: its copies are its own
         if s.role in ("testing", "ci") and not s.protected:
             try:
                 current = reset_names(env, database)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import os
 import secrets as _secrets
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,6 +32,7 @@ from dashenv.plan.reset import (
     plan_reset,
     url_with_database,
 )
+from dashenv.steps.database_lock import database_lock
 from dashenv.steps.resetting import Observed, observe, refuse, reset_names
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def reset(
             )  # fmt: skip
         if not all(v.passed for v in verdicts):
             raise refuse(ctx, name, verdicts, o.target)
-        with _reset_lock(ctx, name, wait, say) as waited:
+        with database_lock(ctx, name, operation="reset", wait=wait, say=say) as waited:
             if not waited:
                 return _apply(ctx, o, strategy, verdicts, started, say)
             # the other reset changed the database while we waited: look again, under the lock
@@ -115,29 +115,6 @@ def reset(
                 fresh.postgres.close()
     finally:
         o.postgres.close()
-
-
-@contextmanager
-def _reset_lock(
-    ctx: RunContext, name: str, wait: bool, say: Callable[[str], None]
-) -> Iterator[bool]:
-    """Hold the environment's reset lock; yields whether another reset had to be waited for."""
-    from dashenv.adapters.locks import acquire
-
-    root = ctx.project().root
-    file_lock, waited = acquire(
-        lock_path(root, name),
-        root,
-        wait=wait,
-        busy=f"another reset of {name} is running",
-        hint="wait for it, or run without --no-wait to queue behind it",
-        waiting=f"Waiting for another reset of {name} to finish...",
-        say=say,
-    )
-    try:
-        yield waited
-    finally:
-        file_lock.release()
 
 
 def _apply(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from dashenv.errors import ConfigError, GuardRefused
 from dashenv.guards import Consent, require_consent
 from dashenv.plan.names import restore_prefix, restore_scratch, snapshot_database
+from dashenv.steps.database_lock import database_lock
 from dashenv.steps.snapshots import (
     Snapshot,
     SnapshotTarget,
@@ -60,7 +61,7 @@ def delete(ctx: RunContext, name: str, snap: str, *, yes: bool, ask: Asker | Non
     from dashenv.adapters import audit
 
     t = snapshot_target(ctx, name)
-    with t.pg:
+    with database_lock(ctx, name, operation="snapshot deletion"), t.pg:
         tidy(ctx, t)
         found = _find(t, snap)
         if t.env.settings.protected:
@@ -114,13 +115,28 @@ def restore(
     say: Callable[[str], None],
 ) -> RestoreResult:
     """Put a snapshot (or a dump file) in place of ENV's database; the current state is kept
-    as an automatic snapshot first."""
-    from dashenv.adapters import audit
-
+    as an automatic snapshot first. Under the database's lock: a reset, another restore or a
+    snapshot of it waits (or waits for it)."""
     if from_file is not None and not from_file.is_file():
         raise ConfigError(
             f"no file {from_file}", hint="give the file 'dashenv db snapshot ENV --to FILE' wrote"
         )
+    with database_lock(ctx, name, operation="restore", say=say):
+        return _restore(ctx, name, snap, from_file, yes=yes, ask=ask, say=say)
+
+
+def _restore(
+    ctx: RunContext,
+    name: str,
+    snap: str | None,
+    from_file: Path | None,
+    *,
+    yes: bool,
+    ask: Asker | None,
+    say: Callable[[str], None],
+) -> RestoreResult:
+    from dashenv.adapters import audit
+
     t = snapshot_target(ctx, name)
     with t.pg:
         tidy(ctx, t)
