@@ -176,23 +176,9 @@ def test_a_snapshot_left_invalid_by_an_interrupted_drop_is_never_listed_and_is_d
     ok(stack("db", "snapshot", "dev", "--delete", "after_half", "--yes"))
 
 
-@pytest.mark.parametrize("delay", [0.2, 0.6, 1.0])
-def test_interrupted_restore_leaves_the_old_or_the_new(stack: Project, delay: float) -> None:
-    ok(stack("db", "snapshot", "dev", f"cut_{int(delay * 10)}"))
-    before = sql(stack, "dev", CHECKSUM)
-    sql(stack, "dev", "DELETE FROM providers WHERE id % 2 = 0")
-    changed = sql(stack, "dev", CHECKSUM)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dashenv",
-            "db",
-            "restore",
-            "dev",
-            f"cut_{int(delay * 10)}",
-            "--yes",
-        ],
+def _dashenv(stack: Project, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dashenv", *args],
         cwd=stack.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -203,6 +189,15 @@ def test_interrupted_restore_leaves_the_old_or_the_new(stack: Project, delay: fl
             if not k.startswith("DASHENV_") or k == "DASHENV_STATE_DIR"
         },
     )
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.6, 1.0])
+def test_interrupted_restore_leaves_the_old_or_the_new(stack: Project, delay: float) -> None:
+    ok(stack("db", "snapshot", "dev", f"cut_{int(delay * 10)}"))
+    before = sql(stack, "dev", CHECKSUM)
+    sql(stack, "dev", "DELETE FROM providers WHERE id % 2 = 0")
+    changed = sql(stack, "dev", CHECKSUM)
+    proc = _dashenv(stack, "db", "restore", "dev", f"cut_{int(delay * 10)}", "--yes")
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
@@ -254,21 +249,6 @@ def test_revision_file_belongs_to_the_checkouts_owner(stack: Project) -> None:
     finally:
         for path in [stack.root, *stack.root.rglob("*")]:
             os.chown(path, 0, 0, follow_symlinks=False)
-
-
-def _dashenv(stack: Project, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "dashenv", *args],
-        cwd=stack.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("DASHENV_") or k == "DASHENV_STATE_DIR"
-        },
-    )
 
 
 def test_two_restores_of_dev_at_once_cannot_undo_each_other(stack: Project) -> None:
