@@ -209,6 +209,7 @@ def test_changed_migrations_rebuild_the_template(stack: Project) -> None:
 def test_lock_serialises_resets(stack: Project) -> None:
     from filelock import FileLock
 
+    (stack.root / ".dashenv" / "locks").mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(stack.root / ".dashenv" / "locks" / "reset-test.lock"))
     with lock:
         busy = stack("db", "reset", "test", "--yes", "--no-wait")
@@ -368,3 +369,24 @@ def test_gc_collects_what_killed_runs_left_and_keeps_the_current_template(stack:
     audit = (stack.root / ".dashenv" / "audit.log").read_text()
     assert '"action": "gc database"' in audit
     dev_intact(stack)
+
+
+def test_gc_leaves_a_database_alone_while_a_reset_holds_it(stack: Project) -> None:
+    """A reset (or restore, or snapshot) at work holds the database's lock: its scratch
+    databases are its own, and gc lists none of them until it ends."""
+    from filelock import FileLock
+
+    scratch = "dashtam_test__new_inflight"
+    sql(stack, "test", f"CREATE DATABASE {scratch}")
+    (stack.root / ".dashenv" / "locks").mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(stack.root / ".dashenv" / "locks" / "reset-test.lock"))
+    with lock:  # a reset in another process, as far as gc can tell
+        assert f"test: {scratch}" not in ok(stack("gc", "--dry-run"))
+        for busy in (
+            stack("db", "reset", "test", "--yes", "--no-wait"),
+            stack("db", "restore", "test", "nosuch", "--yes", "--no-wait"),
+        ):
+            assert busy.returncode == 1 and "of test is running" in busy.stderr, busy.stderr
+    assert f"test: {scratch}" in ok(stack("gc", "--dry-run"))
+    ok(stack("gc", "--yes"))
+    assert scratch not in sql(stack, "test", "SELECT string_agg(datname, ',') FROM pg_database")

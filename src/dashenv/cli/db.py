@@ -238,12 +238,18 @@ def restore(
         typer.Option("--from", help="Restore a file 'db snapshot --to' wrote.", metavar="FILE"),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait", help="Fail at once when a reset, restore or snapshot of ENV is running."
+        ),
+    ] = False,
 ) -> None:
     """Put a snapshot (or a --from file) in place of ENV's database, atomically.
 
     The current state is kept as an automatic snapshot first. A snapshot of another
     environment is refused (exit 3). On a protected environment it asks; without a terminal
-    it is refused unless --yes.
+    it is refused unless --yes. Another reset, restore or snapshot of ENV is waited for.
     """
     from dashenv import render
     from dashenv.workflows.snapshots import restore as run
@@ -253,7 +259,10 @@ def restore(
             "give a snapshot NAME or --from FILE, one of them", param_hint="NAME"
         )
     err = render.console(stderr=True)
-    result = run(state(ctx), env, name, from_file=from_file, yes=yes, ask=asker(), say=err.print)
+    result = run(
+        state(ctx), env, name, from_file=from_file, yes=yes, ask=asker(), say=err.print,
+        wait=not no_wait,
+    )  # fmt: skip
     typer.echo(
         f"Restored {result.restored} into {env} ({result.database}); the state it replaced is "
         f"snapshot {result.kept_as}"

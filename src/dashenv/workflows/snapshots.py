@@ -113,6 +113,7 @@ def restore(
     yes: bool,
     ask: Asker | None,
     say: Callable[[str], None],
+    wait: bool = True,
 ) -> RestoreResult:
     """Put a snapshot (or a dump file) in place of ENV's database; the current state is kept
     as an automatic snapshot first. Under the database's lock: a reset, another restore or a
@@ -121,7 +122,7 @@ def restore(
         raise ConfigError(
             f"no file {from_file}", hint="give the file 'dashenv db snapshot ENV --to FILE' wrote"
         )
-    with database_lock(ctx, name, operation="restore", say=say):
+    with database_lock(ctx, name, operation="restore", wait=wait, say=say):
         return _restore(ctx, name, snap, from_file, yes=yes, ask=ask, say=say)
 
 
