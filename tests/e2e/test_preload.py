@@ -175,6 +175,59 @@ def test_a_killed_client_takes_its_worker_with_it(stack: Project, preload: dict[
     dev_intact(stack)
 
 
+def process_groups() -> dict[int, list[str]]:
+    """Process group -> the command lines of its members, from /proc."""
+    groups: dict[int, list[str]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)": state, ppid, pgrp, ...
+        groups.setdefault(int(fields[2]), []).append(cmdline)
+    return groups
+
+
+def test_a_killed_client_takes_every_process_its_worker_started(
+    stack: Project, preload: dict[str, str]
+) -> None:
+    """The server ends the worker's whole process group: the docker compose a migrating
+    reset runs does not outlive a killed client."""
+    server = server_pid(preload)
+    for _attempt in range(5):
+        proc = preloaded_reset(stack, preload)
+        group = None
+        deadline = time.monotonic() + 60
+        while group is None and proc.poll() is None and time.monotonic() < deadline:
+            workers = set(server_pids(preload)) - {server}
+            group = next(
+                (
+                    pgid
+                    for pgid, members in process_groups().items()
+                    if pgid in workers and any("docker" in m for m in members)
+                ),
+                None,
+            )
+            time.sleep(0.01)
+        if group is None:  # the reset ended before its docker child was seen: again
+            proc.communicate(timeout=120)
+            continue
+        proc.kill()
+        proc.communicate(timeout=30)
+        deadline = time.monotonic() + 30
+        while group in process_groups():
+            assert time.monotonic() < deadline, f"{process_groups().get(group)} outlived it"
+            time.sleep(0.1)
+        break
+    else:
+        pytest.fail("the worker's docker child was never seen")
+    ok(stack("db", "reset", "test", "--yes"))  # no lock left held
+    dev_intact(stack)
+
+
 def test_preload_is_off_unless_asked(stack: Project, preload: dict[str, str]) -> None:
     before = served(preload)
     ok(
