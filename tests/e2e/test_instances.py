@@ -68,10 +68,10 @@ def checkouts(built_image: None, tmp_path: Path) -> Iterator[Checkouts]:
     try:
         yield c
     finally:
-        for where in (c.a, c.b, c.main):
+        for where in (c.a, c.b, c.main):  # every instance a test started, dev's too
             if where.is_dir():
                 c.run(where, "down", "test", "--volumes", "--yes")
-        c.run(c.main, "down", "dev", "--volumes", "--yes")
+                c.run(where, "down", "dev", "--volumes", "--yes")
         c.run(c.main, "gc", "--yes")
 
 
