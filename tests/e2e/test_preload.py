@@ -255,6 +255,15 @@ def test_preload_is_off_unless_asked(stack: Project, preload: dict[str, str]) ->
 # --- another local user squatting the socket ------------------------------------------------
 
 SQUATTER = "dashenv-squatter"
+
+
+def sbin(tool: str) -> str:
+    """An administrator's tool, found whether or not /usr/sbin is on PATH."""
+    import shutil
+
+    return shutil.which(tool) or f"/usr/sbin/{tool}"
+
+
 # the squatter's listener: stdlib only, run by the system Python as the squatter; it records
 # every connection and every byte and file descriptor it is handed
 LISTENER = r"""
@@ -297,7 +306,14 @@ def squatter() -> str:
         pytest.skip("making a second local user needs root")
     if subprocess.run(["id", SQUATTER], capture_output=True).returncode != 0:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SQUATTER],
+            [
+                sbin("useradd"),
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SQUATTER,
+            ],
             check=True,
         )
     return SQUATTER
@@ -306,7 +322,7 @@ def squatter() -> str:
 def squat(user: str, socket_path: Path, record: Path) -> subprocess.Popen[bytes]:
     """The squatter listens at ``socket_path``; returns once it does."""
     listener = subprocess.Popen(
-        ["runuser", "-u", user, "--", "/usr/bin/python3", "-c", LISTENER, str(socket_path),
+        [sbin("runuser"), "-u", user, "--", "/usr/bin/python3", "-c", LISTENER, str(socket_path),
          str(record)],
     )  # fmt: skip
     deadline = time.monotonic() + 30
@@ -351,8 +367,8 @@ def test_another_user_cannot_take_a_preloaded_call(
         if attack == "shared runtime directory":
             # the squatter makes the victim's socket directory first, open to all
             staging = target.parent
-            subprocess.run(["runuser", "-u", squatter, "--", "mkdir", "-m", "0777", str(staging)],
-                           check=True)  # fmt: skip
+            as_squatter = [sbin("runuser"), "-u", squatter, "--"]
+            subprocess.run([*as_squatter, "mkdir", "-m", "0777", str(staging)], check=True)
             listener = squat(squatter, target, record)
             expected = "belongs to uid"
         else:
@@ -360,8 +376,8 @@ def test_another_user_cannot_take_a_preloaded_call(
             # serves (placed there as root stands in for any way it could get there)
             target.parent.mkdir(mode=0o700)
             staging = Path(f"/tmp/dashenv-squat-{os.getpid()}")
-            subprocess.run(["runuser", "-u", squatter, "--", "mkdir", "-m", "0777", str(staging)],
-                           check=True)  # fmt: skip
+            as_squatter = [sbin("runuser"), "-u", squatter, "--"]
+            subprocess.run([*as_squatter, "mkdir", "-m", "0777", str(staging)], check=True)
             listener = squat(squatter, staging / "s.sock", record)
             os.rename(staging / "s.sock", target)
             expected = "is served by uid"
