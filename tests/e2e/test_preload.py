@@ -298,13 +298,14 @@ while True:
 
 
 @pytest.fixture(scope="module")
-def squatter() -> str:
-    """A second local user (CI runs as root: it makes one)."""
+def squatter() -> Iterator[str]:
+    """A second local user (CI runs as root: it makes one, and removes it after)."""
     if os.geteuid() != 0:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("the squatter test needs root under CI, to make a second user")
         pytest.skip("making a second local user needs root")
-    if subprocess.run(["id", SQUATTER], capture_output=True).returncode != 0:
+    made = subprocess.run(["id", SQUATTER], capture_output=True).returncode != 0
+    if made:
         subprocess.run(
             [
                 sbin("useradd"),
@@ -316,7 +317,13 @@ def squatter() -> str:
             ],
             check=True,
         )
-    return SQUATTER
+    yield SQUATTER
+    subprocess.run(["pkill", "-KILL", "-u", SQUATTER], check=False)  # its listeners
+    if made:
+        for _ in range(50):  # userdel refuses while a process of the user still runs
+            if subprocess.run([sbin("userdel"), SQUATTER], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
 
 
 def squat(user: str, socket_path: Path, record: Path) -> subprocess.Popen[bytes]:
@@ -396,6 +403,7 @@ def test_another_user_cannot_take_a_preloaded_call(
         if listener is not None:
             listener.kill()
             listener.wait()
+            subprocess.run(["pkill", "-KILL", "-u", squatter], check=False)  # runuser's child
         record.unlink(missing_ok=True)
         subprocess.run(["rm", "-rf", str(shared), f"/tmp/dashenv-squat-{os.getpid()}"])
 
