@@ -87,7 +87,9 @@ class ResolvedEnvironment:
         and where a test environment's URLs point the driver elsewhere in their query)."""
         if self._app is None:
             app = load_app_settings(self)
-            if self.settings.role in ("testing", "ci"):  # what a reset or a worker can reach
+            # what a reset or a worker can reach: guards.RESET_ROLES (settings sit beside
+            # the guards and import nothing of them)
+            if self.settings.role in ("testing", "ci"):
                 app.require_plain_targets(self.name)
             self._app = app
         return self._app

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dashenv.errors import ExitCode
+from dashenv.guards import RESET_ROLES
 from dashenv.steps.targets import host_environment, target
 
 if TYPE_CHECKING:
@@ -117,7 +118,7 @@ def require_test_role(ctx: RunContext, name: str, what: str) -> None:
     from dashenv.errors import GuardRefused
 
     settings = ctx.env(name, read_env=False).settings
-    if settings.protected or settings.role not in ("testing", "ci"):
+    if settings.protected or settings.role not in RESET_ROLES:
         raise GuardRefused(
             f"'{what}' deletes {name}'s volumes, and {name} is not a test environment "
             f"(role {settings.role}{', protected' if settings.protected else ''})",

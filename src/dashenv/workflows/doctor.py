@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from dashenv.errors import DashenvError
+from dashenv.guards import RESET_ROLES
 
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
@@ -455,7 +456,7 @@ def _database_checks(ctx: RunContext, name: str) -> list[Check]:
                 ]
             checks.append(Check("databases", "pass", f"{db.database} exists", environment=name))
             checks.append(_migrations_check(env, pg.alembic_current(db.database)))
-            if s.role in ("testing", "ci"):
+            if s.role in RESET_ROLES:
                 checks.append(_test_database_check(pg, name, db.database))
                 flags = pg.server_settings(db.database, ["fsync", "full_page_writes"])
                 checks.append(speed_flags_check(name, flags))

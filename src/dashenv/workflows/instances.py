@@ -10,6 +10,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dashenv.guards import RESET_ROLES
+
 if TYPE_CHECKING:
     from dashenv.context import RunContext
     from dashenv.facts import Container
@@ -184,7 +186,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
         database = db.database
         if is_database_locked(ctx, name):
             continue  # a reset, restore or snapshot is at work on it: its copies are its own
-        if s.role in ("testing", "ci") and not s.protected:
+        if s.role in RESET_ROLES and not s.protected:
             try:
                 current = reset_names(env, database)
             except DashenvError:  # no migrations to key a template by: every one is stale
