@@ -60,18 +60,47 @@ class RunContext:
         does), once per run (and per ``extra`` flags)."""
         from dashenv.observe.compose import with_compose_files
         from dashenv.observe.instance import with_instance
-        from dashenv.settings.sources import resolve_environment
+        from dashenv.settings.sources import derived_from, resolve_environment
 
         key = (name, tuple(sorted((extra or {}).items())), read_env, base)
         if key not in self._envs:
             if base:
                 cli = {**self.overrides, **(extra or {})}
-                layered = resolve_environment(self.project(), name, cli, read_env=read_env)
-                self._envs[key] = with_compose_files(layered, verbose=self.verbose)
+                source = derived_from(self.project(), name)
+                if source is not None:
+                    self._envs[key] = self._derived(name, source, cli)
+                else:
+                    layered = resolve_environment(self.project(), name, cli, read_env=read_env)
+                    self._envs[key] = with_compose_files(layered, verbose=self.verbose)
             else:
                 owned = self.env(name, extra, read_env=read_env, base=True)
                 self._envs[key] = with_instance(owned, self.instance, verbose=self.verbose)
         return self._envs[key]
+
+    def _derived(self, name: str, source: str, cli: dict[str, str]) -> ResolvedEnvironment:
+        """``name``, derived from ``source``'s compose files (its env file is generated)."""
+        from dashenv.observe.derived import derived_defaults, with_derivation
+        from dashenv.settings.sources import derived_from, resolve_environment
+
+        project = self.project()
+        if source == name or source not in project.environment_names():
+            known = ", ".join(n for n in project.environment_names() if n != name)
+            raise ConfigError(
+                f"{name}: derived_from names {source!r}, which is not another environment",
+                hint=f"derive it from one of: {known or 'none'}",
+            )
+        if derived_from(project, source) is not None:
+            raise ConfigError(
+                f"{name}: derived_from names {source!r}, itself derived",
+                hint=f"derive {name} from the environment {source} is derived from",
+            )
+        origin = self.env(source, read_env=False, base=True)
+        if origin.path(origin.settings.env_file).is_file():
+            origin = self.env(source, base=True)
+        layered = resolve_environment(
+            project, name, cli, read_env=False, derived=derived_defaults(origin, name)
+        )
+        return with_derivation(layered, origin, verbose=self.verbose)
 
     def forget(self, name: str) -> None:
         """Resolve ``name`` again on next use (after its instance or leases changed)."""
@@ -81,7 +110,9 @@ class RunContext:
     def env_lenient(self, name: str) -> tuple[ResolvedEnvironment, bool]:
         """``name`` for listing and teardown: a missing env file is reported, not fatal."""
         bare = self.env(name, read_env=False)
-        present = bare.path(bare.settings.env_file).is_file()
+        present = (
+            bare.path(bare.settings.env_file).is_file() or bare.settings.env_file in bare.generated
+        )
         return (self.env(name) if present else bare), present
 
     def environment_names(self) -> list[str]:

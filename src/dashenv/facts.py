@@ -29,6 +29,7 @@ class Container:
     checkout: str | None = None  # dashenv's checkout label, on an instance's containers
     environment: str | None = None  # dashenv's environment label, on an instance's containers
     protected: bool | None = None  # dashenv's protected label, on an instance's containers
+    exit_code: int | None = None  # where it has exited
 
     @property
     def ready(self) -> bool:
@@ -48,6 +49,15 @@ class ComposeService:
     expose: list[str] = field(default_factory=list)  # container ports reachable in-network
     build_context: str | None = None  # absolute, as Compose resolves it
     depends_on: list[str] = field(default_factory=list)  # what Compose starts with it
+    # the environment the container gets (env_file: entries folded in, as Compose resolves it)
+    environment: dict[str, str] = field(default_factory=dict)
+    # its mounts: (type bind|volume|tmpfs, source, target, read only)
+    mounts: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    command: list[str] | None = None  # the files' command, where they set one
+    networks: list[str] = field(default_factory=list)  # the network keys it joins
+    profiles: list[str] = field(default_factory=list)  # it starts only with one of them
+    # another service waits for it to finish (depends_on: service_completed_successfully)
+    one_shot: bool = False
 
 
 @dataclass
@@ -62,3 +72,5 @@ class ComposeModel:
     # networks and volumes whose names the files fix (key -> name), not external
     fixed_networks: dict[str, str] = field(default_factory=dict)
     fixed_volumes: dict[str, str] = field(default_factory=dict)
+    # the network keys that are external (their engine names are in external_networks)
+    external_network_keys: list[str] = field(default_factory=list)

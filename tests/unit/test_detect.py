@@ -28,9 +28,10 @@ def test_roles_from_names() -> None:
 
 def test_compose_and_env_file_pairs() -> None:
     envs, notes = find_environments(list(FILES))
-    assert [(e.name, e.compose_file, e.env_file) for e in envs] == [
-        ("dev", "compose/docker-compose.dev.yml", "env/.env.dev"),  # from its .example
-        ("test", "compose/docker-compose.test.yml", "env/.env.test"),
+    assert [(e.name, e.compose_files, e.env_file, e.derived_from) for e in envs] == [
+        ("dev", ["compose/docker-compose.dev.yml"], "env/.env.dev", None),  # from its .example
+        ("test", ["compose/docker-compose.test.yml"], "env/.env.test", None),
+        ("ci", [], None, "dev"),  # no ci stack: derived from dev's
     ]
     assert notes == [
         "compose/docker-compose.staging.yml: no env file found (looked for "
@@ -84,3 +85,108 @@ def test_detect_writes_every_guess_with_its_evidence() -> None:
 
     parsed = tomllib.loads(text)
     assert parsed["builtins"] is False and parsed["environments"]["test"]["app_service"] == "api"
+
+
+# --- the layouts people have ------------------------------------------------------------
+
+TEMPLATE = {  # fastapi/full-stack-fastapi-template's traits
+    "compose.yml": "services:\n  db:\n    env_file:\n      - .env\n",
+    "compose.override.yml": "",
+    ".env": "POSTGRES_DB=app\n",
+    "backend/alembic.ini": "[alembic]\nscript_location = app/alembic\n",
+    "backend/pyproject.toml": "[tool.pytest.ini_options]\n",
+    "backend/uv.lock": "",
+    "backend/app/core/config.py": (
+        'class Settings:\n    ENVIRONMENT: Literal["local", "staging", "production"] = "local"\n'
+    ),
+}
+
+
+def guesses(env: object) -> dict[str, object]:
+    return {g.key: g.value for g in env.guesses}  # type: ignore[attr-defined]
+
+
+def test_compose_default_files_are_dev_and_test_is_derived() -> None:
+    envs, notes = find_environments(list(TEMPLATE), TEMPLATE.__getitem__)
+    assert [(e.name, e.compose_files, e.env_file, e.derived_from) for e in envs] == [
+        ("dev", ["compose.yml", "compose.override.yml"], ".env", None),
+        ("test", [], None, "dev"),
+        ("ci", [], None, "dev"),
+    ]
+    assert guesses(envs[0])["protected"] is True
+    assert notes == []
+
+
+def test_the_project_name_is_the_one_compose_gives_and_markers_follow_the_app() -> None:
+    model = ComposeModel(
+        {
+            "db": ComposeService("db", None, image="postgres:18"),
+            "backend": ComposeService("backend", None, has_build=True),
+            "frontend": ComposeService("frontend", None, has_build=True),
+        },
+        name="my-app",
+    )
+    found = detect(list(TEMPLATE), TEMPLATE.__getitem__, {"dev": model}, {"dev": "backend"})
+    dev, test, ci = found.environments
+    assert guesses(dev)["project_name"] == "my-app"
+    assert guesses(dev)["app_service"] == "backend"
+    assert guesses(dev)["postgres_service"] == "db"
+    assert guesses(dev)["alembic_config"] == "backend/alembic.ini"
+    assert guesses(dev)["migrations_dir"] == "backend/app/alembic"
+    assert guesses(dev)["test_command"] == "uv run pytest"
+    assert guesses(test) == {"derived_from": "dev", "derive_markers": False}
+    assert guesses(ci) == {"derived_from": "dev"}
+    import tomllib
+
+    parsed = tomllib.loads(render_toml(found))["environments"]
+    assert parsed["test"] == {"derived_from": "dev", "derive_markers": False}
+
+
+def test_files_in_a_subfolder_with_an_example_env_file() -> None:
+    files = {
+        "deploy/docker-compose.yml": "",
+        "deploy/.env.sample": "",
+        "src/main.py": "",
+    }
+    envs, _ = find_environments(list(files), files.__getitem__)
+    dev = envs[0]
+    assert (dev.compose_files, dev.env_file) == (["deploy/docker-compose.yml"], "deploy/.env")
+    assert guesses(dev)["env_example"] == "deploy/.env.sample"
+
+
+def test_the_env_file_the_services_name() -> None:
+    files = {
+        "docker/compose.yaml": "services:\n  api:\n    env_file: ../backend/.env\n",
+        "backend/.env.example": "",
+    }
+    envs, _ = find_environments(list(files), files.__getitem__)
+    assert envs[0].env_file == "backend/.env"
+    assert guesses(envs[0])["env_file"] == "backend/.env"
+
+
+def test_the_seeds_older_overlay_is_dev_and_test_sharing_one_stack() -> None:
+    files = {"docker-compose.yml": "", "docker-compose.test.yml": "", ".env": "",
+             ".env.test": ""}  # fmt: skip
+    envs, _ = find_environments(list(files), files.__getitem__)
+    dev, test = envs[:2]
+    assert dev.compose_files == ["docker-compose.yml"]
+    assert test.compose_files == ["docker-compose.yml", "docker-compose.test.yml"]
+    assert guesses(dev)["exclusive_with"] == ["test"]
+    assert guesses(test)["exclusive_with"] == ["dev"]
+    assert [e.name for e in envs] == ["dev", "test", "ci"]
+
+
+def test_one_file_per_environment_with_a_hyphen() -> None:
+    files = {"docker-compose-dev.yml": "", "docker-compose-test.yml": "", ".env.dev": "",
+             ".env.test": ""}  # fmt: skip
+    envs, _ = find_environments(list(files), files.__getitem__)
+    assert [(e.name, e.compose_files) for e in envs[:2]] == [
+        ("dev", ["docker-compose-dev.yml"]),
+        ("test", ["docker-compose-test.yml"]),
+    ]
+
+
+def test_no_env_file_at_all_is_a_note() -> None:
+    envs, notes = find_environments(["compose.yaml"], lambda _: "")
+    assert envs[0].env_file is None
+    assert notes == ["dev: no env file beside compose.yaml; the values are in the files"]

@@ -459,6 +459,9 @@ def parse_inspect(documents: list[dict[str, Any]]) -> list[Container]:
                 protected=(labels[PROTECTED_LABEL] == "true")
                 if PROTECTED_LABEL in labels
                 else None,
+                exit_code=int(state["ExitCode"])
+                if state.get("Status") == "exited" and isinstance(state.get("ExitCode"), int)
+                else None,
             )
         )
     return found
@@ -491,6 +494,11 @@ def parse_compose_model(config: dict[str, Any]) -> ComposeModel:
         name=config.get("name"),
         fixed_networks=fixed("networks"),
         fixed_volumes=fixed("volumes"),
+        external_network_keys=[
+            str(k)
+            for k, spec in (config.get("networks") or {}).items()
+            if isinstance(spec, dict) and spec.get("external")
+        ],
     )
 
 
@@ -541,5 +549,41 @@ def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
             else None,
             expose=[str(e) for e in svc.get("expose") or []],
             depends_on=sorted(svc.get("depends_on") or []),
+            environment={
+                str(k): "" if v is None else str(v)
+                for k, v in (svc.get("environment") or {}).items()
+            }
+            if isinstance(svc.get("environment"), dict)
+            else {},
+            mounts=[
+                (
+                    str(v.get("type") or "volume"),
+                    str(v.get("source") or ""),
+                    str(v.get("target") or ""),
+                    bool(v.get("read_only")),
+                )
+                for v in svc.get("volumes") or []
+                if isinstance(v, dict)
+            ]
+            + [("tmpfs", "", str(t), False) for t in _as_list(svc.get("tmpfs"))],
+            command=[str(c) for c in svc["command"]]
+            if isinstance(svc.get("command"), list)
+            else None,
+            networks=sorted(svc.get("networks") or []),
+            profiles=[str(p) for p in svc.get("profiles") or []],
         )
+    for svc in (config.get("services") or {}).values():
+        depends = svc.get("depends_on")
+        for dep, spec in depends.items() if isinstance(depends, dict) else []:
+            completes = isinstance(spec, dict) and (
+                spec.get("condition") == "service_completed_successfully"
+            )
+            if completes and dep in services:
+                services[dep].one_shot = True
     return services
+
+
+def _as_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value or []]

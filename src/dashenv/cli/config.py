@@ -103,9 +103,16 @@ def init(
         _detect(st, force)
     names = [env] if env else st.environment_names()
     for name in names:
+        bare = st.env(name, read_env=False)
+        if bare.settings.derived_from is not None:
+            typer.echo(
+                f"{name}: derived from {bare.settings.derived_from}; its env file "
+                f"{bare.settings.env_file} is generated on each run"
+            )
+            continue
         if _copy_from_owner(st, name, from_owner):
             continue
-        result = init_environment(st.env(name, read_env=False))
+        result = init_environment(bare)
         if result.action == "created":
             extra = f", generated {', '.join(result.generated)}" if result.generated else ""
             typer.echo(f"{name}: created {result.env_file}{extra}")
@@ -134,8 +141,14 @@ def _detect(st: "RunContext", force: bool) -> None:
         typer.echo(f"{result.path.name} exists; left as it is (--force rewrites it)")
     else:
         for env in result.detection.environments:
-            typer.echo(f"{env.name}: {env.compose_file} with {env.env_file}")
-            for g in env.guesses[2:]:
+            if env.derived_from is not None:
+                typer.echo(f"{env.name}: derived from {env.derived_from}'s compose files")
+                shown = env.guesses[1:]
+            else:
+                files = " + ".join(env.compose_files)
+                typer.echo(f"{env.name}: {files} with {env.env_file or 'no env file'}")
+                shown = [g for g in env.guesses if g.key not in ("compose_files", "env_file")]
+            for g in shown:
                 typer.echo(f"  {g.key} = {g.value!r}  ({g.evidence})")
         for note in result.detection.notes:
             typer.echo(f"note: {note}")

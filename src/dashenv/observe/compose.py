@@ -51,11 +51,19 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
     written_name = declared_name(texts)
     files_name = written_name is not None and "project_name" not in explicit
     inv = compose_invocation(s, env.project.root, env.name, None, pass_project=not files_name)
-    if not inv.env_file.is_file():  # init before the env file exists; teardown without one
+    generated_env = env.generated.get(s.env_file)
+    if generated_env is None and not inv.env_file.is_file():
+        # init before the env file exists; teardown without one
         inv = replace(
             inv, env_file=DEVNULL, variables={**inv.variables, "DASHENV_ENV_FILE": str(DEVNULL)}
         )
-    env_text = inv.env_file.read_text(errors="replace") if inv.env_file != DEVNULL else None
+    env_text = (
+        generated_env
+        if generated_env is not None
+        else inv.env_file.read_text(errors="replace")
+        if inv.env_file != DEVNULL
+        else None
+    )
     key = cache_key(texts, env_text, inv.variables, os.environ, not files_name, s.profiles)
     model, cached = _cached(env.project.root, env.name, key), True
     if model is None:
@@ -76,10 +84,28 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         name_in_files=model.name if files_name else written_name,
         proxy_url=rec.proxy_url,
         cached=cached,
+        database_url=_database_url(model, rec.updates.get("postgres_service", s.postgres_service)),
     )
     return replace(
         env, settings=s.model_copy(update=rec.updates), provenance=provenance, files=view
     )
+
+
+def _database_url(model: ComposeModel, service_name: str) -> tuple[str, str] | None:
+    """The URL of the database the PostgreSQL service creates, from its environment."""
+    from urllib.parse import quote
+
+    from dashenv.plan.derive import account_of
+
+    service = model.services.get(service_name)
+    if service is None:
+        return None
+    account = account_of(service)
+    auth = quote(account.user, safe="") + (
+        f":{quote(account.password, safe='')}" if account.password else ""
+    )
+    url = f"postgresql://{auth}@{service.name}:5432/{quote(account.database, safe='')}"
+    return url, f"{service.name}'s environment in the compose files"
 
 
 def _absolute(env: ResolvedEnvironment, generated: dict[str, str]) -> dict[Path, str]:
@@ -107,6 +133,10 @@ def ask_compose(
                     path = stand_in
                 swapped.append(path)
             inv = replace(inv, files=tuple(swapped))
+            if inv.env_file in generated:
+                stand_in = Path(scratch) / "env"
+                stand_in.write_text(generated[inv.env_file])
+                inv = replace(inv, env_file=stand_in)
         docker = Docker(inv, verbose=verbose)
         for interpolate in (True, False):
             try:

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
     from dashenv.settings.model import EnvironmentSettings
 
-CACHE_VERSION = 3  # 3: services carry depends_on
+CACHE_VERSION = 5  # 5: services carry environment, mounts, command, networks, profiles, one_shot
 
 # role setting -> image names that play it, when the setting is left at its default
 ROLE_IMAGES = {
@@ -86,6 +86,7 @@ def model_from_json(data: dict[str, Any]) -> ComposeModel:
     for name, svc in data["services"].items():
         svc = dict(svc)
         svc["ports"] = [tuple(p) for p in svc.get("ports", [])]
+        svc["mounts"] = [tuple(m) for m in svc.get("mounts", [])]
         services[name] = ComposeService(**svc)
     return ComposeModel(
         services,
@@ -95,6 +96,7 @@ def model_from_json(data: dict[str, Any]) -> ComposeModel:
         interpolated=bool(data.get("interpolated", True)),
         fixed_networks=dict(data.get("fixed_networks", {})),
         fixed_volumes=dict(data.get("fixed_volumes", {})),
+        external_network_keys=list(data.get("external_network_keys", [])),
     )
 
 

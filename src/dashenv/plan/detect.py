@@ -35,9 +35,14 @@ class Guess:
 @dataclass
 class EnvironmentGuess:
     name: str
-    compose_file: str
-    env_file: str
+    compose_files: list[str]
+    env_file: str | None  # None for a derived environment (its env file is generated)
     guesses: list[Guess] = field(default_factory=list)
+    derived_from: str | None = None
+
+    @property
+    def compose_file(self) -> str:
+        return self.compose_files[0]
 
     def add(self, key: str, value: object, evidence: str) -> None:
         self.guesses.append(Guess(key, value, evidence))
@@ -47,6 +52,20 @@ class EnvironmentGuess:
 class Detection:
     environments: list[EnvironmentGuess]
     notes: list[str] = field(default_factory=list)  # what was seen but not turned into settings
+
+
+# Compose's own default file names, in the order it looks for them, and their overrides
+DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+OVERRIDE_FILES = (
+    "compose.override.yaml", "compose.override.yml",
+    "docker-compose.override.yaml", "docker-compose.override.yml",
+)  # fmt: skip
+EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".dist")
+MAX_DEPTH = 3  # compose files this many directories deep at most
+_ENV_FILE_ENTRY = re.compile(r"^\s*env_file:\s*(?:\[?\s*[\"']?([^\"'\]\s#]+))?", re.MULTILINE)
+_ENV_FILE_ITEM = re.compile(
+    r"^\s*env_file:\s*\n\s*-\s*(?:path:\s*)?[\"']?([^\"'\s#]+)", re.MULTILINE
+)
 
 
 def role_of(name: str) -> tuple[str, bool]:
@@ -59,23 +78,95 @@ def role_of(name: str) -> tuple[str, bool]:
     return "development", True
 
 
-def find_environments(paths: list[str]) -> tuple[list[EnvironmentGuess], list[str]]:
-    """Each ``<compose dir>/docker-compose.<env>.yml`` paired with its env file: env/.env.<env>,
-    .env.<env> beside the compose file or at the root (an ``.example`` of one counts: init
-    creates the file from it)."""
+def _join(directory: str, name: str) -> str:
+    return f"{directory}/{name}" if directory else name
+
+
+def example_of(path: str, present: set[str]) -> str | None:
+    """An example or template of the env file ``path`` (``.env.example``, ``.env.sample``)."""
+    return next((f"{path}{s}" for s in EXAMPLE_SUFFIXES if f"{path}{s}" in present), None)
+
+
+def env_files_named(text: str) -> list[str]:
+    """The env files a compose file's services name (``env_file:``), as written."""
+    found = [m for m in _ENV_FILE_ITEM.findall(text)]
+    found += [m for m in _ENV_FILE_ENTRY.findall(text) if m]
+    return list(dict.fromkeys(found))
+
+
+def _normal(path: str) -> str:
+    import posixpath
+
+    return posixpath.normpath(path).removeprefix("./")
+
+
+def default_stack(paths: list[str]) -> tuple[str, list[str]] | None:
+    """Compose's default files (one base, its override), in the shallowest directory that has
+    them: (that directory, the files)."""
+    present = set(paths)
+    dirs = sorted(
+        {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name in DEFAULT_FILES},
+        key=lambda d: (0 if d == "." else len(PurePosixPath(d).parts), d),
+    )
+    for d in dirs:
+        here = "" if d == "." else d
+        if len(PurePosixPath(here).parts) > MAX_DEPTH - 1:
+            continue
+        base = next(_join(here, n) for n in DEFAULT_FILES if _join(here, n) in present)
+        override = next((_join(here, n) for n in OVERRIDE_FILES if _join(here, n) in present), None)
+        return here, [base, *([override] if override else [])]
+    return None
+
+
+def _env_guess(
+    here: str, name: str, files: list[str], present: set[str], read: Callable[[str], str]
+) -> tuple[str, str | None, str] | None:
+    """The env file of a stack: ``.env`` beside its first file (what Compose reads), its
+    example, or the first env file the services name. (env file, example, evidence)."""
+    candidates = [_join(here, ".env" if name == "dev" else f".env.{name}")]
+    if name != "dev":
+        candidates.append(_join(here, ".env"))
+    for c in candidates:
+        if c in present:
+            return c, None, f"{c} beside {files[0]} (Compose reads it)"
+        example = example_of(c, present)
+        if example is not None:
+            return c, example, f"{example} beside {files[0]} (created from it on first use)"
+    for f in files:
+        for named in env_files_named(read(f)):
+            rel = _normal(str(PurePosixPath(here) / named) if here else named)
+            if rel in present or example_of(rel, present):
+                shown = rel if rel in present else example_of(rel, present)
+                return (
+                    rel,
+                    example_of(rel, present) if rel not in present else None,
+                    (f"env_file: {named} in {f} ({shown})"),
+                )
+    return None
+
+
+def find_environments(
+    paths: list[str], read: Callable[[str], str] | None = None
+) -> tuple[list[EnvironmentGuess], list[str]]:
+    """The project's environments from its file names: one compose file per environment
+    (``docker-compose.dev.yml``, ``compose-test.yaml``) with its env file; Compose's default
+    files (``compose.yaml`` + its override, one ``.env``) as dev, with a ``test`` overlay
+    beside them if there is one (the seed's older layout); and where the files define one
+    stack only, test and ci derived from it."""
+    read = read or (lambda _: "")
     present = set(paths)
     found: list[EnvironmentGuess] = []
     notes: list[str] = []
     for path in sorted(paths):
         p = PurePosixPath(path)
         m = COMPOSE_FILE.match(p.name)
-        if m is None or len(p.parts) > 3:
+        if m is None or m.group(1) == "override" or len(p.parts) > MAX_DEPTH:
             continue
         name = m.group(1)
         here = str(p.parent) if str(p.parent) != "." else ""
         candidates = [f"env/.env.{name}", f"{here}/.env.{name}" if here else "", f".env.{name}"]
         env_file = next(
-            (c for c in candidates if c and (c in present or f"{c}.example" in present)), None
+            (c for c in candidates if c and (c in present or example_of(c, present))), None
         )
         if env_file is None:
             looked = ", ".join(c for c in candidates if c)
@@ -84,21 +175,54 @@ def find_environments(paths: list[str]) -> tuple[list[EnvironmentGuess], list[st
         if any(e.name == name for e in found):
             notes.append(f"{path}: a second compose file for {name}; kept the first")
             continue
-        guess = EnvironmentGuess(name, path, env_file)
-        shown = env_file if env_file in present else f"{env_file}.example"
+        guess = EnvironmentGuess(name, [path], env_file)
+        shown = env_file if env_file in present else example_of(env_file, present)
         guess.add("compose_files", [path], f"file name {p.name}")
         guess.add("env_file", env_file, f"{shown} beside it")
+        example = example_of(env_file, present)
+        if env_file not in present and example and example != f"{env_file}.example":
+            guess.add("env_example", example, "the example beside it")
         role, protected = role_of(name)
         guess.add("role", role, f"the name {name!r}")
         guess.add("protected", protected, "test roles hold no data worth keeping" if not protected
                   else "it may hold data worth keeping")  # fmt: skip
         found.append(guess)
-    for path in paths:
-        if PurePosixPath(path).name in ("docker-compose.yml", "compose.yaml", "compose.yml"):
-            notes.append(
-                f"{path}: a base file without an environment in its name (the overlay layout?): "
-                "declare those environments by hand, as examples/overlay does"
-            )
+    stack = default_stack(paths)
+    if stack is not None:
+        here, files = stack
+        beside = [e for e in found if str(PurePosixPath(e.compose_file).parent) == (here or ".")]
+        overlay = next((e for e in beside if e.name == "test"), None)
+        if not any(e.name == "dev" for e in found):
+            env = _env_guess(here, "dev", files, present, read)
+            dev = EnvironmentGuess("dev", files, env[0] if env else None)
+            shown = " + ".join(PurePosixPath(f).name for f in files)
+            dev.add("compose_files", files, f"Compose's default files ({shown})")
+            if env is not None:
+                dev.add("env_file", env[0], env[2])
+                if env[1] and env[1] != f"{env[0]}.example":
+                    dev.add("env_example", env[1], "the example beside it")
+            else:
+                notes.append(f"dev: no env file beside {files[0]}; the values are in the files")
+            dev.add("role", "development", "what a bare 'docker compose' runs here")
+            dev.add("protected", True, "it may hold data worth keeping")
+            found.insert(0, dev)
+            if overlay is not None:  # the seed's older layout: one stack, a test overlay
+                overlay.compose_files = [*files[:1], overlay.compose_file]
+                overlay.guesses[0] = Guess("compose_files", overlay.compose_files,
+                                           f"{files[0]} with the test overlay")  # fmt: skip
+                for e, other in ((dev, "test"), (overlay, "dev")):
+                    e.add("exclusive_with", [other], "one PostgreSQL serves both (an overlay)")
+        elif files:
+            notes.append(f"{files[0]}: Compose's default file beside per-environment files; "
+                         "not used")  # fmt: skip
+    if any(e.name == "dev" for e in found):
+        for name in ("test", "ci"):
+            if any(e.name == name for e in found):
+                continue
+            derived = EnvironmentGuess(name, [], None, derived_from="dev")
+            why = f"no {name} stack in the files: made from dev's by .dashenv/derived/{name}.yml"
+            derived.add("derived_from", "dev", why)
+            found.append(derived)
     return found, notes
 
 
@@ -154,6 +278,19 @@ def pytest_config(directory: str, paths: set[str], read: Callable[[str], str]) -
     return None
 
 
+def accepted_environments(
+    paths: list[str], read: Callable[[str], str]
+) -> tuple[str, list[str]] | None:
+    """Where the app validates ENVIRONMENT against its own list (``ENVIRONMENT: Literal[...]``
+    in its settings): the file and the values it accepts."""
+    pattern = re.compile(r"ENVIRONMENT\s*:\s*Literal\[([^\]]*)\]")
+    for path in sorted(p for p in paths if p.endswith(".py")):
+        m = pattern.search(read(path))
+        if m:
+            return path, re.findall(r"[\"']([^\"']*)[\"']", m.group(1))
+    return None
+
+
 def detect(
     paths: list[str],
     read: Callable[[str], str],
@@ -161,13 +298,24 @@ def detect(
     app_dirs: dict[str, str | None],
 ) -> Detection:
     """The project's environments and their settings. ``models``: each environment's compose
-    model (None where Compose could not be asked); ``app_dirs``: the app service's build
-    context, relative to the project."""
-    envs, notes = find_environments(paths)
+    model (None where Compose could not be asked), as Compose resolves it without a project
+    name given; ``app_dirs``: the app service's build context, relative to the project."""
+    from dashenv.plan.compose_files import declared_name
+
+    envs, notes = find_environments(paths, read)
     present = set(paths)
     inis = [p for p in paths if PurePosixPath(p).name == "alembic.ini"]
     alembic = next((a for a in (alembic_of(p, read(p)) for p in sorted(inis)) if a), None)
     for env in envs:
+        if env.derived_from is not None:
+            if env.name == "test":
+                accepted = accepted_environments(paths, read)
+                if accepted is not None and "testing" not in accepted[1]:
+                    shown = ", ".join(accepted[1])
+                    env.add(
+                        "derive_markers", False, f"{accepted[0]}: ENVIRONMENT is one of {shown}"
+                    )
+            continue
         model = models.get(env.name)
         if model is None:
             notes.append(
@@ -178,7 +326,11 @@ def detect(
                 image = model.services[service].image or "built"
                 evidence = f"image {image}" if role != "app_service" else "the service built here"
                 env.add(role, service, f"{service} in {env.compose_file}: {evidence}")
-            if model.name:
+            written = declared_name([read(f) for f in env.compose_files])
+            default_layout = PurePosixPath(env.compose_file).name in DEFAULT_FILES
+            if model.name and written is None and default_layout:
+                env.add("project_name", model.name, "the name Compose gives these files")
+            elif model.name:
                 notes.append(f"{env.name}: compose project {model.name} (the files' name:)")
         app_dir = app_dirs.get(env.name) or ""
         uv = uses_uv(app_dir, present, read)

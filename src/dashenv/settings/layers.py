@@ -15,7 +15,9 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from dashenv.errors import ConfigError
 
-LAYERS = ("cli", "process env", "env file", "dashenv.toml", "compose files", "default")
+LAYERS = (
+    "cli", "process env", "env file", "dashenv.toml", "compose files", "derived", "default"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,20 @@ class EnvironmentSettings(BaseSettings):
     )
     test_command: str = Field("pytest -q", description="What 'test run' and 'ci run' execute.")
     test_runner: Literal["container", "host"] = Field(
-        "container", description="Run the test command in the app container or on the host."
+        "container",
+        description="Where the app, its migrations and its tests run: in the app container, "
+        "or on the host with the environment's connection settings exported.",
+    )
+    derived_from: str | None = Field(
+        None,
+        description="Derive this environment from another's compose files (a test stack made "
+        "from dev's one, through an override under .dashenv/derived/; the files are never "
+        "edited).",
+    )
+    derive_markers: bool = Field(
+        True,
+        description="Give a derived environment's app ENVIRONMENT=testing and TESTING=true "
+        "(false where the app validates ENVIRONMENT against a list without 'testing').",
     )
 
     @field_validator("compose_files", "profiles", "exclusive_with", "redis_indexes", mode="before")
@@ -121,6 +134,7 @@ class EnvironmentSettings(BaseSettings):
         "redis_port",
         "alembic_config",
         "context",
+        "derived_from",
         mode="before",
     )
     @classmethod

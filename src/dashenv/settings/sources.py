@@ -42,6 +42,9 @@ class FilesView:
     name_in_files: str | None  # the files' own name: (resolved where it holds)
     proxy_url: str | None = None  # the app's URL through a reverse proxy's route
     cached: bool = False
+    # the URL the PostgreSQL service's own environment implies (user, password, database),
+    # and what says so: dashenv's DATABASE_URL where the env file has none
+    database_url: tuple[str, str] | None = None
 
 
 @dataclass
@@ -62,6 +65,8 @@ class ResolvedEnvironment:
     # compose files dashenv generates for this environment (relative path -> text): named in
     # compose_files, written by whatever runs or prints the Compose line, never by resolving
     generated: dict[str, str] = field(default_factory=dict, repr=False)
+    # a derived environment's plan (dashenv.plan.derive.Derivation), where it is one
+    derivation: Any = field(default=None, repr=False)
 
     def path(self, relative: str) -> Path:
         return (self.project.root / relative).resolve()
@@ -86,7 +91,7 @@ class ResolvedEnvironment:
         """The application's settings from the env file (raises ConfigError when unusable,
         and where a test environment's URLs point the driver elsewhere in their query)."""
         if self._app is None:
-            app = load_app_settings(self)
+            app = with_database_from_files(load_app_settings(self), self)
             # what a reset or a worker can reach: guards.RESET_ROLES (settings sit beside
             # the guards and import nothing of them)
             if self.settings.role in ("testing", "ci"):
@@ -210,10 +215,12 @@ def resolve_environment(
     environ: Mapping[str, str] | None = None,
     *,
     read_env: bool = True,
+    derived: Mapping[str, Any] | None = None,
 ) -> ResolvedEnvironment:
     """Resolve one environment's settings through every layer, keeping provenance.
 
     ``read_env=False`` skips the env-file layer (used by ``init`` before the file exists).
+    ``derived``: the defaults a derived environment takes from its source (``derived_from``).
     """
     if name not in project.environment_names():
         known = ", ".join(project.environment_names()) or "none"
@@ -223,11 +230,15 @@ def resolve_environment(
         )
     environ = os.environ if environ is None else environ
     defaults = environment_defaults(project, name)
+    default_origins = {k: Origin("default", k) for k in defaults}
+    for key, value in (derived or {}).items():
+        defaults[key] = value
+        default_origins[key] = Origin("derived", key, path=f"from {derived_from(project, name)}")
     layers: list[tuple[str, dict[str, Any], dict[str, Origin]]] = [
         ("cli", *_layer_cli(cli or {})),
         ("process env", *_layer_process(environ, name)),
         ("dashenv.toml", *_layer_toml(project, name)),
-        ("default", defaults, {k: Origin("default", k) for k in defaults}),
+        ("default", defaults, default_origins),
     ]
     entries: dict[str, EnvEntry] | None = None
     if read_env:
@@ -260,6 +271,12 @@ def resolve_environment(
     return ResolvedEnvironment(name, layered, provenance, project, entries)
 
 
+def derived_from(project: ProjectConfig, name: str) -> str | None:
+    """The environment ``name`` is derived from, as dashenv.toml declares it."""
+    value = project.environments.get(name, {}).get("derived_from")
+    return str(value) if value else None
+
+
 def load_app_settings(env: ResolvedEnvironment) -> AppView:
     from dashenv.settings.app import read_app_settings
 
@@ -269,6 +286,20 @@ def load_app_settings(env: ResolvedEnvironment) -> AppView:
     else:
         entries = read_env_file(env.path(shown), shown, env_name=env.name)
     return read_app_settings(entries, shown)
+
+
+def with_database_from_files(app: AppView, env: ResolvedEnvironment) -> AppView:
+    """Where the env file names no DATABASE_URL (the app builds it from parts), the one the
+    PostgreSQL service's own environment implies (``FilesView.database_url``)."""
+    from dashenv.settings.app import read_app_settings
+
+    if app.settings.DATABASE_URL or env.files is None or env.files.database_url is None:
+        return app
+    url, why = env.files.database_url
+    entries = {**app.entries, "DATABASE_URL": EnvEntry("DATABASE_URL", url, 0)}
+    view = read_app_settings(entries, env.settings.env_file)
+    view.provenance["DATABASE_URL"] = Origin("compose files", "DATABASE_URL", path=why)
+    return view
 
 
 def redis_indexes(env: ResolvedEnvironment) -> tuple[int, ...]:

@@ -20,6 +20,7 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
     from dashenv.adapters.docker import PROJECT_LABEL
     from dashenv.adapters.host import port_in_use
     from dashenv.adapters.registry import Registry
+    from dashenv.observe.derived import lease_slots
     from dashenv.observe.instance import checkout_of, fixed_slots
     from dashenv.plan.allocation import allocate, instance_name, port_range, slots_of
 
@@ -52,11 +53,15 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
                 data.names[checkout] = instance
         else:
             instance = ctx.instance
-        if not instance:
+        if instance:
+            fixed = fixed_slots(base)
+            slots = [slot for slot, _, _, _ in slots_of(base.files.model) if slot not in fixed]
+        elif base.derivation is not None:  # a derived environment leases its servers' ports
+            running = base.derivation.running
+            slots = [slot for slot in lease_slots(base) if slot.split(":")[0] in running]
+        else:
             ctx.forget(name)
             return ""
-        fixed = fixed_slots(base)
-        slots = [slot for slot, _, _, _ in slots_of(base.files.model) if slot not in fixed]
         published = {p.host_port for c in docker.all_containers() for p in c.ports}
 
         def busy(port: int) -> bool:
@@ -78,7 +83,10 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
     if new:
         shown = ", ".join(f"{lease.port} ({lease.slot.split(':')[0]})" for lease in new)
         skipped = f"; skipped {', '.join(map(str, busy_seen))}, in use" if busy_seen else ""
-        say(f"{name} runs as instance {instance} here: allocated host ports {shown}{skipped}")
+        if instance:
+            say(f"{name} runs as instance {instance} here: allocated host ports {shown}{skipped}")
+        else:
+            say(f"{name}: leased host ports {shown}{skipped}")
     ctx.forget(name)
     return instance
 

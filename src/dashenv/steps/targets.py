@@ -94,6 +94,17 @@ def write_generated(env: ResolvedEnvironment) -> None:
         if not path.is_file() or path.read_text() != text:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
+    if env.generated:
+        ignore_itself(env.project.root / ".dashenv")
+
+
+def ignore_itself(directory: Path) -> None:
+    """``.dashenv/`` keeps itself out of git (its own .gitignore), so what dashenv writes there
+    never shows in the project's status."""
+    marker = directory / ".gitignore"
+    if not marker.is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        marker.write_text("# written by dashenv: nothing here belongs in version control\n*\n")
 
 
 def _bind(ctx: RunContext, env: ResolvedEnvironment, lenient: bool = False) -> Target:

@@ -129,10 +129,19 @@ def init_detect(root: Path, *, force: bool, verbose: bool = False) -> DetectResu
     paths = project_files(root)
     models: dict[str, Any] = {}
     app_dirs: dict[str, str | None] = {}
-    for env in find_environments(paths)[0]:
-        env_file = root / env.env_file
+
+    def read(rel: str) -> str:
+        try:
+            return (root / rel).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    for env in find_environments(paths, read)[0]:
+        if env.derived_from is not None:
+            continue
+        env_file = root / (env.env_file or os.devnull)
         inv = ComposeInvocation(
-            files=((root / env.compose_file).resolve(),),
+            files=tuple((root / f).resolve() for f in env.compose_files),
             env_file=env_file if env_file.is_file() else DEVNULL,
             project_name=env.name,
             pass_project=False,
@@ -141,13 +150,11 @@ def init_detect(root: Path, *, force: bool, verbose: bool = False) -> DetectResu
         models[env.name] = model
         app_dirs[env.name] = _app_dir(root, model)
 
-    def read(rel: str) -> str:
-        return (root / rel).read_text(errors="replace")
-
     detection = detect(paths, read, models, app_dirs)
     if not detection.environments:
         raise ConfigError(
-            f"no environments found in {root}: no docker-compose.<env>.yml with an env file",
+            f"no environments found in {root}: no compose.yaml, docker-compose.yml or "
+            "docker-compose.<env>.yml",
             hint="declare them in dashenv.toml by hand (see the README's settings)",
         )
     path.write_text(render_toml(detection))

@@ -49,6 +49,16 @@ def ensure_env_file(ctx: RunContext, name: str, say: Callable[[str], None]) -> N
     from dashenv.steps.envfiles import init_environment
 
     bare = ctx.env(name, read_env=False)
+    source = bare.settings.derived_from
+    if source is not None:  # its env file is generated from its source's
+        origin = ctx.env(source, read_env=False, base=True)
+        if not origin.path(origin.settings.env_file).exists() and (
+            origin.path(origin.settings.example_file).is_file()
+        ):
+            ensure_env_file(ctx, source, say)
+            ctx.forget(source)
+            ctx.forget(name)
+        return
     if bare.path(bare.settings.env_file).exists():
         return
     result = init_environment(bare)
@@ -286,7 +296,12 @@ def wait_healthy(
     while True:
         containers = t.docker.project_containers()
         rep.progress(containers, expected, time.monotonic() - started)
-        state = health_progress(t.project_name, expected, containers)
+        one_shot = (
+            {n for n, svc in t.env.files.model.services.items() if svc.one_shot}
+            if t.env.files
+            else set()
+        )
+        state = health_progress(t.project_name, expected, containers, one_shot)
         if state.done:
             return containers
         if state.failed or time.monotonic() >= deadline:

@@ -38,6 +38,7 @@ from dashenv.steps.resetting import Observed, observe, refuse, reset_names
 if TYPE_CHECKING:
     from dashenv.adapters.postgres import Postgres
     from dashenv.context import RunContext
+    from dashenv.settings.sources import ResolvedEnvironment
 
 
 @dataclass
@@ -216,13 +217,29 @@ def _record_baseline(pg: Postgres, database: str) -> None:
     pg.stamp(database, {"baseline_rows": json.dumps(pg.row_counts(database), sort_keys=True)})
 
 
+def app_database_variables(env: ResolvedEnvironment, database: str) -> list[str]:
+    """``KEY=VALUE`` for each variable a derived environment's app reads its database from
+    (a URL's database part, or the name itself), pointed at ``database``."""
+    if env.derivation is None:
+        return []
+    found = []
+    for c in env.derivation.connections:
+        if c.kind == "url":
+            found.append(f"{c.key}={url_with_database(c.value, database)}")
+        elif c.kind == "name":
+            found.append(f"{c.key}={database}")
+    return found
+
+
 def _migrate(o: Observed, database: str) -> None:
     """Run the environment's migration command in its app container against ``database``."""
     s = o.env.settings
     url = url_with_database(o.env.app.settings.DATABASE_URL or "", database)
     code, output = o.docker.exec_capture(
-        s.app_service, ["env", f"DATABASE_URL={url}", "sh", "-c", s.migration_command]
-    )
+        s.app_service,
+        ["env", f"DATABASE_URL={url}", *app_database_variables(o.env, database),
+         "sh", "-c", s.migration_command],
+    )  # fmt: skip
     if code != 0:
         from dashenv.settings.secrets import scrub
 

@@ -1,0 +1,458 @@
+"""A test environment derived from a project's one stack, without editing its files: the
+compose override and the env file that make dev's services into an isolated test stack.
+Pure: dev's resolved compose model and env entries come in as facts, text goes out.
+
+What the override does to dev's stack (``docker compose -f <dev's files> -f <override>``,
+under a compose project of its own):
+
+- only what tests need runs: the database, the cache, the app and the services that use them,
+  with what they depend on; reverse proxies, admin UIs, mail catchers and the rest get a
+  profile nobody enables;
+- every name the files fix globally is renamed (``container_name``, volumes and networks with
+  a ``name:``, the tags of images it builds), external networks are left;
+- no host port of dev's: PostgreSQL and Redis publish the ports leased for the environment (or
+  nothing before it has them), everything else publishes nothing;
+- every mount of a stateful service's data path (a named volume or a bind mount) is replaced by
+  tmpfs, and PostgreSQL runs with fsync, full_page_writes and synchronous_commit off;
+- the database gets a name that says test, applied wherever the app-side services read it (a
+  URL's database part, or a variable holding the name), found by value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote as _quote_url
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from dashenv.facts import ComposeModel, ComposeService
+
+OFF_PROFILE = "dashenv-off"  # the profile that keeps a service dev needs and tests do not off
+# images of services tests never need, even where they depend on the database
+UI_IMAGES = (
+    "adminer", "pgadmin", "pgadmin4", "traefik", "nginx", "caddy", "haproxy", "mailhog",
+    "mailpit", "mailcatcher", "mailcatcher-docker", "redis-commander", "redisinsight",
+    "flower", "grafana", "prometheus", "portainer", "playwright", "dozzle", "whoami",
+)  # fmt: skip
+WORKER_WORDS = ("celery", "arq", "dramatiq", "taskiq", "rq", "huey", "faststream")
+APP_WORDS = ("uvicorn", "fastapi", "gunicorn", "hypercorn", "granian")
+SPEED_FLAGS = ("fsync=off", "full_page_writes=off", "synchronous_commit=off")
+INITDB_STAMP = "/docker-entrypoint-initdb.d/00-dashenv-stamp.sh"
+# the seed's compose/postgres/dashenv-stamp.sh: run once by the image on an empty data
+# directory, it stamps the database the container creates with its dashenv environment
+STAMP_SCRIPT = """#!/bin/bash
+# Written by dashenv: stamps the database this container creates with its environment.
+set -euo pipefail
+if [ -n "${DASHENV_ENVIRONMENT:-}" ]; then
+  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" \\
+    --dbname "${POSTGRES_DB:-$POSTGRES_USER}" <<SQL
+CREATE SCHEMA IF NOT EXISTS dashenv;
+CREATE TABLE IF NOT EXISTS dashenv.metadata (key text PRIMARY KEY, value text NOT NULL);
+INSERT INTO dashenv.metadata (key, value)
+VALUES ('environment', '${DASHENV_ENVIRONMENT}'), ('stamped_at', now()::text)
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
+SQL
+fi
+"""
+DATABASE_KEYS = ("POSTGRES_DB", "POSTGRESQL_DATABASE", "POSTGRES_DATABASE")
+USER_KEYS = ("POSTGRES_USER", "POSTGRESQL_USERNAME", "POSTGRES_USERNAME")
+PASSWORD_KEYS = ("POSTGRES_PASSWORD", "POSTGRESQL_PASSWORD")
+
+
+def quote(value: str) -> str:
+    return json.dumps(value)
+
+
+def quote_url(value: str) -> str:
+    return _quote_url(value, safe="")
+
+
+def postgres_major(image: str | None) -> int | None:
+    """``postgres:18-alpine`` -> 18; None where the tag names no version (latest)."""
+    tag = (image or "").rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
+    m = re.match(r"(\d+)", tag)
+    return int(m.group(1)) if m else None
+
+
+def postgres_data_path(service: ComposeService) -> str:
+    """Where the image keeps its data: PGDATA where set; the official image's volume
+    otherwise (``/var/lib/postgresql`` from 18 on, ``/var/lib/postgresql/data`` before)."""
+    if "bitnami" in (service.image or ""):
+        return "/bitnami/postgresql"
+    pgdata = service.environment.get("PGDATA")
+    major = postgres_major(service.image)
+    if major is None or major >= 18:
+        return "/var/lib/postgresql"
+    return pgdata or "/var/lib/postgresql/data"
+
+
+def redis_data_path(service: ComposeService) -> str:
+    return "/bitnami/redis/data" if "bitnami" in (service.image or "") else "/data"
+
+
+def overlaps(a: str, b: str) -> bool:
+    """One path is the other or inside it."""
+    a, b = a.rstrip("/") or "/", b.rstrip("/") or "/"
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+@dataclass(frozen=True)
+class Account:
+    """The database the PostgreSQL service creates, as its environment says."""
+
+    user: str
+    password: str | None
+    database: str
+
+
+def account_of(service: ComposeService) -> Account:
+    env = service.environment
+    user = next((env[k] for k in USER_KEYS if env.get(k)), "postgres")
+    database = next((env[k] for k in DATABASE_KEYS if env.get(k)), user)
+    password = next((env[k] for k in PASSWORD_KEYS if k in env), None)
+    return Account(user, password, database)
+
+
+def testing_name(database: str, environment: str = "test") -> str:
+    """``app`` -> ``app_test`` (a name that says test already is kept)."""
+    if "test" in database.lower() and environment in ("test", "testing"):
+        return database
+    suffix = "test" if environment in ("test", "testing") else f"{environment}_test"
+    return f"{database}_{suffix}"
+
+
+@dataclass(frozen=True)
+class Connection:
+    """One variable an app-side service reads its database from, and what it holds."""
+
+    key: str
+    kind: str  # url, name, host, port
+    value: str = ""  # what it holds in the derived environment
+
+
+def connection_keys(
+    environment: dict[str, str], database: str, hosts: set[str]
+) -> list[Connection]:
+    """The variables of a service's environment that say where its database is, found by
+    value: a PostgreSQL URL naming ``database``, a variable holding the database's name, and
+    its host and port variables beside them (``hosts``: the names the server answers to)."""
+    found: list[Connection] = []
+    for key, value in environment.items():
+        if _names_database(value, database):
+            found.append(Connection(key, "url"))
+        elif value == database and re.search(r"(^|_)(DB|DATABASE|DBNAME|NAME)($|_)", key):
+            found.append(Connection(key, "name"))
+    if any(c.kind == "name" for c in found):
+        for key, value in environment.items():
+            if value in hosts and re.search(r"(HOST|SERVER)$", key):
+                found.append(Connection(key, "host"))
+            elif value == "5432" and key.endswith("PORT") and "REDIS" not in key:
+                found.append(Connection(key, "port"))
+    return found
+
+
+def _names_database(value: str, database: str) -> bool:
+    if not re.match(r"^postgres(ql)?(\+\w+)?://", value):
+        return False
+    try:
+        path = unquote(urlsplit(value).path.lstrip("/"))
+    except ValueError:
+        return False
+    return path == database
+
+
+def with_database(url: str, database: str) -> str:
+    """The URL with only its database part changed (user, password and host kept)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def with_host(url: str, old: dict[str, str]) -> str:
+    """The URL with its host renamed where ``old`` maps it (a renamed container_name)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host not in old:
+        return url
+    auth, _, hostport = parts.netloc.rpartition("@")
+    hostport = hostport.replace(host, old[host], 1)
+    return urlunsplit(parts._replace(netloc=f"{auth}@{hostport}" if auth else hostport))
+
+
+@dataclass(frozen=True)
+class DeriveSpec:
+    environment: str  # the derived environment ("test")
+    source: str  # the one it comes from ("dev")
+    project: str  # its compose project
+    source_project: str
+    postgres_service: str
+    redis_service: str
+    app_service: str
+    ports: dict[str, int] = field(default_factory=dict)  # slot -> leased host port
+    host: str = "127.0.0.1"
+    markers: bool = False  # the app accepts ENVIRONMENT=testing and TESTING=true
+    wanted: tuple[str, ...] = ()  # services asked for beyond those tests need
+    stamp_script: str | None = None  # the absolute path of STAMP_SCRIPT, mounted for initdb
+
+
+@dataclass
+class Derivation:
+    override: str
+    database: str | None  # the test database's name
+    source_database: str | None
+    rewrites: list[tuple[str, str, str]]  # (service, key, what changed)
+    running: list[str]  # the services that run
+    off: list[str]  # the services left off
+    replaced_mounts: list[tuple[str, str]]  # (service, target) now on tmpfs
+    connections: list[Connection]  # the app's own database variables
+
+
+def is_app_side(service: ComposeService, roles: set[str]) -> bool:
+    """A service of the app's: built here or running the app or a task worker, or using the
+    database or the cache; never a proxy or an admin UI."""
+    from dashenv.plan.compose_files import image_name
+
+    if image_name(service.image) in UI_IMAGES:
+        return False
+    words = " ".join(service.command or []).lower()
+    if service.has_build or any(w in words for w in (*APP_WORDS, *WORKER_WORDS)):
+        return True
+    return bool(set(service.depends_on) & roles)
+
+
+def needed_services(model: ComposeModel, spec: DeriveSpec) -> list[str]:
+    """What tests need: the roles, the app-side services, asked-for ones, and everything
+    they depend on; profiled services only when asked for."""
+    roles = {spec.postgres_service, spec.redis_service, spec.app_service}
+    start = [n for n in model.services if n in roles or n in spec.wanted]
+    start += [
+        n
+        for n, s in model.services.items()
+        if n not in start and not s.profiles and is_app_side(s, roles & set(model.services))
+    ]
+    wanted: set[str] = set()
+    stack = list(start)
+    while stack:
+        name = stack.pop()
+        if name in wanted or name not in model.services:
+            continue
+        wanted.add(name)
+        stack += model.services[name].depends_on
+    return [n for n in model.services if n in wanted]
+
+
+def renamed(name: str, source_project: str, project: str) -> str:
+    if name.startswith(source_project):
+        return project + name[len(source_project) :]
+    return f"{project}-{name}"
+
+
+def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
+    """The override that makes dev's stack (``model``) the derived environment's."""
+    services = model.services
+    pg = services.get(spec.postgres_service)
+    account = account_of(pg) if pg is not None else None
+    database = testing_name(account.database, spec.environment) if account else None
+    running = needed_services(model, spec)
+    off = [n for n in services if n not in running]
+    # names the files fix, and the hosts they answer to inside the network
+    hosts_renamed = {s.container_name: name for name, s in services.items() if s.container_name}
+    pg_hosts = {spec.postgres_service, *(k for k, v in hosts_renamed.items() if v == pg_name(pg))}
+    pg_hosts |= {"localhost", "127.0.0.1"}
+    rewrites: list[tuple[str, str, str]] = []
+    replaced: list[tuple[str, str]] = []
+    connections: list[Connection] = []
+    lines = [
+        f"# Written by dashenv: {spec.environment}, derived from {spec.source}'s compose files "
+        f"(project {spec.project}).",
+        "# Rewritten on every run; the project's own files are never changed.",
+        "services:",
+    ]
+    for name, service in services.items():
+        body: list[str] = []
+        if name in off:
+            lines += [f"  {name}:", f"    profiles: [{quote(OFF_PROFILE)}]"]
+            continue
+        if service.container_name:
+            new = renamed(service.container_name, spec.source_project, spec.project)
+            body.append(f"    container_name: {quote(new)}")
+        if service.has_build and service.image:
+            repo, _, tag = service.image.rpartition(":")
+            if "/" in tag or not repo:
+                repo = service.image
+            body.append(f"    image: {quote(f'{repo}:{spec.project}')}")
+        # ports: the leased ones for the database and the cache, none for the rest
+        slots = [
+            (f"{name}:{target}", target)
+            for _, _, target in service.ports
+            if f"{name}:{target}" in spec.ports
+        ]
+        if name in (spec.postgres_service, spec.redis_service):
+            target = 5432 if name == spec.postgres_service else 6379
+            slot = f"{name}:{target}"
+            if slot in spec.ports:
+                slots = [(slot, target)]
+        if slots:
+            body.append("    ports: !override")
+            body += [f"      - {quote(f'{spec.host}:{spec.ports[s]}:{t}')}" for s, t in slots]
+        elif service.ports:
+            body.append("    ports: !reset []")
+        # external networks stay dev's: a test service never joins them
+        externals = [n for n in service.networks if n in model.external_network_keys]
+        if externals:
+            kept = [n for n in service.networks if n not in externals] or ["default"]
+            body.append("    networks: !override")
+            body += [f"      {n}: {{}}" for n in kept]
+        # the data path on tmpfs, whatever mounted it
+        data = (
+            postgres_data_path(service)
+            if name == spec.postgres_service
+            else redis_data_path(service)
+            if name == spec.redis_service
+            else None
+        )
+        if data is not None:
+            keep = [m for m in service.mounts if m[0] != "tmpfs" and not overlaps(m[2], data)]
+            gone = [m for m in service.mounts if m[0] != "tmpfs" and overlaps(m[2], data)]
+            replaced += [(name, m[2]) for m in gone]
+            stamped = name == spec.postgres_service and spec.stamp_script is not None
+            if stamped and _official_postgres(service):
+                keep = [m for m in keep if m[2] != INITDB_STAMP]
+                keep.append(("bind", spec.stamp_script or "", INITDB_STAMP, True))
+            if gone or keep:
+                body.append("    volumes: !override" if keep else "    volumes: !reset []")
+                body += [f"      - {quote(_mount(m))}" for m in keep]
+            tmpfs = sorted({data, *(m[2] for m in gone)} - {m[2] for m in service.mounts
+                                                             if m[0] == "tmpfs"})  # fmt: skip
+            if tmpfs:
+                body.append("    tmpfs:")
+                body += [f"      - {quote(t)}" for t in tmpfs]
+        if name == spec.postgres_service and _official_postgres(service):
+            command = list(service.command or ["postgres"])
+            for flag in SPEED_FLAGS:
+                if flag not in command:
+                    command += ["-c", flag]
+            body.append(f"    command: {json.dumps(command)}")
+        if name == spec.redis_service and service.command is None:
+            body.append(
+                f"    command: {json.dumps(['redis-server', '--save', '', '--appendonly', 'no'])}"
+            )
+        # the environment: the database's name wherever it is read
+        env_lines: list[str] = []
+        if account is not None and database is not None:
+            if name == spec.postgres_service:
+                keys = [k for k in DATABASE_KEYS if k in service.environment] or ["POSTGRES_DB"]
+                for key in keys:
+                    env_lines.append(f"      {key}: {quote(database)}")
+                    rewrites.append((name, key, f"{account.database} -> {database}"))
+                env_lines.append(f"      DASHENV_ENVIRONMENT: {quote(spec.environment)}")
+            else:
+                found = connection_keys(service.environment, account.database, pg_hosts)
+                for c in found:
+                    value = service.environment[c.key]
+                    if c.kind == "url":
+                        new = with_host(with_database(value, database), hosts_renamed)
+                    elif c.kind == "name":
+                        new = database
+                    elif c.kind == "host" and value in hosts_renamed:
+                        new = hosts_renamed[value]
+                    else:
+                        new = value
+                    if name == spec.app_service:
+                        connections.append(Connection(c.key, c.kind, new))
+                    if new != value:
+                        env_lines.append(f"      {c.key}: {quote(new)}")
+                        rewrites.append((name, c.key, f"database {account.database} -> {database}"))
+        if name not in (spec.postgres_service, spec.redis_service):
+            for key, value in markers(service.environment, spec.markers).items():
+                env_lines.append(f"      {key}: {quote(value)}")
+        if env_lines:
+            body += ["    environment:", *env_lines]
+        body += [
+            "    labels:",
+            f"      dev.dashenv.environment: {quote(spec.environment)}",
+            f"      dev.dashenv.derived-from: {quote(spec.source)}",
+        ]
+        lines += [f"  {name}:", *body]
+    for kind, names in (("networks", model.fixed_networks), ("volumes", model.fixed_volumes)):
+        if names:
+            lines.append(f"{kind}:")
+            for key, old in names.items():
+                new = renamed(old, spec.source_project, spec.project)
+                lines += [f"  {key}:", f"    name: {quote(new)}"]
+    return Derivation(
+        "\n".join(lines) + "\n",
+        database,
+        account.database if account else None,
+        rewrites,
+        running,
+        off,
+        replaced,
+        connections,
+    )
+
+
+def pg_name(service: ComposeService | None) -> str | None:
+    return service.name if service is not None else None
+
+
+def _official_postgres(service: ComposeService) -> bool:
+    from dashenv.plan.compose_files import image_name
+
+    name = image_name(service.image)
+    return name in ("postgres", "postgis", "pgvector", "timescaledb", "timescaledb-ha") and (
+        service.command is None or (service.command[:1] == ["postgres"])
+    )
+
+
+def _mount(m: tuple[str, str, str, bool]) -> str:
+    _kind, source, target, read_only = m
+    return f"{source}:{target}{':ro' if read_only else ''}" if source else target
+
+
+def markers(environment: dict[str, str], allowed: bool) -> dict[str, str]:
+    """The seed's test markers for an app-side service, where the app accepts them: its
+    ENVIRONMENT and TESTING as they are otherwise (the derived env file says testing to dashenv
+    either way)."""
+    if not allowed:
+        return {k: environment[k] for k in ("ENVIRONMENT", "TESTING") if k in environment}
+    return {"ENVIRONMENT": "testing", "TESTING": "true"}
+
+
+def env_text(
+    entries: dict[str, str],
+    derivation: Derivation,
+    account: Account | None,
+    postgres_service: str,
+    source_file: str | None,
+) -> str:
+    """The derived environment's env file: the source's entries with the database renamed,
+    DATABASE_URL where the source has none, and the markers dashenv's guards read."""
+    out: dict[str, str] = {}
+    database, old = derivation.database, derivation.source_database
+    for key, value in entries.items():
+        if database and old and _names_database(value, old):
+            value = with_database(value, database)
+        elif database and old and value == old and key in (*DATABASE_KEYS, "PGDATABASE"):
+            value = database
+        out[key] = value
+    if "DATABASE_URL" not in out and account is not None and database:
+        auth = quote_url(account.user) + (
+            f":{quote_url(account.password)}" if account.password else ""
+        )
+        out["DATABASE_URL"] = f"postgresql://{auth}@{postgres_service}:5432/{database}"
+    out["ENVIRONMENT"] = "testing"
+    out["TESTING"] = "true"
+    head = [
+        f"# Written by dashenv from {source_file or 'the compose files'}: the derived test "
+        "environment's settings.",
+        "# Rewritten on every run; edit the source instead.",
+    ]
+    body = [f"{k}={_env_quote(v)}" for k, v in out.items()]
+    return "\n".join(head + body) + "\n"
+
+
+def _env_quote(value: str) -> str:
+    if re.fullmatch(r"[A-Za-z0-9_./:@%+,=-]*", value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'" if "'" not in value else json.dumps(value)

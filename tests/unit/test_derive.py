@@ -1,0 +1,165 @@
+"""A test environment derived from dev's one stack (pure): the override and the env file."""
+
+from __future__ import annotations
+
+from dashenv.facts import ComposeModel, ComposeService
+from dashenv.plan.derive import (
+    DeriveSpec,
+    account_of,
+    connection_keys,
+    derive,
+    env_text,
+    postgres_data_path,
+    testing_name,
+)
+from dashenv.settings.envfile import parse_env_text
+
+DB_ENV = {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "s3cret", "POSTGRES_DB": "app"}
+
+
+def model() -> ComposeModel:
+    return ComposeModel(
+        {
+            "db": ComposeService(
+                "db",
+                "myapp-postgres",
+                [("127.0.0.1", 5432, 5432)],
+                image="postgres:18",
+                environment={**DB_ENV, "PGDATA": "/var/lib/postgresql/18/docker"},
+                mounts=[
+                    ("volume", "db-data", "/var/lib/postgresql", False),
+                    ("bind", "/srv/init.sql", "/docker-entrypoint-initdb.d/init.sql", True),
+                ],
+            ),
+            "cache": ComposeService(
+                "cache", None, image="valkey/valkey:8", mounts=[("bind", "/srv/r", "/data", False)]
+            ),
+            "api": ComposeService(
+                "api",
+                None,
+                [("0.0.0.0", 8000, 8000)],
+                image="myapp-api",
+                has_build=True,
+                depends_on=["db", "cache"],
+                environment={
+                    "DATABASE_URL": "postgresql+asyncpg://app:app@myapp-postgres:5432/app",
+                    "ENVIRONMENT": "local",
+                },
+                networks=["default", "proxy"],
+            ),
+            "worker": ComposeService(
+                "worker",
+                None,
+                image="myapp-api",
+                command=["celery", "-A", "app", "worker"],
+                environment={
+                    "POSTGRES_SERVER": "db",
+                    "POSTGRES_DB": "app",
+                    "POSTGRES_PORT": "5432",
+                },
+            ),  # fmt: skip
+            "adminer": ComposeService(
+                "adminer", None, [("0.0.0.0", 8080, 8080)], image="adminer", depends_on=["db"]
+            ),  # fmt: skip
+            "proxy": ComposeService("proxy", "traefik", image="traefik:3"),
+        },
+        external_network_keys=["proxy"],
+        fixed_volumes={"db-data": "myapp-db-data"},
+    )
+
+
+SPEC = DeriveSpec(
+    environment="test", source="dev", project="myapp-test", source_project="myapp",
+    postgres_service="db", redis_service="cache", app_service="api",
+    ports={"db:5432": 20000, "cache:6379": 20001}, stamp_script="/p/.dashenv/derived/s.sh",
+)  # fmt: skip
+
+
+def test_only_what_tests_need_runs() -> None:
+    d = derive(model(), SPEC)
+    assert d.running == ["db", "cache", "api", "worker"]
+    assert d.off == ["adminer", "proxy"]
+    assert '  adminer:\n    profiles: ["dashenv-off"]' in d.override
+
+
+def test_names_ports_and_networks_are_the_test_projects_own() -> None:
+    text = derive(model(), SPEC).override
+    assert 'container_name: "myapp-test-postgres"' in text
+    assert 'image: "myapp-api:myapp-test"' in text  # a test build never overwrites dev's
+    assert 'ports: !override\n      - "127.0.0.1:20000:5432"' in text
+    assert 'ports: !override\n      - "127.0.0.1:20001:6379"' in text
+    assert "  api:\n" in text and "ports: !reset []" in text  # the app publishes nothing
+    assert "networks: !override\n      default: {}" in text  # off the external proxy network
+    assert 'volumes:\n  db-data:\n    name: "myapp-test-db-data"' in text
+
+
+def test_data_paths_go_to_tmpfs_and_postgres_runs_without_durability() -> None:
+    d = derive(model(), SPEC)
+    assert ("db", "/var/lib/postgresql") in d.replaced_mounts
+    assert ("cache", "/data") in d.replaced_mounts  # a bind-mounted data directory too
+    text = d.override
+    assert '"/srv/init.sql:/docker-entrypoint-initdb.d/init.sql:ro"' in text  # other mounts kept
+    assert "/p/.dashenv/derived/s.sh:/docker-entrypoint-initdb.d/00-dashenv-stamp.sh:ro" in text
+    assert 'tmpfs:\n      - "/var/lib/postgresql"' in text
+    assert '"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"' in text
+    assert '"db-data:/var/lib/postgresql"' not in text
+
+
+def test_the_database_says_test_wherever_the_app_reads_it() -> None:
+    d = derive(model(), SPEC)
+    assert d.database == "app_test"
+    text = d.override
+    assert 'POSTGRES_DB: "app_test"' in text
+    # only the database part of the URL changes (user and database share "app"); the host that
+    # was dev's container name becomes the service
+    assert 'DATABASE_URL: "postgresql+asyncpg://app:app@db:5432/app_test"' in text
+    worker = text[text.index("  worker:") :]
+    assert 'POSTGRES_DB: "app_test"' in worker
+    assert [(c.key, c.kind) for c in d.connections] == [("DATABASE_URL", "url")]
+
+
+def test_markers_only_where_the_app_accepts_them() -> None:
+    kept = derive(model(), SPEC).override
+    assert 'ENVIRONMENT: "local"' in kept
+    marked = derive(model(), DeriveSpec(**{**SPEC.__dict__, "markers": True})).override
+    assert 'ENVIRONMENT: "testing"' in marked and 'TESTING: "true"' in marked
+
+
+def test_the_env_file_dashenv_reads() -> None:
+    d = derive(model(), SPEC)
+    pg = model().services["db"]
+    text = env_text({"POSTGRES_DB": "app", "SECRET_KEY": "x y"}, d, account_of(pg), "db", ".env")
+    entries = {k: e.value for k, e in parse_env_text(text, "t").items()}
+    assert entries == {
+        "POSTGRES_DB": "app_test",
+        "SECRET_KEY": "x y",
+        "DATABASE_URL": "postgresql://app:s3cret@db:5432/app_test",
+        "ENVIRONMENT": "testing",
+        "TESTING": "true",
+    }
+
+
+def test_connection_keys_by_value() -> None:
+    env = {"DB_HOST": "db", "DB_PORT": "5432", "DB_NAME": "shop", "APP_NAME": "shop",
+           "URL": "postgres://u:p@db/shop", "OTHER": "postgres://u:p@db/other"}  # fmt: skip
+    found = {(c.key, c.kind) for c in connection_keys(env, "shop", {"db"})}
+    assert found == {("DB_HOST", "host"), ("DB_PORT", "port"), ("DB_NAME", "name"),
+                     ("APP_NAME", "name"), ("URL", "url")}  # fmt: skip
+
+
+def test_names_and_paths() -> None:
+    assert testing_name("app") == "app_test"
+    assert testing_name("app_test") == "app_test"
+    assert testing_name("app", "ci") == "app_ci_test"
+    assert postgres_data_path(ComposeService("p", None, image="postgres:17")) == (
+        "/var/lib/postgresql/data"
+    )
+    assert postgres_data_path(ComposeService("p", None, image="postgres:18-alpine")) == (
+        "/var/lib/postgresql"
+    )
+    assert postgres_data_path(ComposeService("p", None, image="bitnami/postgresql:16")) == (
+        "/bitnami/postgresql"
+    )
+    assert account_of(
+        ComposeService("p", None, environment={"POSTGRES_PASSWORD": "x"})
+    ).database == ("postgres")
