@@ -8,9 +8,9 @@ from dashenv.plan.derive import (
     account_of,
     connection_keys,
     derive,
+    derived_database_name,
     env_text,
     postgres_data_path,
-    testing_name,
 )
 from dashenv.settings.envfile import parse_env_text
 
@@ -57,10 +57,10 @@ def model() -> ComposeModel:
                     "POSTGRES_DB": "app",
                     "POSTGRES_PORT": "5432",
                 },
-            ),  # fmt: skip
+            ),
             "adminer": ComposeService(
                 "adminer", None, [("0.0.0.0", 8080, 8080)], image="adminer", depends_on=["db"]
-            ),  # fmt: skip
+            ),
             "proxy": ComposeService("proxy", "traefik", image="traefik:3"),
         },
         external_network_keys=["proxy"],
@@ -148,9 +148,9 @@ def test_connection_keys_by_value() -> None:
 
 
 def test_names_and_paths() -> None:
-    assert testing_name("app") == "app_test"
-    assert testing_name("app_test") == "app_test"
-    assert testing_name("app", "ci") == "app_ci_test"
+    assert derived_database_name("app") == "app_test"
+    assert derived_database_name("app_test") == "app_test"
+    assert derived_database_name("app", "ci") == "app_ci_test"
     assert postgres_data_path(ComposeService("p", None, image="postgres:17")) == (
         "/var/lib/postgresql/data"
     )

@@ -114,7 +114,7 @@ def account_of(service: ComposeService) -> Account:
     return Account(user, password, database)
 
 
-def testing_name(database: str, environment: str = "test") -> str:
+def derived_database_name(database: str, environment: str = "test") -> str:
     """``app`` -> ``app_test`` (a name that says test already is kept)."""
     if "test" in database.lower() and environment in ("test", "testing"):
         return database
@@ -252,7 +252,7 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
     services = model.services
     pg = services.get(spec.postgres_service)
     account = account_of(pg) if pg is not None else None
-    database = testing_name(account.database, spec.environment) if account else None
+    database = derived_database_name(account.database, spec.environment) if account else None
     running = needed_services(model, spec)
     off = [n for n in services if n not in running]
     # names the files fix, and the hosts they answer to inside the network
