@@ -31,8 +31,7 @@ def test_compose_and_env_file_pairs() -> None:
     assert [(e.name, e.compose_files, e.env_file, e.derived_from) for e in envs] == [
         ("dev", ["compose/docker-compose.dev.yml"], "env/.env.dev", None),  # from its .example
         ("test", ["compose/docker-compose.test.yml"], "env/.env.test", None),
-        ("ci", [], None, "dev"),  # no ci stack: derived from dev's
-    ]
+    ]  # two stacks: nothing derived
     assert notes == [
         "compose/docker-compose.staging.yml: no env file found (looked for "
         "env/.env.staging, compose/.env.staging, .env.staging)"
@@ -173,7 +172,7 @@ def test_the_seeds_older_overlay_is_dev_and_test_sharing_one_stack() -> None:
     assert test.compose_files == ["docker-compose.yml", "docker-compose.test.yml"]
     assert guesses(dev)["exclusive_with"] == ["test"]
     assert guesses(test)["exclusive_with"] == ["dev"]
-    assert [e.name for e in envs] == ["dev", "test", "ci"]
+    assert [e.name for e in envs] == ["dev", "test"]
 
 
 def test_one_file_per_environment_with_a_hyphen() -> None:

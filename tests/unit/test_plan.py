@@ -180,3 +180,18 @@ def test_up_of_some_services_starts_them_and_what_they_depend_on() -> None:
     assert started_services(services, ["postgres"]) == ["postgres"]
     assert started_services(services, ["callback"]) == ["app", "callback", "postgres", "redis"]
     assert started_services(services, ["app"]) == ["app", "postgres", "redis"]
+
+
+def test_a_one_shot_job_is_done_once_it_exits_with_0() -> None:
+    from dashenv.facts import Container
+    from dashenv.plan.compose import health_progress
+
+    def job(code: int) -> Container:
+        return Container("1", "p-prestart-1", "p", "prestart", "exited", None, exit_code=code)
+
+    app = Container("2", "p-app-1", "p", "app", "running", "healthy")
+    assert health_progress("p", ["prestart", "app"], [job(0), app], {"prestart"}).done
+    failed = health_progress("p", ["prestart", "app"], [job(1), app], {"prestart"})
+    assert failed.failed == ["prestart"]
+    # a service nobody waits for that exits is a failure, whatever its code
+    assert health_progress("p", ["prestart", "app"], [job(0), app]).failed == ["prestart"]

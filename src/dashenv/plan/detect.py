@@ -215,8 +215,8 @@ def find_environments(
         elif files:
             notes.append(f"{files[0]}: Compose's default file beside per-environment files; "
                          "not used")  # fmt: skip
-    if any(e.name == "dev" for e in found):
-        for name in ("test", "ci"):
+    if any(e.name == "dev" for e in found) and not any(e.name == "test" for e in found):
+        for name in ("test", "ci"):  # one stack: test and ci are made from it
             if any(e.name == name for e in found):
                 continue
             derived = EnvironmentGuess(name, [], None, derived_from="dev")
