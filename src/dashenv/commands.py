@@ -35,6 +35,14 @@ COMMANDS: dict[str, Command] = {
         "lifecycle", "Run a command in a running service: dashenv exec dev app -- python -V."
     ),
     "shell": Command("lifecycle", "Open a shell in a running service of ENV."),
+    "run": Command(
+        "lifecycle",
+        "Run a command on the host with ENV's connection settings: dashenv run test -- pytest.",
+    ),
+    "env": Command(
+        "lifecycle",
+        'Print ENV\'s settings for the host as export lines: eval "$(dashenv env test --reveal)".',
+    ),
     "psql": Command(
         "lifecycle", "Open psql on ENV's database as its owner; extra arguments go to psql."
     ),

@@ -372,6 +372,8 @@ def status_renderables(doc: dict[str, Any]) -> list[Any]:
         if app is not None:
             answer = app["error"] or f"HTTP {app['status']} {app['body']}"
             parts.append(Text(f"  App {app['url']}: {answer}"))
+        if env.get("app_runs") == "host":
+            parts.append(Text(f"  App runs on the host: dashenv run {env['name']} -- CMD"))
     return parts
 
 

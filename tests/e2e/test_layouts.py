@@ -39,12 +39,14 @@ class Layout:
         )
 
 
-def make_layout(tmp_path: Path, name: str, app_dir: str) -> Layout:
+def make_layout(tmp_path: Path, name: str, app_dir: str | None) -> Layout:
     root = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}"
     shutil.copytree(LAYOUTS / name, root)
-    shutil.copytree(LAYOUTS / "app", root / app_dir)
-    ports = dict(zip(("@DB_PORT@", "@API_PORT@", "@WEB_PORT@"), free_ports(3), strict=True))
-    for f in root.rglob("*.yml"):
+    if app_dir is not None:
+        shutil.copytree(LAYOUTS / "app", root / app_dir)
+    marks = ("@DB_PORT@", "@API_PORT@", "@WEB_PORT@", "@REDIS_PORT@")
+    ports = dict(zip(marks, free_ports(len(marks)), strict=True))
+    for f in [*root.rglob("*.yml"), *root.rglob(".env")]:
         text = f.read_text()
         for mark, port in ports.items():
             text = text.replace(mark, str(port))
@@ -113,3 +115,59 @@ def test_base_and_override_with_one_env_file(template: Layout) -> None:
     assert rows.stdout.split("\n")[0] == "dev marker"
     listed = p.by_hand("ps", "--format", "{{.Service}}").stdout.split()
     assert {"db", "backend", "redis", "frontend"} <= set(listed)
+
+
+@pytest.fixture
+def infra(tmp_path: Path) -> Iterator[Layout]:
+    """Infrastructure only (after VladSkopenko/Custom_inst and brunosarti83/pwc-advertising-api):
+    PostgreSQL and Redis in docker-compose.yml, the database settings hard-coded in
+    environment:, a bind-mounted data directory; the app on the host, its env file beside its
+    code, its own migration script instead of Alembic."""
+    layout = make_layout(tmp_path, "infra", None)
+    try:
+        yield layout
+    finally:
+        if (layout.root / "dashenv.toml").exists():
+            layout("down", "test", "--volumes")
+            layout("down", "dev", "--volumes", "--yes")
+
+
+def test_infrastructure_only_with_the_app_on_the_host(infra: Layout) -> None:
+    p = infra
+    out = p.ok("init", "--detect")
+    assert "dev: docker-compose.yml with service/.env" in out
+    config = tomllib.loads((p.root / "dashenv.toml").read_text())["environments"]
+    assert config["dev"]["test_runner"] == "host"
+    assert config["dev"]["host_dir"] == "service"
+    assert config["dev"]["test_command"] == "python -m pytest"
+    # the project migrates its own way: its command is a layer the user adds
+    text = (p.root / "dashenv.toml").read_text()
+    (p.root / "dashenv.toml").write_text(
+        text.replace(
+            "[environments.dev]\n", '[environments.dev]\nmigration_command = "python migrate.py"\n'
+        )
+    )
+
+    p.ok("up", "dev")
+    marker = (
+        "CREATE TABLE orders (id serial PRIMARY KEY, item text NOT NULL); "
+        "INSERT INTO orders (item) VALUES ('dev marker')"
+    )
+    done = p.by_hand("exec", "-T", "postgres", "psql", "-U", "shop", "-d", "shop", "-c", marker)
+    assert done.returncode == 0, done.stderr
+
+    p.ok("test", "setup")  # migrated on the host, against the template
+    assert "1 passed" in p.ok("test", "run")  # pytest on the host, against shop_test
+    shown = p.ok("run", "test", "--", "sh", "-c", "echo $DATABASE_URL")
+    assert shown.strip().endswith("/shop_test") and "127.0.0.1:" in shown
+    exports = p.ok("env", "test")
+    assert "export DATABASE_URL='postgresql://shop:****@127.0.0.1:" in exports
+    assert "shop-secret" not in exports
+    p.ok("db", "reset", "test", "--yes")
+    p.ok("test", "clean")
+
+    rows = p.by_hand("exec", "-T", "postgres", "psql", "-U", "shop", "-d", "shop", "-Atc",
+                     "SELECT item FROM orders")  # fmt: skip
+    assert rows.stdout.strip() == "dev marker"
+    assert (p.root / "data" / "postgres" / "PG_VERSION").is_file()  # dev's bind mount, dev's
+    assert not (p.root / "service" / ".env").read_text().count("shop_test")  # files unchanged

@@ -17,3 +17,14 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError as exc:
             return exc.errno in (errno.EADDRINUSE, errno.EACCES)
     return False
+
+
+def run_shell(command: str, env: dict[str, str], cwd: str) -> tuple[int, str]:
+    """Run a shell command on the host with ``env`` (the whole environment); its exit code and
+    combined output."""
+    import subprocess
+
+    done = subprocess.run(
+        command, shell=True, env=env, cwd=cwd, capture_output=True, text=True, check=False
+    )
+    return done.returncode, done.stdout + done.stderr

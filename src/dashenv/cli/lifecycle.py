@@ -1,4 +1,5 @@
-"""Lifecycle commands: up, down, restart, build, ps, logs, exec, shell, psql, redis-cli."""
+"""Lifecycle commands: up, down, restart, build, ps, logs, exec, shell, psql, redis-cli, and
+run and env for an app on the host."""
 
 import sys
 from typing import Annotated
@@ -28,6 +29,8 @@ def register(app: typer.Typer) -> None:
     app.command("exec", context_settings=PASSTHROUGH)(exec_)
     app.command("shell")(shell)
     app.command("psql", context_settings=PASSTHROUGH)(psql)
+    app.command("run", context_settings=PASSTHROUGH)(run)
+    app.command("env")(env_)
     app.command("redis-cli", context_settings=PASSTHROUGH)(redis_cli)
 
 
@@ -201,3 +204,40 @@ def redis_cli(ctx: typer.Context, env: EnvArg) -> None:
     st = state(ctx)
     service, cmd = lifecycle.redis_cli_command(st, env, list(ctx.args))
     passthrough_exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))
+
+
+def run(
+    ctx: typer.Context,
+    env: EnvArg,
+    command: Annotated[list[str] | None, typer.Argument(help="Command, after --.")] = None,
+) -> None:
+    """Run a command on the host with ENV's connection settings: dashenv run test -- pytest.
+
+    It runs in the app's directory (host_dir), with the env file's values and the database
+    and Redis settings as the host reaches them (published ports), under the names the app
+    reads. The command's exit code is dashenv's.
+    """
+    from dashenv.workflows import lifecycle
+
+    cmd = (command or []) + list(ctx.args)
+    if not cmd:
+        raise typer.BadParameter("give the command after --", param_hint="COMMAND")
+    passthrough_exit(lifecycle.run_on_host(state(ctx), env, cmd))
+
+
+def env_(
+    ctx: typer.Context,
+    env: EnvArg,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Print secrets as they are (for eval).")
+    ] = False,
+) -> None:
+    """Print ENV's settings for the host as export lines: eval "$(dashenv env test --reveal)".
+
+    The same values 'dashenv run' and 'test run' on the host give the command; secrets are
+    masked unless --reveal.
+    """
+    from dashenv.workflows import lifecycle
+
+    for line in lifecycle.export_lines(state(ctx), env, reveal=reveal):
+        typer.echo(line)

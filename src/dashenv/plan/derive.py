@@ -145,9 +145,9 @@ def connection_keys(
             found.append(Connection(key, "name"))
     if any(c.kind == "name" for c in found):
         for key, value in environment.items():
-            if value in hosts and re.search(r"(HOST|SERVER)$", key):
+            if value in hosts and re.search(r"(HOST|SERVER|HOSTNAME)$", key):
                 found.append(Connection(key, "host"))
-            elif value == "5432" and key.endswith("PORT") and "REDIS" not in key:
+            elif value.isdigit() and re.search(r"(^|_)(POSTGRES|PG|DB|DATABASE)_?PORT$", key):
                 found.append(Connection(key, "port"))
     return found
 

@@ -140,8 +140,18 @@ def _env_guess(
                 return (
                     rel,
                     example_of(rel, present) if rel not in present else None,
-                    (f"env_file: {named} in {f} ({shown})"),
+                    f"env_file: {named} in {f} ({shown})",
                 )
+    # the app's own env file, beside its code (an app on the host reads it itself)
+    found = sorted(
+        (p for p in present if PurePosixPath(p).name == ".env" or (
+            PurePosixPath(p).name.startswith(".env.") and p.endswith(EXAMPLE_SUFFIXES))),
+        key=lambda p: (len(PurePosixPath(p).parts), p),
+    )  # fmt: skip
+    if found:
+        path = found[0] if PurePosixPath(found[0]).name == ".env" else found[0].rsplit(".", 1)[0]
+        example = None if path in present else found[0]
+        return path, example, f"{found[0]}, the project's env file"
     return None
 
 
@@ -291,6 +301,36 @@ def accepted_environments(
     return None
 
 
+def has_app(model: ComposeModel) -> bool:
+    """The files run the app: a service is built (besides the database and the cache) or
+    runs an ASGI server or a task worker."""
+    from dashenv.plan.derive import APP_WORDS, WORKER_WORDS
+
+    roles = detect_roles(model.services, DEFAULT_ROLES)
+    if "app_service" in roles or DEFAULT_ROLES["app_service"] in model.services:
+        return True
+    words = (*APP_WORDS, *WORKER_WORDS)
+    return any(
+        any(w in " ".join(s.command or []).lower() for w in words) for s in model.services.values()
+    )
+
+
+def host_app_dir(paths: list[str], read: Callable[[str], str]) -> str:
+    """The directory of an app that runs on the host: where its alembic.ini is, else its
+    pytest configuration, else the project's root ("")."""
+    present = set(paths)
+    for p in sorted(paths, key=lambda p: (len(PurePosixPath(p).parts), p)):
+        if PurePosixPath(p).name == "alembic.ini":
+            return "" if str(PurePosixPath(p).parent) == "." else str(PurePosixPath(p).parent)
+    for p in sorted(paths, key=lambda p: (len(PurePosixPath(p).parts), p)):
+        d = "" if str(PurePosixPath(p).parent) == "." else str(PurePosixPath(p).parent)
+        if PurePosixPath(p).name in ("pyproject.toml", "pytest.ini") and pytest_config(
+            d, present, read
+        ):
+            return d
+    return ""
+
+
 def detect(
     paths: list[str],
     read: Callable[[str], str],
@@ -317,11 +357,21 @@ def detect(
                     )
             continue
         model = models.get(env.name)
+        on_host = False
+        app_dir = app_dirs.get(env.name) or ""
         if model is None:
             notes.append(
                 f"{env.name}: Compose could not read {env.compose_file}; services not detected"
             )
         else:
+            on_host = not has_app(model)
+            if on_host:
+                app_dir = host_app_dir(paths, read)
+                env.add("test_runner", "host", "no service in the files builds or runs the app: "
+                        "it runs on the host")  # fmt: skip
+                if app_dir:
+                    env.add("host_dir", app_dir, "the app's directory (its alembic.ini or "
+                            "pytest configuration)")  # fmt: skip
             for role, service in detect_roles(model.services, DEFAULT_ROLES).items():
                 image = model.services[service].image or "built"
                 evidence = f"image {image}" if role != "app_service" else "the service built here"
@@ -332,20 +382,32 @@ def detect(
                 env.add("project_name", model.name, "the name Compose gives these files")
             elif model.name:
                 notes.append(f"{env.name}: compose project {model.name} (the files' name:)")
-        app_dir = app_dirs.get(env.name) or ""
         uv = uses_uv(app_dir, present, read)
+        runner, why = ("uv run ", f"uv: {uv}") if uv else ("", "no uv.lock")
+        poetry = next((p for p in (_join(app_dir, "poetry.lock"), "poetry.lock") if p in present),
+                      None)  # fmt: skip
+        if not uv and poetry:
+            runner, why = "poetry run ", f"poetry: {poetry}"
+        elif not uv and on_host:
+            runner, why = "python -m ", "no uv.lock or poetry.lock: the host's python"
         if alembic is not None:
             ini, location = alembic
-            command = "uv run alembic" if uv else "alembic"
+            command = f"{runner}alembic"
             env.add("alembic_config", ini, "found")
             env.add("migrations_dir", location, f"script_location in {ini}")
-            env.add("alembic_command", command, f"uv: {uv}" if uv else "no uv.lock")
+            env.add("alembic_command", command, why)
             env.add("migration_command", f"{command} upgrade head", "Alembic")
         else:
-            notes.append(f"{env.name}: no alembic.ini found; migration_command left at its default")
+            env.add("alembic_config", "none", "no alembic.ini in the project")
+            keyed = app_dir or "."
+            env.add("migrations_dir", keyed, "no Alembic: the app's files key the reset's template")
+            notes.append(
+                f"{env.name}: no alembic.ini found; set migration_command to the command that "
+                "migrates the database (it runs where the app runs)"
+            )
         config = pytest_config(app_dir, present, read)
         if config is not None:
-            command = "uv run pytest" if uv else "pytest"
+            command = f"{runner}pytest"
             env.add("test_command", command, f"pytest configured in {config}")
     return Detection(envs, notes)
 

@@ -102,6 +102,11 @@ class EnvironmentSettings(BaseSettings):
         description="Where the app, its migrations and its tests run: in the app container, "
         "or on the host with the environment's connection settings exported.",
     )
+    host_dir: str = Field(
+        ".",
+        description="Where commands run on the host (test_runner = host): the app's directory, "
+        "relative to the project.",
+    )
     derived_from: str | None = Field(
         None,
         description="Derive this environment from another's compose files (a test stack made "

@@ -113,14 +113,35 @@ def find_project_dir(start: Path) -> Path:
     """The nearest directory upward holding dashenv.toml or compose/."""
     start = start.resolve()
     for candidate in (start, *start.parents):
-        if (candidate / CONFIG_FILE).is_file() or (candidate / "compose").is_dir():
+        if (candidate / CONFIG_FILE).is_file():
             return candidate
         pyproject = candidate / "pyproject.toml"
         if pyproject.is_file() and "[tool.dashenv" in pyproject.read_text(errors="replace"):
             return candidate
+        if (candidate / "compose").is_dir():
+            if any((candidate / e["compose_files"][0]).is_file()
+                   for e in BUILTIN_ENVIRONMENTS.values()):  # fmt: skip
+                return candidate  # the seed's own layout: the built-in environments
+            raise undetected(candidate)
+        if candidate == start and any(
+            (candidate / n).is_file() for n in ("compose.yaml", "compose.yml",
+                                                "docker-compose.yaml", "docker-compose.yml")
+        ):  # fmt: skip
+            raise undetected(candidate)
     raise ConfigError(
         f"no dashenv project in {start} or any parent",
-        hint="run inside a project (a directory with dashenv.toml or compose/) or pass -C DIR",
+        hint="run inside a project (a directory with dashenv.toml or compose/) or pass -C DIR; "
+        "'dashenv init --detect' adopts a project that has compose files",
+    )
+
+
+def undetected(root: Path) -> ConfigError:
+    """A project with compose files but no dashenv.toml: detection, not built-in files that
+    are not there."""
+    return ConfigError(
+        f"{root} has compose files but no {CONFIG_FILE}",
+        hint="run 'dashenv init --detect' to adopt the project as it is laid out (it writes "
+        f"{CONFIG_FILE}, each guess with its evidence)",
     )
 
 

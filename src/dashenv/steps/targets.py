@@ -240,19 +240,53 @@ def exec_in(
     return t.docker.run_attached(t.docker.compose_argv("exec", *flags, service, *command))
 
 
+def host_dir(env: ResolvedEnvironment) -> Path:
+    """Where commands run on the host: the app's directory (``host_dir``); a setting that
+    names no directory is exit 2, with the layer that set it."""
+    path = env.path(env.settings.host_dir)
+    if not path.is_dir():
+        raise env.missing_path("host_dir", env.settings.host_dir, "point host_dir at the app's "
+                               "directory, relative to the project", what="directory")  # fmt: skip
+    return path
+
+
 def host_environment(ctx: RunContext, name: str) -> dict[str, str]:
-    """What a test command run on the host needs: the URLs as seen from the host."""
+    """What a command run on the host needs: the env file's values, with the connection
+    settings as seen from the host."""
+    return host_variables(ctx.env(name))
+
+
+def host_variables(env: ResolvedEnvironment, database: str | None = None) -> dict[str, str]:
+    """``env``'s settings as a process on the host sees them: the env file's values, every
+    variable the app reads its database from (a URL, or host, port and name apart, found by
+    value) pointed at the published port (and at ``database`` when given), REDIS_URL at the
+    published Redis."""
     from urllib.parse import urlsplit, urlunsplit
 
-    env = ctx.env(name)
+    from dashenv.plan.derive import connection_keys
+
     s = env.settings
     app = env.app
     values = {k: e.value for k, e in app.entries.items() if not k.startswith("DASHENV_")}
-    if app.settings.DATABASE_URL and s.postgres_port:
-        parts = urlsplit(app.settings.DATABASE_URL)
-        auth = parts.netloc.rpartition("@")[0]
-        netloc = f"{auth}@{s.host}:{s.postgres_port}" if auth else f"{s.host}:{s.postgres_port}"
-        values["DATABASE_URL"] = urlunsplit(parts._replace(netloc=netloc))
+    db = app.database()
+    if db is not None and s.postgres_port:
+        name = database or db.database
+        hosts = {s.postgres_service, "localhost", "127.0.0.1", db.host or ""}
+        for c in connection_keys(values, db.database, hosts):
+            value = values[c.key]
+            if c.kind == "url":
+                parts = urlsplit(value)
+                auth = parts.netloc.rpartition("@")[0]
+                netloc = f"{s.host}:{s.postgres_port}"
+                values[c.key] = urlunsplit(
+                    parts._replace(netloc=f"{auth}@{netloc}" if auth else netloc, path="/" + name)
+                )
+            elif c.kind == "host":
+                values[c.key] = s.host
+            elif c.kind == "port":
+                values[c.key] = str(s.postgres_port)
+            elif c.kind == "name":
+                values[c.key] = name
     if s.redis_port:
         values["REDIS_URL"] = f"redis://{s.host}:{s.redis_port}/{env.redis_index}"
     return values

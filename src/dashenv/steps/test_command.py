@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from dashenv.errors import ExitCode
 from dashenv.guards import RESET_ROLES
-from dashenv.steps.targets import host_environment, target
+from dashenv.steps.targets import host_dir, host_environment, target
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
@@ -31,7 +31,7 @@ def run_tests(
         return _in_container(ctx, t, command, wait=wait)
     env = {**os.environ, **host_environment(ctx, name)}
     try:
-        return subprocess.call(command, shell=True, env=env, cwd=t.env.project.root)
+        return subprocess.call(command, shell=True, env=env, cwd=host_dir(t.env))
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
 

@@ -437,3 +437,38 @@ def psql_command(ctx: RunContext, name: str, extra: list[str]) -> tuple[str, lis
 def redis_cli_command(ctx: RunContext, name: str, extra: list[str]) -> tuple[str, list[str]]:
     env = ctx.env(name)
     return env.settings.redis_service, ["redis-cli", "-n", str(env.redis_index), *extra]
+
+
+def run_on_host(ctx: RunContext, name: str, command: list[str]) -> int:
+    """Run ``command`` on the host, in the app's directory, with ``name``'s connection
+    settings exported under the names the app reads; its exit code."""
+    import os
+    import subprocess
+
+    from dashenv.steps.targets import host_dir, host_environment
+
+    env = ctx.env(name)
+    values = host_environment(ctx, name)
+    try:
+        return subprocess.call(command, env={**os.environ, **values}, cwd=host_dir(env))
+    except FileNotFoundError:
+        raise OperationFailed(
+            f"{command[0]}: command not found", hint="check the command after --"
+        ) from None
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED)
+
+
+def export_lines(ctx: RunContext, name: str, *, reveal: bool) -> list[str]:
+    """``export KEY=VALUE`` for each setting a process on the host gets from ``name`` (secrets
+    masked unless ``reveal``)."""
+    import shlex
+
+    from dashenv.settings.secrets import mask_value
+    from dashenv.steps.targets import host_environment
+
+    values = host_environment(ctx, name)
+    return [
+        f"export {k}={shlex.quote(v if reveal else mask_value(k, v))}"
+        for k, v in sorted(values.items())
+    ]

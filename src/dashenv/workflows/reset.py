@@ -217,6 +217,27 @@ def _record_baseline(pg: Postgres, database: str) -> None:
     pg.stamp(database, {"baseline_rows": json.dumps(pg.row_counts(database), sort_keys=True)})
 
 
+def _migrate_on_host(o: Observed, database: str) -> None:
+    import os
+
+    from dashenv.adapters.host import run_shell
+    from dashenv.steps.targets import host_dir, host_variables
+
+    s = o.env.settings
+    env = {**os.environ, **host_variables(o.env, database)}
+    code, output = run_shell(s.migration_command, env, str(host_dir(o.env)))
+    if code != 0:
+        from dashenv.settings.secrets import scrub
+
+        tail = scrub(output, o.env.app.secrets()).strip().splitlines()[-10:]
+        raise OperationFailed(
+            f"the migration command failed on the host (exit {code})",
+            hint=f"the command is '{s.migration_command}', run in {s.host_dir} with "
+            f"{o.env.name}'s connection settings ('dashenv env {o.env.name}' prints them)",
+            details="\n".join(tail) or None,
+        )
+
+
 def app_database_variables(env: ResolvedEnvironment, database: str) -> list[str]:
     """``KEY=VALUE`` for each variable a derived environment's app reads its database from
     (a URL's database part, or the name itself), pointed at ``database``."""
@@ -232,8 +253,12 @@ def app_database_variables(env: ResolvedEnvironment, database: str) -> list[str]
 
 
 def _migrate(o: Observed, database: str) -> None:
-    """Run the environment's migration command in its app container against ``database``."""
+    """Run the environment's migration command against ``database``: in its app container,
+    or on the host where the app runs there (``test_runner = host``)."""
     s = o.env.settings
+    if s.test_runner == "host":
+        _migrate_on_host(o, database)
+        return
     url = url_with_database(o.env.app.settings.DATABASE_URL or "", database)
     code, output = o.docker.exec_capture(
         s.app_service,

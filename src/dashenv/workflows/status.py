@@ -178,6 +178,7 @@ def environment_status(
         "role": s.role,
         "project": s.project_name,
         "state": "down" if not running else "up",
+        "app_runs": s.test_runner,
         "containers": containers_part(containers, expected),
     }
     if running:
