@@ -71,7 +71,10 @@ class RunContext:
                     self._envs[key] = self._derived(name, source, cli)
                 else:
                     layered = resolve_environment(self.project(), name, cli, read_env=read_env)
-                    self._envs[key] = with_compose_files(layered, verbose=self.verbose)
+                    found = with_compose_files(layered, verbose=self.verbose)
+                    if found.settings.isolated:
+                        found = self._isolated(found)
+                    self._envs[key] = found
             else:
                 owned = self.env(name, extra, read_env=read_env, base=True)
                 self._envs[key] = with_instance(owned, self.instance, verbose=self.verbose)
@@ -101,6 +104,22 @@ class RunContext:
             project, name, cli, read_env=False, derived=derived_defaults(origin, name)
         )
         return with_derivation(layered, origin, verbose=self.verbose)
+
+    def _isolated(self, env: ResolvedEnvironment) -> ResolvedEnvironment:
+        """``env`` made its own beside the project's other environments with files of their
+        own (``isolated``)."""
+        from dashenv.observe.derived import with_isolation
+        from dashenv.settings.sources import derived_from
+
+        project = self.project()
+        others = []
+        for other in project.environment_names():
+            if other == env.name or derived_from(project, other) is not None:
+                continue
+            if project.environments.get(other, {}).get("isolated"):
+                continue
+            others.append(self.env(other, read_env=False, base=True))
+        return with_isolation(env, others, verbose=self.verbose)
 
     def forget(self, name: str) -> None:
         """Resolve ``name`` again on next use (after its instance or leases changed)."""

@@ -4,6 +4,7 @@ projects' traits (never their files); every one builds the same small app image
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import tomllib
@@ -171,3 +172,46 @@ def test_infrastructure_only_with_the_app_on_the_host(infra: Layout) -> None:
     assert rows.stdout.strip() == "dev marker"
     assert (p.root / "data" / "postgres" / "PG_VERSION").is_file()  # dev's bind mount, dev's
     assert not (p.root / "service" / ".env").read_text().count("shop_test")  # files unchanged
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[Layout]:
+    """One file per environment, hyphenated (after ncdbzb/chatops_udv's docker-compose-local.yml
+    and caio-lelis/TPPE-Autocampos-doc's second database): dev's and test's files are copies of
+    each other (the same container names, host ports and data directory), the database URL
+    hard-coded in environment:."""
+    layout = make_layout(tmp_path, "pair", "app")
+    try:
+        yield layout
+    finally:
+        if (layout.root / "dashenv.toml").exists():
+            layout("down", "test", "--volumes")
+            layout("down", "dev", "--volumes", "--yes")
+
+
+def test_a_clashing_pair_runs_side_by_side(pair: Layout) -> None:
+    p = pair
+    out = p.ok("init", "--detect")
+    assert "isolated = True  (clashes with dev: container_name shop-api" in out
+    config = tomllib.loads((p.root / "dashenv.toml").read_text())["environments"]
+    assert config["dev"]["project_name"] == p.root.name  # what 'docker compose -f' names it
+    assert config["dev"]["app_scheme"] == "http"
+
+    p.ok("up", "dev", "--build")
+    dev = ["-f", "docker-compose-dev.yml"]
+    marker = "INSERT INTO items (title) VALUES ('dev marker')"
+    done = p.by_hand(*dev, "exec", "-T", "db", "psql", "-U", "shop", "-d", "shop", "-c", marker)
+    assert done.returncode == 0, done.stderr
+
+    p.ok("test", "setup")  # beside dev, although the files name the same containers and ports
+    assert "1 passed" in p.ok("test", "run")
+    p.ok("db", "reset", "test", "--yes")
+    status = json.loads(p.ok("status", "--all", "--json"))
+    assert [(e["name"], e["healthy"]) for e in status["environments"]] == [
+        ("dev", True),
+        ("test", True),
+    ]
+    p.ok("test", "clean")
+    rows = p.by_hand(*dev, "exec", "-T", "db", "psql", "-U", "shop", "-d", "shop", "-Atc",
+                     "SELECT title FROM items")  # fmt: skip
+    assert rows.stdout.strip() == "dev marker"

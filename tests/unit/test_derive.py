@@ -163,3 +163,17 @@ def test_names_and_paths() -> None:
     assert account_of(
         ComposeService("p", None, environment={"POSTGRES_PASSWORD": "x"})
     ).database == ("postgres")
+
+
+def test_isolating_a_test_stack_of_its_own() -> None:
+    spec = DeriveSpec(**{**SPEC.__dict__, "project": "myapp-test", "source_project": "myapp-test",
+                         "isolate": True, "clashing": frozenset({8000})})  # fmt: skip
+    d = derive(model(), spec)
+    assert d.off == []  # every service of its own files runs
+    assert d.database == "app"  # its own database keeps its name
+    text = d.override
+    assert 'container_name: "myapp-test-myapp-postgres"' in text
+    assert 'DATABASE_URL: "postgresql+asyncpg://app:app@db:5432/app"' in text  # by service
+    assert "api:\n" in text and "ports: !reset []" in text  # 8000 clashes: not published
+    assert "adminer:\n    ports" not in text  # 8080 is its own: kept as the files say
+    assert 'tmpfs:\n      - "/var/lib/postgresql"' in text

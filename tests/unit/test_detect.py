@@ -189,3 +189,58 @@ def test_no_env_file_at_all_is_a_note() -> None:
     envs, notes = find_environments(["compose.yaml"], lambda _: "")
     assert envs[0].env_file is None
     assert notes == ["dev: no env file beside compose.yaml; the values are in the files"]
+
+
+def test_infrastructure_only_runs_the_app_on_the_host() -> None:
+    files = {
+        "docker-compose.yml": "",
+        "service/.env": "DATABASE_URL=postgresql://u:p@localhost:5432/shop\n",
+        "service/pyproject.toml": "[tool.pytest.ini_options]\n",
+        "service/poetry.lock": "",
+    }
+    model = ComposeModel(
+        {
+            "postgres": ComposeService("postgres", None, image="postgres:17"),
+            "redis": ComposeService("redis", None, image="redis:8"),
+        },
+        name="shop",
+    )
+    found = detect(list(files), files.__getitem__, {"dev": model}, {})
+    dev = guesses(found.environments[0])
+    assert found.environments[0].env_file == "service/.env"  # beside the code
+    assert dev["test_runner"] == "host" and dev["host_dir"] == "service"
+    assert dev["test_command"] == "poetry run pytest"
+    assert dev["alembic_config"] == "none" and dev["migrations_dir"] == "service"
+
+
+def test_a_clashing_pair_is_isolated() -> None:
+    files = {"docker-compose.dev.yml": "", "docker-compose.test.yml": "", ".env.dev": "",
+             ".env.test": ""}  # fmt: skip
+
+    def stack(db: str) -> ComposeModel:
+        return ComposeModel(
+            {
+                "db": ComposeService(
+                    "db",
+                    "shop-db",
+                    [("127.0.0.1", 5432, 5432)],
+                    image="postgres:17",
+                    mounts=[("bind", "/p/pgdata", "/var/lib/postgresql/data", False)],
+                    environment={"POSTGRES_DB": db},
+                ),
+                "api": ComposeService("api", None, [("127.0.0.1", 8000, 8000)], has_build=True),
+            },
+            name="shop",
+        )
+
+    found = detect(list(files), files.__getitem__, {"dev": stack("shop"),
+                   "test": stack("shop_test")}, {})  # fmt: skip
+    dev, test = (guesses(e) for e in found.environments)
+    assert dev["project_name"] == "shop" and "project_name" not in test
+    assert dev["app_scheme"] == "http"  # no certificate mounted into the app
+    assert test["isolated"] is True
+    evidence = next(g.evidence for g in found.environments[1].guesses if g.key == "isolated")
+    assert evidence == (
+        "clashes with dev: container_name shop-db, host port 5432 (db), data directory "
+        "/p/pgdata (db), host port 8000 (api)"
+    )

@@ -19,7 +19,7 @@ INHERITED = (
     "app_service", "callback_service", "postgres_service", "redis_service", "host",
     "migration_command", "migrations_dir", "alembic_config", "alembic_command",
     "test_command", "test_runner", "health_path", "up_timeout", "context", "redis_indexes",
-    "host_dir",
+    "host_dir", "app_scheme",
 )  # fmt: skip
 
 
@@ -128,3 +128,72 @@ def _source_entries(source: ResolvedEnvironment) -> Any:
         return read_env_file(path, source.settings.env_file)
     except ConfigError:
         return None
+
+
+def with_isolation(
+    env: ResolvedEnvironment, others: list[ResolvedEnvironment], *, verbose: bool = False
+) -> ResolvedEnvironment:
+    """``env`` (a test role with files of its own, ``isolated``) made to run beside ``others``:
+    the names its files share made its own, its PostgreSQL and Redis on leased ports, the host
+    ports it shares not published, its data on tmpfs."""
+    from dashenv.adapters.registry import Registry
+    from dashenv.errors import ConfigError
+    from dashenv.observe.compose import with_compose_files
+    from dashenv.observe.instance import checkout_of
+    from dashenv.plan.derive import STAMP_SCRIPT, DeriveSpec, clashing_ports, derive
+
+    s = env.settings
+    if env.files is None:
+        return env
+    if s.protected or s.role not in ("testing", "ci"):
+        raise ConfigError(
+            f"{env.name}: isolated puts its data on tmpfs, and {env.name} is "
+            f"{'protected' if s.protected else 'a ' + s.role + ' environment'}",
+            hint=f"set isolated only on a test environment (role testing or ci), or remove it "
+            f"from {env.name}",
+        )
+    model = env.files.model
+    clashing: frozenset[int] = frozenset()
+    for other in others:
+        if other.files is not None:
+            clashing |= clashing_ports(model, other.files.model)
+    checkout = checkout_of(env)
+    leases = {
+        lease.slot: lease.port
+        for lease in Registry().read().leases
+        if (lease.checkout, lease.environment, lease.instance) == (checkout, env.name, "")
+    }
+    spec = DeriveSpec(
+        environment=env.name,
+        source=env.name,
+        project=s.project_name,
+        source_project=s.project_name,
+        postgres_service=s.postgres_service,
+        redis_service=s.redis_service,
+        app_service=s.app_service,
+        ports={slot: port for slot, port in leases.items() if slot in lease_slots(env)},
+        host=s.host,
+        stamp_script=str(env.path(STAMP_PATH)),
+        isolate=True,
+        clashing=clashing,
+    )
+    derivation = derive(model, spec)
+    rel = override_path(env.name)
+    generated = {**env.generated, rel: derivation.override, STAMP_PATH: STAMP_SCRIPT}
+    from dashenv.settings.layers import Origin
+
+    # what the files alone said is asked of them again, override included
+    provenance = {
+        k: Origin("default", k) if o.layer == "compose files" else o
+        for k, o in env.provenance.items()
+    }
+    provenance["compose_files"] = Origin("derived", "compose_files", path=f"isolated: + {rel}")
+    isolated = replace(
+        env,
+        settings=s.model_copy(update={"compose_files": [*s.compose_files, rel]}),
+        provenance=provenance,
+        files=None,
+        generated=generated,
+        derivation=derivation,
+    )
+    return with_compose_files(isolated, verbose=verbose)

@@ -103,7 +103,7 @@ def endpoints(
     HTTP (the idle test app has no URL), at its published port or else at the reverse
     proxy's route the compose files declare (``proxy_url``)."""
     host = "localhost" if settings.host in {"127.0.0.1", "0.0.0.0"} else settings.host
-    app = f"https://{host}:{settings.app_port}" if settings.app_port else proxy_url
+    app = f"{settings.app_scheme}://{host}:{settings.app_port}" if settings.app_port else proxy_url
     return Endpoints(
         app=app if settings.app_http else None,
         callback=f"https://{host}:{settings.callback_port}" if settings.callback_port else None,

@@ -193,6 +193,11 @@ class DeriveSpec:
     markers: bool = False  # the app accepts ENVIRONMENT=testing and TESTING=true
     wanted: tuple[str, ...] = ()  # services asked for beyond those tests need
     stamp_script: str | None = None  # the absolute path of STAMP_SCRIPT, mounted for initdb
+    # isolate an environment with files of its own from those it clashes with, instead of
+    # deriving it from another's: every service kept, its database's name kept, the names it
+    # shares made its own, the clashing host ports (``clashing``) not published
+    isolate: bool = False
+    clashing: frozenset[int] = frozenset()
 
 
 @dataclass
@@ -205,6 +210,8 @@ class Derivation:
     off: list[str]  # the services left off
     replaced_mounts: list[tuple[str, str]]  # (service, target) now on tmpfs
     connections: list[Connection]  # the app's own database variables
+    # container names the files fix -> the service that now answers for them in the network
+    renamed_hosts: dict[str, str] = field(default_factory=dict)
 
 
 def is_app_side(service: ComposeService, roles: set[str]) -> bool:
@@ -253,7 +260,9 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
     pg = services.get(spec.postgres_service)
     account = account_of(pg) if pg is not None else None
     database = derived_database_name(account.database, spec.environment) if account else None
-    running = needed_services(model, spec)
+    if spec.isolate:
+        database = account.database if account else None
+    running = list(services) if spec.isolate else needed_services(model, spec)
     off = [n for n in services if n not in running]
     # names the files fix, and the hosts they answer to inside the network
     hosts_renamed = {s.container_name: name for name, s in services.items() if s.container_name}
@@ -274,7 +283,7 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
             lines += [f"  {name}:", f"    profiles: [{quote(OFF_PROFILE)}]"]
             continue
         if service.container_name:
-            new = renamed(service.container_name, spec.source_project, spec.project)
+            new = own_name(service.container_name, spec)
             body.append(f"    container_name: {quote(new)}")
         if service.has_build and service.image:
             repo, _, tag = service.image.rpartition(":")
@@ -292,17 +301,22 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
             slot = f"{name}:{target}"
             if slot in spec.ports:
                 slots = [(slot, target)]
-        if slots:
+        kept = (
+            [p for p in service.ports if p[1] not in spec.clashing and f"{name}:{p[2]}" not in
+             {s for s, _ in slots}] if spec.isolate else []
+        )  # fmt: skip
+        if slots or (kept and len(kept) < len(service.ports)):
             body.append("    ports: !override")
             body += [f"      - {quote(f'{spec.host}:{spec.ports[s]}:{t}')}" for s, t in slots]
-        elif service.ports:
+            body += [f"      - {quote(f'{ip}:{port}:{t}')}" for ip, port, t in kept]
+        elif service.ports and not (spec.isolate and len(kept) == len(service.ports)):
             body.append("    ports: !reset []")
         # external networks stay dev's: a test service never joins them
         externals = [n for n in service.networks if n in model.external_network_keys]
         if externals:
-            kept = [n for n in service.networks if n not in externals] or ["default"]
+            joined = [n for n in service.networks if n not in externals] or ["default"]
             body.append("    networks: !override")
-            body += [f"      {n}: {{}}" for n in kept]
+            body += [f"      {n}: {{}}" for n in joined]
         # the data path on tmpfs, whatever mounted it
         data = (
             postgres_data_path(service)
@@ -339,7 +353,17 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
             )
         # the environment: the database's name wherever it is read
         env_lines: list[str] = []
-        if account is not None and database is not None:
+        if spec.isolate:
+            if name == spec.postgres_service:
+                env_lines.append(f"      DASHENV_ENVIRONMENT: {quote(spec.environment)}")
+            for key, value in service.environment.items():
+                # a URL naming a container by the name it no longer has: by its service
+                if re.match(r"^(postgres(ql)?(\+\w+)?|rediss?)://", value):
+                    new = with_host(value, hosts_renamed)
+                    if new != value:
+                        env_lines.append(f"      {key}: {quote(new)}")
+                        rewrites.append((name, key, "host: the service, not the container"))
+        elif account is not None and database is not None:
             if name == spec.postgres_service:
                 keys = [k for k in DATABASE_KEYS if k in service.environment] or ["POSTGRES_DB"]
                 for key in keys:
@@ -363,7 +387,7 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
                     if new != value:
                         env_lines.append(f"      {c.key}: {quote(new)}")
                         rewrites.append((name, c.key, f"database {account.database} -> {database}"))
-        if name not in (spec.postgres_service, spec.redis_service):
+        if name not in (spec.postgres_service, spec.redis_service) and not spec.isolate:
             for key, value in markers(service.environment, spec.markers).items():
                 env_lines.append(f"      {key}: {quote(value)}")
         if env_lines:
@@ -378,7 +402,7 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
         if names:
             lines.append(f"{kind}:")
             for key, old in names.items():
-                new = renamed(old, spec.source_project, spec.project)
+                new = own_name(old, spec)
                 lines += [f"  {key}:", f"    name: {quote(new)}"]
     return Derivation(
         "\n".join(lines) + "\n",
@@ -389,7 +413,51 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
         off,
         replaced,
         connections,
+        hosts_renamed,
     )
+
+
+def own_name(name: str, spec: DeriveSpec) -> str:
+    """A name the files fix, made the environment's own: after its project (isolated: its
+    project added where the name does not start with it)."""
+    if spec.isolate:
+        return name if name.startswith(f"{spec.project}-") else f"{spec.project}-{name}"
+    return renamed(name, spec.source_project, spec.project)
+
+
+def clashes(mine: ComposeModel, other: ComposeModel) -> list[str]:
+    """What two environments' files both claim: container names, host ports, bind-mounted
+    directories (each would stop one of them, or share its data)."""
+    found: list[str] = []
+    names = {s.container_name for s in other.services.values() if s.container_name}
+    ports = {p[1] for s in other.services.values() for p in s.ports}
+    binds = {m[1] for s in other.services.values() for m in data_mounts(s) if m[0] == "bind"}
+    for s in mine.services.values():
+        if s.container_name and s.container_name in names:
+            found.append(f"container_name {s.container_name}")
+        found += [f"host port {p[1]} ({s.name})" for p in s.ports if p[1] in ports]
+        found += [f"data directory {m[1]} ({s.name})" for m in data_mounts(s)
+                  if m[0] == "bind" and m[1] in binds]  # fmt: skip
+    return found
+
+
+def data_mounts(service: ComposeService) -> list[tuple[str, str, str, bool]]:
+    """The mounts of a database's or cache's data path (by its image)."""
+    from dashenv.plan.compose_files import ROLE_IMAGES, image_name
+
+    name = image_name(service.image)
+    if name.startswith(ROLE_IMAGES["postgres_service"]):
+        path = postgres_data_path(service)
+    elif name.startswith(ROLE_IMAGES["redis_service"]):
+        path = redis_data_path(service)
+    else:
+        return []
+    return [m for m in service.mounts if m[0] != "tmpfs" and overlaps(m[2], path)]
+
+
+def clashing_ports(mine: ComposeModel, other: ComposeModel) -> frozenset[int]:
+    ports = {p[1] for s in other.services.values() for p in s.ports}
+    return frozenset(p[1] for s in mine.services.values() for p in s.ports if p[1] in ports)
 
 
 def pg_name(service: ComposeService | None) -> str | None:

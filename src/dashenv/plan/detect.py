@@ -372,15 +372,23 @@ def detect(
                 if app_dir:
                     env.add("host_dir", app_dir, "the app's directory (its alembic.ini or "
                             "pytest configuration)")  # fmt: skip
-            for role, service in detect_roles(model.services, DEFAULT_ROLES).items():
+            roles = detect_roles(model.services, DEFAULT_ROLES)
+            for role, service in roles.items():
                 image = model.services[service].image or "built"
                 evidence = f"image {image}" if role != "app_service" else "the service built here"
                 env.add(role, service, f"{service} in {env.compose_file}: {evidence}")
+            app = model.services.get(roles.get("app_service", DEFAULT_ROLES["app_service"]))
+            if (
+                app is not None
+                and app.ports
+                and not any("cert" in f"{m[1]} {m[2]}".lower() for m in app.mounts)
+            ):
+                env.add("app_scheme", "http", f"{app.name} has no certificate mounted: plain HTTP")
             written = declared_name([read(f) for f in env.compose_files])
             default_layout = PurePosixPath(env.compose_file).name in DEFAULT_FILES
-            if model.name and written is None and default_layout:
+            if model.name and written is None and (default_layout or env.name == "dev"):
                 env.add("project_name", model.name, "the name Compose gives these files")
-            elif model.name:
+            elif model.name and written is not None:
                 notes.append(f"{env.name}: compose project {model.name} (the files' name:)")
         uv = uses_uv(app_dir, present, read)
         runner, why = ("uv run ", f"uv: {uv}") if uv else ("", "no uv.lock")
@@ -409,7 +417,28 @@ def detect(
         if config is not None:
             command = f"{runner}pytest"
             env.add("test_command", command, f"pytest configured in {config}")
+    isolate_clashes(envs, models)
     return Detection(envs, notes)
+
+
+def isolate_clashes(envs: list[EnvironmentGuess], models: dict[str, ComposeModel | None]) -> None:
+    """A test environment whose own files clash with a protected one's (the same
+    container_name, host port, data directory) is made to run beside it (``isolated``)."""
+    from dashenv.plan.derive import clashes
+
+    shared = {n for e in envs for g in e.guesses if g.key == "exclusive_with" for n in g.value}  # type: ignore[attr-defined]
+    for env in envs:
+        if env.derived_from is not None or env.name in shared or role_of(env.name)[1]:
+            continue
+        mine = models.get(env.name)
+        for other in envs:
+            theirs = models.get(other.name)
+            if other is env or mine is None or theirs is None or not role_of(other.name)[1]:
+                continue
+            found = clashes(mine, theirs)
+            if found:
+                env.add("isolated", True, f"clashes with {other.name}: {', '.join(found)}")
+                break
 
 
 def _toml_value(value: object) -> str:

@@ -71,6 +71,9 @@ class EnvironmentSettings(BaseSettings):
         180.0, gt=0, description="Seconds 'up' waits for every healthcheck before giving up."
     )
     health_path: str = Field("/health", description="The app's health endpoint.")
+    app_scheme: Literal["https", "http"] = Field(
+        "https", description="How the app serves on its published port: https, or plain http."
+    )
     app_http: bool = Field(
         True, description="The app serves HTTP here (false where it idles for the tests)."
     )
@@ -112,6 +115,12 @@ class EnvironmentSettings(BaseSettings):
         description="Derive this environment from another's compose files (a test stack made "
         "from dev's one, through an override under .dashenv/derived/; the files are never "
         "edited).",
+    )
+    isolated: bool = Field(
+        False,
+        description="Run a test environment with compose files of its own beside those its "
+        "files clash with (container names, host ports, a data directory): made its own by an "
+        "override under .dashenv/derived/.",
     )
     derive_markers: bool = Field(
         True,

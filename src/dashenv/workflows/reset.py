@@ -260,6 +260,10 @@ def _migrate(o: Observed, database: str) -> None:
         _migrate_on_host(o, database)
         return
     url = url_with_database(o.env.app.settings.DATABASE_URL or "", database)
+    if o.env.derivation is not None:  # a container name the override changed: its service
+        from dashenv.plan.derive import with_host
+
+        url = with_host(url, o.env.derivation.renamed_hosts)
     code, output = o.docker.exec_capture(
         s.app_service,
         ["env", f"DATABASE_URL={url}", *app_database_variables(o.env, database),
