@@ -185,10 +185,10 @@ def test_one_file_per_environment_with_a_hyphen() -> None:
     ]
 
 
-def test_no_env_file_at_all_is_a_note() -> None:
+def test_no_env_file_at_all() -> None:
     envs, notes = find_environments(["compose.yaml"], lambda _: "")
-    assert envs[0].env_file is None
-    assert notes == ["dev: no env file beside compose.yaml; the values are in the files"]
+    assert envs[0].env_file == "/dev/null"  # read as empty; Compose takes it as it is
+    assert notes == []
 
 
 def test_infrastructure_only_runs_the_app_on_the_host() -> None:

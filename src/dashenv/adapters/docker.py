@@ -323,6 +323,17 @@ class Docker:
         model.interpolated = interpolate
         return model
 
+    def missing_images(self, images: list[str]) -> list[str]:
+        """The images (of those named) the engine does not have."""
+        if not images:
+            return []
+        done = self.run(
+            self.docker_argv("image", "ls", "--format", "{{.Repository}}:{{.Tag}}"), "image ls"
+        )
+        have = set(done.stdout.split())
+        have |= {h.removesuffix(":latest") for h in have}
+        return [i for i in images if i not in have and f"{i}:latest" not in have]
+
     def missing_externals(self, model: ComposeModel) -> tuple[list[str], list[str]]:
         """The external networks and volumes the files name that the engine lacks."""
         missing: list[list[str]] = []

@@ -62,6 +62,7 @@ OVERRIDE_FILES = (
 )  # fmt: skip
 EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".dist")
 MAX_DEPTH = 3  # compose files this many directories deep at most
+NO_ENV_FILE = "/dev/null"  # an environment whose values are all in the compose files
 _ENV_FILE_ENTRY = re.compile(r"^\s*env_file:\s*(?:\[?\s*[\"']?([^\"'\]\s#]+))?", re.MULTILINE)
 _ENV_FILE_ITEM = re.compile(
     r"^\s*env_file:\s*\n\s*-\s*(?:path:\s*)?[\"']?([^\"'\s#]+)", re.MULTILINE
@@ -212,7 +213,9 @@ def find_environments(
                 if env[1] and env[1] != f"{env[0]}.example":
                     dev.add("env_example", env[1], "the example beside it")
             else:
-                notes.append(f"dev: no env file beside {files[0]}; the values are in the files")
+                dev.env_file = NO_ENV_FILE
+                dev.add("env_file", NO_ENV_FILE, "no env file in the project: the values are in "
+                        "the compose files' environment:")  # fmt: skip
             dev.add("role", "development", "what a bare 'docker compose' runs here")
             dev.add("protected", True, "it may hold data worth keeping")
             found.insert(0, dev)

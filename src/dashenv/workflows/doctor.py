@@ -305,6 +305,7 @@ def _environment_checks(
         )
         return checks
     checks.append(_externals_check(t, compose, name))
+    checks.append(_images_check(t, compose, name))
     checks += _proxy_checks(t.env, compose, containers, name)
     if t.docker.context:
         checks.append(_binds_check(name, t.docker.context, services))
@@ -330,6 +331,20 @@ def _environment_checks(
         return checks
     checks += _database_checks(ctx, name)
     return checks
+
+
+def _images_check(t: Any, compose: Any, name: str) -> Check:
+    """The images the environment pulls (not builds) must be on the engine, or pullable: a
+    missing one is named with the command that fetches it."""
+    wanted = sorted({s.image for s in compose.services.values() if s.image and not s.has_build})
+    missing = t.docker.missing_images(wanted)
+    if missing:
+        shown = ", ".join(missing)
+        return Check("images", "warn", f"not on this engine yet: {shown} (up pulls them)",
+                     f"docker compose pull, or docker pull {missing[0]}", name)  # fmt: skip
+    return Check(
+        "images", "pass", f"present: {', '.join(wanted) or 'none to pull'}", environment=name
+    )
 
 
 def _externals_check(t: Any, compose: Any, name: str) -> Check:
