@@ -44,7 +44,7 @@ def make_layout(tmp_path: Path, name: str, app_dir: str | None) -> Layout:
     root = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}"
     shutil.copytree(LAYOUTS / name, root)
     if app_dir is not None:
-        shutil.copytree(LAYOUTS / "app", root / app_dir)
+        shutil.copytree(LAYOUTS / "app", root / app_dir, dirs_exist_ok=True)
     marks = ("@DB_PORT@", "@API_PORT@", "@WEB_PORT@", "@REDIS_PORT@")
     ports = dict(zip(marks, free_ports(len(marks)), strict=True))
     for f in [*root.rglob("*.yml"), *root.rglob(".env")]:
@@ -111,6 +111,11 @@ def test_base_and_override_with_one_env_file(template: Layout) -> None:
     assert "frontend" not in p.ok("status", "test", "--json")
 
     p.ok("test", "clean")
+    # PostgreSQL 18 (data under /var/lib/postgresql/18/docker): dev's snapshots work there
+    p.ok("db", "snapshot", "dev", "before")
+    p.by_hand("exec", "-T", "db", "psql", "-U", "postgres", "-d", "app", "-c",
+              "INSERT INTO items (title) VALUES ('after the snapshot')")  # fmt: skip
+    p.ok("db", "restore", "dev", "before", "--yes")
     rows = p.by_hand("exec", "-T", "db", "psql", "-U", "postgres", "-d", "app", "-Atc",
                      "SELECT title FROM items")  # fmt: skip
     assert rows.stdout.split("\n")[0] == "dev marker"
@@ -214,4 +219,41 @@ def test_a_clashing_pair_runs_side_by_side(pair: Layout) -> None:
     p.ok("test", "clean")
     rows = p.by_hand(*dev, "exec", "-T", "db", "psql", "-U", "shop", "-d", "shop", "-Atc",
                      "SELECT title FROM items")  # fmt: skip
+    assert rows.stdout.strip() == "dev marker"
+
+
+@pytest.fixture
+def subfolder(tmp_path: Path) -> Iterator[Layout]:
+    """Compose files in deploy/, the services' env file beside the app's code with only its
+    example committed (after EmmanuelNiyonshuti/fastapi-uv-docker-template's .env.template)."""
+    layout = make_layout(tmp_path, "subfolder", "backend")
+    try:
+        yield layout
+    finally:
+        if (layout.root / "dashenv.toml").exists():
+            layout("down", "test", "--volumes")
+            layout("down", "dev", "--volumes", "--yes")
+
+
+def test_files_in_a_subfolder_with_only_an_example_env_file(subfolder: Layout) -> None:
+    p = subfolder
+    out = p.ok("init", "--detect")
+    assert "dev: deploy/compose.yaml + deploy/compose.override.yml with backend/.env" in out
+    assert "dev: created backend/.env" in out
+    env_text = (p.root / "backend" / ".env").read_text()
+    assert "change-me" not in env_text  # the placeholder became a generated secret
+    config = tomllib.loads((p.root / "dashenv.toml").read_text())["environments"]
+    assert config["dev"]["project_name"] == "deploy"  # Compose names it after the folder
+
+    p.ok("up", "dev", "--build")
+    compose = ["-f", "deploy/compose.yaml", "-f", "deploy/compose.override.yml"]
+    marker = "INSERT INTO items (title) VALUES ('dev marker')"
+    done = p.by_hand(*compose, "exec", "-T", "postgres", "psql", "-U", "notes", "-d", "notes",
+                     "-c", marker)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    p.ok("test", "setup")
+    assert "1 passed" in p.ok("test", "run")
+    p.ok("test", "clean")
+    rows = p.by_hand(*compose, "exec", "-T", "postgres", "psql", "-U", "notes", "-d", "notes",
+                     "-Atc", "SELECT title FROM items")  # fmt: skip
     assert rows.stdout.strip() == "dev marker"

@@ -19,7 +19,7 @@ _SECRET_WORDS = {
 }
 # scheme://user:password@host  -> the password part
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*:)(?P<pw>[^@\s]+)(?=@)")
-PLACEHOLDER = re.compile(r"change_?me[A-Za-z0-9_]*", re.IGNORECASE)
+PLACEHOLDER = re.compile(r"change[_-]?(?:me|this)[A-Za-z0-9_]*", re.IGNORECASE)
 
 
 def is_secret_key(key: str) -> bool:
