@@ -40,6 +40,17 @@ class Layout:
         )
 
 
+def adopted(tmp_path: Path, name: str, app_dir: str | None) -> Iterator[Layout]:
+    """A layout fixture copied for one test, its environments taken down after it."""
+    layout = make_layout(tmp_path, name, app_dir)
+    try:
+        yield layout
+    finally:
+        if (layout.root / "dashenv.toml").exists():
+            layout("down", "test", "--volumes")
+            layout("down", "dev", "--volumes", "--yes")
+
+
 def make_layout(tmp_path: Path, name: str, app_dir: str | None) -> Layout:
     root = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}"
     shutil.copytree(LAYOUTS / name, root)
@@ -59,13 +70,7 @@ def make_layout(tmp_path: Path, name: str, app_dir: str | None) -> Layout:
 def template(tmp_path: Path) -> Iterator[Layout]:
     """After fastapi/full-stack-fastapi-template: compose.yml + compose.override.yml + .env,
     postgres:18, hard-coded ports, database settings in parts, a prestart migration job."""
-    layout = make_layout(tmp_path, "template", "backend")
-    try:
-        yield layout
-    finally:
-        if (layout.root / "dashenv.toml").exists():
-            layout("down", "test", "--volumes")
-            layout("down", "dev", "--volumes", "--yes")
+    yield from adopted(tmp_path, "template", "backend")
 
 
 def test_base_and_override_with_one_env_file(template: Layout) -> None:
@@ -129,13 +134,7 @@ def infra(tmp_path: Path) -> Iterator[Layout]:
     PostgreSQL and Redis in docker-compose.yml, the database settings hard-coded in
     environment:, a bind-mounted data directory; the app on the host, its env file beside its
     code, its own migration script instead of Alembic."""
-    layout = make_layout(tmp_path, "infra", None)
-    try:
-        yield layout
-    finally:
-        if (layout.root / "dashenv.toml").exists():
-            layout("down", "test", "--volumes")
-            layout("down", "dev", "--volumes", "--yes")
+    yield from adopted(tmp_path, "infra", None)
 
 
 def test_infrastructure_only_with_the_app_on_the_host(infra: Layout) -> None:
@@ -185,13 +184,7 @@ def pair(tmp_path: Path) -> Iterator[Layout]:
     and caio-lelis/TPPE-Autocampos-doc's second database): dev's and test's files are copies of
     each other (the same container names, host ports and data directory), the database URL
     hard-coded in environment:."""
-    layout = make_layout(tmp_path, "pair", "app")
-    try:
-        yield layout
-    finally:
-        if (layout.root / "dashenv.toml").exists():
-            layout("down", "test", "--volumes")
-            layout("down", "dev", "--volumes", "--yes")
+    yield from adopted(tmp_path, "pair", "app")
 
 
 def test_a_clashing_pair_runs_side_by_side(pair: Layout) -> None:
@@ -226,13 +219,7 @@ def test_a_clashing_pair_runs_side_by_side(pair: Layout) -> None:
 def subfolder(tmp_path: Path) -> Iterator[Layout]:
     """Compose files in deploy/, the services' env file beside the app's code with only its
     example committed (after EmmanuelNiyonshuti/fastapi-uv-docker-template's .env.template)."""
-    layout = make_layout(tmp_path, "subfolder", "backend")
-    try:
-        yield layout
-    finally:
-        if (layout.root / "dashenv.toml").exists():
-            layout("down", "test", "--volumes")
-            layout("down", "dev", "--volumes", "--yes")
+    yield from adopted(tmp_path, "subfolder", "backend")
 
 
 def test_files_in_a_subfolder_with_only_an_example_env_file(subfolder: Layout) -> None:

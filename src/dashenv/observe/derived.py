@@ -53,14 +53,25 @@ def lease_slots(env: ResolvedEnvironment) -> list[str]:
     return [f"{s.postgres_service}:5432", f"{s.redis_service}:6379"]
 
 
+def own_leases(env: ResolvedEnvironment) -> dict[str, int]:
+    """The host ports leased to ``env`` itself in this checkout (slot -> port)."""
+    from dashenv.adapters.registry import Registry
+    from dashenv.observe.instance import checkout_of
+
+    checkout = checkout_of(env)
+    return {
+        lease.slot: lease.port
+        for lease in Registry().read().leases
+        if (lease.checkout, lease.environment, lease.instance) == (checkout, env.name, "")
+    }
+
+
 def with_derivation(
     env: ResolvedEnvironment, source: ResolvedEnvironment, *, verbose: bool = False
 ) -> ResolvedEnvironment:
     """``env`` (resolved with ``derived_defaults``) with its override and env file generated
     from ``source``'s compose model and env file, then reconciled with the result."""
-    from dashenv.adapters.registry import Registry
     from dashenv.observe.compose import with_compose_files
-    from dashenv.observe.instance import checkout_of
     from dashenv.plan.derive import STAMP_SCRIPT, DeriveSpec, account_of, derive, env_text
     from dashenv.settings.envfile import parse_env_text
 
@@ -68,12 +79,7 @@ def with_derivation(
         return env  # Compose could not read the source's files: the commands say why
     s = env.settings
     model = source.files.model
-    checkout = checkout_of(env)
-    leases = {
-        lease.slot: lease.port
-        for lease in Registry().read().leases
-        if (lease.checkout, lease.environment, lease.instance) == (checkout, env.name, "")
-    }
+    leases = own_leases(env)
     spec = DeriveSpec(
         environment=env.name,
         source=source.name,
@@ -136,10 +142,8 @@ def with_isolation(
     """``env`` (a test role with files of its own, ``isolated``) made to run beside ``others``:
     the names its files share made its own, its PostgreSQL and Redis on leased ports, the host
     ports it shares not published, its data on tmpfs."""
-    from dashenv.adapters.registry import Registry
     from dashenv.errors import ConfigError
     from dashenv.observe.compose import with_compose_files
-    from dashenv.observe.instance import checkout_of
     from dashenv.plan.derive import STAMP_SCRIPT, DeriveSpec, clashing_ports, derive
 
     s = env.settings
@@ -157,12 +161,7 @@ def with_isolation(
     for other in others:
         if other.files is not None:
             clashing |= clashing_ports(model, other.files.model)
-    checkout = checkout_of(env)
-    leases = {
-        lease.slot: lease.port
-        for lease in Registry().read().leases
-        if (lease.checkout, lease.environment, lease.instance) == (checkout, env.name, "")
-    }
+    leases = own_leases(env)
     spec = DeriveSpec(
         environment=env.name,
         source=env.name,

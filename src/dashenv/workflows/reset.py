@@ -227,15 +227,22 @@ def _migrate_on_host(o: Observed, database: str) -> None:
     env = {**os.environ, **host_variables(o.env, database)}
     code, output = run_shell(s.migration_command, env, str(host_dir(o.env)))
     if code != 0:
-        from dashenv.settings.secrets import scrub
+        raise _migration_failed(
+            o, "on the host", code, output, f"the command is '{s.migration_command}', run in "
+            f"{s.host_dir} with {o.env.name}'s connection settings ('dashenv env {o.env.name}' "
+            "prints them)",
+        )  # fmt: skip
 
-        tail = scrub(output, o.env.app.secrets()).strip().splitlines()[-10:]
-        raise OperationFailed(
-            f"the migration command failed on the host (exit {code})",
-            hint=f"the command is '{s.migration_command}', run in {s.host_dir} with "
-            f"{o.env.name}'s connection settings ('dashenv env {o.env.name}' prints them)",
-            details="\n".join(tail) or None,
-        )
+
+def _migration_failed(o: Observed, where: str, code: int, output: str, hint: str) -> Exception:
+    from dashenv.settings.secrets import scrub
+
+    tail = scrub(output, o.env.app.secrets()).strip().splitlines()[-10:]
+    return OperationFailed(
+        f"the migration command failed {where} (exit {code})",
+        hint=hint,
+        details="\n".join(tail) or None,
+    )
 
 
 def app_database_variables(env: ResolvedEnvironment, database: str) -> list[str]:
@@ -270,12 +277,7 @@ def _migrate(o: Observed, database: str) -> None:
          "sh", "-c", s.migration_command],
     )  # fmt: skip
     if code != 0:
-        from dashenv.settings.secrets import scrub
-
-        tail = scrub(output, o.env.app.secrets()).strip().splitlines()[-10:]
-        raise OperationFailed(
-            f"the migration command failed in {s.app_service} (exit {code})",
-            hint=f"is {o.env.name} up? ('dashenv up {o.env.name}'); "
-            f"the command is '{s.migration_command}'",
-            details="\n".join(tail) or None,
-        )
+        raise _migration_failed(
+            o, f"in {s.app_service}", code, output, f"is {o.env.name} up? ('dashenv up "
+            f"{o.env.name}'); the command is '{s.migration_command}'",
+        )  # fmt: skip
