@@ -52,3 +52,14 @@ def test_arbitrary_text_loads_or_raises_our_error(text: str) -> None:
     else:
         for key, entry in entries.items():
             assert key == entry.key and isinstance(entry.value, str) and entry.line >= 1
+
+
+def test_a_value_referencing_another_is_read_as_compose_reads_it() -> None:
+    from dashenv.settings.envfile import parse_env_text
+
+    entries = parse_env_text(
+        "POSTGRES_PASSWORD=s3cret\nDATABASE_URL=postgresql://u:${POSTGRES_PASSWORD}@db/app\n",
+        ".env",
+    )
+    assert entries["DATABASE_URL"].value == "postgresql://u:s3cret@db/app"
+    assert entries["DATABASE_URL"].line == 2

@@ -45,8 +45,8 @@ STAMP_SCRIPT = """#!/bin/bash
 # Written by dashenv: stamps the database this container creates with its environment.
 set -euo pipefail
 if [ -n "${DASHENV_ENVIRONMENT:-}" ]; then
-  psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" \\
-    --dbname "${POSTGRES_DB:-$POSTGRES_USER}" <<SQL
+  user="${POSTGRES_USER:-postgres}"
+  psql -v ON_ERROR_STOP=1 --username "$user" --dbname "${POSTGRES_DB:-$user}" <<SQL
 CREATE SCHEMA IF NOT EXISTS dashenv;
 CREATE TABLE IF NOT EXISTS dashenv.metadata (key text PRIMARY KEY, value text NOT NULL);
 INSERT INTO dashenv.metadata (key, value)
@@ -214,28 +214,37 @@ class Derivation:
     renamed_hosts: dict[str, str] = field(default_factory=dict)
 
 
-def is_app_side(service: ComposeService, roles: set[str]) -> bool:
-    """A service of the app's: built here or running the app or a task worker, or using the
-    database or the cache; never a proxy or an admin UI."""
+def is_app_side(service: ComposeService, roles: set[str], database: str | None = None) -> bool:
+    """A service of the app's: running the app or a task worker, or using the database or the
+    cache (depending on them, or naming the database in its environment); never a proxy, an
+    admin UI or a browser test runner, even where it is built here."""
     from dashenv.plan.compose_files import image_name
 
-    if image_name(service.image) in UI_IMAGES:
+    if image_name(service.image) in UI_IMAGES or "playwright" in service.name.lower():
         return False
     words = " ".join(service.command or []).lower()
-    if service.has_build or any(w in words for w in (*APP_WORDS, *WORKER_WORDS)):
+    if any(w in words for w in (*APP_WORDS, *WORKER_WORDS)):
         return True
-    return bool(set(service.depends_on) & roles)
+    if set(service.depends_on) & roles:
+        return True
+    return database is not None and any(
+        _names_database(v, database) for v in service.environment.values()
+    )
 
 
 def needed_services(model: ComposeModel, spec: DeriveSpec) -> list[str]:
     """What tests need: the roles, the app-side services, asked-for ones, and everything
     they depend on; profiled services only when asked for."""
     roles = {spec.postgres_service, spec.redis_service, spec.app_service}
+    pg = model.services.get(spec.postgres_service)
+    database = account_of(pg).database if pg is not None else None
     start = [n for n in model.services if n in roles or n in spec.wanted]
     start += [
         n
         for n, s in model.services.items()
-        if n not in start and not s.profiles and is_app_side(s, roles & set(model.services))
+        if n not in start
+        and not s.profiles
+        and is_app_side(s, roles & set(model.services), database)
     ]
     wanted: set[str] = set()
     stack = list(start)

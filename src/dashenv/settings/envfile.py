@@ -51,6 +51,16 @@ def parse_env_text(text: str, path: str) -> dict[str, EnvEntry]:
                 hint=f"write {binding.key}= for an empty value",
             )
         entries[binding.key] = EnvEntry(binding.key, binding.value, line)
+    if any("${" in e.value for e in entries.values()):
+        # ${VAR} from the file's earlier keys, then the environment, as Compose and dotenv
+        # read the file (a password referenced inside a URL)
+        from dotenv.main import resolve_variables
+
+        resolved = resolve_variables(((k, e.value) for k, e in entries.items()), override=True)
+        entries = {
+            k: EnvEntry(k, resolved.get(k) or "", e.line) if "${" in e.value else e
+            for k, e in entries.items()
+        }
     return entries
 
 
