@@ -7,6 +7,16 @@ import sys
 
 
 def main() -> None:
+    try:
+        _main()
+    except KeyboardInterrupt:  # Ctrl-C before the CLI's own handler is in place (importing)
+        from dashenv.errors import ExitCode
+
+        sys.stderr.write("Interrupted.\n")
+        sys.exit(int(ExitCode.INTERRUPTED))
+
+
+def _main() -> None:
     from dashenv.preload.switch import preload_enabled
 
     if preload_enabled(os.environ):
