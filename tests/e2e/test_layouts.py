@@ -126,6 +126,8 @@ def test_base_and_override_with_one_env_file(template: Layout) -> None:
     assert rows.stdout.split("\n")[0] == "dev marker"
     listed = p.by_hand("ps", "--format", "{{.Service}}").stdout.split()
     assert {"db", "backend", "redis", "frontend"} <= set(listed)
+    # ci, derived the same way: one throwaway run of the app's tests beside dev
+    assert "1 passed" in p.ok("ci", "run")
 
 
 @pytest.fixture

@@ -134,7 +134,7 @@ def test_the_project_name_is_the_one_compose_gives_and_markers_follow_the_app() 
     assert guesses(dev)["migrations_dir"] == "backend/app/alembic"
     assert guesses(dev)["test_command"] == "uv run pytest"
     assert guesses(test) == {"derived_from": "dev", "derive_markers": False}
-    assert guesses(ci) == {"derived_from": "dev"}
+    assert guesses(ci) == {"derived_from": "dev", "derive_markers": False}
     import tomllib
 
     parsed = tomllib.loads(render_toml(found))["environments"]

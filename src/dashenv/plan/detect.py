@@ -350,14 +350,11 @@ def detect(
     inis = [p for p in paths if PurePosixPath(p).name == "alembic.ini"]
     alembic = next((a for a in (alembic_of(p, read(p)) for p in sorted(inis)) if a), None)
     for env in envs:
-        if env.derived_from is not None:
-            if env.name == "test":
-                accepted = accepted_environments(paths, read)
-                if accepted is not None and "testing" not in accepted[1]:
-                    shown = ", ".join(accepted[1])
-                    env.add(
-                        "derive_markers", False, f"{accepted[0]}: ENVIRONMENT is one of {shown}"
-                    )
+        if env.derived_from is not None:  # test and ci: the app validates ENVIRONMENT in both
+            accepted = accepted_environments(paths, read)
+            if accepted is not None and "testing" not in accepted[1]:
+                shown = ", ".join(accepted[1])
+                env.add("derive_markers", False, f"{accepted[0]}: ENVIRONMENT is one of {shown}")
             continue
         model = models.get(env.name)
         on_host = False
