@@ -93,18 +93,12 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
 
 def _database_url(model: ComposeModel, service_name: str) -> tuple[str, str] | None:
     """The URL of the database the PostgreSQL service creates, from its environment."""
-    from urllib.parse import quote
-
-    from dashenv.plan.derive import account_of
+    from dashenv.plan.derive import account_of, account_url
 
     service = model.services.get(service_name)
     if service is None:
         return None
-    account = account_of(service)
-    auth = quote(account.user, safe="") + (
-        f":{quote(account.password, safe='')}" if account.password else ""
-    )
-    url = f"postgresql://{auth}@{service.name}:5432/{quote(account.database, safe='')}"
+    url = account_url(account_of(service), service.name)
     return url, f"{service.name}'s environment in the compose files"
 
 

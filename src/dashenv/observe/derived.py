@@ -143,13 +143,14 @@ def with_isolation(
     the names its files share made its own, its PostgreSQL and Redis on leased ports, the host
     ports it shares not published, its data on tmpfs."""
     from dashenv.errors import ConfigError
+    from dashenv.guards import RESET_ROLES
     from dashenv.observe.compose import with_compose_files
     from dashenv.plan.derive import STAMP_SCRIPT, DeriveSpec, clashing_ports, derive
 
     s = env.settings
     if env.files is None:
         return env
-    if s.protected or s.role not in ("testing", "ci"):
+    if s.protected or s.role not in RESET_ROLES:
         raise ConfigError(
             f"{env.name}: isolated puts its data on tmpfs, and {env.name} is "
             f"{'protected' if s.protected else 'a ' + s.role + ' environment'}",

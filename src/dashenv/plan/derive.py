@@ -214,6 +214,18 @@ class Derivation:
     renamed_hosts: dict[str, str] = field(default_factory=dict)
 
 
+def runs_app(service: ComposeService) -> bool:
+    """Its command runs an ASGI server or a task worker."""
+    words = " ".join(service.command or []).lower()
+    return any(w in words for w in (*APP_WORDS, *WORKER_WORDS))
+
+
+def account_url(account: Account, host: str, database: str | None = None) -> str:
+    """The PostgreSQL URL of ``account`` at ``host`` (its own database unless another)."""
+    auth = quote_url(account.user) + (f":{quote_url(account.password)}" if account.password else "")
+    return f"postgresql://{auth}@{host}:5432/{quote_url(database or account.database)}"
+
+
 def is_app_side(service: ComposeService, roles: set[str], database: str | None = None) -> bool:
     """A service of the app's: running the app or a task worker, or using the database or the
     cache (depending on them, or naming the database in its environment); never a proxy, an
@@ -222,8 +234,7 @@ def is_app_side(service: ComposeService, roles: set[str], database: str | None =
 
     if image_name(service.image) in UI_IMAGES or "playwright" in service.name.lower():
         return False
-    words = " ".join(service.command or []).lower()
-    if any(w in words for w in (*APP_WORDS, *WORKER_WORDS)):
+    if runs_app(service):
         return True
     if set(service.depends_on) & roles:
         return True
@@ -514,10 +525,7 @@ def env_text(
             value = database
         out[key] = value
     if "DATABASE_URL" not in out and account is not None and database:
-        auth = quote_url(account.user) + (
-            f":{quote_url(account.password)}" if account.password else ""
-        )
-        out["DATABASE_URL"] = f"postgresql://{auth}@{postgres_service}:5432/{database}"
+        out["DATABASE_URL"] = account_url(account, postgres_service, database)
     out["ENVIRONMENT"] = "testing"
     out["TESTING"] = "true"
     head = [

@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 
 from dashenv.facts import ComposeModel
 from dashenv.plan.compose_files import DEFAULT_ROLES, detect_roles
+from dashenv.settings.project import COMPOSE_DEFAULT_FILES
 
 # docker-compose.dev.yml, compose.test.yaml, docker-compose-ci.yml
 COMPOSE_FILE = re.compile(r"^(?:docker-)?compose[.-]([a-z0-9][a-z0-9_-]*)\.ya?ml$")
@@ -55,7 +56,7 @@ class Detection:
 
 
 # Compose's own default file names, in the order it looks for them, and their overrides
-DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+DEFAULT_FILES = COMPOSE_DEFAULT_FILES
 OVERRIDE_FILES = (
     "compose.override.yaml", "compose.override.yml",
     "docker-compose.override.yaml", "docker-compose.override.yml",
@@ -307,15 +308,12 @@ def accepted_environments(
 def has_app(model: ComposeModel) -> bool:
     """The files run the app: a service is built (besides the database and the cache) or
     runs an ASGI server or a task worker."""
-    from dashenv.plan.derive import APP_WORDS, WORKER_WORDS
+    from dashenv.plan.derive import runs_app
 
     roles = detect_roles(model.services, DEFAULT_ROLES)
     if "app_service" in roles or DEFAULT_ROLES["app_service"] in model.services:
         return True
-    words = (*APP_WORDS, *WORKER_WORDS)
-    return any(
-        any(w in " ".join(s.command or []).lower() for w in words) for s in model.services.values()
-    )
+    return any(runs_app(s) for s in model.services.values())
 
 
 def host_app_dir(paths: list[str], read: Callable[[str], str]) -> str:

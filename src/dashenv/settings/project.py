@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from dashenv.settings.model import ProjectOptions
 
 CONFIG_FILE = "dashenv.toml"
+# Compose's own default file names, in the order it looks for them
+COMPOSE_DEFAULT_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
 
 # The seed's isolated layout: dev and test side by side, ci with nothing published.
 BUILTIN_ENVIRONMENTS: dict[str, dict[str, Any]] = {
@@ -123,10 +125,7 @@ def find_project_dir(start: Path) -> Path:
                    for e in BUILTIN_ENVIRONMENTS.values()):  # fmt: skip
                 return candidate  # the seed's own layout: the built-in environments
             raise undetected(candidate)
-        if candidate == start and any(
-            (candidate / n).is_file() for n in ("compose.yaml", "compose.yml",
-                                                "docker-compose.yaml", "docker-compose.yml")
-        ):  # fmt: skip
+        if candidate == start and any((candidate / n).is_file() for n in COMPOSE_DEFAULT_FILES):
             raise undetected(candidate)
     raise ConfigError(
         f"no dashenv project in {start} or any parent",
