@@ -100,12 +100,13 @@ def reset(
                 name, o.database, strategy, plan.template, False, None, {},
                 time.monotonic() - started, verdicts, True, plan,
             )  # fmt: skip
-        if not all(v.passed for v in verdicts):
-            raise refuse(ctx, name, verdicts, o.target)
+        passed = all(v.passed for v in verdicts)
         with database_lock(ctx, name, operation="reset", wait=wait, say=say) as waited:
-            if not waited:
+            if passed and not waited:
                 return _apply(ctx, o, strategy, verdicts, started, say)
-            # the other reset changed the database while we waited: look again, under the lock
+            # another operation changed the database while we waited, or was changing it
+            # while we looked (a restore swaps it, and its stamp is unreadable for a moment):
+            # look again, under the lock, and decide only from that
             fresh = observe(ctx, name, adopt=adopt)
             try:
                 verdicts = check_reset(fresh.facts)
