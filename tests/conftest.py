@@ -33,6 +33,9 @@ def _own_registry(tmp_path_factory: pytest.TempPathFactory) -> None:
     import os
 
     os.environ["DASHENV_STATE_DIR"] = str(tmp_path_factory.mktemp("dashenv-state"))
+    # preloading is on by default outside CI: the tests that are about it switch it on with a
+    # runtime directory of their own; every other dashenv they run is a process of its own
+    os.environ.setdefault("DASHENV_PRELOAD", "0")
 
 
 @pytest.fixture

@@ -43,7 +43,9 @@ def run_dashenv(
         for k, v in os.environ.items()
         if not k.startswith("DASHENV_") or k == "DASHENV_STATE_DIR"
     }
-    full_env.update({"NO_COLOR": "1", "COLUMNS": "200"})
+    # preloading (on by default outside CI) only where a test asks for it, with a runtime
+    # directory of its own; "DASHENV_PRELOAD": "" asks for the default
+    full_env.update({"NO_COLOR": "1", "COLUMNS": "200", "DASHENV_PRELOAD": "0"})
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "dashenv", *args],

@@ -418,3 +418,39 @@ def test_without_a_runtime_directory_the_socket_is_in_the_users_own_cache(
     home.mkdir(mode=0o700)
     env = {"DASHENV_PRELOAD": "1", "HOME": str(home), "XDG_RUNTIME_DIR": "", "XDG_CACHE_HOME": ""}
     assert victims_socket(project.root, env).parent == home / ".cache" / "dashenv"
+
+
+def test_on_by_default_it_says_so_once_and_ci_keeps_it_off(
+    stack: Project, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No switch, no CI: the first inner-loop command starts a server and says one line on
+    stderr (what it is, how to stop it, how to turn it off); later ones say nothing and are
+    served. Under CI=true the same command starts none."""
+    run, ci_run = tmp_path_factory.mktemp("run"), tmp_path_factory.mktemp("ci")  # short paths
+    default = {"DASHENV_PRELOAD": "", "CI": "", "XDG_RUNTIME_DIR": str(run)}
+    first = stack("status", "--all", "--json", env=default)
+    assert first.returncode == 0, first.stderr
+    json.loads(first.stdout)  # stdout is the document alone
+    told = [ln for ln in first.stderr.splitlines() if ln.startswith("dashenv: started a preload")]
+    assert len(told) == 1 and "'dashenv preload stop'" in told[0], first.stderr
+    assert "DASHENV_PRELOAD=0" in told[0]
+    try:
+        deadline = time.monotonic() + 60
+        while "(listening" not in server_status(default):
+            assert time.monotonic() < deadline, "the default did not start a server"
+            time.sleep(0.1)
+        before = served(default)
+        again = stack("status", "--all", "--json", env=default)
+        assert again.returncode == 0 and "preload" not in again.stderr, again.stderr
+        assert served(default) == before + 1
+        shown = stack("preload", "status", env=default).stdout
+        assert "on (the default;" in shown and "listening" in shown
+    finally:
+        stopped = stack("preload", "stop", env=default)
+    assert stopped.returncode == 0 and "Stopped 1 preload server" in stopped.stdout
+    ci = {"DASHENV_PRELOAD": "", "CI": "true", "XDG_RUNTIME_DIR": str(ci_run)}
+    under_ci = stack("status", "--all", "--json", env=ci)
+    assert under_ci.returncode == 0 and "preload" not in under_ci.stderr
+    time.sleep(1)  # a server started now would have made its socket directory by then
+    assert list(ci_run.iterdir()) == []
+    assert "off (CI is set" in stack("preload", "status", env=ci).stdout

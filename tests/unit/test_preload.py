@@ -47,9 +47,30 @@ def test_only_commands_that_never_ask_go_to_the_server(
     assert eligible(argv, terminal) is expected
 
 
-def test_switch() -> None:
+def test_switch_on_by_default_off_under_ci_and_with_zero() -> None:
+    assert enabled({}) and enabled({"DASHENV_PRELOAD": ""}) and enabled({"CI": "false"})
     assert enabled({"DASHENV_PRELOAD": "1"}) and enabled({"DASHENV_PRELOAD": "on"})
-    assert not enabled({}) and not enabled({"DASHENV_PRELOAD": "0"})
+    assert not enabled({"DASHENV_PRELOAD": "0"}) and not enabled({"DASHENV_PRELOAD": "off"})
+    assert not enabled({"CI": "true"}) and not enabled({"CI": "1"})
+    assert enabled({"CI": "true", "DASHENV_PRELOAD": "1"})  # asked for by name
+
+
+def test_the_first_default_start_says_one_line_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dashenv.preload.client import _tell_once
+
+    monkeypatch.delenv("DASHENV_PRELOAD", raising=False)
+    directory = tmp_path / "run" / "dashenv-1"
+    _tell_once(directory)
+    first = capsys.readouterr().err
+    assert first.count("\n") == 1 and "preload stop" in first and "DASHENV_PRELOAD=0" in first
+    assert oct(directory.stat().st_mode & 0o777) == "0o700"
+    _tell_once(directory)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("DASHENV_PRELOAD", "1")  # asked for: nothing to explain
+    _tell_once(tmp_path / "other")
+    assert capsys.readouterr().err == "" and not (tmp_path / "other").exists()
 
 
 def test_key_follows_the_interpreter_the_import_path_and_every_source_file(

@@ -1,4 +1,5 @@
-"""preload status: whether preloading is on, can run here, and where its socket is."""
+"""preload status | stop: whether preloading is on, can run here, and where its socket is;
+stopping this user's servers."""
 
 import typer
 
@@ -13,13 +14,28 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(preload_app)
     preload_app.command("status")(status)
+    preload_app.command("stop")(stop)
+
+
+def stop() -> None:
+    """Stop this user's preload servers (each leaves once its socket is gone; a command
+    running in one finishes first). The next command starts a new one unless preloading is
+    off: DASHENV_PRELOAD=0 turns it off.
+
+    Example: dashenv preload stop
+    """
+    from dashenv.preload.protocol import stop_servers
+
+    stopped = stop_servers()
+    typer.echo(f"Stopped {stopped} preload server{'s' if stopped != 1 else ''}")
 
 
 def status(as_json: JsonOpt = False) -> None:
     """Show whether preloading is on and can run here, the socket this user's client would
     use (and whether its directory is private), and the server listening there.
 
-    Preloading needs Linux 5.3 or later (pidfd_open, SO_PEERCRED, passing file descriptors);
+    Preloading is on by default, off under CI (CI=true) and with DASHENV_PRELOAD=0.
+    It needs Linux 5.3 or later (pidfd_open, SO_PEERCRED, passing file descriptors);
     elsewhere DASHENV_PRELOAD does nothing and this says why.
     """
     import json
@@ -27,13 +43,14 @@ def status(as_json: JsonOpt = False) -> None:
 
     from dashenv import SCHEMA_VERSION
     from dashenv.preload.protocol import directory_problem, server_record, socket_path, unsupported
-    from dashenv.preload.switch import ENV_SWITCH, preload_enabled
+    from dashenv.preload.switch import ENV_SWITCH, preload_enabled, why
 
     path = socket_path()
     problem, server = directory_problem(path.parent), server_record(path)
     doc = {
         "schema_version": SCHEMA_VERSION,
         "enabled": preload_enabled(os.environ),
+        "because": why(os.environ),
         "unsupported": unsupported(),
         "socket": str(path),
         "directory_problem": problem,
@@ -42,7 +59,11 @@ def status(as_json: JsonOpt = False) -> None:
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
-    switch = "on" if doc["enabled"] else f"off (set {ENV_SWITCH}=1 to switch it on)"
+    switch = (
+        f"on ({doc['because']}; {ENV_SWITCH}=0 turns it off)"
+        if doc["enabled"]
+        else f"off ({doc['because']}; {ENV_SWITCH}=1 turns it on)"
+    )
     typer.echo(f"preload:   {switch}")
     typer.echo(f"platform:  {'supported' if doc['unsupported'] is None else doc['unsupported']}")
     typer.echo(f"socket:    {path}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from dashenv.preload.protocol import server_record, socket_dir, socket_path
+from dashenv.preload.protocol import server_record, socket_path, stop_servers
 
 
 def _main(args: list[str]) -> int:
@@ -17,9 +17,7 @@ def _main(args: list[str]) -> int:
             print(f"{path} (listening; pid {record['pid']}, served {record['served']})")
         return 0
     if args == ["stop"]:
-        for sock in socket_dir().glob("preload-*.sock"):
-            sock.unlink(missing_ok=True)  # each server sees its name gone and leaves
-            sock.with_suffix(".json").unlink(missing_ok=True)
+        stop_servers()  # each server sees its name gone and leaves
         return 0
     print("usage: python -m dashenv.preload status | stop", file=sys.stderr)
     return 2

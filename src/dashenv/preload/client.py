@@ -23,6 +23,7 @@ from dashenv.preload.protocol import (
 )
 from dashenv.preload.switch import ENV_SWITCH, preload_enabled
 
+_SOCKET_PATH_MAX = 107  # a Unix socket's name, in bytes (sun_path less its terminator)
 # root options that take a value (their value is not a command word)
 _VALUE_OPTIONS = frozenset(name for names in ROOT_VALUE_OPTIONS.values() for name in names)
 
@@ -93,6 +94,8 @@ def client(argv: Sequence[str]) -> int | None:
         return None
     path = socket_path()
     problem = directory_problem(path.parent)
+    if problem is None and len(os.fsencode(path)) > _SOCKET_PATH_MAX:
+        problem = f"{path.parent} is too deep for a socket's name (at most {_SOCKET_PATH_MAX})"
     if problem is not None:
         _note(argv, f"not preloading: {problem}")
         return None
@@ -101,7 +104,8 @@ def client(argv: Sequence[str]) -> int | None:
         sock.connect(str(path))
     except OSError:
         sock.close()
-        _start_server(path)
+        if _start_server(path):
+            _tell_once(path.parent)
         return None
     with sock:
         uid = peer_uid(sock)
@@ -178,10 +182,34 @@ def _umask() -> int:
     return mask
 
 
-def _start_server(path: Path) -> None:
+TOLD = "told"  # in the socket directory: the first start has been explained
+
+
+def _tell_once(directory: Path) -> None:
+    """The first server this user's default starts says, once, what it is and how to stop
+    it or turn it off (one line on stderr); a user who set the switch knows already."""
+    from dashenv.preload.switch import explicit
+
+    if explicit(os.environ) is not None:
+        return
+    marker = directory / TOLD
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return  # told before (or nowhere to remember it: say nothing rather than every time)
+    os.close(fd)
+    sys.stderr.write(
+        "dashenv: started a preload server that keeps dashenv imported, so the next commands "
+        f"start faster; 'dashenv preload stop' stops it, {ENV_SWITCH}=0 turns it off\n"
+    )
+
+
+def _start_server(path: Path) -> bool:
+    """Start the server for the next command; whether one was started."""
     import subprocess
 
-    with contextlib.suppress(OSError):  # no server: every command runs as usual
+    try:
         subprocess.Popen(
             [sys.executable, "-m", "dashenv.preloaded", str(path)],
             cwd="/",
@@ -191,3 +219,6 @@ def _start_server(path: Path) -> None:
             start_new_session=True,
             close_fds=True,
         )
+    except OSError:  # no server: every command runs as usual
+        return False
+    return True

@@ -124,6 +124,17 @@ def socket_path() -> Path:
     )
 
 
+def stop_servers() -> int:
+    """Stop this user's servers: each sees its socket gone and leaves. How many were
+    listening."""
+    stopped = 0
+    for sock in socket_dir().glob("preload-*.sock"):
+        stopped += server_record(sock) is not None
+        sock.unlink(missing_ok=True)
+        sock.with_suffix(".json").unlink(missing_ok=True)
+    return stopped
+
+
 def read_message(sock: socket.socket) -> dict[str, int]:
     """One message of the server: a JSON object of integers on one line."""
     buf = b""
