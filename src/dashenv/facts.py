@@ -30,6 +30,8 @@ class Container:
     environment: str | None = None  # dashenv's environment label, on an instance's containers
     protected: bool | None = None  # dashenv's protected label, on an instance's containers
     exit_code: int | None = None  # where it has exited
+    config_hash: str | None = None  # the configuration hash Compose gave it (its label)
+    image_id: str | None = None  # the image it runs (sha256:...), not the tag it was given
 
     @property
     def ready(self) -> bool:

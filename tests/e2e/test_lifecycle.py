@@ -65,6 +65,57 @@ def test_up_again_is_quick_and_changes_nothing(e2e: Project) -> None:
     assert before == after  # same containers, not recreated
 
 
+def _compose_up_ran(result: subprocess.CompletedProcess[str]) -> bool:
+    assert result.returncode == 0, result.stderr
+    return any(
+        ln.startswith("+ docker compose") and " up --detach" in ln
+        for ln in result.stderr.splitlines()
+    )
+
+
+def test_up_on_a_healthy_environment_asks_compose_nothing_until_something_changes(
+    e2e: Project,
+) -> None:
+    """Every container running, healthy, with the hash Compose gave it for this very
+    configuration: no 'compose up'. A changed compose file, a stopped container, a rebuilt
+    image: Compose is asked, as before."""
+    ok(e2e("up", "test"))
+    quiet = e2e("-v", "up", "test")
+    assert not _compose_up_ran(quiet), quiet.stderr
+    assert "docker compose up: nothing to do" in quiet.stderr
+    assert "test is up: 4 containers healthy" in quiet.stdout  # the same report
+    compose = e2e.root / "compose" / "docker-compose.test.yml"
+    original = compose.read_text()
+    try:
+        compose.write_text(original + "\n# edited\n")
+        changed = e2e("-v", "up", "test")
+        assert _compose_up_ran(changed) and "no up of this configuration" in changed.stderr
+        assert not _compose_up_ran(e2e("-v", "up", "test"))  # recorded again
+    finally:
+        compose.write_text(original)
+    ok(e2e("up", "test"))
+    subprocess.run(["docker", "stop", e2e.container("test", "redis")], check=True,
+                   capture_output=True)  # fmt: skip
+    stopped = e2e("-v", "up", "test")
+    assert _compose_up_ran(stopped) and "redis is exited" in stopped.stderr
+    # the same tag, another image: Compose would recreate the container, so it is asked
+    retag = ["docker", "tag", "redis:8", "redis:8-was"]
+    subprocess.run(retag, check=True)
+    try:
+        build = subprocess.run(
+            ["docker", "build", "-q", "-t", "redis:8", "-"],
+            input="FROM redis:8-was\nLABEL dashenv.test=rebuilt\n",
+            text=True, capture_output=True, check=True,
+        )  # fmt: skip
+        assert build.stdout.strip()
+        rebuilt = e2e("-v", "up", "test")
+        assert _compose_up_ran(rebuilt) and "redis's image changed" in rebuilt.stderr
+    finally:
+        subprocess.run(["docker", "tag", "redis:8-was", "redis:8"], check=True)
+        subprocess.run(["docker", "rmi", "redis:8-was"], check=False, capture_output=True)
+    ok(e2e("up", "test"))
+
+
 def test_port_held_by_another_process_is_refused(e2e: Project) -> None:
     port = e2e.ports["test"]["postgres"]
     with socket.socket() as holder:

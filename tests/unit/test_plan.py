@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dashenv.facts import Container
 from dashenv.plan.compose import PORT_VARIABLES, compose_invocation, endpoints
 from dashenv.settings.model import EnvironmentSettings
 from dashenv.settings.project import BUILTIN_ENVIRONMENTS
@@ -195,3 +196,42 @@ def test_a_one_shot_job_is_done_once_it_exits_with_0() -> None:
     assert failed.failed == ["prestart"]
     # a service nobody waits for that exits is a failure, whatever its code
     assert health_progress("p", ["prestart", "app"], [job(0), app]).failed == ["prestart"]
+
+
+def test_compose_up_is_skipped_only_when_every_started_service_runs_as_compose_would_start_it() -> (
+    None
+):
+    from dashenv.plan.compose import why_compose_up
+
+    def c(service: str, **kw: object) -> Container:
+        base: dict[str, object] = dict(
+            id=service, name=f"p-{service}", project="p", service=service, state="running",
+            health="healthy", config_files="a.yml", image=f"{service}:1",
+            config_hash=f"h-{service}", image_id=f"sha256:{service}",
+        )  # fmt: skip
+        base.update(kw)
+        return Container(**base)  # type: ignore[arg-type]
+
+    starts = ["db", "app"]
+    hashes = {"db": "h-db", "app": "h-app"}
+    images = {"db:1": "sha256:db", "app:1": "sha256:app"}
+    both = [c("db"), c("app"), c("other", project="q")]
+    assert why_compose_up("p", "a.yml", starts, both, hashes, images) is None
+    assert why_compose_up("p", "a.yml", ["db"], [c("db")], hashes, images) is None
+    assert why_compose_up("p", "a.yml", starts, both, None, images) == (
+        "no up of this configuration on record"
+    )
+    cases = {
+        "app has no container": [c("db")],
+        "app is starting": [c("db"), c("app", health="starting")],
+        "app is exited": [c("db"), c("app", state="exited", health=None)],
+        "app was started from other compose files": [c("db"), c("app", config_files="b.yml")],
+        "app's configuration changed": [c("db"), c("app", config_hash="old")],
+        "app's image changed": [c("db"), c("app", image_id="sha256:before")],
+    }
+    for reason, containers in cases.items():
+        assert why_compose_up("p", "a.yml", starts, containers, hashes, images) == reason
+    assert (
+        why_compose_up("p", "a.yml", starts, [c("db"), c("app", health=None)], hashes, images)
+        is None
+    )  # fmt: skip  (no healthcheck: running is ready)

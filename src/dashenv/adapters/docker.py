@@ -29,6 +29,7 @@ PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 FILES_LABEL = "com.docker.compose.project.config_files"
 WORKDIR_LABEL = "com.docker.compose.project.working_dir"
+HASH_LABEL = "com.docker.compose.config-hash"
 INSTANCE_LABEL = "dev.dashenv.instance"
 CHECKOUT_LABEL = "dev.dashenv.checkout"
 ENVIRONMENT_LABEL = "dev.dashenv.environment"
@@ -334,6 +335,22 @@ class Docker:
         have |= {h.removesuffix(":latest") for h in have}
         return [i for i in images if i not in have and f"{i}:latest" not in have]
 
+    def image_ids(self, images: list[str]) -> dict[str, str]:
+        """The image each name (``postgres:17``, ``redis``) stands for now (sha256:...);
+        names the engine has no image for are left out."""
+        if not images:
+            return {}
+        done = self.run(
+            self.docker_argv("image", "inspect", *sorted(set(images))), "image inspect",
+            check=False,
+        )  # fmt: skip
+        if done.code != 0 and not done.stdout.strip().startswith("["):
+            err = classify("docker image inspect", done.code, done.stderr, self.where)
+            if isinstance(err, Unreachable):
+                raise err
+            return {}
+        return image_ids_of(json.loads(done.stdout or "[]"), images)
+
     def missing_externals(self, model: ComposeModel) -> tuple[list[str], list[str]]:
         """The external networks and volumes the files name that the engine lacks."""
         missing: list[list[str]] = []
@@ -473,8 +490,29 @@ def parse_inspect(documents: list[dict[str, Any]]) -> list[Container]:
                 exit_code=int(state["ExitCode"])
                 if state.get("Status") == "exited" and isinstance(state.get("ExitCode"), int)
                 else None,
+                config_hash=labels.get(HASH_LABEL),
+                image_id=str(d["Image"]) if d.get("Image") else None,
             )
         )
+    return found
+
+
+def image_ids_of(documents: list[dict[str, Any]], names: list[str]) -> dict[str, str]:
+    """``docker image inspect`` output -> the image ID each of ``names`` stands for."""
+    by_tag: dict[str, str] = {}
+    for d in documents:
+        for tag in d.get("RepoTags") or []:
+            by_tag[str(tag)] = str(d.get("Id"))
+        for digest in d.get("RepoDigests") or []:
+            by_tag[str(digest)] = str(d.get("Id"))
+    found = {}
+    for name in names:
+        last = name.rsplit("/", 1)[-1]
+        full = name if ":" in last or "@" in last else f"{name}:latest"
+        for candidate in (name, full, full.removeprefix("docker.io/library/")):
+            if candidate in by_tag:
+                found[name] = by_tag[candidate]
+                break
     return found
 
 

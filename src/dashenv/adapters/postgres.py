@@ -43,17 +43,27 @@ class Postgres:
     """One PostgreSQL server, reached as one role."""
 
     def __init__(
-        self, host: str, port: int, user: str, password: str | None, *, timeout: float = 5
+        self,
+        host: str,
+        port: int,
+        user: str,
+        password: str | None,
+        *,
+        timeout: float = 5,
+        keep: bool = False,
     ):
         self.host, self.port, self.user, self.password = host, port, user, password
         self.timeout = timeout
-        self._maintenance: Any = None  # one reused autocommit connection to "postgres"
+        # the reused autocommit connections: to "postgres" always, to every database with
+        # ``keep`` (an observer's: one that drops or renames databases must not hold them)
+        self._kept: dict[str, Any] = {}
+        self.keep = keep
         self._fsync: bool | None = None
 
     def close(self) -> None:
-        if self._maintenance is not None:
-            self._maintenance.close()
-            self._maintenance = None
+        kept, self._kept = self._kept, {}
+        for conn in kept.values():
+            conn.close()
 
     def __enter__(self) -> Postgres:
         return self
@@ -70,10 +80,11 @@ class Postgres:
         """A connection; the maintenance one (``postgres``, autocommit) is kept and reused."""
         import psycopg
 
-        reuse = database == "postgres" and autocommit
-        if reuse and self._maintenance is not None and not self._maintenance.closed:
+        reuse = autocommit and (database == "postgres" or self.keep)
+        kept = self._kept.get(database) if reuse else None
+        if kept is not None and not kept.closed:
             try:
-                yield self._maintenance
+                yield kept
             except psycopg.OperationalError as exc:
                 self.close()
                 raise Unreachable(f"lost PostgreSQL at {self.where}: {exc}".strip()) from None
@@ -99,7 +110,7 @@ class Postgres:
                 hint="is the environment up? 'dashenv status' shows it",
             ) from None
         if reuse:
-            self._maintenance = conn
+            self._kept[database] = conn
         try:
             yield conn
         except psycopg.OperationalError as exc:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from dashenv.errors import DashenvError
 
 if TYPE_CHECKING:
-    from dashenv.facts import ComposeModel
+    from dashenv.facts import ComposeModel, Container
     from dashenv.plan.compose import ComposeInvocation
     from dashenv.settings.sources import ResolvedEnvironment
 
@@ -85,6 +85,7 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         proxy_url=rec.proxy_url,
         cached=cached,
         database_url=_database_url(model, rec.updates.get("postgres_service", s.postgres_service)),
+        key=key,
     )
     return replace(
         env, settings=s.model_copy(update=rec.updates), provenance=provenance, files=view
@@ -138,6 +139,48 @@ def ask_compose(
             except DashenvError:
                 continue
     return None
+
+
+def hashes_path(root: Path, name: str) -> Path:
+    return root / ".dashenv" / "cache" / f"up-{name}.json"
+
+
+def recorded_hashes(env: ResolvedEnvironment) -> dict[str, str] | None:
+    """The configuration hashes Compose gave ``env``'s containers at its last up of this
+    very configuration (the files' key), by service; None when there is none on record."""
+    if env.files is None or not env.files.key:
+        return None
+    try:
+        data = json.loads(hashes_path(env.project.root, env.name).read_text())
+        hashes = data["hashes"] if data.get("key") == env.files.key else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {str(k): str(v) for k, v in hashes.items()} if isinstance(hashes, dict) else None
+
+
+def record_hashes(
+    env: ResolvedEnvironment, containers: list[Container], services: list[str]
+) -> None:
+    """After an up that Compose did of ``services``: the hashes it gave them (added to those
+    of earlier ups of the same configuration), for the next up to compare."""
+    if env.files is None or not env.files.key:
+        return
+    hashes = recorded_hashes(env) or {}
+    hashes.update(
+        {
+            c.service: c.config_hash
+            for c in containers
+            if c.project == env.settings.project_name and c.service in services and c.config_hash
+        }
+    )
+    path = hashes_path(env.project.root, env.name)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": env.files.key, "hashes": hashes}))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only checkout: every up goes through Compose
 
 
 def _cached(root: Path, name: str, key: str) -> ComposeModel | None:

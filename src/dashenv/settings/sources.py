@@ -45,6 +45,7 @@ class FilesView:
     # the URL the PostgreSQL service's own environment implies (user, password, database),
     # and what says so: dashenv's DATABASE_URL where the env file has none
     database_url: tuple[str, str] | None = None
+    key: str = ""  # everything the model depends on (the cache's key)
 
 
 @dataclass

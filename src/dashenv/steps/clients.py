@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 5.0  # seconds to connect; observers (status, doctor, gc) ask for less
 
 
-def postgres_client(env: ResolvedEnvironment, *, timeout: float = DEFAULT_TIMEOUT) -> Postgres:
-    """A client of ``env``'s PostgreSQL (raises ConfigError where it cannot have one)."""
+def postgres_client(
+    env: ResolvedEnvironment, *, timeout: float = DEFAULT_TIMEOUT, observer: bool = False
+) -> Postgres:
+    """A client of ``env``'s PostgreSQL (raises ConfigError where it cannot have one); an
+    ``observer`` (status) keeps one connection per database it reads, until closed."""
     from dashenv.adapters.postgres import Postgres
 
     s = env.settings
@@ -28,7 +31,9 @@ def postgres_client(env: ResolvedEnvironment, *, timeout: float = DEFAULT_TIMEOU
             f"({'no DATABASE_URL in ' + s.env_file if db is None else 'no published port'})",
             hint=f"set DATABASE_URL in {s.env_file} and postgres_port for {env.name}",
         )
-    return Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=timeout)
+    return Postgres(
+        s.host, s.postgres_port, db.user or "postgres", db.password, timeout=timeout, keep=observer
+    )
 
 
 def postgres_at(url: str, *, timeout: float = DEFAULT_TIMEOUT) -> Postgres:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -199,7 +200,7 @@ def up(
     extra = {"up_timeout": str(timeout)} if timeout is not None else None
     t = target(ctx, name, extra)
     app = t.env.app  # a broken env file stops us before Docker does
-    redis_index = t.env.redis_index
+    _ = t.env.redis_index  # and a bad Redis index too
     # the first engine calls, concurrently: the compose model and every container (an
     # unreachable engine fails them with exit 4, as a ping would)
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -226,6 +227,9 @@ def up(
     expected = services or list(model)
     deadline = started + t.settings.up_timeout
     secrets = app.secrets()
+    if not build and _nothing_to_start(t, starts, containers):
+        mine = [c for c in containers if c.project == t.project_name]
+        return _result(t, expected, mine, model, started)
     starting = t.docker.start_up(services, build=build)
     try:
         while not starting.wait(POLL_SECONDS):
@@ -248,6 +252,36 @@ def up(
         containers = wait_healthy(t, expected, deadline, rep, started, secrets)
     else:
         containers = t.docker.project_containers()
+    from dashenv.observe.compose import record_hashes
+
+    record_hashes(t.env, containers, starts)
+    return _result(t, expected, containers, model, started)
+
+
+def _nothing_to_start(t: Target, starts: list[str], containers: list[Container]) -> bool:
+    """Whether every service the up would start runs, healthy, as Compose would start it
+    now (``plan.compose.why_compose_up``): then Compose is not asked at all."""
+    from dashenv.observe.compose import recorded_hashes
+    from dashenv.plan.compose import why_compose_up
+
+    recorded = recorded_hashes(t.env)
+    mine = [c for c in containers if c.project == t.project_name and c.service in starts]
+    images = t.docker.image_ids([c.image for c in mine if c.image]) if recorded else {}
+    reason = why_compose_up(t.project_name, _files_label(t), starts, containers, recorded, images)
+    if t.docker.verbose:  # -v says why Compose is asked, or that it is not
+        said = reason or "nothing to do: every service runs as Compose would start it"
+        sys.stderr.write(f"dashenv: docker compose up: {said}\n")
+    return reason is None
+
+
+def _result(
+    t: Target,
+    expected: list[str],
+    containers: list[Container],
+    model: dict[str, ComposeService],
+    started: float,
+) -> UpResult:
+    name, app, redis_index = t.name, t.env.app, t.env.redis_index
     problems = unpublished_ports(
         t.project_name, {k: v for k, v in model.items() if k in expected}, containers
     )

@@ -86,7 +86,7 @@ def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
             part["error"] = "no DATABASE_URL in the env file"
             return part
         part["database"] = db.database
-        with postgres_client(env, timeout=3) as pg:
+        with postgres_client(env, timeout=3, observer=True) as pg:
             part["version"] = pg.version()
             part["reachable"] = True
             part["databases"] = [asdict(d) for d in pg.databases()]
