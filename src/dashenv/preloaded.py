@@ -31,6 +31,8 @@ PRELOAD = (
     "dashenv.adapters.postgres",
     "dashenv.adapters.redis",
     "dashenv.adapters.docker",
+    "dashenv.adapters.engine",
+    "docker",  # the Engine API's client: with it imported, the workers observe through it
     "dashenv.adapters.registry",
     "psycopg",
     "redis",

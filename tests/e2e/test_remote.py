@@ -74,6 +74,21 @@ def test_test_runs_on_the_second_engine_beside_local_dev(stack: Project, tmp_pat
     assert envs["test"]["healthy"] and envs["dev"]["healthy"], doc
     assert envs["test"]["postgres"]["stamp"]["environment"] == "test"
 
+    # the engine's API answers for the second engine through the same code (its context's
+    # unix socket, from the CLI's context store), as the CLI does
+    views = []
+    for api in ("1", "0"):
+        result = stack("-v", "ps", "--json", env={"DASHENV_ENGINE_API": api})
+        assert ("+ docker --context" in result.stderr) is (api == "0"), result.stderr
+        listed = json.loads(result.stdout)
+        views.append(
+            {
+                e: sorted((c["name"], c["state"]) for c in cs)
+                for e, cs in listed["environments"].items()
+            }
+        )
+    assert views[0] == views[1] and len(views[0]["test"]) == 4
+
     logs = ok(stack("logs", "test", "app", "--tail", "50"))
     assert "Running Alembic migrations..." in logs
     assert stack.container("test", "redis") in ok(stack("ps", "test"))

@@ -78,6 +78,50 @@ def test_status_of_running_environments(stack: Project) -> None:
     assert "dev (development, project" in rendered and "up, healthy" in rendered
 
 
+def engine_view(doc: dict) -> list:
+    """What status says of the engine's side: every environment's containers (their uptime
+    moves between two calls) and whether it is up."""
+    return [
+        (
+            e["name"],
+            e["state"],
+            [
+                {k: v for k, v in c.items() if k != "uptime_seconds"}
+                for c in e["containers"]["list"]
+            ],
+            e["containers"]["not_ready"],
+        )
+        for e in doc["environments"]
+    ]
+
+
+def test_status_says_the_same_through_the_engines_api_and_the_cli(stack: Project) -> None:
+    """DASHENV_ENGINE_API=1 (what a preloaded worker does) and =0 (the CLI) give one
+    document; a container stopped a moment ago is seen stopped at once by both."""
+    views = []
+    for api in ("1", "0"):
+        result = stack("-v", "status", "--all", "--json", env={"DASHENV_ENGINE_API": api})
+        assert result.returncode == 0, result.stderr
+        asked_cli = "+ docker container ls" in result.stderr
+        assert asked_cli is (api == "0"), result.stderr
+        views.append(engine_view(json.loads(result.stdout)))
+    assert views[0] == views[1]
+    subprocess.run(["docker", "stop", stack.container("test", "redis")], capture_output=True)
+    try:
+        for api in ("1", "0"):
+            code, doc = status_json_env(stack, {"DASHENV_ENGINE_API": api}, "test")
+            assert code == 1 and "not ready: redis" in doc["environments"][0]["problems"]
+    finally:
+        ok(stack("up", "test"))
+
+
+def status_json_env(p: Project, env: dict[str, str], *args: str) -> tuple[int, dict]:
+    result = p("status", *args, "--json", env=env)
+    doc = json.loads(result.stdout)
+    jsonschema.validate(doc, SCHEMA)
+    return result.returncode, doc
+
+
 def test_status_of_a_stopped_environment_is_1(stack: Project) -> None:
     code, doc = status_json(stack, "ci")
     assert code == 1 and not doc["healthy"]
@@ -106,6 +150,8 @@ def test_status_without_engine(tmp_path: Path) -> None:
     assert result.returncode == 4 and doc["engine"]["reachable"] is False
     assert result.stderr.startswith("Error: cannot reach the Docker engine")
     assert "Traceback" not in result.stderr
+    through_api = project("status", "dev", "--json", env={**nope, "DASHENV_ENGINE_API": "1"})
+    assert (through_api.returncode, through_api.stderr) == (result.returncode, result.stderr)
     text = project("status", "--all", env=nope)
     assert text.returncode == 4 and text.stdout == ""
     assert text.stderr.splitlines()[-1].startswith("Hint: start Docker")

@@ -23,6 +23,7 @@ from dashenv.errors import DashenvError, ExitCode, OperationFailed, Unreachable
 from dashenv.facts import ComposeModel, ComposeService, Container, PortBinding
 
 if TYPE_CHECKING:
+    from dashenv.adapters.engine import EngineAPI
     from dashenv.plan.compose import ComposeInvocation
 
 PROJECT_LABEL = "com.docker.compose.project"
@@ -112,6 +113,8 @@ class Docker:
         self.invocation = invocation
         self.context = invocation.context if invocation is not None else context
         self.verbose = verbose
+        self._api: EngineAPI | None = None
+        self._api_decided = False  # whether the API is to be asked here is decided once
 
     @property
     def where(self) -> str:
@@ -222,6 +225,14 @@ class Docker:
 
     def ping(self) -> str:
         """The engine's server version; raises Unreachable."""
+        api = self.engine_api()
+        if api is not None:
+            try:
+                version = api.version()
+            except Exception:  # the CLI says what is wrong
+                self._api, version = None, ""
+            if version:
+                return version
         done = self.run(
             self.docker_argv("version", "--format", "{{.Server.Version}}"), "docker", check=False
         )
@@ -238,8 +249,36 @@ class Docker:
 
     # -- containers ----------------------------------------------------------------
 
+    def engine_api(self) -> EngineAPI | None:
+        """The engine's API, where it is to be asked (``adapters.engine``), else None."""
+        from dashenv.adapters import engine
+
+        if not self._api_decided:
+            self._api_decided = True
+            endpoint = engine.resolve(self.context, os.environ) if engine.wanted() else None
+            self._api = engine.EngineAPI(endpoint) if endpoint is not None else None
+        return self._api
+
+    def _api_containers(self, filters: dict[str, str] | None) -> list[Container] | None:
+        """The containers through the API; None where it cannot answer (the CLI does)."""
+        api = self.engine_api()
+        if api is None:
+            return None
+        try:
+            documents = api.containers(filters)
+        except Exception:  # the SDK's, requests' or a socket's: the CLI says what it is
+            if self.verbose:
+                sys.stderr.write(f"dashenv: the engine's API{self.where} did not answer; "
+                                 "asking the docker command\n")  # fmt: skip
+            self._api = None
+            return None
+        return parse_inspect(documents)
+
     def containers(self, filters: dict[str, str] | None = None) -> list[Container]:
         """Containers (running or not) matching docker's filters, e.g. {"label": "..."}."""
+        found = self._api_containers(filters)
+        if found is not None:
+            return found
         args = ["container", "ls", "--all", "--quiet", "--no-trunc"]
         for key, value in (filters or {}).items():
             args += ["--filter", f"{key}={value}"]
