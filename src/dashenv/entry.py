@@ -19,7 +19,7 @@ def main() -> None:
 def _main() -> None:
     from dashenv.preload.switch import preload_enabled
 
-    if preload_enabled(os.environ):
+    if preload_enabled(os.environ) and not _local(sys.argv[1:]):
         from dashenv.preload.client import client
 
         code = client(sys.argv[1:])
@@ -28,3 +28,11 @@ def _main() -> None:
     from dashenv.cli import main as run
 
     run()
+
+
+def _local(argv: list[str]) -> bool:
+    """Help, the version and completion end in this process whatever the command: the
+    preload client (sockets, JSON) is not imported for them."""
+    from dashenv.commands import LOCAL_OPTIONS
+
+    return any(a in LOCAL_OPTIONS for a in argv)

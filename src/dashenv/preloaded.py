@@ -8,37 +8,53 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# what a server imports before it takes its first call
-PRELOAD = (
-    "dashenv.cli",
-    "dashenv.cli.db",
-    "dashenv.cli.lifecycle",
-    "dashenv.cli.status",
-    "dashenv.cli.testing",
-    "dashenv.render",
-    "dashenv.context",
-    "dashenv.settings.sources",
-    "dashenv.observe.compose",
-    "dashenv.observe.instance",
-    "dashenv.workflows.reset",
-    "dashenv.workflows.status",
-    "dashenv.workflows.lifecycle",
-    "dashenv.workflows.testing",
-    "dashenv.workflows.snapshots",
-    "dashenv.steps.targets",
-    "dashenv.steps.leases",
-    "dashenv.steps.resetting",
-    "dashenv.adapters.postgres",
-    "dashenv.adapters.redis",
-    "dashenv.adapters.docker",
-    "dashenv.adapters.engine",
-    "docker",  # the Engine API's client: with it imported, the workers observe through it
-    "dashenv.adapters.registry",
+# what a server imports before it takes its first call: every module of dashenv's (bar the
+# program modules and the pytest plugin, which imports pytest), and what the commands import
+# on first use (typer builds its parameters through pydantic; psycopg's authentication reads
+# netrc; a terminal's prompt needs getpass)
+SKIP = (
+    "dashenv.__main__",
+    "dashenv.preloaded",
+    "dashenv.pytest_plugin",
+    "dashenv.preload.__main__",
+)
+THIRD_PARTY = (
     "psycopg",
     "redis",
     "pydantic_settings",
     "filelock",
+    "docker",  # the Engine API's client: with it imported, the workers observe through it
+    "typer._adapters",
+    "typer._click.decorators",
+    "rich.live",
+    "rich.ansi",
+    "rich._emoji_codes",
+    "getpass",
+    "netrc",
+    "configparser",
 )
+
+
+def preload_list() -> list[str]:
+    import pkgutil
+
+    import dashenv
+
+    ours = [
+        m.name for m in pkgutil.walk_packages(dashenv.__path__, "dashenv.") if m.name not in SKIP
+    ]
+    return [*ours, *THIRD_PARTY]
+
+
+def warm_up() -> None:
+    """What the first command would build and every later one reuse: the settings classes
+    that read exactly their layers (pydantic builds a class's validators when it is made)."""
+    from dashenv.settings.app import AppSettings
+    from dashenv.settings.layers import layered_class
+    from dashenv.settings.model import EnvironmentSettings
+
+    layered_class(EnvironmentSettings)
+    layered_class(AppSettings)
 
 
 def main(args: list[str]) -> int:
@@ -48,7 +64,7 @@ def main(args: list[str]) -> int:
     if len(args) != 1:
         print("usage: python -m dashenv.preloaded SOCKET", file=sys.stderr)
         return 2
-    serve(Path(args[0]), run, PRELOAD)
+    serve(Path(args[0]), run, preload_list(), warm_up)
     return 0
 
 

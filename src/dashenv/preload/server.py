@@ -23,8 +23,14 @@ from dashenv.preload.protocol import (
 )
 
 
-def serve(path: Path, run: Callable[[], None], warm: Sequence[str] = ()) -> None:
-    """Preload, then fork a worker per call until ``IDLE_SECONDS`` pass without one."""
+def serve(
+    path: Path,
+    run: Callable[[], None],
+    warm: Sequence[str] = (),
+    warm_up: Callable[[], None] | None = None,
+) -> None:
+    """Preload (import ``warm``, then call ``warm_up`` for what is built on first use), then
+    fork a worker per call until ``IDLE_SECONDS`` pass without one."""
     import importlib
     import signal
 
@@ -44,6 +50,15 @@ def serve(path: Path, run: Callable[[], None], warm: Sequence[str] = ()) -> None
     for name in warm:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    if warm_up is not None:
+        with contextlib.suppress(Exception):
+            warm_up()
+    import gc
+
+    # everything preloaded stays alive for good: out of the collector's sight, a worker's
+    # collections do not walk (and copy, page by page, from the server) all of it
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     scratch = path.with_name(f".{path.name}.{os.getpid()}")
     listener.bind(str(scratch))
