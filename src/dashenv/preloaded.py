@@ -24,6 +24,7 @@ THIRD_PARTY = (
     "pydantic_settings",
     "filelock",
     "docker",  # the Engine API's client: with it imported, the workers observe through it
+    "python_on_whales",  # Compose actions
     "typer._adapters",
     "typer._click.decorators",
     "rich.live",

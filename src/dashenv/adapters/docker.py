@@ -1,11 +1,23 @@
-"""Docker and Docker Compose: every docker command dashenv runs goes through one runner.
+"""Docker and Docker Compose.
 
-The shape is python-on-whales' (``python_on_whales/utils.py``): command lines are built
-purely (``ComposeInvocation.argv`` in plan.py, the very line ``dashenv config compose``
-prints), run in one place with the interpolation variables passed per call (the process
-environment is never changed), and every failure goes through one classifier, ``classify``.
-Docker's own JSON (``inspect``, ``compose config --format json``) is parsed into dashenv's
-plain facts here; nothing else in dashenv knows docker's formats.
+Compose actions that run to an end (``down``, ``restart``, ``build``, ``config``) go through
+python-on-whales (``DockerClient.compose``), its client made from the same files, env file,
+project name, profiles and context as ``ComposeInvocation.argv`` (the very line
+``dashenv config compose`` prints), with dashenv's interpolation variables handed to the
+docker process alone through its client call (``env K=V docker``: the process environment is
+never changed). Its import (about 0.2 s) is paid once by the preload server, lazily elsewhere.
+
+The rest goes through dashenv's runner (``_popen``), where python-on-whales gives no handle on
+the process it starts: ``up`` (ended when its deadline passes or dashenv alone is
+interrupted), ``logs --follow`` (likewise), an exec on the user's terminal (Ctrl-C passed on,
+then a grace period), an exec with input on its stdin or whose stderr is wanted on success
+(``compose.execute`` takes no input and keeps stdout only), and the engine's listings, which
+the Engine API answers where it can (``adapters.engine``).
+
+Every failure, python-on-whales' ``DockerException`` or an exit code of the runner's, goes
+through one classifier, ``classify``. Docker's own JSON (``inspect``, ``compose config
+--format json``) is parsed into dashenv's plain facts here; nothing else in dashenv knows
+docker's formats.
 """
 
 from __future__ import annotations
@@ -15,9 +27,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dashenv.errors import DashenvError, ExitCode, OperationFailed, Unreachable
 from dashenv.facts import ComposeModel, ComposeService, Container, PortBinding
@@ -26,6 +39,7 @@ if TYPE_CHECKING:
     from dashenv.adapters.engine import EngineAPI
     from dashenv.plan.compose import ComposeInvocation
 
+T = TypeVar("T")
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 FILES_LABEL = "com.docker.compose.project.config_files"
@@ -130,6 +144,43 @@ class Docker:
         if self.invocation is None:
             raise RuntimeError("this Docker adapter is bound to no compose project")
         return self.invocation.argv(*args)
+
+    # -- python-on-whales ------------------------------------------------------------
+
+    def whales(self) -> Any:
+        """python-on-whales' client of this compose project (see the module's docstring)."""
+        from python_on_whales import DockerClient
+
+        inv = self.invocation
+        if inv is None:
+            raise RuntimeError("this Docker adapter is bound to no compose project")
+        variables = [f"{k}={v}" for k, v in sorted(inv.variables.items())]
+        return DockerClient(
+            compose_files=list(inv.files),
+            compose_env_files=[inv.env_file],
+            compose_project_name=inv.project_name if inv.pass_project else None,
+            compose_profiles=list(inv.profiles),
+            context=inv.context,
+            client_call=["env", *variables, "docker"] if variables else ["docker"],
+        )
+
+    def compose_action(self, what: str, args: list[str], action: Callable[[Any], T]) -> T:
+        """Run ``action`` on the python-on-whales client; its failure becomes dashenv's
+        (``classify``). ``args`` are the Compose arguments it runs, for ``-v``."""
+        from python_on_whales.client_config import ClientNotFoundError
+        from python_on_whales.exceptions import DockerException
+
+        if self.verbose:
+            sys.stderr.write("+ " + " ".join(self.compose_argv(*args)) + "\n")
+        try:
+            return action(self.whales().compose)
+        except ClientNotFoundError:
+            raise not_installed() from None
+        except DockerException as exc:
+            stderr = exc.stderr or ""
+            if exc.return_code == 127 and "docker" in stderr and "No such file" in stderr:
+                raise not_installed() from None  # env found no docker to run
+            raise classify(what, exc.return_code, stderr, self.where) from None
 
     # -- the runner ----------------------------------------------------------------
 
@@ -355,11 +406,18 @@ class Docker:
 
     def compose_model(self, *, interpolate: bool = True) -> ComposeModel:
         """The resolved compose model (``docker compose config``), reduced to what dashenv uses.
-        Without ``interpolate``, the files as written (service env files need not exist)."""
-        raw = [] if interpolate else ["--no-interpolate"]
-        argv = self.compose_argv("config", *raw, "--format", "json")
-        done = self.run(argv, "docker compose config")
-        model = parse_compose_model(json.loads(done.stdout))
+        Without ``interpolate``, the files as written (service env files need not exist:
+        python-on-whales' ``config`` has no such switch, so the runner asks)."""
+        if interpolate:
+            config = self.compose_action(
+                "docker compose config",
+                ["config", "--format", "json"],
+                lambda compose: compose.config(return_json=True),
+            )
+        else:
+            argv = self.compose_argv("config", "--no-interpolate", "--format", "json")
+            config = json.loads(self.run(argv, "docker compose config").stdout)
+        model = parse_compose_model(config)
         model.interpolated = interpolate
         return model
 
@@ -412,20 +470,34 @@ class Docker:
         return self.start_background(self.compose_argv(*args), "docker compose up")
 
     def build(self, services: list[str], no_cache: bool = False) -> None:
+        """Build the images; with ``-v`` the build's progress streams to stderr as it comes."""
         args = ["build", *(["--no-cache"] if no_cache else []), *services]
-        if self.verbose:
-            code = self.run_attached(self.compose_argv(*args))
-            if code != 0:
-                raise OperationFailed(f"docker compose build failed (exit {code})")
-            return
-        self.run(self.compose_argv(*args), "docker compose build")
+
+        def build(compose: Any) -> None:
+            chosen = services or None
+            if not self.verbose:
+                compose.build(chosen, cache=not no_cache, quiet=True)
+                return
+            for _source, line in compose.build(chosen, cache=not no_cache, stream_logs=True):
+                sys.stderr.write(line.decode(errors="replace"))
+                sys.stderr.flush()
+
+        self.compose_action("docker compose build", args, build)
 
     def down(self, volumes: bool = False) -> None:
         args = ["down", "--remove-orphans", *(["--volumes"] if volumes else [])]
-        self.run(self.compose_argv(*args), "docker compose down")
+        self.compose_action(
+            "docker compose down",
+            args,
+            lambda compose: compose.down(remove_orphans=True, volumes=volumes, quiet=True),
+        )
 
     def restart(self, services: list[str]) -> None:
-        self.run(self.compose_argv("restart", *services), "docker compose restart")
+        self.compose_action(
+            "docker compose restart",
+            ["restart", *services],
+            lambda compose: compose.restart(services or None),
+        )
 
     def exec_capture(
         self, service: str, command: list[str], input: str | None = None
