@@ -111,6 +111,15 @@ def test_the_engines_inspect_document_as_dashenv_reads_it() -> None:
     assert c.config_files is not None and c.config_files.endswith("docker-compose.dev.yml")
 
 
+def test_an_exited_container_as_dashenv_reads_it() -> None:
+    """A real engine's inspect of a container that ran and exited 3 (no healthcheck)."""
+    documents = json.loads((FIXTURES / "inspect-one-shot-exited.json").read_text())
+    (c,) = parse_inspect(documents)
+    assert (c.project, c.service, c.state, c.health) == ("demo", "prestart", "exited", None)
+    assert c.exit_code == 3 and not c.ready and c.started_at is not None
+    assert c.ports == () and c.config_hash is None
+
+
 def test_image_ids_by_the_names_compose_files_use() -> None:
     docs = [
         {"Id": "sha256:pg", "RepoTags": ["postgres:17"], "RepoDigests": []},
