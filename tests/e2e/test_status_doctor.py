@@ -40,7 +40,13 @@ def status_json(p: Project, *args: str) -> tuple[int, dict]:
 
 
 def checks(p: Project, *args: str) -> tuple[int, dict[tuple[str | None, str], dict]]:
-    result = p("doctor", *args, "--json")
+    return checks_env(p, {}, *args)
+
+
+def checks_env(
+    p: Project, env: dict[str, str], *args: str
+) -> tuple[int, dict[tuple[str | None, str], dict]]:
+    result = p("doctor", *args, "--json", env=env)
     assert "Traceback" not in result.stderr
     doc = json.loads(result.stdout)
     return result.returncode, {(c["environment"], c["name"]): c for c in doc["checks"]}
@@ -106,6 +112,12 @@ def test_status_says_the_same_through_the_engines_api_and_the_cli(stack: Project
         assert asked_cli is (api == "0"), result.stderr
         views.append(engine_view(json.loads(result.stdout)))
     assert views[0] == views[1]
+    # doctor's questions (images, external networks and volumes, ports) likewise
+    verdicts = []
+    for api in ("1", "0"):
+        _, found = checks_env(stack, {"DASHENV_ENGINE_API": api})
+        verdicts.append({k: (c["level"], c["detail"]) for k, c in found.items()})
+    assert verdicts[0] == verdicts[1]
     subprocess.run(["docker", "stop", stack.container("test", "redis")], capture_output=True)
     try:
         for api in ("1", "0"):

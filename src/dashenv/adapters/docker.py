@@ -310,20 +310,25 @@ class Docker:
             self._api = engine.EngineAPI(endpoint) if endpoint is not None else None
         return self._api
 
-    def _api_containers(self, filters: dict[str, str] | None) -> list[Container] | None:
-        """The containers through the API; None where it cannot answer (the CLI does)."""
+    def _ask_api(self, question: Callable[[EngineAPI], T]) -> T | None:
+        """The API's answer; None where it is not asked here or cannot answer (the CLI then
+        does, and says what is wrong)."""
         api = self.engine_api()
         if api is None:
             return None
         try:
-            documents = api.containers(filters)
+            return question(api)
         except Exception:  # the SDK's, requests' or a socket's: the CLI says what it is
             if self.verbose:
                 sys.stderr.write(f"dashenv: the engine's API{self.where} did not answer; "
                                  "asking the docker command\n")  # fmt: skip
             self._api = None
             return None
-        return parse_inspect(documents)
+
+    def _api_containers(self, filters: dict[str, str] | None) -> list[Container] | None:
+        """The containers through the API; None where it cannot answer (the CLI does)."""
+        documents = self._ask_api(lambda api: api.containers(filters))
+        return None if documents is None else parse_inspect(documents)
 
     def containers(self, filters: dict[str, str] | None = None) -> list[Container]:
         """Containers (running or not) matching docker's filters, e.g. {"label": "..."}."""
@@ -352,6 +357,10 @@ class Docker:
         return self.containers()
 
     def project_volumes(self, project: str) -> list[str]:
+        label = {"label": f"{PROJECT_LABEL}={project}"}
+        found = self._ask_api(lambda api: api.volume_names(label))
+        if found is not None:
+            return found
         done = self.run(
             self.docker_argv("volume", "ls", "--quiet", "--filter",
                              f"label={PROJECT_LABEL}={project}"),
@@ -425,10 +434,14 @@ class Docker:
         """The images (of those named) the engine does not have."""
         if not images:
             return []
-        done = self.run(
-            self.docker_argv("image", "ls", "--format", "{{.Repository}}:{{.Tag}}"), "image ls"
-        )
-        have = set(done.stdout.split())
+        tags = self._ask_api(lambda api: api.image_tags())
+        if tags is None:
+            done = self.run(
+                self.docker_argv("image", "ls", "--format", "{{.Repository}}:{{.Tag}}"),
+                "image ls",
+            )
+            tags = done.stdout.split()
+        have = set(tags)
         have |= {h.removesuffix(":latest") for h in have}
         return [i for i in images if i not in have and f"{i}:latest" not in have]
 
@@ -437,10 +450,11 @@ class Docker:
         names the engine has no image for are left out."""
         if not images:
             return {}
-        done = self.run(
-            self.docker_argv("image", "inspect", *sorted(set(images))), "image inspect",
-            check=False,
-        )  # fmt: skip
+        names = sorted(set(images))
+        documents = self._ask_api(lambda api: api.image_documents(names))
+        if documents is not None:
+            return image_ids_of(documents, images)
+        done = self.run(self.docker_argv("image", "inspect", *names), "image inspect", check=False)
         if done.code != 0 and not done.stdout.strip().startswith("["):
             err = classify("docker image inspect", done.code, done.stderr, self.where)
             if isinstance(err, Unreachable):
@@ -458,8 +472,17 @@ class Docker:
             if not wanted:
                 missing.append([])
                 continue
-            done = self.run(self.docker_argv(kind, "ls", "--format", "{{.Name}}"), f"{kind} ls")
-            have = set(done.stdout.split())
+            names = self._ask_api(
+                (lambda api: api.network_names())
+                if kind == "network"
+                else (lambda api: api.volume_names())
+            )
+            if names is None:
+                listed = self.run(
+                    self.docker_argv(kind, "ls", "--format", "{{.Name}}"), f"{kind} ls"
+                )
+                names = listed.stdout.split()
+            have = set(names)
             missing.append([n for n in wanted if n not in have])
         return missing[0], missing[1]
 

@@ -180,3 +180,25 @@ class EngineAPI:
 
     def version(self) -> str:
         return str(self.client().version(api_version=False).get("Version", ""))
+
+    def volume_names(self, filters: dict[str, str] | None = None) -> list[str]:
+        found = self.client().volumes(filters=dict(filters or {})).get("Volumes") or []
+        return [str(v["Name"]) for v in found]
+
+    def network_names(self) -> list[str]:
+        return [str(n["Name"]) for n in self.client().networks()]
+
+    def image_tags(self) -> list[str]:
+        return [str(t) for i in self.client().images() for t in i.get("RepoTags") or []]
+
+    def image_documents(self, names: list[str]) -> list[dict[str, Any]]:
+        """The inspect documents of the images these names stand for (missing ones left out)."""
+        import docker
+
+        found = []
+        for name in names:
+            try:
+                found.append(self.client().inspect_image(name))
+            except docker.errors.NotFound:
+                continue
+        return found
