@@ -109,3 +109,47 @@ PRELOADED: dict[tuple[str, ...], bool] = {
 NO_PROMPT_OPTIONS = ("--yes", "-y", "--dry-run")
 # options that end in this process whatever the command (help, version, completion)
 LOCAL_OPTIONS = ("--help", "-h", "--version", "--install-completion")
+
+# Each command's examples, shown at the end of its help (the CLI sets them as its epilog);
+# tests/cli checks that every command has some.
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "up": ("dashenv up dev", "dashenv up test postgres redis --wait-timeout 120"),
+    "down": ("dashenv down test", "dashenv down test --volumes"),
+    "restart": ("dashenv restart dev app",),
+    "build": ("dashenv build dev", "dashenv build dev app --no-cache"),
+    "ps": ("dashenv ps", "dashenv ps dev --json"),
+    "logs": ("dashenv logs dev app -f", "dashenv logs test --tail 50"),
+    "exec": ("dashenv exec dev app -- alembic current",),
+    "shell": ("dashenv shell dev", "dashenv shell dev postgres"),
+    "run": ("dashenv run dev -- uvicorn app.main:app --reload",),
+    "env": ("dashenv env dev", 'eval "$(dashenv env test)"'),
+    "psql": ("dashenv psql dev", "dashenv psql test -c 'SELECT count(*) FROM users'"),
+    "redis-cli": ("dashenv redis-cli dev", "dashenv redis-cli test KEYS '*'"),
+    "test setup": ("dashenv test setup",),
+    "test run": ("dashenv test run", "dashenv test run -- -k users -n auto"),
+    "test clean": ("dashenv test clean",),
+    "db reset": ("dashenv db reset test --dry-run", "dashenv db reset test --yes"),
+    "db migrate": ("dashenv db migrate dev", "dashenv db migrate dev 0002"),
+    "db current": ("dashenv db current dev",),
+    "db history": ("dashenv db history dev",),
+    "db revision": ("dashenv db revision dev -m 'add users.name' --autogenerate",),
+    "db downgrade": ("dashenv db downgrade dev -1",),
+    "db snapshot": (
+        "dashenv db snapshot dev before-upgrade",
+        "dashenv db snapshot dev --to dev.dump",
+    ),
+    "db snapshots": ("dashenv db snapshots dev",),
+    "db restore": ("dashenv db restore dev before-upgrade",),
+    "ci run": ("dashenv ci run", "dashenv ci run --build -- -x"),
+    "status": ("dashenv status", "dashenv status --all --json"),
+    "doctor": ("dashenv doctor", "dashenv doctor test --json"),
+    "certs": ("dashenv certs", "dashenv certs --force --days 365"),
+    "envs": ("dashenv envs", "dashenv envs --json"),
+    "init": ("dashenv init", "dashenv init --detect"),
+    "config show": ("dashenv config show dev", "dashenv config show test --json"),
+    "config compose": ("dashenv config compose dev -- ps",),
+    "instances": ("dashenv instances", "dashenv instances --json"),
+    "preload status": ("dashenv preload status",),
+    "preload stop": ("dashenv preload stop",),
+    "gc": ("dashenv gc --dry-run", "dashenv gc --yes"),
+}

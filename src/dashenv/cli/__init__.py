@@ -6,7 +6,7 @@ import sys
 from typing import Annotated, Any, ClassVar, NoReturn
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from dashenv import __version__
 from dashenv.cli.state import from_options
@@ -45,6 +45,23 @@ class DashenvGroup(TyperGroup):
             if not _is_usage_error(exc):
                 raise
             _usage_exit(exc)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """A mistyped command suggests the nearest ones ("Did you mean 'doctor'?"), from
+        every command this group lists (the root's load lazily, so typer's own suggestion,
+        which reads the loaded ones, finds none there)."""
+        try:
+            return super().resolve_command(ctx, args)
+        except Exception as exc:
+            message = getattr(exc, "message", "")
+            if _is_usage_error(exc) and args and "Did you mean" not in message:
+                from difflib import get_close_matches
+
+                near = get_close_matches(args[0], self.list_commands(ctx))
+                if near and message.startswith("No such command"):
+                    suggested = ", ".join(repr(n) for n in near)
+                    exc.message = f"{message.rstrip('.')}. Did you mean {suggested}?"  # type: ignore[attr-defined]
+            raise
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         try:
@@ -101,12 +118,43 @@ class LazyGroup(DashenvGroup):
             module = importlib.import_module(f"dashenv.cli.{module_name}")
             holder = new_app()
             module.register(holder)
-            self._loaded[module_name] = typer.main.get_command(holder)
+            self._loaded[module_name] = conventional(typer.main.get_command(holder))
         return self._loaded[module_name].commands.get(name)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         with formatter.section("Commands"):
             formatter.write_dl([(name, c.summary) for name, c in COMMANDS.items()])
+
+
+class ConventionalArgument(TyperArgument):
+    """An argument shown as Compose, gh and uv show theirs: ``ENV``, ``[SERVICE]...``, never
+    a Python type (``ENV <str>``) or braces (``{ENV}``)."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+    def _rich_display_name(self) -> str:
+        return self.display_name_raw + ("..." if self.nargs != 1 else "")
+
+    def _usage_display_name(self) -> str:
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
+
+
+def conventional(command: Any, path: str = "") -> Any:
+    """``command`` and every command under it (``path``: its words), their arguments made
+    conventional and their examples (``dashenv.commands.EXAMPLES``) ending their help."""
+    from dashenv.commands import EXAMPLES
+
+    for param in getattr(command, "params", []):
+        if isinstance(param, TyperArgument):
+            param.__class__ = ConventionalArgument
+    examples = EXAMPLES.get(path)
+    if examples:
+        command.epilog = "\b\nExamples:\n" + "\n".join(f"  {e}" for e in examples)
+    for name, sub in (getattr(command, "commands", None) or {}).items():
+        conventional(sub, f"{path} {name}".strip())
+    return command
 
 
 def new_app(name: str | None = None, help: str | None = None, *, root: bool = False) -> typer.Typer:

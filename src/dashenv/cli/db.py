@@ -44,7 +44,12 @@ def reset(
         bool, typer.Option("--adopt", help="Take over an unstamped database that has tables.")
     ] = False,
     strategy: Annotated[
-        str, typer.Option("--strategy", help="template (clone, fast) or migrate (re-run).")
+        str,
+        typer.Option(
+            "--strategy",
+            help="template (clone, fast) or migrate (re-run).",
+            metavar="template|migrate",
+        ),
     ] = "template",
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Fail at once if another reset holds the lock.")
@@ -129,7 +134,9 @@ def history(ctx: typer.Context, env: EnvArg) -> None:
 def revision(
     ctx: typer.Context,
     env: EnvArg,
-    message: Annotated[str, typer.Option("--message", "-m", help="The revision's message.")],
+    message: Annotated[
+        str, typer.Option("--message", "-m", help="The revision's message.", metavar="MESSAGE")
+    ],
     autogenerate: Annotated[
         bool, typer.Option("--autogenerate", help="Compare the models with the database.")
     ] = False,

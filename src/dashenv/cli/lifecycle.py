@@ -44,7 +44,13 @@ def up(
     ] = False,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", help="Seconds to wait for health (setting up_timeout).", min=1),
+        typer.Option(
+            "--wait-timeout",
+            "--timeout",
+            help="Seconds to wait for health (setting up_timeout); --timeout is the same.",
+            min=1,
+            metavar="SECONDS",
+        ),
     ] = None,
 ) -> None:
     """Start ENV detached and wait for every healthcheck, then print its endpoints.
@@ -148,7 +154,8 @@ def logs(
         str | None, typer.Option("--tail", help="Lines from the end of each log.", metavar="N")
     ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="Since a time or duration (10m, 2026-01-02).")
+        str | None,
+        typer.Option("--since", help="Since a time or duration (10m, 2026-01-02).", metavar="TIME"),
     ] = None,
 ) -> None:
     """Show ENV's logs with service prefixes; Ctrl-C ends --follow cleanly."""

@@ -95,6 +95,12 @@ ServiceArg = Annotated[
 ]
 TestEnv = Annotated[
     str,
-    typer.Option("--env", "-e", help="The test environment.", autocompletion=complete_environment),
+    typer.Option(
+        "--env",
+        "-e",
+        help="The test environment.",
+        autocompletion=complete_environment,
+        metavar="ENV",
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of tables.")]

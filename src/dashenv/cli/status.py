@@ -117,7 +117,9 @@ def doctor(
 def certs(
     ctx: typer.Context,
     force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
-    days: Annotated[int, typer.Option("--days", min=1, max=3650, help="Validity in days.")] = 825,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=3650, help="Validity in days.", metavar="DAYS")
+    ] = 825,
 ) -> None:
     """Make a self-signed certificate and key for localhost and the configured host names.
 

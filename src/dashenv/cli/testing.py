@@ -84,7 +84,8 @@ def clean(ctx: typer.Context, env: TestEnv = "test") -> None:
 def ci_run(
     ctx: typer.Context,
     env: Annotated[
-        str, typer.Option("--env", "-e", help="The CI environment.", autocompletion=None)
+        str,
+        typer.Option("--env", "-e", help="The CI environment.", autocompletion=None, metavar="ENV"),
     ] = "ci",
     build: Annotated[bool, typer.Option("--build", help="Rebuild images first.")] = False,
 ) -> None:

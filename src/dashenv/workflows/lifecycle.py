@@ -369,7 +369,7 @@ def _health_failure(
                 logs.append(f"--- {svc} ({c.name}), last lines ---\n{tail}")
     what = ", ".join(described)
     details = "\n".join(logs) or None
-    hint = f"see 'dashenv logs {t.name}'; 'dashenv up {t.name} --timeout S' waits longer"
+    hint = f"see 'dashenv logs {t.name}'; 'dashenv up {t.name} --wait-timeout S' waits longer"
     if timed_out:
         return HealthTimeout(
             f"{t.name} not healthy after {timeout:g}s: {what}", hint=hint, details=details
