@@ -37,3 +37,20 @@ def test_no_test_imports_a_test_module() -> None:
         if module.startswith("tests.") and module.rpartition(".")[2].startswith("test_")
     ]
     assert offenders == []
+
+
+def test_the_package_is_typed_and_carries_its_schemas_and_classifiers() -> None:
+    """What the wheel holds beyond the code (read from pyproject, as hatch builds it)."""
+    import tomllib
+
+    assert (REPO / "src" / "dashenv" / "py.typed").is_file()
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())
+    classifiers = project["project"]["classifiers"]
+    assert {"Framework :: Pytest", "Operating System :: POSIX", "Typing :: Typed"} <= set(
+        classifiers
+    )
+    assert "Programming Language :: Python :: 3.11" in classifiers
+    included = project["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    schemas = sorted(p.name for p in (REPO / "docs").glob("*.schema.json"))
+    assert sorted(Path(k).name for k in included if k.endswith(".schema.json")) == schemas
+    assert all(v.startswith("dashenv/schemas/") for v in included.values())
