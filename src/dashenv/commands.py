@@ -39,6 +39,10 @@ COMMANDS: dict[str, Command] = {
         "lifecycle",
         "Run a command on the host with ENV's connection settings: dashenv run test -- pytest.",
     ),
+    "url": Command(
+        "lifecycle", "Print ENV's app URL, or a service's: PostgreSQL's and Redis's for the host."
+    ),
+    "open": Command("lifecycle", "Open ENV's app in a web browser (BROWSER says which)."),
     "env": Command(
         "lifecycle",
         'Print ENV\'s settings for the host as export lines: eval "$(dashenv env test --reveal)".',
@@ -122,7 +126,9 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "exec": ("dashenv exec dev app -- alembic current",),
     "shell": ("dashenv shell dev", "dashenv shell dev postgres"),
     "run": ("dashenv run dev -- uvicorn app.main:app --reload",),
-    "env": ("dashenv env dev", 'eval "$(dashenv env test)"'),
+    "env": ("dashenv env dev", 'eval "$(dashenv env test --reveal)"'),
+    "url": ("dashenv url dev", "dashenv url test postgres --reveal", "dashenv url dev --json"),
+    "open": ("dashenv open dev",),
     "psql": ("dashenv psql dev", "dashenv psql test -c 'SELECT count(*) FROM users'"),
     "redis-cli": ("dashenv redis-cli dev", "dashenv redis-cli test KEYS '*'"),
     "test setup": ("dashenv test setup",),

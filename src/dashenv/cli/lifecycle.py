@@ -8,6 +8,7 @@ import typer
 
 from dashenv.cli.params import (
     EnvArg,
+    JsonOpt,
     OptionalEnvArg,
     ServiceArg,
     Services,
@@ -31,6 +32,8 @@ def register(app: typer.Typer) -> None:
     app.command("psql", context_settings=PASSTHROUGH)(psql)
     app.command("run", context_settings=PASSTHROUGH)(run)
     app.command("env")(env_)
+    app.command("url")(url)
+    app.command("open")(open_)
     app.command("redis-cli", context_settings=PASSTHROUGH)(redis_cli)
 
 
@@ -248,3 +251,62 @@ def env_(
 
     for line in lifecycle.export_lines(state(ctx), env, reveal=reveal):
         typer.echo(line)
+
+
+def url(
+    ctx: typer.Context,
+    env: EnvArg,
+    service: Annotated[
+        str | None,
+        typer.Argument(
+            help="A service or a role (app, callback, postgres, redis); default: the app.",
+            metavar="SERVICE",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Print the PostgreSQL password as it is.")
+    ] = False,
+) -> None:
+    """Print ENV's app URL, or a service's: PostgreSQL's and Redis's for the host.
+
+    PostgreSQL's and Redis's are connection URLs for tools on the host. The password in
+    PostgreSQL's URL is masked unless --reveal. --json prints every role's
+    URL (or SERVICE's alone), null where the environment publishes none.
+    """
+    import json
+
+    from dashenv import SCHEMA_VERSION
+    from dashenv.settings.secrets import mask_url
+    from dashenv.workflows import lifecycle
+
+    found = lifecycle.urls(state(ctx), env, service if service or as_json else "app")
+    shown = {k: (v if reveal or v is None else mask_url(v)) for k, v in found.items()}
+    if as_json:
+        doc = {"schema_version": SCHEMA_VERSION, "environment": env, "urls": shown}
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    (value,) = shown.values()
+    typer.echo(value)
+
+
+def open_(ctx: typer.Context, env: EnvArg) -> None:
+    """Open ENV's app in a web browser (BROWSER says which).
+
+    Exit 1 where the environment has no app URL or no browser can be started; the URL is
+    printed either way.
+    """
+    import webbrowser
+
+    from dashenv.errors import OperationFailed
+    from dashenv.workflows import lifecycle
+
+    (address,) = lifecycle.urls(state(ctx), env, "app").values()
+    assert address is not None
+    typer.echo(address)
+    if not webbrowser.open(address):
+        raise OperationFailed(
+            f"no web browser could be started for {address}",
+            hint="open the URL yourself, or set BROWSER to the browser's command",
+        )

@@ -318,3 +318,40 @@ def why_compose_up(
         if c.image_id is None or images.get(c.image) != c.image_id:
             return f"{name}'s image changed"
     return None
+
+
+URL_ROLES = ("app", "callback", "postgres", "redis")
+
+
+def service_urls(
+    settings: EnvironmentSettings,
+    found: Endpoints,
+    database: tuple[str | None, str | None, str] | None,
+) -> dict[str, str | None]:
+    """Each role's URL as a tool on the host reaches it: the app's and the callback's
+    (HTTP), PostgreSQL's connection URL (``database``: user, password, database name, from
+    the env file) and Redis's; None where the environment publishes none."""
+    from urllib.parse import quote
+
+    postgres = None
+    if found.postgres is not None and database is not None:
+        user, password, name = database
+        auth = quote(user or "postgres", safe="")
+        if password:
+            auth += ":" + quote(password, safe="")
+        postgres = f"postgresql://{auth}@{found.postgres}/{name}"
+    return {"app": found.app, "callback": found.callback, "postgres": postgres,
+            "redis": found.redis}  # fmt: skip
+
+
+def url_role(settings: EnvironmentSettings, service: str) -> str | None:
+    """The role a service name plays (its role's name works too), or None."""
+    if service in URL_ROLES:
+        return service
+    by_service = {
+        settings.app_service: "app",
+        settings.callback_service: "callback",
+        settings.postgres_service: "postgres",
+        settings.redis_service: "redis",
+    }
+    return by_service.get(service)

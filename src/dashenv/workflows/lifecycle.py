@@ -506,3 +506,39 @@ def export_lines(ctx: RunContext, name: str, *, reveal: bool) -> list[str]:
         f"export {k}={shlex.quote(v if reveal else mask_value(k, v))}"
         for k, v in sorted(values.items())
     ]
+
+
+def urls(ctx: RunContext, name: str, service: str | None) -> dict[str, str | None]:
+    """``name``'s URLs by role, or the one ``service`` (a service or a role) has; where the
+    environment publishes none, an error that says why (exit 1), or exit 2 for a service the
+    environment does not have."""
+    from dashenv.plan.compose import service_urls, url_role
+
+    env = ctx.env(name)
+    s = env.settings
+    db = env.app.database()
+    found = service_urls(
+        s,
+        endpoints(s, env.redis_index, env.proxy_url),
+        (db.user, db.password, db.database) if db is not None else None,
+    )
+    if service is None:
+        return found
+    role = url_role(s, service)
+    if role is None:
+        services = list(env.files.services) if env.files else [s.app_service, s.postgres_service]
+        raise ConfigError(
+            f"{name} has no service {service!r} with a URL",
+            hint=f"app, callback, postgres or redis, or a service: {', '.join(services)}",
+        )
+    if found[role] is None:
+        why = (
+            "its app serves no HTTP (app_http = false)"
+            if role == "app" and not s.app_http
+            else "it publishes no port for it"
+        )
+        raise OperationFailed(
+            f"{name} has no {role} URL: {why}",
+            hint=f"'dashenv url {name} --json' lists the URLs it has; 'dashenv envs' its ports",
+        )
+    return {role: found[role]}
