@@ -45,7 +45,8 @@ COMMANDS: dict[str, Command] = {
     "open": Command("lifecycle", "Open ENV's app in a web browser (BROWSER says which)."),
     "env": Command(
         "lifecycle",
-        'Print ENV\'s settings for the host as export lines: eval "$(dashenv env test --reveal)".',
+        "ENV's settings for the host (show, the default), and env files against their examples "
+        "(check).",
     ),
     "psql": Command(
         "lifecycle", "Open psql on ENV's database as its owner; extra arguments go to psql."
@@ -126,7 +127,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "exec": ("dashenv exec dev app -- alembic current",),
     "shell": ("dashenv shell dev", "dashenv shell dev postgres"),
     "run": ("dashenv run dev -- uvicorn app.main:app --reload",),
-    "env": ("dashenv env dev", 'eval "$(dashenv env test --reveal)"'),
+    "env show": ("dashenv env dev", 'eval "$(dashenv env test --reveal)"'),
+    "env check": ("dashenv env check", "dashenv env check dev --fix"),
     "url": ("dashenv url dev", "dashenv url test postgres --reveal", "dashenv url dev --json"),
     "open": ("dashenv open dev",),
     "psql": ("dashenv psql dev", "dashenv psql test -c 'SELECT count(*) FROM users'"),

@@ -14,7 +14,7 @@ from dashenv.cli import app
 from dashenv.commands import EXAMPLES
 from tests.cli.conftest import Run, assert_usage_error
 
-GROUPS = {"test", "db", "ci", "config", "preload"}
+GROUPS = {"test", "db", "ci", "config", "preload", "env"}
 
 
 def commands() -> Iterator[list[str]]:

@@ -157,11 +157,17 @@ def conventional(command: Any, path: str = "") -> Any:
     return command
 
 
-def new_app(name: str | None = None, help: str | None = None, *, root: bool = False) -> typer.Typer:
+def new_app(
+    name: str | None = None,
+    help: str | None = None,
+    *,
+    root: bool = False,
+    cls: type[DashenvGroup] | None = None,
+) -> typer.Typer:
     return typer.Typer(
         name=name,
         help=help,
-        cls=LazyGroup if root else DashenvGroup,
+        cls=cls or (LazyGroup if root else DashenvGroup),
         context_settings=CONTEXT,
         no_args_is_help=True,
         add_completion=root,

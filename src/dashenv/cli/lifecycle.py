@@ -2,10 +2,11 @@
 run and env for an app on the host."""
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from dashenv.cli import DashenvGroup
 from dashenv.cli.params import (
     EnvArg,
     JsonOpt,
@@ -31,7 +32,17 @@ def register(app: typer.Typer) -> None:
     app.command("shell")(shell)
     app.command("psql", context_settings=PASSTHROUGH)(psql)
     app.command("run", context_settings=PASSTHROUGH)(run)
-    app.command("env")(env_)
+    from dashenv.cli import new_app
+
+    env_app = new_app(
+        "env",
+        help="ENV's settings for the host (show, the default), and env files against their "
+        "examples (check).",
+        cls=EnvGroup,
+    )
+    env_app.command("show")(env_)
+    env_app.command("check")(env_check)
+    app.add_typer(env_app)
     app.command("url")(url)
     app.command("open")(open_)
     app.command("redis-cli", context_settings=PASSTHROUGH)(redis_cli)
@@ -233,6 +244,73 @@ def run(
     if not cmd:
         raise typer.BadParameter("give the command after --", param_hint="COMMAND")
     passthrough_exit(lifecycle.run_on_host(state(ctx), env, cmd))
+
+
+class EnvGroup(DashenvGroup):
+    """``dashenv env ENV`` is ``dashenv env show ENV``: a word that is no subcommand is the
+    environment to show."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and not args[0].startswith("-") and args[0] not in self.list_commands(ctx):
+            args = ["show", *args]
+        return super().resolve_command(ctx, args)
+
+
+def env_check(
+    ctx: typer.Context,
+    env: OptionalEnvArg = None,
+    fix: Annotated[
+        bool,
+        typer.Option("--fix", help="Add the missing keys from the example, secrets generated."),
+    ] = False,
+) -> None:
+    """Check env files against their examples, both ways, without the engine.
+
+    Each key of the example the env file lacks, and each key of the env file the example
+    lacks, is named; exit 1 when there is any (a pre-commit hook: .pre-commit-hooks.yaml).
+    --fix adds the missing ones from the example, generating secrets as init does; keys the
+    example lacks are never removed (add them to the example, or remove them yourself).
+    """
+    from dashenv.steps.envfiles import check_env_file
+
+    st = state(ctx)
+    names = [env] if env else st.environment_names()
+    checks = [check_env_file(st.env(n, read_env=False), fix=fix) for n in names]
+    if env and checks[0].state == "no-example":
+        from dashenv.errors import ConfigError
+
+        raise ConfigError(
+            f"{env} has no example to check {checks[0].env_file} against: "
+            f"{checks[0].example_file} does not exist",
+            hint="commit an example env file, or set env_example in dashenv.toml",
+        )
+    for c in checks:
+        for line in _check_lines(c):
+            typer.echo(line)
+    if any(c.failed for c in checks):
+        raise typer.Exit(1)
+
+
+def _check_lines(c: Any) -> list[str]:
+    pair = f"{c.env_file} against {c.example_file}"
+    if c.state == "derived":
+        return [f"{c.environment}: derived; its env file is generated on every run"]
+    if c.state == "no-example":
+        return [f"{c.environment}: {c.example_file} does not exist; nothing to check against"]
+    lines = []
+    if c.state == "missing":
+        lines.append(
+            f"{c.environment}: {c.env_file} does not exist yet (made from {c.example_file} "
+            "on first use; 'dashenv env check --fix' makes it now)"
+        )
+    elif c.state == "fixed":
+        made = f" (generated {', '.join(c.generated)})" if c.generated else ""
+        lines.append(f"{c.environment}: added {', '.join(c.added)} to {c.env_file}{made}")
+    else:
+        lines += [f"{c.environment}: missing {k} ({pair})" for k in c.missing]
+    lines += [f"{c.environment}: unknown {k} (in {c.env_file}, not in {c.example_file})"
+              for k in c.unknown]  # fmt: skip
+    return lines or [f"{c.environment}: {pair}: ok"]
 
 
 def env_(

@@ -105,3 +105,59 @@ def _write_private(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     os.replace(tmp, path)
+
+
+@dataclass
+class EnvCheck:
+    """An env file's keys against its example's, both ways (``dashenv env check``)."""
+
+    environment: str
+    env_file: str
+    example_file: str
+    state: str  # ok | drift | fixed | no-example | derived | missing
+    missing: list[str] = field(default_factory=list)  # in the example, not in the file
+    unknown: list[str] = field(default_factory=list)  # in the file, not in the example
+    added: list[str] = field(default_factory=list)  # what --fix added
+    generated: list[str] = field(default_factory=list)  # ... with a generated secret
+
+    @property
+    def failed(self) -> bool:
+        """Drift (a missing env file is not: it is made from the example when first used)."""
+        return self.state == "drift" or bool(self.unknown)
+
+
+def drift(example_keys: list[str], file_keys: list[str]) -> tuple[list[str], list[str]]:
+    """The example's keys the file lacks, and the file's keys the example lacks (pure)."""
+    have, want = set(file_keys), set(example_keys)
+    return [k for k in example_keys if k not in have], [k for k in file_keys if k not in want]
+
+
+def check_env_file(env: ResolvedEnvironment, *, fix: bool = False) -> EnvCheck:
+    """``env``'s env file against its example, read without the engine; with ``fix``, the
+    missing keys added from the example, secrets generated (``init_environment``). Keys the
+    example lacks are named, never removed."""
+    from dashenv.settings.envfile import parse_env_text, read_env_file
+
+    s = env.settings
+    check = EnvCheck(env.name, s.env_file, s.example_file, "ok")
+    if s.derived_from is not None:
+        check.state = "derived"  # generated on every run from its source's
+        return check
+    target, example = env.path(s.env_file), env.path(s.example_file)
+    if not example.is_file():
+        check.state = "no-example"
+        return check
+    example_keys = list(parse_env_text(example.read_text(encoding="utf-8"), s.example_file))
+    file_keys = (
+        list(read_env_file(target, s.env_file, env_name=env.name)) if target.is_file() else []
+    )
+    check.missing, check.unknown = drift(example_keys, file_keys)
+    if not target.is_file():
+        check.state = "missing"
+    elif check.missing:
+        check.state = "drift"
+    if fix and check.state in ("missing", "drift"):
+        done = init_environment(env)
+        check.added, check.generated = done.added, done.generated
+        check.missing, check.state = [], "fixed"
+    return check
