@@ -161,3 +161,39 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "preload stop": ("dashenv preload stop",),
     "gc": ("dashenv gc --dry-run", "dashenv gc --yes"),
 }
+
+# Root flags also accepted after the command's words, as docker compose, gh and uv take them:
+# moved before the command (``hoist``). Not in the commands that hand their arguments to a
+# program (psql's -v is psql's), and not `down -v`, which stays an error naming --volumes.
+ANYWHERE_FLAGS = ("-q", "--quiet", "-v", "--verbose")
+PASSTHROUGH_COMMANDS = ("exec", "psql", "run", "redis-cli")
+KEPT_IN_PLACE = {("down", "-v")}
+
+
+def hoist(argv: list[str]) -> list[str]:
+    """``argv`` (without the program) with the root flags found after the command moved
+    before it: ``status dev -q`` -> ``-q status dev``. Nothing after ``--`` moves."""
+    value_options = {name for names in ROOT_VALUE_OPTIONS.values() for name in names}
+    i, skip = 0, False
+    while i < len(argv):  # the root options, up to the command word
+        arg = argv[i]
+        if skip:
+            skip = False
+        elif arg == "--" or not arg.startswith("-"):
+            break
+        else:
+            skip = arg in value_options
+        i += 1
+    if i >= len(argv) or argv[i] == "--" or argv[i] in PASSTHROUGH_COMMANDS:
+        return list(argv)
+    command, rest, moved = argv[i], argv[i:], []
+    kept = []
+    for n, arg in enumerate(rest):
+        if arg == "--":
+            kept += rest[n:]
+            break
+        if arg in ANYWHERE_FLAGS and (command, arg) not in KEPT_IN_PLACE and n > 0:
+            moved.append(arg)
+        else:
+            kept.append(arg)
+    return [*argv[:i], *moved, *kept]

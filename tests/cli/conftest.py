@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dashenv.cli import app
+from dashenv.commands import hoist
 
 Result = Any
 Run = Callable[..., Result]
@@ -25,7 +26,8 @@ def run(project: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
     runner = CliRunner()
 
     def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(app, ["-C", str(project), *args], env=env, prog_name="dashenv")
+        argv = hoist(["-C", str(project), *args])  # as dashenv.cli.main reads its arguments
+        return runner.invoke(app, argv, env=env, prog_name="dashenv")
 
     return invoke
 

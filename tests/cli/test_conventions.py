@@ -72,3 +72,46 @@ def test_up_takes_composes_wait_timeout_and_keeps_timeout(run: Run) -> None:
             "Invalid value for '--wait-timeout' / '--timeout': Input should be greater than or "
             "equal to 1",
         )
+
+
+def test_quiet_prints_errors_only_before_or_after_the_command(run: Run) -> None:
+    for argv in (("-q", "envs"), ("envs", "-q"), ("envs", "--quiet")):
+        result = run(*argv)
+        assert (result.exit_code, result.stdout, result.stderr) == (0, "", ""), argv
+    failed = run("url", "test", "-q")
+    assert failed.exit_code == 1 and failed.stdout == ""
+    assert failed.stderr.startswith("Error: test has no app URL")
+
+
+def test_verbose_after_the_command_and_downs_v_stays_an_error(run: Run) -> None:
+    assert run("envs", "-v").exit_code == 0
+    down = run("down", "test", "-v")
+    assert_usage_error(down, "No such option: -v")
+    assert "--volumes" in down.stderr.splitlines()[-1]
+
+
+def test_hoisting_moves_root_flags_only_where_they_are_dashenvs() -> None:
+    from dashenv.commands import hoist
+
+    assert hoist(["status", "dev", "-q"]) == ["-q", "status", "dev"]
+    assert hoist(["-C", "x", "db", "reset", "test", "-v", "--yes"]) == [
+        "-C", "x", "-v", "db", "reset", "test", "--yes",
+    ]  # fmt: skip
+    assert hoist(["test", "run", "--", "-v", "-q"]) == ["test", "run", "--", "-v", "-q"]
+    assert hoist(["psql", "dev", "-v", "ON_ERROR_STOP=1"]) == [
+        "psql",
+        "dev",
+        "-v",
+        "ON_ERROR_STOP=1",
+    ]
+    assert hoist(["exec", "dev", "app", "--", "ls", "-q"]) == [
+        "exec",
+        "dev",
+        "app",
+        "--",
+        "ls",
+        "-q",
+    ]
+    assert hoist(["down", "test", "-v"]) == ["down", "test", "-v"]  # an error naming --volumes
+    assert hoist(["down", "test", "-q"]) == ["-q", "down", "test"]
+    assert hoist([]) == [] and hoist(["--version"]) == ["--version"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from typing import Annotated, Any, ClassVar, NoReturn
 
@@ -16,8 +17,18 @@ from dashenv.errors import DashenvError, ExitCode, PassThrough, Unhealthy
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+_ERRORS: list[Any] = []  # with -q: the stream errors still go to (everything else is quiet)
+
+
+class _Dropped(io.TextIOBase):
+    """Where -q sends everything but errors: written, and gone."""
+
+    def write(self, s: str) -> int:
+        return len(s)
+
+
 def _print_error(err: DashenvError) -> None:
-    stream = sys.stderr
+    stream = _ERRORS[-1] if _ERRORS else sys.stderr
     stream.write(f"Error: {err.message}\n")
     if err.details:
         stream.write(err.details.rstrip("\n") + "\n")
@@ -225,6 +236,10 @@ def root(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show the underlying commands and their output.")
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print errors only (the exit code says the rest)."),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -235,7 +250,19 @@ def root(
     """dashenv: development, test and CI environments for a FastAPI + PostgreSQL + Redis app
     on Docker Compose, side by side and never hurting each other."""
     ctx.obj = from_options(project_dir, set_ or [], context, verbose, instance)
+    if quiet:
+        saved = sys.stdout, sys.stderr
+        _ERRORS.append(sys.stderr)
+
+        def restore() -> None:
+            sys.stdout, sys.stderr = saved
+            _ERRORS.pop()
+
+        ctx.call_on_close(restore)
+        sys.stdout = sys.stderr = _Dropped()  # errors only
 
 
 def main() -> None:
-    app(prog_name="dashenv")
+    from dashenv.commands import hoist
+
+    app(args=hoist(sys.argv[1:]), prog_name="dashenv")
