@@ -216,3 +216,20 @@ def test_verbose_is_a_root_option(argv: list[str], expected: bool) -> None:
     from dashenv.preload.client import verbose
 
     assert verbose(argv) is expected
+
+
+def test_no_server_is_started_where_its_directory_cannot_be_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashenv.preload import client
+
+    locked = tmp_path / "ro"
+    locked.mkdir(mode=0o500)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(locked / "run"))
+    monkeypatch.setenv("DASHENV_PRELOAD", "1")
+    started: list[object] = []
+    monkeypatch.setattr(client, "_start_server", lambda path: started.append(path) or True)
+    if os.getuid() == 0:  # root writes anywhere: a file where the directory would be
+        (locked / "run").write_text("")
+    assert client.client(["status"]) is None
+    assert started == []

@@ -104,7 +104,12 @@ def client(argv: Sequence[str]) -> int | None:
         sock.connect(str(path))
     except OSError:
         sock.close()
-        if _start_server(path):
+        try:  # a directory that cannot be made (a read-only home): no server, not each time
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            _note(argv, f"not preloading: {path.parent} cannot be made ({exc.strerror})")
+            return None
+        if directory_problem(path.parent) is None and _start_server(path):
             _tell_once(path.parent)
         return None
     with sock:
