@@ -416,3 +416,86 @@ def doctor(checks: list[Any]) -> None:
     fails = sum(c.level == "fail" for c in checks)
     warns = sum(c.level == "warn" for c in checks)
     out.print(f"{len(checks)} checks: {fails} failed, {warns} warnings")
+
+
+# --- the JSON documents of the commands that change things (--json) -----------------------
+# Each is versioned (schema_version) and has its JSON Schema in docs/ (command.schema.json),
+# which the tests validate them against.
+
+
+def _containers_doc(containers: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "service": c.service,
+            "name": c.name,
+            "state": c.state,
+            "health": c.health,
+            "ports": [
+                {"host_ip": p.host_ip, "host_port": p.host_port, "container_port": p.container_port}
+                for p in c.ports
+            ],
+        }
+        for c in containers
+    ]
+
+
+def up_document(result: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from dashenv import SCHEMA_VERSION
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "up",
+        "environment": result.name,
+        "elapsed_seconds": round(result.elapsed, 3),
+        "containers": _containers_doc(result.containers),
+        "endpoints": asdict(result.endpoints),
+        "database": result.database,
+        "redis_index": result.redis_index,
+        "notes": list(result.notes),
+    }
+
+
+def reset_document(result: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    from dashenv import SCHEMA_VERSION
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "db reset",
+        "environment": result.environment,
+        "database": result.database,
+        "dry_run": result.dry_run,
+        "strategy": result.strategy,
+        "template": result.template,
+        "template_built": result.template_built,
+        "flushed_keys": result.flushed_keys,
+        "redis_indexes": list(result.redis_indexes),
+        "seconds": round(result.seconds, 3),
+        "guards": [asdict(v) for v in result.verdicts],
+    }
+
+
+def setup_document(result: Any) -> dict[str, Any]:
+    from dashenv import SCHEMA_VERSION
+
+    up, reset = up_document(result.up), reset_document(result.reset)
+    for part in (up, reset):
+        part.pop("schema_version")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": "test setup",
+        "environment": result.up.name,
+        "up": up,
+        "reset": reset,
+    }
+
+
+def change_document(command: str, environment: str | None, **facts: Any) -> dict[str, Any]:
+    """A command's document of what it did: ``down``, ``db snapshot``, ``db restore``."""
+    from dashenv import SCHEMA_VERSION
+
+    return {"schema_version": SCHEMA_VERSION, "command": command, "environment": environment,
+            **facts}  # fmt: skip

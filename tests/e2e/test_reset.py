@@ -390,3 +390,41 @@ def test_gc_leaves_a_database_alone_while_a_reset_holds_it(stack: Project) -> No
     assert f"test: {scratch}" in ok(stack("gc", "--dry-run"))
     ok(stack("gc", "--yes"))
     assert scratch not in sql(stack, "test", "SELECT string_agg(datname, ',') FROM pg_database")
+
+
+def test_the_commands_that_change_things_print_their_documents_with_json(
+    stack: Project,
+) -> None:
+    """up, test setup, db reset (and its dry run), db snapshot (taken, deleted), db restore
+    and down, each with --json: the document alone on stdout, valid against its schema."""
+    import jsonschema
+
+    from tests.conftest import REPO
+
+    def document(name: str, *argv: str) -> dict:
+        result = stack(*argv, "--json")
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        schema = json.loads((REPO / "docs" / f"{name}.schema.json").read_text())
+        jsonschema.validate(doc, schema)
+        return doc
+
+    up = document("up", "up", "test")
+    assert up["environment"] == "test" and len(up["containers"]) == 4
+    assert up["endpoints"]["app"] is None and up["endpoints"]["redis"].endswith("/1")
+    setup = document("test-setup", "test", "setup")
+    assert setup["reset"]["database"] == "dashtam_test" and setup["up"]["command"] == "up"
+    dry = document("db-reset", "db", "reset", "test", "--dry-run")
+    assert dry["dry_run"] and all(g["passed"] for g in dry["guards"])
+    done = document("db-reset", "db", "reset", "test", "--yes")
+    assert not done["dry_run"] and done["strategy"] == "template"
+    taken = document("db-snapshot", "db", "snapshot", "test", "json_doc")
+    assert (taken["action"], taken["name"]) == ("taken", "json_doc") and taken["size_bytes"] > 0
+    restored = document("db-restore", "db", "restore", "test", "json_doc", "--yes")
+    assert restored["restored"] == "json_doc" and restored["kept_as"]
+    gone = document("db-snapshot", "db", "snapshot", "test", "--delete", "json_doc", "--yes")
+    assert gone["action"] == "deleted"
+    down = document("down", "down", "test")
+    assert down["volumes"] is False
+    ok(stack("test", "setup"))
+    dev_intact(stack)

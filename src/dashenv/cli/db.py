@@ -54,6 +54,7 @@ def reset(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Fail at once if another reset holds the lock.")
     ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Bring ENV's database to a clean state at the latest migration and flush its Redis index.
 
@@ -87,6 +88,9 @@ def reset(
         wait=not no_wait,
         say=err.print,
     )
+    if as_json:
+        render.print_json(render.reset_document(result))
+        return
     render.reset_result(result)
 
 
@@ -193,6 +197,7 @@ def snapshot(
         ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before deleting.")] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Snapshot ENV's database in seconds (a copy on its own server), or delete one.
 
@@ -207,13 +212,28 @@ def snapshot(
     err = render.console(stderr=True)
     if delete is not None:
         gone = snaps.delete(st, env, delete, yes=yes, ask=asker())
+        if as_json:
+            render.print_json(render.change_document("db snapshot", env, action="deleted",
+                                                     name=gone.name))  # fmt: skip
+            return
         typer.echo(f"Deleted snapshot {gone.name} of {env}")
         return
     if to is not None:
         path = snaps.dump(st, env, to)
+        if as_json:
+            render.print_json(render.change_document(
+                "db snapshot", env, action="dumped", path=str(path),
+                size_bytes=path.stat().st_size,
+            ))  # fmt: skip
+            return
         typer.echo(f"Wrote {env}'s database to {path} ({path.stat().st_size} bytes, pg_dump -Fc)")
         return
     taken = snaps.take(st, env, name, auto=False, say=err.print)
+    if as_json:
+        render.print_json(render.change_document(
+            "db snapshot", env, action="taken", name=taken.name, size_bytes=taken.size_bytes,
+        ))  # fmt: skip
+        return
     typer.echo(f"Snapshot {taken.name} of {env} taken ({render.size(taken.size_bytes)})")
 
 
@@ -251,6 +271,7 @@ def restore(
             "--no-wait", help="Fail at once when a reset, restore or snapshot of ENV is running."
         ),
     ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Put a snapshot (or a --from file) in place of ENV's database, atomically.
 
@@ -270,6 +291,12 @@ def restore(
         state(ctx), env, name, from_file=from_file, yes=yes, ask=asker(), say=err.print,
         wait=not no_wait,
     )  # fmt: skip
+    if as_json:
+        render.print_json(render.change_document(
+            "db restore", env, database=result.database,
+            restored=name if name is not None else str(from_file), kept_as=result.kept_as,
+        ))  # fmt: skip
+        return
     typer.echo(
         f"Restored {result.restored} into {env} ({result.database}); the state it replaced is "
         f"snapshot {result.kept_as}"

@@ -67,6 +67,7 @@ def gc(
             "is gone.",
         ),
     ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Remove what removed checkouts and killed runs left: instances, leases, databases.
 
@@ -82,13 +83,29 @@ def gc(
     from dashenv.workflows.instances import collect
 
     found = collect(state(ctx), include_protected=include_protected)
-    if not found:
-        typer.echo("nothing to collect")
+
+    def document(removed: bool) -> None:
+        from dashenv.render import change_document, print_json
+
+        print_json(change_document(
+            "gc", None, dry_run=dry_run, removed=removed,
+            items=[{"kind": g.kind, "what": g.what, "size_bytes": g.size_bytes, "why": g.why,
+                    "skipped": g.skipped} for g in found],
+            total_bytes=sum(g.size_bytes or 0 for g in found),
+        ))  # fmt: skip
+
+    if not found or (dry_run and as_json):
+        if as_json:
+            document(False)
+        else:
+            typer.echo("nothing to collect")
         return
     total = 0
     for g in found:
         shown = size(g.size_bytes) if g.size_bytes is not None else "-"
         total += g.size_bytes or 0
+        if as_json:  # the list is the document's; the question goes to stderr
+            continue
         typer.echo(f"{g.kind:9} {g.what}  [{shown}]  {g.why}")
         if g.skipped:
             typer.echo(f"{'':9} {g.skipped}")
@@ -110,4 +127,7 @@ def gc(
         g.remove()
         audit.record(st.audit_path(), environment=g.what.split(":")[0], action=f"gc {g.kind}",
                      target=g.what, guards=[], outcome="done", details={"why": g.why})  # fmt: skip
+    if as_json:
+        document(True)
+        return
     typer.echo(f"collected {len(found)} ({size(total)})")

@@ -66,6 +66,7 @@ def up(
             metavar="SECONDS",
         ),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Start ENV detached and wait for every healthcheck, then print its endpoints.
 
@@ -86,6 +87,9 @@ def up(
             timeout=timeout,
             reporter=reporter,
         )
+    if as_json:
+        render.print_json(render.up_document(result))
+        return
     render.up_summary(result)
 
 
@@ -98,15 +102,21 @@ def down(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask before deleting protected volumes.")
     ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Remove ENV's containers and network; volumes (its data) only with --volumes.
 
     On a protected environment (dev) --volumes asks first; without a terminal it is
     refused (exit 3) unless --yes.
     """
+    from dashenv import render
     from dashenv.workflows import lifecycle
 
-    for note in lifecycle.down(state(ctx), env, volumes=volumes, yes=yes, ask=asker()):
+    notes = lifecycle.down(state(ctx), env, volumes=volumes, yes=yes, ask=asker())
+    if as_json:
+        render.print_json(render.change_document("down", env, volumes=volumes, notes=notes))
+        return
+    for note in notes:
         typer.echo(note)
 
 

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from dashenv.cli.params import TestEnv
+from dashenv.cli.params import JsonOpt, TestEnv
 from dashenv.cli.state import state
 from dashenv.errors import PassThrough
 
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     )(ci_run)
 
 
-def setup(ctx: typer.Context, env: TestEnv = "test") -> None:
+def setup(ctx: typer.Context, env: TestEnv = "test", as_json: JsonOpt = False) -> None:
     """Start the test environment beside dev (dev untouched), wait until healthy, reset its
     database through every guard, and print the endpoints. Idempotent; quick when up."""
     from dashenv import render
@@ -34,6 +34,9 @@ def setup(ctx: typer.Context, env: TestEnv = "test") -> None:
 
     with render.live_progress(f"starting {env}") as reporter:
         result = do_setup(state(ctx), env, reporter)
+    if as_json:
+        render.print_json(render.setup_document(result))
+        return
     render.setup_result(result)
 
 
