@@ -148,6 +148,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "db snapshots": ("dashenv db snapshots dev",),
     "db restore": ("dashenv db restore dev before-upgrade",),
+    "db seed": ("dashenv db seed test", "dashenv db seed dev --yes"),
     "ci run": ("dashenv ci run", "dashenv ci run --build -- -x"),
     "status": ("dashenv status", "dashenv status --all --json"),
     "doctor": ("dashenv doctor", "dashenv doctor test --json"),

@@ -428,3 +428,46 @@ def test_the_commands_that_change_things_print_their_documents_with_json(
     assert down["volumes"] is False
     ok(stack("test", "setup"))
     dev_intact(stack)
+
+
+def test_seed_data_is_in_every_clone_and_db_seed_guards_dev(stack: Project) -> None:
+    """seed_command runs after the migrations when the reset builds its template, so a
+    seeded reset is still a clone; 'db seed' runs it on demand, and on dev only confirmed,
+    after an automatic snapshot, audited."""
+    toml = stack.root / "dashenv.toml"
+    original = toml.read_text()
+    seeding = 'seed_command = "python alembic/seeds.py"\n'
+    toml.write_text(
+        original.replace("[environments.test]\n", "[environments.test]\n" + seeding).replace(
+            "[environments.dev]\n", "[environments.dev]\n" + seeding
+        )
+    )
+    try:
+        first = stack("db", "reset", "test", "--yes")
+        assert first.returncode == 0, first.stderr
+        assert "Seeding dashtam_test__build_" in first.stderr  # the template, not the clone
+        seeded = "SELECT count(*) FROM users WHERE email LIKE '%@dashtam.dev'"
+        assert sql(stack, "test", seeded) == "2"
+        again = stack("db", "reset", "test", "--yes")
+        assert again.returncode == 0 and "Seeding" not in again.stderr  # a clone of it
+        assert sql(stack, "test", seeded) == "2"
+        assert stack("status", "test", "--json").returncode == 0  # seeded rows are no residue
+        on_test = stack("db", "seed", "test")
+        assert on_test.returncode == 0 and "seeded 2 users" in on_test.stdout, on_test.stderr
+        refused = stack("db", "seed", "dev")  # no terminal, no --yes: refused, nothing run
+        assert refused.returncode == 3, refused.stderr
+        assert sql(stack, "dev", seeded) == "0"
+        done = stack("db", "seed", "dev", "--yes")
+        assert done.returncode == 0, done.stderr
+        assert "taken first: 'dashenv db restore dev" in done.stderr
+        assert sql(stack, "dev", seeded) == "2"
+        entry = audit(stack)[-1]
+        assert entry["action"] == "db seed" and entry["outcome"] == "done"
+        snapshot = done.stderr.split("restore dev ", 1)[1].split("'", 1)[0]
+        ok(stack("db", "restore", "dev", snapshot, "--yes"))
+        assert sql(stack, "dev", seeded) == "0"
+        dev_intact(stack)
+    finally:
+        toml.write_text(original)
+    no_seed = stack("db", "seed", "test")
+    assert no_seed.returncode == 2 and "test has no seed_command" in no_seed.stderr

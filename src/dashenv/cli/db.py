@@ -31,6 +31,7 @@ def register(app: typer.Typer) -> None:
     db_app.command("snapshot")(snapshot)
     db_app.command("snapshots")(snapshots)
     db_app.command("restore")(restore)
+    db_app.command("seed")(seed)
 
 
 def reset(
@@ -301,3 +302,23 @@ def restore(
         f"Restored {result.restored} into {env} ({result.database}); the state it replaced is "
         f"snapshot {result.kept_as}"
     )
+
+
+def seed(
+    ctx: typer.Context,
+    env: EnvArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Load seed data into ENV's database: its seed_command, where its migrations run.
+
+    The reset runs it too, when it builds its template, so seeded resets stay clone-fast. On
+    a protected environment (dev) it asks first (without a terminal it is refused, exit 3,
+    unless --yes) and takes a snapshot; it is audited. Its exit code is dashenv's.
+    """
+    from dashenv import render
+    from dashenv.workflows.migrate import seed as run
+
+    ask = asker()
+    err = render.console(stderr=True)
+    result = run(state(ctx), env, yes=yes, ask=ask, tty=ask is not None, say=err.print)
+    passthrough_exit(result.code)

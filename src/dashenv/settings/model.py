@@ -81,6 +81,11 @@ class EnvironmentSettings(BaseSettings):
         "alembic upgrade head",
         description="Brings the database schema to the latest migration (run in the app).",
     )
+    seed_command: str | None = Field(
+        None,
+        description="Loads seed data after the migrations, run where they run: when the reset "
+        "builds its template (every clone carries the data) and by 'dashenv db seed ENV'.",
+    )
     migrations_dir: str = Field(
         "compose/app/alembic",
         description="The migration environment (Alembic's script_location: env.py, versions/); "

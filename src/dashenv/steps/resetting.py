@@ -70,7 +70,8 @@ def reset_names(env: ResolvedEnvironment, database: str) -> ResetNames:
 
         alembic_ini(env)  # set in a layer and missing: exit 2 naming the layer
     extra: tuple[Path, ...] = (config,) if config is not None and config.is_file() else ()
-    return ResetNames(database, migrations_hash(directory, s.migration_command, extra))
+    command = s.migration_command + (f"\0{s.seed_command}" if s.seed_command else "")
+    return ResetNames(database, migrations_hash(directory, command, extra))
 
 
 def intent(env: ResolvedEnvironment) -> Intent:

@@ -135,3 +135,64 @@ def downgrade(
         details={"to": target, "snapshot": taken.name},
     )
     return DowngradeResult(code, taken.name)
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    code: int
+    snapshot: str | None  # taken first on a protected environment
+
+
+def seed(
+    ctx: RunContext,
+    name: str,
+    *,
+    yes: bool,
+    ask: Asker | None,
+    tty: bool,
+    say: Callable[[str], None],
+) -> SeedResult:
+    """Run ENV's seed command against its database, where its migrations run (the app
+    container, or the host). Seeding changes data: on a protected environment it is confirmed
+    (refused without a terminal unless ``yes``) and a snapshot comes first; it is audited."""
+    from dashenv.adapters import audit
+    from dashenv.steps.snapshots import take
+    from dashenv.steps.targets import exec_in, host_dir, host_variables
+
+    env = ctx.env(name)
+    s = env.settings
+    if not s.seed_command:
+        raise ConfigError(
+            f"{name} has no seed_command",
+            hint="set seed_command (the command that loads seed data, run where the "
+            f"migrations run) under [environments.{name}] in dashenv.toml",
+        )
+    snapshot = None
+    if s.protected:
+        consent = Consent.standard(
+            f"seed protected environment {name}",
+            f"Load seed data into {name}'s database? It changes data (a snapshot is taken first).",
+            f"dashenv db seed {name} --yes",
+            f"kept {name}'s database",
+        )
+        require_consent(consent, yes=yes, ask=ask)
+        snapshot = take(ctx, name, None, auto=True, say=say).name
+        say(f"Snapshot {snapshot} taken first: 'dashenv db restore {name} {snapshot}' goes back")
+    if s.test_runner == "host":
+        import subprocess
+
+        environ = {**os.environ, **host_variables(env)}
+        code = subprocess.call(["sh", "-c", s.seed_command], env=environ, cwd=host_dir(env))
+    else:
+        code = exec_in(ctx, name, s.app_service, ["sh", "-c", s.seed_command], tty)
+    db = env.app.database()
+    audit.record(
+        ctx.audit_path(),
+        environment=name,
+        action="db seed",
+        target=f"{s.host}:{s.postgres_port}/{db.database if db else '?'}",
+        guards=[],
+        outcome="done" if code == 0 else f"failed: exit {code}",
+        details={"command": s.seed_command, "snapshot": snapshot},
+    )
+    return SeedResult(code, snapshot)

@@ -154,6 +154,7 @@ def _apply(
                 say(f"Building template {names.template}: {why}")
                 pg.create_database(names.build)
                 _migrate(o, names.build)
+                _seed(o, names.build, say)
                 _record_baseline(pg, names.build)
                 pg.analyze(names.build)  # row estimates travel with every clone
                 pg.rename(names.build, names.template)
@@ -162,6 +163,7 @@ def _apply(
         else:
             pg.create_database(new)
             _migrate(o, new)
+            _seed(o, new, say)
             _record_baseline(pg, new)
         pg.stamp(
             new,
@@ -218,7 +220,7 @@ def _record_baseline(pg: Postgres, database: str) -> None:
     pg.stamp(database, {"baseline_rows": json.dumps(pg.row_counts(database), sort_keys=True)})
 
 
-def _migrate_on_host(o: Observed, database: str) -> None:
+def _migrate_on_host(o: Observed, database: str, command: str, what: str) -> None:
     import os
 
     from dashenv.adapters.host import run_shell
@@ -226,21 +228,23 @@ def _migrate_on_host(o: Observed, database: str) -> None:
 
     s = o.env.settings
     env = {**os.environ, **host_variables(o.env, database)}
-    code, output = run_shell(s.migration_command, env, str(host_dir(o.env)))
+    code, output = run_shell(command, env, str(host_dir(o.env)))
     if code != 0:
         raise _migration_failed(
-            o, "on the host", code, output, f"the command is '{s.migration_command}', run in "
+            o, "on the host", code, output, f"the command is '{command}', run in "
             f"{s.host_dir} with {o.env.name}'s connection settings ('dashenv env {o.env.name}' "
-            "prints them)",
+            "prints them)", what,
         )  # fmt: skip
 
 
-def _migration_failed(o: Observed, where: str, code: int, output: str, hint: str) -> Exception:
+def _migration_failed(
+    o: Observed, where: str, code: int, output: str, hint: str, what: str = "migration command"
+) -> Exception:
     from dashenv.settings.secrets import scrub
 
     tail = scrub(output, o.env.app.secrets()).strip().splitlines()[-10:]
     return OperationFailed(
-        f"the migration command failed {where} (exit {code})",
+        f"the {what} failed {where} (exit {code})",
         hint=hint,
         details="\n".join(tail) or None,
     )
@@ -260,12 +264,23 @@ def app_database_variables(env: ResolvedEnvironment, database: str) -> list[str]
     return found
 
 
-def _migrate(o: Observed, database: str) -> None:
-    """Run the environment's migration command against ``database``: in its app container,
-    or on the host where the app runs there (``test_runner = host``)."""
+def _seed(o: Observed, database: str, say: Callable[[str], None]) -> None:
+    """The seed command, where there is one, after the migrations (the template's data)."""
+    command = o.env.settings.seed_command
+    if command:
+        say(f"Seeding {database}: {command}")
+        _migrate(o, database, command, "seed command")
+
+
+def _migrate(
+    o: Observed, database: str, command: str | None = None, what: str = "migration command"
+) -> None:
+    """Run the environment's migration command (or ``command``) against ``database``: in its
+    app container, or on the host where the app runs there (``test_runner = host``)."""
     s = o.env.settings
+    command = command or s.migration_command
     if s.test_runner == "host":
-        _migrate_on_host(o, database)
+        _migrate_on_host(o, database, command, what)
         return
     url = url_with_database(o.env.app.settings.DATABASE_URL or "", database)
     if o.env.derivation is not None:  # a container name the override changed: its service
@@ -275,10 +290,10 @@ def _migrate(o: Observed, database: str) -> None:
     code, output = o.docker.exec_capture(
         s.app_service,
         ["env", f"DATABASE_URL={url}", *app_database_variables(o.env, database),
-         "sh", "-c", s.migration_command],
+         "sh", "-c", command],
     )  # fmt: skip
     if code != 0:
         raise _migration_failed(
             o, f"in {s.app_service}", code, output, f"is {o.env.name} up? ('dashenv up "
-            f"{o.env.name}'); the command is '{s.migration_command}'",
+            f"{o.env.name}'); the command is '{command}'", what,
         )  # fmt: skip
