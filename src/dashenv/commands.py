@@ -171,12 +171,12 @@ PASSTHROUGH_COMMANDS = ("exec", "psql", "run", "redis-cli")
 KEPT_IN_PLACE = {("down", "-v")}
 
 
-def hoist(argv: list[str]) -> list[str]:
-    """``argv`` (without the program) with the root flags found after the command moved
-    before it: ``status dev -q`` -> ``-q status dev``. Nothing after ``--`` moves."""
+def root_options_end(argv: list[str]) -> int:
+    """Where the root options of ``argv`` (without the program) end: the index of the
+    command word (or of ``--``, or the length), the values of root options skipped."""
     value_options = {name for names in ROOT_VALUE_OPTIONS.values() for name in names}
     i, skip = 0, False
-    while i < len(argv):  # the root options, up to the command word
+    while i < len(argv):
         arg = argv[i]
         if skip:
             skip = False
@@ -185,6 +185,13 @@ def hoist(argv: list[str]) -> list[str]:
         else:
             skip = arg in value_options
         i += 1
+    return i
+
+
+def hoist(argv: list[str]) -> list[str]:
+    """``argv`` (without the program) with the root flags found after the command moved
+    before it: ``status dev -q`` -> ``-q status dev``. Nothing after ``--`` moves."""
+    i = root_options_end(argv)
     if i >= len(argv) or argv[i] == "--" or argv[i] in PASSTHROUGH_COMMANDS:
         return list(argv)
     command, rest, moved = argv[i], argv[i:], []

@@ -276,14 +276,9 @@ class Docker:
 
     def ping(self) -> str:
         """The engine's server version; raises Unreachable."""
-        api = self.engine_api()
-        if api is not None:
-            try:
-                version = api.version()
-            except Exception:  # the CLI says what is wrong
-                self._api, version = None, ""
-            if version:
-                return version
+        version = self._ask_api(lambda api: api.version())
+        if version:
+            return version
         done = self.run(
             self.docker_argv("version", "--format", "{{.Server.Version}}"), "docker", check=False
         )

@@ -65,17 +65,12 @@ def config_dir(environ: Mapping[str, str]) -> Path:
 def resolve(context: str | None, environ: Mapping[str, str]) -> Endpoint | None:
     """The endpoint the CLI would reach for ``context`` (None: the CLI's own choice); None
     where it cannot be told (an unknown context: the CLI then says so)."""
-    if context is None:
-        host = environ.get("DOCKER_HOST", "").strip()
-        if host:
-            return _from_environment(host, environ)
+    host = environ.get("DOCKER_HOST", "").strip()
+    if context is None and not host:
         context = environ.get("DOCKER_CONTEXT", "").strip() or _current_context(environ)
-    if not context or context == "default":
-        host = environ.get("DOCKER_HOST", "").strip()
-        if host:
-            return _from_environment(host, environ)
-        return Endpoint("unix:///var/run/docker.sock")
-    return _from_context(context, environ)
+    if context and context != "default":
+        return _from_context(context, environ)
+    return _from_environment(host, environ) if host else Endpoint("unix:///var/run/docker.sock")
 
 
 def _from_environment(host: str, environ: Mapping[str, str]) -> Endpoint:

@@ -363,17 +363,14 @@ def url(
     PostgreSQL's URL is masked unless --reveal. --json prints every role's
     URL (or SERVICE's alone), null where the environment publishes none.
     """
-    import json
-
-    from dashenv import SCHEMA_VERSION
+    from dashenv import SCHEMA_VERSION, render
     from dashenv.settings.secrets import mask_url
     from dashenv.workflows import lifecycle
 
     found = lifecycle.urls(state(ctx), env, service if service or as_json else "app")
     shown = {k: (v if reveal or v is None else mask_url(v)) for k, v in found.items()}
     if as_json:
-        doc = {"schema_version": SCHEMA_VERSION, "environment": env, "urls": shown}
-        typer.echo(json.dumps(doc, indent=2))
+        render.print_json({"schema_version": SCHEMA_VERSION, "environment": env, "urls": shown})
         return
     (value,) = shown.values()
     typer.echo(value)

@@ -320,38 +320,19 @@ def why_compose_up(
     return None
 
 
-URL_ROLES = ("app", "callback", "postgres", "redis")
-
-
-def service_urls(
-    settings: EnvironmentSettings,
-    found: Endpoints,
-    database: tuple[str | None, str | None, str] | None,
-) -> dict[str, str | None]:
-    """Each role's URL as a tool on the host reaches it: the app's and the callback's
-    (HTTP), PostgreSQL's connection URL (``database``: user, password, database name, from
-    the env file) and Redis's; None where the environment publishes none."""
-    from urllib.parse import quote
-
-    postgres = None
-    if found.postgres is not None and database is not None:
-        user, password, name = database
-        auth = quote(user or "postgres", safe="")
-        if password:
-            auth += ":" + quote(password, safe="")
-        postgres = f"postgresql://{auth}@{found.postgres}/{name}"
-    return {"app": found.app, "callback": found.callback, "postgres": postgres,
-            "redis": found.redis}  # fmt: skip
+def role_services(settings: EnvironmentSettings) -> dict[str, str]:
+    """The service playing each role: app, callback, postgres, redis."""
+    return {
+        "app": settings.app_service,
+        "callback": settings.callback_service,
+        "postgres": settings.postgres_service,
+        "redis": settings.redis_service,
+    }
 
 
 def url_role(settings: EnvironmentSettings, service: str) -> str | None:
     """The role a service name plays (its role's name works too), or None."""
-    if service in URL_ROLES:
+    roles = role_services(settings)
+    if service in roles:
         return service
-    by_service = {
-        settings.app_service: "app",
-        settings.callback_service: "callback",
-        settings.postgres_service: "postgres",
-        settings.redis_service: "redis",
-    }
-    return by_service.get(service)
+    return {name: role for role, name in roles.items()}.get(service)

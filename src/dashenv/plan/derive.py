@@ -220,10 +220,10 @@ def runs_app(service: ComposeService) -> bool:
     return any(w in words for w in (*APP_WORDS, *WORKER_WORDS))
 
 
-def account_url(account: Account, host: str, database: str | None = None) -> str:
-    """The PostgreSQL URL of ``account`` at ``host`` (its own database unless another)."""
+def account_url(account: Account, host: str, database: str | None = None, port: int = 5432) -> str:
+    """The PostgreSQL URL of ``account`` at ``host:port`` (its own database unless another)."""
     auth = quote_url(account.user) + (f":{quote_url(account.password)}" if account.password else "")
-    return f"postgresql://{auth}@{host}:5432/{quote_url(database or account.database)}"
+    return f"postgresql://{auth}@{host}:{port}/{quote_url(database or account.database)}"
 
 
 def is_app_side(service: ComposeService, roles: set[str], database: str | None = None) -> bool:

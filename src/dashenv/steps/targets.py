@@ -290,3 +290,21 @@ def host_variables(env: ResolvedEnvironment, database: str | None = None) -> dic
     if s.redis_port:
         values["REDIS_URL"] = f"redis://{s.host}:{s.redis_port}/{env.redis_index}"
     return values
+
+
+def run_on_host(env: ResolvedEnvironment, command: list[str]) -> int:
+    """Run ``command`` on the host, in the app's directory, with ``env``'s connection
+    settings exported under the names the app reads; its exit code."""
+    import subprocess
+
+    from dashenv.errors import ExitCode
+
+    values = host_variables(env)
+    try:
+        return subprocess.call(command, env={**os.environ, **values}, cwd=host_dir(env))
+    except FileNotFoundError:
+        raise OperationFailed(
+            f"{command[0]}: command not found", hint="check the command after --"
+        ) from None
+    except KeyboardInterrupt:
+        return int(ExitCode.INTERRUPTED)

@@ -22,6 +22,7 @@ from dashenv.plan.compose import (
     Endpoints,
     endpoints,
     health_progress,
+    role_services,
     started_services,
     unpublished_ports,
 )
@@ -296,8 +297,7 @@ def _result(
     running = {c.service for c in containers if c.state == "running"}
     s = t.settings
     found = endpoints(s, redis_index, t.env.proxy_url)
-    roles = {"app": s.app_service, "callback": s.callback_service,
-             "postgres": s.postgres_service, "redis": s.redis_service}  # fmt: skip
+    roles = role_services(s)
     found = replace(found, **{k: None for k, svc in roles.items() if svc not in running})
     return UpResult(
         name=name,
@@ -476,21 +476,9 @@ def redis_cli_command(ctx: RunContext, name: str, extra: list[str]) -> tuple[str
 def run_on_host(ctx: RunContext, name: str, command: list[str]) -> int:
     """Run ``command`` on the host, in the app's directory, with ``name``'s connection
     settings exported under the names the app reads; its exit code."""
-    import os
-    import subprocess
+    from dashenv.steps.targets import run_on_host as run
 
-    from dashenv.steps.targets import host_dir, host_environment
-
-    env = ctx.env(name)
-    values = host_environment(ctx, name)
-    try:
-        return subprocess.call(command, env={**os.environ, **values}, cwd=host_dir(env))
-    except FileNotFoundError:
-        raise OperationFailed(
-            f"{command[0]}: command not found", hint="check the command after --"
-        ) from None
-    except KeyboardInterrupt:
-        return int(ExitCode.INTERRUPTED)
+    return run(ctx.env(name), command)
 
 
 def export_lines(ctx: RunContext, name: str, *, reveal: bool) -> list[str]:
@@ -512,16 +500,18 @@ def urls(ctx: RunContext, name: str, service: str | None) -> dict[str, str | Non
     """``name``'s URLs by role, or the one ``service`` (a service or a role) has; where the
     environment publishes none, an error that says why (exit 1), or exit 2 for a service the
     environment does not have."""
-    from dashenv.plan.compose import service_urls, url_role
+    from dashenv.plan.compose import url_role
+    from dashenv.plan.derive import Account, account_url
 
     env = ctx.env(name)
     s = env.settings
     db = env.app.database()
-    found = service_urls(
-        s,
-        endpoints(s, env.redis_index, env.proxy_url),
-        (db.user, db.password, db.database) if db is not None else None,
-    )
+    at = endpoints(s, env.redis_index, env.proxy_url)
+    postgres = None
+    if at.postgres is not None and s.postgres_port and db is not None:  # for tools on the host
+        account = Account(db.user or "postgres", db.password, db.database)
+        postgres = account_url(account, s.host, port=s.postgres_port)
+    found = {"app": at.app, "callback": at.callback, "postgres": postgres, "redis": at.redis}
     if service is None:
         return found
     role = url_role(s, service)

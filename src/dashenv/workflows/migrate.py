@@ -157,7 +157,7 @@ def seed(
     (refused without a terminal unless ``yes``) and a snapshot comes first; it is audited."""
     from dashenv.adapters import audit
     from dashenv.steps.snapshots import take
-    from dashenv.steps.targets import exec_in, host_dir, host_variables
+    from dashenv.steps.targets import exec_in, run_on_host
 
     env = ctx.env(name)
     s = env.settings
@@ -179,10 +179,7 @@ def seed(
         snapshot = take(ctx, name, None, auto=True, say=say).name
         say(f"Snapshot {snapshot} taken first: 'dashenv db restore {name} {snapshot}' goes back")
     if s.test_runner == "host":
-        import subprocess
-
-        environ = {**os.environ, **host_variables(env)}
-        code = subprocess.call(["sh", "-c", s.seed_command], env=environ, cwd=host_dir(env))
+        code = run_on_host(env, ["sh", "-c", s.seed_command])
     else:
         code = exec_in(ctx, name, s.app_service, ["sh", "-c", s.seed_command], tty)
     db = env.app.database()
