@@ -19,6 +19,11 @@ from typing import Any
 
 import pytest
 
+if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("DASHENV_WORKER_SETTINGS"):
+    # a worker of a run whose controller prepared a database per worker: the app's own
+    # variables point at this worker's before any conftest reads them
+    import dashenv.xdist_worker  # noqa: F401
+
 RESULT_FILE = "dashenv-setup.json"
 # what a run keeps on its pytest config: the setup's result (plain data, handed to xdist
 # workers), and the controller's worker databases with their lock
@@ -105,7 +110,25 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
     }
     if prepared is not None:
         data["workers"] = prepared.as_dict()
+        _tell_workers(st, name, env, prepared)
     return data
+
+
+def _tell_workers(st: Any, name: str, env: dict[str, str], prepared: Any) -> None:
+    """The controller, before xdist starts its workers (they inherit its environment): which
+    of the app's variables each worker points at its own database (dashenv.xdist_worker
+    applies it in the worker before any conftest reads them)."""
+    from dashenv.plan.derive import worker_settings
+    from dashenv.xdist_worker import VARIABLE
+
+    resolved = st.env(name)
+    db = resolved.app.database()
+    if db is None:
+        return
+    hosts = {resolved.settings.host, "localhost", "127.0.0.1"}
+    workers = [(w.id, w.database, w.redis_index) for w in prepared.workers]
+    spec = worker_settings(env, db.database, hosts, workers)
+    os.environ[VARIABLE] = json.dumps(spec, separators=(",", ":"))
 
 
 def _say(message: str) -> None:

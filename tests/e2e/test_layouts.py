@@ -91,7 +91,9 @@ def test_base_and_override_with_one_env_file(template: Layout) -> None:
 
     out = p.ok("test", "setup")
     assert "app_test" in out
-    assert p.ok("test", "run").count("1 passed") == 1
+    assert p.ok("test", "run").count("2 passed") == 1
+    # xdist workers in the app container: each worker's POSTGRES_DB is a database of its own
+    assert "2 passed" in p.ok("test", "run", "--", "-n", "2")
     p.ok("db", "reset", "test", "--yes")
 
     # the test database: its own server, on tmpfs, without durability, a name that says test
@@ -127,7 +129,7 @@ def test_base_and_override_with_one_env_file(template: Layout) -> None:
     listed = p.by_hand("ps", "--format", "{{.Service}}").stdout.split()
     assert {"db", "backend", "redis", "frontend"} <= set(listed)
     # ci, derived the same way: one throwaway run of the app's tests beside dev
-    assert "1 passed" in p.ok("ci", "run")
+    assert "2 passed" in p.ok("ci", "run")
 
 
 @pytest.fixture
@@ -164,7 +166,9 @@ def test_infrastructure_only_with_the_app_on_the_host(infra: Layout) -> None:
     assert done.returncode == 0, done.stderr
 
     p.ok("test", "setup")  # migrated on the host, against the template
-    assert "1 passed" in p.ok("test", "run")  # pytest on the host, against shop_test
+    assert "2 passed" in p.ok("test", "run")  # pytest on the host, against shop_test
+    # xdist workers on the host: each worker's DATABASE_URL names a database of its own
+    assert "2 passed" in p.ok("test", "run", "--", "-n", "2")
     shown = p.ok("run", "test", "--", "sh", "-c", "echo $DATABASE_URL")
     assert shown.strip().endswith("/shop_test") and "127.0.0.1:" in shown
     exports = p.ok("env", "test")
@@ -172,6 +176,8 @@ def test_infrastructure_only_with_the_app_on_the_host(infra: Layout) -> None:
     assert "shop-secret" not in exports
     p.ok("db", "reset", "test", "--yes")
     p.ok("test", "clean")
+    # ci, derived the same way: migrated by the reset on the host, the tests on the host
+    assert "2 passed" in p.ok("ci", "run")
 
     rows = p.by_hand("exec", "-T", "postgres", "psql", "-U", "shop", "-d", "shop", "-Atc",
                      "SELECT item FROM orders")  # fmt: skip
@@ -204,7 +210,7 @@ def test_a_clashing_pair_runs_side_by_side(pair: Layout) -> None:
     assert done.returncode == 0, done.stderr
 
     p.ok("test", "setup")  # beside dev, although the files name the same containers and ports
-    assert "1 passed" in p.ok("test", "run")
+    assert "2 passed" in p.ok("test", "run")
     p.ok("db", "reset", "test", "--yes")
     status = json.loads(p.ok("status", "--all", "--json"))
     assert [(e["name"], e["healthy"]) for e in status["environments"]] == [
@@ -241,7 +247,7 @@ def test_files_in_a_subfolder_with_only_an_example_env_file(subfolder: Layout) -
                      "-c", marker)  # fmt: skip
     assert done.returncode == 0, done.stderr
     p.ok("test", "setup")
-    assert "1 passed" in p.ok("test", "run")
+    assert "2 passed" in p.ok("test", "run")
     p.ok("test", "clean")
     rows = p.by_hand(*compose, "exec", "-T", "postgres", "psql", "-U", "notes", "-d", "notes",
                      "-Atc", "SELECT title FROM items")  # fmt: skip

@@ -92,10 +92,11 @@ def ci_run(
     ] = "ci",
     build: Annotated[bool, typer.Option("--build", help="Rebuild images first.")] = False,
 ) -> None:
-    """Bring the ci environment up (nothing published, tmpfs), run the test command in its
-    app container with its output streamed, and always take the environment down with its
-    volumes, after a failure or Ctrl-C too. Arguments after -- go to the test command;
-    its exit code is dashenv's."""
+    """Bring the ci environment up (tmpfs, nothing of dev's), run the test command in its
+    app container with its output streamed (on the host, migrated first, for an app that
+    runs on the host), and always take the environment down with its volumes, after a
+    failure or Ctrl-C too. Arguments after -- go to the test command; its exit code is
+    dashenv's."""
     from dashenv import render
     from dashenv.workflows.ci import ci_run as run_ci
 

@@ -131,6 +131,11 @@ class Connection:
     value: str = ""  # what it holds in the derived environment
 
 
+# a variable holding the database's name: POSTGRES_DB, DB_NAME, PGDATABASE, DATABASE_NAME;
+# not every *_NAME (PROJECT_NAME may hold the same word)
+_NAME_KEY = r"(^|_)(DB|DATABASE|DBNAME|PGDATABASE)($|_)|(^|_)(DB|DATABASE|POSTGRES|PG)_?NAME$"
+
+
 def connection_keys(
     environment: dict[str, str], database: str, hosts: set[str]
 ) -> list[Connection]:
@@ -141,7 +146,7 @@ def connection_keys(
     for key, value in environment.items():
         if _names_database(value, database):
             found.append(Connection(key, "url"))
-        elif value == database and re.search(r"(^|_)(DB|DATABASE|DBNAME|NAME)($|_)", key):
+        elif value == database and re.search(_NAME_KEY, key):
             found.append(Connection(key, "name"))
     if any(c.kind == "name" for c in found):
         for key, value in environment.items():
@@ -150,6 +155,24 @@ def connection_keys(
             elif value.isdigit() and re.search(r"(^|_)(POSTGRES|PG|DB|DATABASE)_?PORT$", key):
                 found.append(Connection(key, "port"))
     return found
+
+
+def worker_settings(
+    environment: dict[str, str],
+    database: str,
+    hosts: set[str],
+    workers: list[tuple[str, str, int | None]],
+) -> dict[str, object]:
+    """What each pytest-xdist worker changes in the app's environment (dashenv.xdist_worker
+    applies it): the variables naming ``database`` as a URL or by its name, the Redis URLs, and
+    each worker's (id, database, Redis index)."""
+    found = connection_keys(environment, database, hosts)
+    return {
+        "name": sorted(c.key for c in found if c.kind == "name"),
+        "url": sorted(c.key for c in found if c.kind == "url"),
+        "redis_url": sorted(k for k, v in environment.items() if re.match(r"^rediss?://", v)),
+        "workers": {w: {"database": db, "redis_index": index} for w, db, index in workers},
+    }
 
 
 def _names_database(value: str, database: str) -> bool:

@@ -16,6 +16,7 @@ from dashenv.steps.targets import host_dir, host_environment, target
 if TYPE_CHECKING:
     from dashenv.context import RunContext
     from dashenv.steps.targets import Target
+    from dashenv.steps.workers import WorkerSet
 
 
 def run_tests(
@@ -23,17 +24,115 @@ def run_tests(
 ) -> int:
     """Run the configured test command, in the app container or on the host; its exit code.
     ``wait`` false: fail at once when another parallel run holds the worker databases."""
-    import subprocess
-
     t = target(ctx, name)
     command = t.settings.test_command + ("" if not args else " " + shlex.join(args))
     if (runner or t.settings.test_runner) == "container":
         return _in_container(ctx, t, command, wait=wait)
-    env = {**os.environ, **host_environment(ctx, name)}
+    return _on_host(ctx, t, command, wait=wait)
+
+
+def _on_host(ctx: RunContext, t: Target, command: str, *, wait: bool) -> int:
+    """The test command on the host, with the environment's connection settings under the
+    app's own names; with pytest-xdist workers (-n N on the command line, or in the pytest
+    configuration of the app's directory), each pointed at a database of its own."""
+    import subprocess
+
+    from dashenv.steps.workers import WorkerRun
+
+    env = {**os.environ, **host_environment(ctx, t.name)}
+    cwd = host_dir(t.env)
+    count = _host_worker_count(command, cwd)
+    run = WorkerRun(ctx, t.name, count, wait=wait, say=_say) if count else None
     try:
-        return subprocess.call(command, shell=True, env=env, cwd=host_dir(t.env))
+        db = t.env.app.database()
+        if run is not None:
+            run.take_lock()
+            workers = run.prepare()
+            env["DASHENV_WORKERS"] = str(count)
+            if db is not None:
+                plugin_dir = ctx.project().root / ".dashenv" / "cache" / "xdist"
+                plugin_dir.mkdir(parents=True, exist_ok=True)
+                (plugin_dir / f"{WORKER_PLUGIN}.py").write_text(_plugin_source())
+                hosts = {t.settings.host, "localhost", "127.0.0.1"}
+                env.update(_contract(env, db.database, hosts, workers))
+                env["PYTHONPATH"] = os.pathsep.join(
+                    p for p in (str(plugin_dir), env.get("PYTHONPATH")) if p
+                )
+                env["PYTEST_PLUGINS"] = ",".join(
+                    p for p in (WORKER_PLUGIN, env.get("PYTEST_PLUGINS")) if p
+                )
+        return subprocess.call(command, shell=True, env=env, cwd=cwd)
     except KeyboardInterrupt:
         return int(ExitCode.INTERRUPTED)
+    finally:
+        if run is not None:
+            run.finish()
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+# the plugin module's name where dashenv copies dashenv/xdist_worker.py for a parallel run
+WORKER_PLUGIN = "dashenv_xdist_worker"
+CONTAINER_PLUGIN_DIR = "/tmp/dashenv-xdist"
+
+
+def _plugin_source() -> str:
+    from pathlib import Path
+
+    import dashenv.xdist_worker
+
+    return Path(dashenv.xdist_worker.__file__).read_text()
+
+
+def _contract(
+    environment: dict[str, str], database: str, hosts: set[str], workers: WorkerSet
+) -> dict[str, str]:
+    """The variables that tell a parallel run's workers where their databases are: the
+    count and Redis indexes (the 0.2 conftest contract) and DASHENV_WORKER_SETTINGS, which
+    dashenv's worker plugin applies to the app's own variables."""
+    import json
+
+    from dashenv.plan.derive import worker_settings
+    from dashenv.xdist_worker import VARIABLE
+
+    spec = worker_settings(
+        environment, database, hosts,
+        [(w.id, w.database, w.redis_index) for w in workers.workers],
+    )  # fmt: skip
+    indexes = ",".join(
+        f"{w.id}:{w.redis_index}" for w in workers.workers if w.redis_index is not None
+    )
+    return {
+        "DASHENV_WORKERS": str(len(workers.workers)),
+        "DASHENV_WORKER_REDIS_INDEXES": indexes,
+        VARIABLE: json.dumps(spec, separators=(",", ":")),
+    }
+
+
+def _host_worker_count(command: str, cwd: object) -> int:
+    """The pytest-xdist workers a test command on the host starts: -n on the command line,
+    else what pytest's configuration in the app's directory (and PYTEST_ADDOPTS) says."""
+    import json
+    import subprocess
+
+    from dashenv.plan.reset import numprocesses, pytest_addopts, xdist_workers
+
+    words = shlex.split(command)
+    value = numprocesses(words)
+    if value is not None and value.isdigit():
+        return int(value)
+    done = subprocess.run(
+        [sys.executable, "-c", PYTEST_PROBE], cwd=str(cwd), capture_output=True, text=True
+    )
+    try:
+        found = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return xdist_workers(words, os.cpu_count() or 1)
+    dirs = [[(n, text) for n, text in d] for d in found["dirs"]]
+    args = [*pytest_addopts(dirs), *shlex.split(found["addopts"]), *words]
+    return xdist_workers(args, int(found["cpus"]))
 
 
 # Run in the app container when the worker count is not explicit on the command line: what
@@ -91,26 +190,49 @@ def _in_container(ctx: RunContext, t: Target, command: str, *, wait: bool = True
     to its index (gw0:1,gw1:2). An environment that publishes no PostgreSQL port (ci) gets
     them made inside its network."""
 
-    def say(message: str) -> None:
-        sys.stderr.write(message + "\n")
-
     service = t.settings.app_service
-    count = worker_count(t, command, say)
+    count = worker_count(t, command, _say)
     if count == 0:
         return t.docker.run_attached(
             t.docker.compose_argv("exec", "-T", service, "sh", "-c", command)
         )
     from dashenv.steps.workers import WorkerRun
 
-    with WorkerRun(ctx, t.name, count, wait=wait, say=say) as run:
+    with WorkerRun(ctx, t.name, count, wait=wait, say=_say) as run:
         workers = run.prepare()
-        indexes = ",".join(
-            f"{w.id}:{w.redis_index}" for w in workers.workers if w.redis_index is not None
-        )
-        contract = ["-e", f"DASHENV_WORKERS={count}", "-e",
-                    f"DASHENV_WORKER_REDIS_INDEXES={indexes}"]  # fmt: skip
-        argv = t.docker.compose_argv("exec", "-T", *contract, service, "sh", "-c", command)
+        s = t.settings
+        values = {k: e.value for k, e in t.env.app.entries.items()}
+        app = t.compose_model().services.get(service)
+        if app is not None:
+            values.update(app.environment)
+        db = t.env.app.database()
+        contract: dict[str, str] = {}
+        if db is not None:
+            hosts = {s.postgres_service, "localhost", "127.0.0.1", db.host or ""}
+            contract = _contract(values, db.database, hosts, workers)
+        else:
+            contract = {"DASHENV_WORKERS": str(count)}
+        if db is not None and _copy_plugin(t, service):
+            command = (
+                f"export PYTHONPATH={CONTAINER_PLUGIN_DIR}${{PYTHONPATH:+:$PYTHONPATH}} "
+                f"PYTEST_PLUGINS={WORKER_PLUGIN}${{PYTEST_PLUGINS:+,$PYTEST_PLUGINS}}; " + command
+            )
+        flags = [word for k, v in contract.items() for word in ("-e", f"{k}={v}")]
+        argv = t.docker.compose_argv("exec", "-T", *flags, service, "sh", "-c", command)
         return t.docker.run_attached(argv)
+
+
+def _copy_plugin(t: Target, service: str) -> bool:
+    """dashenv's worker plugin into the app container (through exec's stdin: the image needs
+    nothing but sh); false, said, where the container does not take it."""
+    script = f"mkdir -p {CONTAINER_PLUGIN_DIR} && cat > {CONTAINER_PLUGIN_DIR}/{WORKER_PLUGIN}.py"
+    code, out = t.docker.exec_capture(service, ["sh", "-c", script], input=_plugin_source())
+    if code != 0:
+        _say(
+            f"note: could not copy dashenv's worker plugin into {service} ({out.strip()}); "
+            "the workers are told their databases only through DASHENV_WORKERS"
+        )
+    return code == 0
 
 
 def require_test_role(ctx: RunContext, name: str, what: str) -> None:

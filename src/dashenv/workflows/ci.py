@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from dashenv.steps.test_command import require_test_role, run_tests
-from dashenv.workflows import lifecycle
+from dashenv.workflows import lifecycle, reset
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
@@ -25,14 +25,16 @@ def ci_run(
     say: Callable[[str], None] = lambda _m: None,
 ) -> int:
     require_test_role(ctx, name, "ci run")
-    settings = ctx.env(name, read_env=False).settings
     try:
         lifecycle.up(ctx, name, [], build=build, reporter=reporter)
         if reporter is not None:
             reporter.close()  # the test command's output follows
-        if settings.test_runner != "container":
-            say(f"note: {name} has test_runner = host; ci run always runs in the app container")
-        return run_tests(ctx, name, args, runner="container")
+        if ctx.env(name, read_env=False).settings.test_runner == "host":
+            # the app on the host (an infrastructure-only project): no app container migrates
+            # the database, so the guarded reset does (on the host, by the project's
+            # command), and the tests run there on the ports leased to the environment
+            reset.reset(ctx, name, say=say)
+        return run_tests(ctx, name, args)
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # teardown must finish
         try:
