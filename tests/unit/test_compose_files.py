@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from dashenv.errors import ConfigError
@@ -157,3 +159,47 @@ def test_running_proxies() -> None:
     proxy = Container("1", "edge", None, None, "running", None, image="traefik:v3")
     stopped = Container("2", "traefik", None, None, "exited", None)
     assert running_proxies([proxy, stopped]) == ["edge"]
+
+
+def test_what_a_compose_file_pulls_in() -> None:
+    from dashenv.plan.compose_files import referenced_files
+
+    text = """
+include:
+  - infra/db.yml
+  - path: [extra/a.yml, extra/b.yml]
+    env_file: extra/.env
+services:
+  api:
+    extends: {file: common.yml, service: base}
+    env_file: [backend/.env, {path: backend/.env.local, required: false}]
+  worker:
+    extends: api
+"""
+    assert referenced_files(text) == [
+        "infra/db.yml", "extra/a.yml", "extra/b.yml", "extra/.env", "common.yml",
+        "backend/.env", "backend/.env.local",
+    ]  # fmt: skip
+    assert referenced_files("services:\n  db:\n    image: postgres:17\n") == []
+    assert referenced_files("include: [unclosed\n") == []  # Compose says what is wrong
+
+
+def test_the_cache_key_follows_what_the_files_pull_in(tmp_path: Path) -> None:
+    from dashenv.observe.compose import _pulled_in
+
+    main = tmp_path / "compose.yml"
+    main.write_text("include:\n  - infra/db.yml\n")
+    (tmp_path / "infra").mkdir()
+    db = tmp_path / "infra" / "db.yml"
+    db.write_text("services:\n  db:\n    image: postgres:17\n    env_file: db.env\n")
+
+    def key() -> str:
+        texts = [main.read_text()]
+        return cache_key(texts + _pulled_in([main], texts), None, {}, {}, True, [])
+
+    first = key()
+    (tmp_path / "infra" / "db.env").write_text("POSTGRES_DB=app\n")  # was missing
+    second = key()
+    db.write_text(db.read_text().replace("17", "18"))  # the included file itself
+    assert len({first, second, key()}) == 3
+    assert key() == key()

@@ -64,7 +64,8 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         if inv.env_file != DEVNULL
         else None
     )
-    key = cache_key(texts, env_text, inv.variables, os.environ, not files_name, s.profiles)
+    pulled = _pulled_in(files, texts)
+    key = cache_key(texts + pulled, env_text, inv.variables, os.environ, not files_name, s.profiles)
     model, cached = _cached(env.project.root, env.name, key), True
     if model is None:
         cached = False
@@ -181,6 +182,32 @@ def record_hashes(
         tmp.replace(path)
     except OSError:
         pass  # a read-only checkout: every up goes through Compose
+
+
+def _pulled_in(files: list[Path], texts: list[str]) -> list[str]:
+    """The files the compose files pull in (include:, extends:, services' env_file:), each
+    as its path and text (or that it is missing), followed through the included files."""
+    from dashenv.plan.compose_files import referenced_files
+
+    seen: set[Path] = set()
+    out: list[str] = []
+    todo = list(zip(files, texts, strict=True))
+    while todo and len(seen) < 200:
+        where, text = todo.pop()
+        for rel in referenced_files(text):
+            path = (where.parent / rel).resolve()
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                pulled = path.read_text(errors="replace")
+            except OSError:
+                out.append(f"{path}\0missing")
+                continue
+            out.append(f"{path}\0{pulled}")
+            if path.suffix in (".yml", ".yaml"):  # an included or extended compose file
+                todo.append((path, pulled))
+    return sorted(out)
 
 
 def _cached(root: Path, name: str, key: str) -> ComposeModel | None:

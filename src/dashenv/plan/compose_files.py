@@ -60,6 +60,47 @@ def referenced_variables(texts: list[str]) -> list[str]:
     return sorted({m for t in texts for m in _VARIABLE.findall(t)})
 
 
+def referenced_files(text: str) -> list[str]:
+    """The files a compose file pulls in, as it writes them (relative to its own directory):
+    ``include:`` entries and their env files, services' ``extends: file:`` and
+    ``env_file:``. What Compose resolves from them belongs in the model's cache key."""
+    if not any(word in text for word in ("include", "extends", "env_file")):
+        return []  # most files: no YAML parse
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []  # Compose itself says what is wrong with the file
+    if not isinstance(doc, dict):
+        return []
+    found: list[str] = []
+
+    def paths(value: Any) -> None:  # a path, a list of them, or {path: ..., required: ...}
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, list):
+            for item in value:
+                paths(item)
+        elif isinstance(value, dict) and "path" in value:
+            paths(value["path"])
+
+    for entry in doc.get("include") or []:
+        if isinstance(entry, dict):
+            paths(entry.get("path"))
+            paths(entry.get("env_file"))
+        else:
+            paths(entry)
+    for service in (doc.get("services") or {}).values():
+        if not isinstance(service, dict):
+            continue
+        extends = service.get("extends")
+        if isinstance(extends, dict) and isinstance(extends.get("file"), str):
+            found.append(extends["file"])
+        paths(service.get("env_file"))
+    return found
+
+
 def cache_key(
     texts: list[str],
     env_text: str | None,
@@ -68,8 +109,9 @@ def cache_key(
     pass_project: bool,
     profiles: list[str],
 ) -> str:
-    """What the resolved model depends on: the files, the env file, dashenv's interpolation
-    variables and the process environment's values of the variables the files name."""
+    """What the resolved model depends on: the files (with what they pull in), the env file,
+    dashenv's interpolation variables and the process environment's values of the variables
+    the files name."""
     used = {k: environ.get(k) for k in referenced_variables(texts) if k not in variables}
     used.update({k: v for k, v in environ.items() if k.startswith("COMPOSE_")})
     parts = [CACHE_VERSION, texts, env_text, sorted(variables.items()), sorted(used.items())]
