@@ -150,6 +150,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "db restore": ("dashenv db restore dev before-upgrade",),
     "db seed": ("dashenv db seed test", "dashenv db seed dev --yes"),
     "ci run": ("dashenv ci run", "dashenv ci run --build -- -x"),
+    "ci github": ("dashenv ci github", "dashenv ci github --shards 4 --force"),
     "status": ("dashenv status", "dashenv status --all --json"),
     "doctor": ("dashenv doctor", "dashenv doctor test --json"),
     "certs": ("dashenv certs", "dashenv certs --force --days 365"),

@@ -281,3 +281,50 @@ def test_ci_run_on_a_protected_environment_is_refused(tmp_path: Path, e2e: Proje
     assert "'ci run' deletes dev's volumes, and dev is not a test environment" in result.stderr
     clean = e2e("test", "clean", "--env", "dev")
     assert clean.returncode == 3 and "not a test environment" in clean.stderr
+
+
+def test_ci_github_writes_a_workflow_whose_test_step_runs_here(
+    e2e: Project, tmp_path: Path
+) -> None:
+    """The workflow passes actionlint, is never overwritten without --force, and its test
+    step's command, run here as GitHub Actions runs it (each shard), passes, grouped, with
+    the counts of both shards in the job summary."""
+    import yaml
+
+    from tests.actionlint import assert_clean
+
+    done = e2e("ci", "github", "--shards", "2")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "Wrote .github/workflows/dashenv.yml\n"
+    path = e2e.root / ".github" / "workflows" / "dashenv.yml"
+    assert_clean(path)
+    first = path.read_text()
+    again = e2e("ci", "github")
+    assert again.stdout.startswith(".github/workflows/dashenv.yml exists; left as it is")
+    assert path.read_text() == first
+    assert e2e("ci", "github", "--shards", "3", "--force").returncode == 0
+    assert "shard: [1, 2, 3]" in path.read_text()
+    path.write_text(first)
+
+    test_step = yaml.safe_load(first)["jobs"]["tests"]["steps"][-1]["run"]
+    assert test_step == "dashenv ci run --env ci -- --splits 2 --group ${{ matrix.shard }}"
+    summary = tmp_path / "summary.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHENV_")}
+    env.update(
+        NO_COLOR="1", DASHENV_PRELOAD="0", GITHUB_ACTIONS="true",
+        GITHUB_STEP_SUMMARY=str(summary),
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    )  # fmt: skip
+    for shard in ("1", "2"):
+        command = test_step.replace("${{ matrix.shard }}", shard)
+        run = subprocess.run(
+            command, shell=True, cwd=e2e.root, env=env, capture_output=True, text=True,
+            timeout=600,
+        )  # fmt: skip
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "::group::Starting ci" in run.stdout and "::group::Taking ci down" in run.stdout
+    rows = [line for line in summary.read_text().splitlines() if line.startswith("| ")]
+    counts = [int(row.split("|")[1]) for row in rows if row.split("|")[1].strip().isdigit()]
+    assert sum(counts) == 3 and len(counts) == 2  # the suite's three tests, split in two
+    assert summary.read_text().count("The run passed.") == 2
+    assert ci_containers(e2e) == []

@@ -11,9 +11,11 @@ import tomllib
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.actionlint import assert_clean
 from tests.conftest import REPO, free_ports
 from tests.e2e.conftest import run_dashenv
 
@@ -38,6 +40,12 @@ class Layout:
         return subprocess.run(
             ["docker", "compose", *args], cwd=self.root, capture_output=True, text=True
         )
+
+
+def yaml_steps(workflow: Path) -> list[dict[str, Any]]:
+    import yaml
+
+    return list(yaml.safe_load(workflow.read_text())["jobs"]["tests"]["steps"])
 
 
 def adopted(tmp_path: Path, name: str, app_dir: str | None) -> Iterator[Layout]:
@@ -130,6 +138,12 @@ def test_base_and_override_with_one_env_file(template: Layout) -> None:
     assert {"db", "backend", "redis", "frontend"} <= set(listed)
     # ci, derived the same way: one throwaway run of the app's tests beside dev
     assert "2 passed" in p.ok("ci", "run")
+    # in GitHub Actions: dev's files build the images (the derived override is generated)
+    p.ok("ci", "github", "--shards", "2")
+    workflow = p.root / ".github" / "workflows" / "dashenv.yml"
+    assert_clean(workflow)
+    bake = next(s for s in yaml_steps(workflow) if s.get("uses") == "docker/bake-action@v6")
+    assert bake["with"]["files"].split() == ["compose.yml", "compose.override.yml"]
 
 
 @pytest.fixture
@@ -178,6 +192,13 @@ def test_infrastructure_only_with_the_app_on_the_host(infra: Layout) -> None:
     p.ok("test", "clean")
     # ci, derived the same way: migrated by the reset on the host, the tests on the host
     assert "2 passed" in p.ok("ci", "run")
+    # in GitHub Actions: the project installed in service/ by pip, its tests run there
+    p.ok("ci", "github")
+    workflow = p.root / ".github" / "workflows" / "dashenv.yml"
+    assert_clean(workflow)
+    runs = [s.get("run") for s in yaml_steps(workflow)]
+    assert 'cd "service" && pip install .' in runs
+    assert runs[-1] == 'cd "service" && dashenv ci run --env ci'
 
     rows = p.by_hand("exec", "-T", "postgres", "psql", "-U", "shop", "-d", "shop", "-Atc",
                      "SELECT item FROM orders")  # fmt: skip

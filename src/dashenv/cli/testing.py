@@ -24,6 +24,7 @@ def register(app: typer.Typer) -> None:
     ci_app.command(
         "run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
     )(ci_run)
+    ci_app.command("github")(ci_github)
 
 
 def setup(ctx: typer.Context, env: TestEnv = "test", as_json: JsonOpt = False) -> None:
@@ -107,3 +108,40 @@ def ci_run(
         )
     if code != 0:
         raise PassThrough(code)
+
+
+def ci_github(
+    ctx: typer.Context,
+    env: Annotated[
+        str,
+        typer.Option("--env", "-e", help="The CI environment.", autocompletion=None, metavar="ENV"),
+    ] = "ci",
+    shards: Annotated[
+        int,
+        typer.Option(
+            "--shards",
+            min=1,
+            max=64,
+            metavar="N",
+            help="Split the suite across N jobs of a matrix (pytest-split, by durations where "
+            ".test_durations has them), each with its own ci environment.",
+        ),
+    ] = 1,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing workflow file.")
+    ] = False,
+) -> None:
+    """Write a GitHub Actions workflow (.github/workflows/dashenv.yml) that runs the ci
+    environment as 'dashenv ci run' does here: checkout, Python, the project installed through
+    its runner (uv, poetry, pip), images built with BuildKit's GitHub cache, output grouped,
+    the test summary in the job summary and unhealthy services' logs on failure."""
+    from dashenv.workflows.ci import github
+
+    result = github(state(ctx), env, shards, force=force)
+    shown = result.path.relative_to(state(ctx).project().root)
+    if not result.written:
+        typer.echo(f"{shown} exists; left as it is (--force rewrites it)")
+        return
+    typer.echo(f"Wrote {shown}")
+    for note in result.notes:
+        typer.echo(note, err=True)
