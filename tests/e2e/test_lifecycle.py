@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import socket
@@ -333,6 +334,27 @@ def test_a_failed_build_is_the_builds_failure_not_the_engines(e2e: Project) -> N
         assert "exit code: 3" in first
         assert "check the Dockerfile" in result.stderr and "Traceback" not in result.stderr
     assert ok(e2e("ps", "dev")).strip() == "dev: no containers"
+
+
+def test_a_build_streams_its_progress_on_a_terminal_and_not_into_a_pipe(e2e: Project) -> None:
+    """On a terminal the build's steps show as they come; in a pipe, nothing of them."""
+    import shlex
+
+    dockerfile = e2e.root / "compose" / "app" / "Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "\nRUN echo streamed-build-step\n")
+    piped = e2e("build", "dev")
+    assert piped.returncode == 0, piped.stderr
+    assert "streamed-build-step" not in piped.stdout + piped.stderr
+    dockerfile.write_text(dockerfile.read_text() + "\nRUN echo second-streamed-step\n")
+    command = shlex.join([sys.executable, "-m", "dashenv", "build", "dev"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHENV_")}
+    env.update(DASHENV_PRELOAD="0", NO_COLOR="1")
+    on_a_terminal = subprocess.run(
+        ["script", "-qec", command, "/dev/null"], cwd=e2e.root, env=env,
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert on_a_terminal.returncode == 0, on_a_terminal.stdout
+    assert "second-streamed-step" in on_a_terminal.stdout  # the terminal's output, live
 
 
 def test_a_missing_external_network_is_named_before_anything_starts(e2e: Project) -> None:

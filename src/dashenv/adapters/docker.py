@@ -488,12 +488,14 @@ class Docker:
         return self.start_background(self.compose_argv(*args), "docker compose up")
 
     def build(self, services: list[str], no_cache: bool = False) -> None:
-        """Build the images; with ``-v`` the build's progress streams to stderr as it comes."""
+        """Build the images; the build's progress (steps, layers) streams to stderr as it
+        comes where stderr is a terminal or with ``-v``, and not at all into a pipe."""
         args = ["build", *(["--no-cache"] if no_cache else []), *services]
+        live = self.verbose or sys.stderr.isatty()
 
         def build(compose: Any) -> None:
             chosen = services or None
-            if not self.verbose:
+            if not live:
                 compose.build(chosen, cache=not no_cache, quiet=True)
                 return
             for _source, line in compose.build(chosen, cache=not no_cache, stream_logs=True):

@@ -231,7 +231,9 @@ def up(
     if not build and _nothing_to_start(t, starts, containers):
         mine = [c for c in containers if c.project == t.project_name]
         return _result(t, expected, mine, model, started)
-    starting = t.docker.start_up(services, build=build)
+    if build:  # first, on its own: its progress streams live on a terminal
+        t.docker.build(services)
+    starting = t.docker.start_up(services)
     try:
         while not starting.wait(POLL_SECONDS):
             _report(t, expected, rep, started)
