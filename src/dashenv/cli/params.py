@@ -103,4 +103,8 @@ TestEnv = Annotated[
         metavar="ENV",
     ),
 ]
+CiEnv = Annotated[
+    str,
+    typer.Option("--env", "-e", help="The CI environment.", autocompletion=None, metavar="ENV"),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON document instead of tables.")]

@@ -4,7 +4,7 @@ from typing import Annotated
 
 import typer
 
-from dashenv.cli.params import JsonOpt, TestEnv
+from dashenv.cli.params import CiEnv, JsonOpt, TestEnv
 from dashenv.cli.state import state
 from dashenv.errors import PassThrough
 
@@ -87,10 +87,7 @@ def clean(ctx: typer.Context, env: TestEnv = "test") -> None:
 
 def ci_run(
     ctx: typer.Context,
-    env: Annotated[
-        str,
-        typer.Option("--env", "-e", help="The CI environment.", autocompletion=None, metavar="ENV"),
-    ] = "ci",
+    env: CiEnv = "ci",
     build: Annotated[bool, typer.Option("--build", help="Rebuild images first.")] = False,
 ) -> None:
     """Bring the ci environment up (tmpfs, nothing of dev's), run the test command in its
@@ -112,10 +109,7 @@ def ci_run(
 
 def ci_github(
     ctx: typer.Context,
-    env: Annotated[
-        str,
-        typer.Option("--env", "-e", help="The CI environment.", autocompletion=None, metavar="ENV"),
-    ] = "ci",
+    env: CiEnv = "ci",
     shards: Annotated[
         int,
         typer.Option(
