@@ -1,18 +1,22 @@
-"""Snapshot and restore of a dev database beside pg_dump + pg_restore, whole processes.
+"""Snapshot and restore of a dev database beside pg_dump + pg_restore and beside the floor,
+whole processes, at several sizes.
 
-Run by hand: python benchmarks/snapshot.py [--runs N] [--rows N]. Starts its own throwaway
-project (a copy of compose/ and env/, its own project name and free ports: nothing of yours is
-touched), brings its dev PostgreSQL up (fsync on, as dev runs), fills a generated database of
-100 tables with indexes (about 80 MB of rows with the defaults), then alternates:
+Run by hand: python benchmarks/snapshot.py [--size 80M,1G,4G] [--runs N] [--image IMAGE]
+[--reflink]. For each size it starts its own throwaway project (a copy of compose/ and env/,
+its own project name and free ports: nothing of yours is touched), brings its dev
+PostgreSQL up (fsync on, as dev runs; postgres:18 unless --image; with --reflink its data
+on a copy-on-write volume made by ../shared/sandbox/reflink-volume.sh), fills a generated
+database of 100 tables with indexes to about that size, then alternates:
 
-  dashenv   'dashenv db snapshot dev NAME' + 'dashenv db restore dev NAME --yes'
+  dashenv   'dashenv db snapshot dev NAME' + 'dashenv db restore dev NAME --yes', as fresh
+            processes and preloaded (DASHENV_PRELOAD=1; the script starts the server)
   dump      'pg_dump -Fc' + 'pg_restore' into a fresh database, both in the postgres container
-            (the usual way; DDEV's snapshots are dumps too)
+            (the usual way; DDEV's snapshots are dumps too); up to --dump-up-to (default 1G)
+  bare      one CREATE DATABASE ... TEMPLATE per strategy the server has, in-process:
+            WAL_LOG, FILE_COPY, and on PostgreSQL 18 FILE_COPY with file_copy_method = clone
 
-It also times PostgreSQL's two copy strategies at this size, in-process: CREATE DATABASE ...
-STRATEGY WAL_LOG against FILE_COPY. dashenv runs twice: as fresh processes, and preloaded
-(DASHENV_PRELOAD=1; the script starts the server). The last lines are the two 'dump/dashenv
-ratio's (goal: at least 5).
+A snapshot plus a restore is two full copies, so the floor is twice the best bare copy; the
+lines to read are 'dashenv/floor' (goal: 1.3 at most) and 'dump/dashenv'.
 Everything it started is removed at the end.
 """
 
@@ -28,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from compose_line import compose_line
@@ -93,88 +98,155 @@ def fill(pg: Postgres, database: str, tables: int, rows: int) -> None:
             conn.execute(f"CREATE INDEX bench_{i}_email ON bench_{i} (email)")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--rows", type=int, default=1500, help="rows per table (100 tables)")
-    args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="dashenv-bench-"))
+def parse_size(text: str) -> int:
+    units = {"K": 10**3, "M": 10**6, "G": 10**9}
+    text = text.strip().upper().rstrip("B")
+    return int(float(text[:-1]) * units[text[-1]]) if text[-1] in units else int(text)
+
+
+ROWS_PER_80MB = 1500  # rows per table (100 tables) for about 80 MB
+
+
+def with_volume(root: Path, image: str, volume: str | None) -> None:
+    """The dev postgres on ``image`` (and on an external volume), by a compose file of its own."""
+    data = "/var/lib/postgresql" if image.endswith(":18") else "/var/lib/postgresql/data"
+    mount = f"{volume or 'postgres_dev_data'}:{data}"
+    extra = (
+        "services:\n  postgres:\n"
+        f"    image: {image}\n    volumes: !override\n      - {mount}\n"
+        "      - ./postgres/dashenv-stamp.sh:/docker-entrypoint-initdb.d/00-dashenv-stamp.sh:ro\n"
+    )
+    if volume:
+        extra += f"volumes:\n  {volume}:\n    external: true\n"
+    (root / "compose" / "bench.yml").write_text(extra)
+    text = (root / "dashenv.toml").read_text()
+    (root / "dashenv.toml").write_text(
+        text + 'compose_files = ["compose/docker-compose.dev.yml", "compose/bench.yml"]\n'
+    )
+
+
+def reflink(action: str, name: str, size: str = "") -> None:
+    script = REPO.parent / "shared" / "sandbox" / "reflink-volume.sh"
+    if not script.is_file():
+        sys.exit(f"--reflink needs {script} (the sandbox's); on your machine put the data on "
+                 "Btrfs, XFS with reflink or ZFS instead")  # fmt: skip
+    subprocess.run(["bash", str(script), action, name, *([size] if size else [])],
+                   check=True, capture_output=True)  # fmt: skip
+
+
+def measure(base: Path, size: int, args: argparse.Namespace) -> dict[str, float]:
     root = make_project(base)
+    volume = None
+    if args.reflink:
+        volume = f"{root.name}-cow"
+        reflink("create", volume, f"{max(4, int(size * 3 / 10**9) + 2)}G")
+    with_volume(root, args.image, volume)
     try:
-        dashenv(root, "up", "dev", "postgres")
-        port = int(next(ln for ln in (root / "dashenv.toml").read_text().splitlines()
-                        if ln.startswith("postgres_port")).split("=")[1])  # fmt: skip
-        pg = Postgres("127.0.0.1", port, "dashtam_user", PASSWORD)
-        fill(pg, "dashtam", 100, args.rows)
-        size = pg.databases_with_comments("dashtam")[0][2]
-        argv, env = compose_line(str(root), "dev", "exec", "-T", "postgres")
-
-        def in_postgres(*cmd: str) -> None:
-            subprocess.run([*argv, *cmd], env=env, cwd=root, check=True, capture_output=True)
-
-        counter = iter(range(10**6))
-
-        def with_dashenv(env: dict[str, str] = PLAIN) -> None:
-            name = f"b{next(counter)}"
-            dashenv(root, "db", "snapshot", "dev", name, env=env)
-            dashenv(root, "db", "restore", "dev", name, "--yes", env=env)
-
-        def with_dashenv_preloaded() -> None:
-            with_dashenv(PRELOADED)
-
-        def with_dump() -> None:
-            n = next(counter)
-            in_postgres(
-                "pg_dump", "-Fc", "-U", "dashtam_user", "-d", "dashtam", "-f", "/tmp/b.dump"
-            )
-            in_postgres("createdb", "-U", "dashtam_user", f"fresh_{n}")
-            in_postgres("pg_restore", "-U", "dashtam_user", "-d", f"fresh_{n}", "/tmp/b.dump")
-            pg.drop_database(f"fresh_{n}")
-
-        def strategy(kind: str) -> float:
-            n = next(counter)
-            start = time.perf_counter()
-            with pg.connect() as conn:
-                conn.execute(f"CREATE DATABASE copy_{n} TEMPLATE dashtam STRATEGY {kind}")
-            took = time.perf_counter() - start
-            pg.drop_database(f"copy_{n}")
-            return took
-
-        start_server(
-            [sys.executable, "-m", "dashenv", "-C", str(root), "status", "dev"],
-            PRELOADED,
-            str(root),
-        )
-        cases = {
-            "dashenv snapshot + restore": with_dashenv,
-            "the same, preloaded": with_dashenv_preloaded,
-            "pg_dump + pg_restore": with_dump,
-        }
-        times: dict[str, list[float]] = {k: [] for k in cases}
-        copies: dict[str, list[float]] = {"WAL_LOG": [], "FILE_COPY": []}
-        for _ in range(args.runs):  # interleaved, so drift hits every case alike
-            for name, fn in cases.items():
-                start = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - start)
-            for kind in copies:
-                copies[kind].append(strategy(kind))
-        med = {k: statistics.median(v) * 1000 for k, v in {**times, **copies}.items()}
-        print(f"dev database: 100 tables, 2 indexes each, {size / 2**20:.0f} MB; fsync on; "
-              f"{args.runs} runs alternating")  # fmt: skip
-        for name, ms in med.items():
-            print(f"{name:30} median {ms:8.1f} ms")
-        print(f"FILE_COPY/WAL_LOG ratio: {med['FILE_COPY'] / med['WAL_LOG']:.1f}")
-        warm = med["pg_dump + pg_restore"] / med["the same, preloaded"]
-        print(f"dump/dashenv ratio, preloaded (DASHENV_PRELOAD=1): {warm:.1f}")
-        ratio = med["pg_dump + pg_restore"] / med["dashenv snapshot + restore"]
-        print(f"dump/dashenv ratio: {ratio:.1f}")
+        return _measure(root, size, args)
     finally:
         subprocess.run(
             [sys.executable, "-m", "dashenv", "-C", str(root), "down", "dev", "--volumes",
              "--yes"],
             capture_output=True, stdin=subprocess.DEVNULL,
         )  # fmt: skip
+        if volume:
+            reflink("remove", volume)
+
+
+def _measure(root: Path, size: int, args: argparse.Namespace) -> dict[str, float]:
+    dashenv(root, "up", "dev", "postgres")
+    port = int(next(ln for ln in (root / "dashenv.toml").read_text().splitlines()
+                    if ln.startswith("postgres_port")).split("=")[1])  # fmt: skip
+    pg = Postgres("127.0.0.1", port, "dashtam_user", PASSWORD)
+    fill(pg, "dashtam", 100, max(10, int(ROWS_PER_80MB * size / 80e6)))
+    actual = pg.databases_with_comments("dashtam")[0][2]
+    version = pg.copy_facts().version_num
+    argv, env = compose_line(str(root), "dev", "exec", "-T", "postgres")
+
+    def in_postgres(*cmd: str) -> None:
+        subprocess.run([*argv, *cmd], env=env, cwd=root, check=True, capture_output=True)
+
+    counter = iter(range(10**6))
+
+    def with_dashenv(env: dict[str, str] = PLAIN) -> None:
+        name = f"b{next(counter)}"
+        dashenv(root, "db", "snapshot", "dev", name, env=env)
+        dashenv(root, "db", "restore", "dev", name, "--yes", env=env)
+
+    def with_dashenv_preloaded() -> None:
+        with_dashenv(PRELOADED)
+
+    def with_dump() -> None:
+        n = next(counter)
+        in_postgres("pg_dump", "-Fc", "-U", "dashtam_user", "-d", "dashtam", "-f", "/tmp/b.dump")
+        in_postgres("createdb", "-U", "dashtam_user", f"fresh_{n}")
+        in_postgres("pg_restore", "-U", "dashtam_user", "-d", f"fresh_{n}", "/tmp/b.dump")
+        in_postgres("rm", "-f", "/tmp/b.dump")
+        pg.drop_database(f"fresh_{n}")
+
+    def bare(kind: str) -> float:
+        n = next(counter)
+        strategy, _, method = kind.partition("+")
+        with pg.connect() as conn:
+            if method:
+                conn.execute(f"SET file_copy_method = {method}")
+            start = time.perf_counter()
+            conn.execute(f"CREATE DATABASE copy_{n} TEMPLATE dashtam STRATEGY {strategy}")
+            took = time.perf_counter() - start
+            if method:
+                conn.execute("RESET file_copy_method")
+        pg.drop_database(f"copy_{n}")
+        return took
+
+    start_server(
+        [sys.executable, "-m", "dashenv", "-C", str(root), "status", "dev"], PRELOADED, str(root)
+    )
+    cases: dict[str, Callable[[], None]] = {
+        "dashenv snapshot + restore": with_dashenv,
+        "the same, preloaded": with_dashenv_preloaded,
+    }
+    if size <= parse_size(args.dump_up_to):
+        cases["pg_dump + pg_restore"] = with_dump
+    kinds = ["WAL_LOG", "FILE_COPY"] + (["FILE_COPY+clone"] if version >= 180000 else [])
+    times: dict[str, list[float]] = {k: [] for k in [*cases, *kinds]}
+    for _ in range(args.runs):  # interleaved, so drift hits every case alike
+        for name, fn in cases.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+        for kind in kinds:
+            times[kind].append(bare(kind))
+    med = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    med["floor (2 x the best bare copy)"] = 2 * min(med[k] for k in kinds)
+    print(f"\n{actual / 1e6:.0f} MB dev database ({args.image}"
+          f"{', copy-on-write volume' if args.reflink else ''}); 100 tables, 2 indexes each; "
+          f"fsync on; {args.runs} runs alternating")  # fmt: skip
+    for name, ms in med.items():
+        print(f"  {name:34} median {ms:9.1f} ms")
+    floor = med["floor (2 x the best bare copy)"]
+    print(f"  FILE_COPY/WAL_LOG: {med['FILE_COPY'] / med['WAL_LOG']:.2f}")
+    print(f"  dashenv/floor: {med['dashenv snapshot + restore'] / floor:.2f}; "
+          f"preloaded: {med['the same, preloaded'] / floor:.2f}")  # fmt: skip
+    if "pg_dump + pg_restore" in med:
+        dump = med["pg_dump + pg_restore"]
+        print(f"  dump/dashenv: {dump / med['dashenv snapshot + restore']:.1f}; "
+              f"preloaded: {dump / med['the same, preloaded']:.1f}")  # fmt: skip
+    return med
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size", default="80M,1G,4G", help="comma-separated: 80M,1G,4G")
+    parser.add_argument("--image", default="postgres:18")
+    parser.add_argument("--reflink", action="store_true", help="the data on a reflink volume")
+    parser.add_argument("--dump-up-to", default="1G", help="pg_dump + pg_restore up to this size")
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="dashenv-bench-"))
+    try:
+        for size in [parse_size(x) for x in args.size.split(",")]:
+            measure(base, size, args)
+    finally:
         shutil.rmtree(base, ignore_errors=True)
 
 

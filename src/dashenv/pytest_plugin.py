@@ -106,6 +106,7 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
         "database_url": env.get("DATABASE_URL"),
         "redis_url": env.get("REDIS_URL"),
         "guards_passed": [v.guard for v in result.reset.verdicts if v.passed],
+        "clones": result.reset.copied_by == "clone",  # the server's data directory clones
         "setup_pid": os.getpid(),
     }
     if prepared is not None:
@@ -260,6 +261,7 @@ def dashenv_fresh_database(dashenv_environment: dict[str, Any]) -> Any:
     # and a killed run's are found and dropped by the next run
     name = fresh_database(dashenv_environment["test_database"], secrets.token_hex(4))
     pg = postgres_at(url)
+    pg.clones = bool(dashenv_environment.get("clones"))  # what the reset's probe found
     try:
         pg.create_database(name, template=dashenv_environment["template"])
         yield url_with_database(url, name)

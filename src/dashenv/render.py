@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -258,6 +258,46 @@ def size(n: int) -> str:
     return str(decimal(n))
 
 
+@contextmanager
+def copy_progress(what: str, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """A line on stderr, on a terminal only, for a database copy that takes more than a
+    moment: the bytes done of the total, the rate. Yields the callback the copy's watcher
+    calls (from its own thread), or None where nothing would be shown (a pipe, -q)."""
+    import time
+
+    err = console(stderr=True)
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.live import Live
+    from rich.text import Text
+
+    started = time.monotonic()
+    live = Live(console=err, transient=True, auto_refresh=False)
+    shown = False
+
+    def report(done: int) -> None:
+        nonlocal shown
+        elapsed = time.monotonic() - started
+        if elapsed < PROGRESS_AFTER:
+            return
+        if not shown:
+            live.start()
+            shown = True
+        of = f" of {size(total)}" if total else ""
+        rate = f", {size(int(done / elapsed))}/s" if elapsed > 0 else ""
+        live.update(Text(f"{what}: {size(done)}{of}{rate}, {elapsed:.0f} s"), refresh=True)
+
+    try:
+        yield report
+    finally:
+        if shown:
+            live.stop()
+
+
+PROGRESS_AFTER = 1.0  # seconds: a copy quicker than this shows nothing
+
+
 def _uptime(seconds: float | None) -> str:
     if seconds is None:
         return "-"
@@ -329,6 +369,8 @@ def status_renderables(doc: dict[str, Any]) -> list[Any]:
                         ],
                     )
                 )
+                if pg.get("copy_method"):
+                    parts.append(Text("  " + copy_method_line(pg["copy_method"])))
                 if pg.get("snapshots"):
                     snaps = pg["snapshots"]
                     parts.append(
@@ -383,12 +425,18 @@ def status(doc: dict[str, Any]) -> None:
         out.print(part)
 
 
-def snapshots(environment: str, found: list[Any]) -> None:
+def copy_method_line(copying: dict[str, Any]) -> str:
+    probe = f" (probe: {copying['probe']})" if copying.get("probe") else ""
+    return f"copies by {copying['method']}: {copying['why']}{probe}"
+
+
+def snapshots(environment: str, found: list[Any], copying: dict[str, Any]) -> None:
     out = console()
     if not found:
         out.print(
             f"{environment}: no snapshots ('dashenv db snapshot {environment} NAME' takes one)"
         )
+        out.print(copy_method_line(copying))
         return
     rows = [
         [
@@ -406,6 +454,7 @@ def snapshots(environment: str, found: list[Any]) -> None:
     out.print(
         f"{len(found)} snapshots of {environment}, {size(total)} in all; they live on its volume"
     )
+    out.print(copy_method_line(copying))
 
 
 def doctor(checks: list[Any]) -> None:
@@ -471,6 +520,7 @@ def reset_document(result: Any) -> dict[str, Any]:
         "strategy": result.strategy,
         "template": result.template,
         "template_built": result.template_built,
+        "copied_by": result.copied_by,
         "flushed_keys": result.flushed_keys,
         "redis_indexes": list(result.redis_indexes),
         "seconds": round(result.seconds, 3),

@@ -132,7 +132,10 @@ def test_downgrade_takes_a_snapshot_and_restore_brings_dev_back_exactly(stack: P
 
 
 def test_named_snapshot_delete_and_the_file_round_trip(stack: Project, tmp_path) -> None:
-    ok(stack("db", "snapshot", "dev", "before_demo"))
+    # PostgreSQL 17, fsync on, a small database: WAL_LOG copies (no probe: 18 clones, 17 not)
+    assert "copied by WAL log" in ok(stack("db", "snapshot", "dev", "before_demo"))
+    copying = json.loads(ok(stack("db", "snapshots", "dev", "--json")))["copy_method"]
+    assert copying["method"] == "WAL log" and copying["probe"] is None
     again = stack("db", "snapshot", "dev", "before_demo")
     assert again.returncode == 1 and "already has a snapshot before_demo" in again.stderr
     bad = stack("db", "snapshot", "dev", "Bad Name!")

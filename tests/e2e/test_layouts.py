@@ -126,8 +126,12 @@ def test_base_and_override_with_one_env_file(template: Layout) -> None:
     assert "frontend" not in p.ok("status", "test", "--json")
 
     p.ok("test", "clean")
-    # PostgreSQL 18 (data under /var/lib/postgresql/18/docker): dev's snapshots work there
-    p.ok("db", "snapshot", "dev", "before")
+    # PostgreSQL 18 (data under /var/lib/postgresql/18/docker): dev's snapshots work there,
+    # copied without cloning on an ordinary volume (the probe says why)
+    assert "copied by WAL log" in p.ok("db", "snapshot", "dev", "before")
+    copying = json.loads(p.ok("db", "snapshots", "dev", "--json"))["copy_method"]
+    assert copying["method"] == "WAL log" and "its filesystem cannot clone" in copying["why"]
+    assert copying["probe"].startswith("cp --reflink=always: ")
     p.by_hand("exec", "-T", "db", "psql", "-U", "postgres", "-d", "app", "-c",
               "INSERT INTO items (title) VALUES ('after the snapshot')")  # fmt: skip
     p.ok("db", "restore", "dev", "before", "--yes")

@@ -111,3 +111,43 @@ def test_truncate_all_and_table_stats(pg: Postgres) -> None:
 def test_unreachable_is_exit_4() -> None:
     with pytest.raises(Unreachable, match=r"cannot reach PostgreSQL at 127\.0\.0\.1:1"):
         Postgres("127.0.0.1", 1, "postgres", "x", timeout=1).version()
+
+
+def test_copy_facts_and_the_method_the_server_copies_with(pg: Postgres) -> None:
+    facts = pg.copy_facts()
+    assert facts.version_num // 10000 == 17 and facts.fsync is False  # this server: fsync=off
+    assert facts.data_directory == "/var/lib/postgresql/data" and facts.system_identifier
+    assert pg.copy_method("postgres").name == "file copy"  # fsync off: checkpoints are cheap
+
+
+def test_a_copys_progress_is_reported_from_its_own_connection(
+    pg: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dashenv.adapters import postgres as adapter
+    from dashenv.plan.copying import CopyMethod
+
+    pg.create_database("progress_src_test")
+    pg.execute_script(
+        "progress_src_test",
+        "CREATE TABLE t AS SELECT g AS id, repeat(md5(g::text), 8) AS payload"
+        " FROM generate_series(1, 200000) g",
+    )
+    monkeypatch.setattr(adapter._CopyWatch, "INTERVAL", 0.001)  # report as often as it can
+    seen: list[int] = []
+    slow = CopyMethod("WAL log", "the slower method, for a copy that takes a while", "WAL_LOG")
+    try:
+        pg.create_database(
+            "progress_copy_test", "progress_src_test", method=slow, progress=seen.append
+        )
+        size = pg.database_size("progress_copy_test") or 0
+        assert seen and seen == sorted(seen) and max(seen) <= size * 1.1
+        # the watcher's connection is gone once the copy has answered
+        with pg.connect() as conn:
+            watching = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'dashenv'"
+                " AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+        assert watching == 0
+    finally:
+        pg.drop_database("progress_copy_test")
+        pg.drop_database("progress_src_test")

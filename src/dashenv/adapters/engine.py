@@ -173,6 +173,19 @@ class EngineAPI:
                 continue
         return documents
 
+    def container_ids(self, filters: Mapping[str, object]) -> list[str]:
+        """The ids of the containers matching the filters (no inspect)."""
+        return [str(c["Id"]) for c in self.client().containers(filters=dict(filters))]
+
+    def exec(self, container: str, command: list[str]) -> tuple[int, str]:
+        """``docker exec`` of a short command: its exit code and combined output."""
+        api = self.client()
+        created = api.exec_create(container, command, stdout=True, stderr=True)
+        output = api.exec_start(created["Id"])
+        code = api.exec_inspect(created["Id"]).get("ExitCode")
+        text = output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
+        return int(code if code is not None else 1), text
+
     def version(self) -> str:
         return str(self.client().version(api_version=False).get("Version", ""))
 

@@ -5,12 +5,16 @@ Returns dashenv's own small dataclasses; connection failures become ``Unreachabl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import OperationFailed, Unreachable
+
+if TYPE_CHECKING:
+    from dashenv.plan.copying import CopyMethod, ServerCopyFacts
 
 STAMP_SCHEMA = "dashenv"
 STAMP_TABLE = "metadata"
@@ -58,7 +62,9 @@ class Postgres:
         # ``keep`` (an observer's: one that drops or renames databases must not hold them)
         self._kept: dict[str, Any] = {}
         self.keep = keep
-        self._fsync: bool | None = None
+        self._copy_facts: ServerCopyFacts | None = None
+        # whether the data directory's filesystem clones files (steps.copying probes it)
+        self.clones: bool | None = None
 
     def close(self) -> None:
         kept, self._kept = self._kept, {}
@@ -241,21 +247,67 @@ class Postgres:
 
     def fsync(self) -> bool:
         """Whether the server runs with fsync (cached: a server flag)."""
-        if self._fsync is None:
+        return self.copy_facts().fsync
+
+    def copy_facts(self) -> ServerCopyFacts:
+        """What choosing a copy method depends on (cached: server flags). The data directory
+        and the cluster's identifier need a superuser (or pg_read_all_settings and
+        pg_control_system's grant); without them they are None."""
+        from dashenv.plan.copying import ServerCopyFacts, parse_size
+
+        if self._copy_facts is None:
             with self.connect() as conn:
-                self._fsync = str(conn.execute("SHOW fsync").fetchone()[0]) == "on"
-        return self._fsync
+                version, fsync, shared = conn.execute(
+                    "SELECT current_setting('server_version_num')::int,"
+                    " current_setting('fsync'), current_setting('shared_buffers')"
+                ).fetchone()
+                where = ident = None
+                try:
+                    with conn.transaction():
+                        where, ident = conn.execute(
+                            "SELECT current_setting('data_directory'),"
+                            " (SELECT system_identifier::text FROM pg_control_system())"
+                        ).fetchone()
+                except Exception:  # not permitted: the probe's answer cannot be remembered
+                    where = ident = None
+            self._copy_facts = ServerCopyFacts(
+                int(version), str(fsync) == "on", parse_size(str(shared)), where, ident
+            )
+        return self._copy_facts
+
+    def database_size(self, name: str) -> int | None:
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT pg_database_size(oid) FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
+    def copy_method(self, template: str, size_bytes: int | None = None) -> CopyMethod:
+        """How a copy of ``template`` goes on this server (``clones``: what the probe of its
+        data directory found, set by the caller; None copies without cloning)."""
+        from dashenv.plan.copying import choose
+
+        facts = self.copy_facts()
+        if size_bytes is None and facts.fsync and not (self.clones and facts.version_num >= 180000):
+            size_bytes = self.database_size(template)
+        return choose(facts, self.clones, size_bytes)
 
     def create_database(
-        self, name: str, template: str | None = None, *, hold_template: bool = False
+        self,
+        name: str,
+        template: str | None = None,
+        *,
+        hold_template: bool = False,
+        method: CopyMethod | None = None,
+        progress: Callable[[int], None] | None = None,
     ) -> None:
         """Create ``name``, empty or as a copy of ``template`` (no dump: PostgreSQL copies the
         files). ``hold_template`` keeps new connections off the template for the moment of
         the copy (a live database, such as dev's: its app's pool reconnects after).
 
-        The copy's strategy follows the server: FILE_COPY checkpoints, cheap without fsync
-        (the test servers), while WAL_LOG avoids the checkpoint where fsync is on
-        (benchmarks/snapshot.py measures both).
+        The copy goes by ``method`` (by default ``copy_method``: plan.copying says which
+        and why). ``progress`` is called with the bytes copied so far, about twice a
+        second, from a thread of its own (its own connection) while the copy runs.
         """
         from psycopg import sql
 
@@ -264,19 +316,45 @@ class Postgres:
             if template is None:
                 conn.execute(query)
                 return
+            method = method or self.copy_method(template)
             query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
-            if conn.info.server_version >= 150000:
-                strategy = "WAL_LOG" if self.fsync() else "FILE_COPY"
-                query += sql.SQL(" STRATEGY {}").format(sql.SQL(strategy))
-            if not hold_template:
-                conn.execute(query)
-                return
-            self.allow_connections(template, False)
+            if method.strategy is not None:
+                query += sql.SQL(" STRATEGY {}").format(sql.SQL(method.strategy))
+            if method.file_copy_method is not None:
+                conn.execute(
+                    sql.SQL("SET file_copy_method = {}").format(
+                        sql.Literal(method.file_copy_method)
+                    )
+                )
+            watch = _CopyWatch(self, progress) if progress is not None else None
             try:
-                self._terminate(conn, template)
-                conn.execute(query)
+                if hold_template:
+                    self.allow_connections(template, False)
+                try:
+                    if hold_template:
+                        self._terminate(conn, template)
+                    if watch is not None:
+                        watch.start()
+                    conn.execute(query)
+                finally:
+                    if watch is not None:
+                        watch.stop()
+                    if hold_template:
+                        self.allow_connections(template, True)
             finally:
-                self.allow_connections(template, True)
+                if method.file_copy_method is not None and not conn.closed:
+                    conn.execute("RESET file_copy_method")
+
+    def copied_bytes(self, conn: Any, known: list[str]) -> int:
+        """Bytes in the database directories under ``base/`` that are not in ``known``
+        (a copy being made: its directory exists before its catalog row commits)."""
+        row = conn.execute(
+            "SELECT coalesce(sum((pg_stat_file('base/' || d || '/' || f, true)).size), 0)"
+            " FROM pg_ls_dir('base') d, LATERAL pg_ls_dir('base/' || d, true, false) f"
+            " WHERE d <> ALL(%s)",
+            (known,),
+        ).fetchone()
+        return int(row[0])
 
     def allow_connections(self, name: str, allowed: bool) -> None:
         from psycopg import sql
@@ -424,3 +502,54 @@ class Postgres:
                 conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(names))
             conn.commit()
         return len(rows)
+
+
+class _CopyWatch:
+    """Reports a running copy's bytes from a thread of its own, on its own connection, about
+    twice a second; reading the directory listing needs a superuser (or pg_ls_dir's grant):
+    without it, nothing is reported."""
+
+    INTERVAL = 0.5
+
+    def __init__(self, pg: Postgres, report: Callable[[int], None]):
+        self.pg, self.report = pg, report
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.known: list[str] = []
+        self.conn: Any = None
+
+    def start(self) -> None:
+        import psycopg
+
+        try:
+            self.conn = psycopg.connect(
+                host=self.pg.host, port=self.pg.port, user=self.pg.user,
+                password=self.pg.password, dbname="postgres", autocommit=True,
+                connect_timeout=max(1, int(self.pg.timeout)), application_name="dashenv",
+            )  # fmt: skip
+            self.known = [r[0] for r in self.conn.execute("SELECT pg_ls_dir('base')")]
+        except psycopg.Error:
+            self._close()
+            return
+        self.thread = threading.Thread(target=self._run, name="dashenv-copy-watch", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self.done.wait(self.INTERVAL):
+            try:
+                self.report(self.pg.copied_bytes(self.conn, self.known))
+            except psycopg.Error:
+                return
+
+    def stop(self) -> None:
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+        self._close()
+
+    def _close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None

@@ -233,17 +233,22 @@ def snapshot(
     if as_json:
         render.print_json(render.change_document(
             "db snapshot", env, action="taken", name=taken.name, size_bytes=taken.size_bytes,
+            copied_by=taken.copied_by,
         ))  # fmt: skip
         return
-    typer.echo(f"Snapshot {taken.name} of {env} taken ({render.size(taken.size_bytes)})")
+    typer.echo(
+        f"Snapshot {taken.name} of {env} taken ({render.size(taken.size_bytes)}, "
+        f"copied by {taken.copied_by})"
+    )
 
 
 def snapshots(ctx: typer.Context, env: EnvArg, json: JsonOpt = False) -> None:
-    """List ENV's snapshots: name, time, size, Alembic revision, git branch and commit."""
+    """List ENV's snapshots: name, time, size, Alembic revision, git branch and commit, and
+    how copies go on its server (clone, file copy or WAL log) and why."""
     from dashenv import SCHEMA_VERSION, render
     from dashenv.workflows.snapshots import list_snapshots
 
-    found = list_snapshots(state(ctx), env)
+    found, copying = list_snapshots(state(ctx), env)
     if json:
         render.print_json(
             {
@@ -251,10 +256,11 @@ def snapshots(ctx: typer.Context, env: EnvArg, json: JsonOpt = False) -> None:
                 "environment": env,
                 "snapshots": [s.as_dict() for s in found],
                 "total_bytes": sum(s.size_bytes for s in found),
+                "copy_method": copying,
             }
         )
     else:
-        render.snapshots(env, found)
+        render.snapshots(env, found, copying)
 
 
 def restore(
@@ -296,11 +302,13 @@ def restore(
         render.print_json(render.change_document(
             "db restore", env, database=result.database,
             restored=name if name is not None else str(from_file), kept_as=result.kept_as,
+            copied_by=result.copied_by,
         ))  # fmt: skip
         return
+    by = f", copied by {result.copied_by}" if result.copied_by else ""
     typer.echo(
-        f"Restored {result.restored} into {env} ({result.database}); the state it replaced is "
-        f"snapshot {result.kept_as}"
+        f"Restored {result.restored} into {env} ({result.database}{by}); the state it "
+        f"replaced is snapshot {result.kept_as}"
     )
 
 

@@ -102,7 +102,10 @@ class EnvironmentSettings(BaseSettings):
         "the db migrate, current, history, revision and downgrade commands use it.",
     )
     snapshot_keep: int = Field(
-        5, ge=0, description="Automatic snapshots (before a restore or a downgrade) kept."
+        5,
+        ge=0,
+        description="Automatic snapshots (before a restore, a downgrade or a seed) kept; the "
+        "next 'db snapshot' or 'gc' prunes those beyond.",
     )
     test_command: str = Field("pytest -q", description="What 'test run' and 'ci run' execute.")
     test_runner: Literal["container", "host"] = Field(

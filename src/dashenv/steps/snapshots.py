@@ -7,7 +7,7 @@ import datetime
 import json
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import ConfigError, OperationFailed
@@ -37,6 +37,7 @@ class Snapshot:
     git_branch: str | None
     git_commit: str | None
     size_bytes: int
+    copied_by: str | None = None  # the copy method that took it, where this process knows
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -170,7 +171,10 @@ def auto_name(existing: list[Snapshot]) -> str:
 
 
 def prune(ctx: RunContext, t: SnapshotTarget, say: Callable[[str], None]) -> None:
-    """Automatic snapshots beyond the configured number go, oldest first (audited)."""
+    """Automatic snapshots beyond the configured number go, oldest first (audited). Run
+    under the database's lock at the start of the next ``db snapshot`` (and by gc), never
+    by the restore, downgrade or seed that took one more: those answer without a DROP
+    DATABASE of the whole size on their path."""
     from dashenv.adapters import audit
 
     autos = [s for s in listing(t) if s.auto]
@@ -188,16 +192,31 @@ def prune(ctx: RunContext, t: SnapshotTarget, say: Callable[[str], None]) -> Non
         )
 
 
+def drop_under_lock(ctx: RunContext, name: str, pg: Postgres, database: str) -> None:
+    """Drop one of ``name``'s snapshots under its database's lock (gc's pruning)."""
+    from dashenv.steps.database_lock import database_lock
+
+    with database_lock(ctx, name, operation="snapshot pruning"):
+        pg.drop_database(database)
+
+
 def take(
     ctx: RunContext, name: str, snap: str | None, *, auto: bool, say: Callable[[str], None]
 ) -> Snapshot:
     """Copy ENV's database into a snapshot, holding new connections off it for the copy
     (under the database's lock)."""
+    from dashenv.steps.copying import copy, start_probe
     from dashenv.steps.database_lock import database_lock
 
     t = snapshot_target(ctx, name)
-    with database_lock(ctx, name, operation="snapshot", say=say), t.pg:
+    with (
+        database_lock(ctx, name, operation="snapshot", say=say),
+        t.pg,
+        start_probe(ctx, t.env, t.pg) as pending,
+    ):
         tidy(ctx, t)
+        if not auto:  # the db snapshot command: what restores added beyond snapshot_keep
+            prune(ctx, t, say)
         existing = listing(t)
         snap = snap or (auto_name(existing) if auto else now().strftime("%Y%m%d_%H%M%S"))
         check_name(t.database, snap)
@@ -210,10 +229,10 @@ def take(
             raise OperationFailed(f"{t.database} does not exist", hint=f"dashenv up {name}")
         revision = t.pg.alembic_current(t.database)
         target = snapshot_database(t.database, snap)
-        say(f"Holding new connections off {t.database} for the copy (the app's pool reconnects)")
-        t.pg.create_database(target, template=t.database, hold_template=True)
+        hold = f"Holding new connections off {t.database} for the copy (the app's pool reconnects)"
+        method = copy(ctx, t.env, t.pg, target, t.database, hold_template=True,
+                      check_space=True, say=say, announce=hold, pending=pending)  # fmt: skip
         t.pg.set_comment(target, describe(t, snap, auto, revision))
         t.pg.allow_connections(target, False)  # never the app's database
-        if auto:
-            prune(ctx, t, say)
-        return next(s for s in listing(t) if s.name == snap)
+        taken = next(s for s in listing(t) if s.name == snap)
+        return replace(taken, copied_by=method.name)

@@ -168,7 +168,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
     from dashenv.steps.clients import postgres_client
     from dashenv.steps.database_lock import is_database_locked
     from dashenv.steps.resetting import reset_names
-    from dashenv.steps.snapshots import parse_listing
+    from dashenv.steps.snapshots import drop_under_lock, parse_listing
     from dashenv.steps.workers import lock_path
 
     found: list[Garbage] = []
@@ -219,7 +219,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
                     f"{name}: {extra.name}",
                     extra.size_bytes,
                     f"an automatic snapshot beyond snapshot_keep = {s.snapshot_keep}",
-                    remove=partial(pg.drop_database, extra.database),
+                    remove=partial(drop_under_lock, ctx, name, pg, extra.database),
                 )
             )
     return found

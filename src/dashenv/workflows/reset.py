@@ -55,6 +55,7 @@ class ResetResult:
     dry_run: bool = False
     plan: ResetPlan | None = None
     redis_indexes: tuple[int, ...] = ()
+    copied_by: str | None = None  # the copy method of the template's clone (template strategy)
 
 
 # --- observing -------------------------------------------------------------------------
@@ -135,8 +136,11 @@ def _apply(
             pg.drop_database(broken)
     plan = _plan(ctx, o, strategy, pg.database_names())
     names = plan.names
+    from dashenv.steps.copying import copy
+
     outcome = "interrupted"
     built = False
+    copied_by: str | None = None
     flushed: int | None = None
     try:
         for leftover in plan.leftovers:
@@ -159,7 +163,7 @@ def _apply(
                 pg.analyze(names.build)  # row estimates travel with every clone
                 pg.rename(names.build, names.template)
                 built = True
-            pg.create_database(new, template=names.template)
+            copied_by = copy(ctx, o.env, pg, new, names.template, say=say).name
         else:
             pg.create_database(new)
             _migrate(o, new)
@@ -208,7 +212,7 @@ def _apply(
         )
     return ResetResult(
         o.env.name, o.database, strategy, names.template, built, flushed, effective,
-        time.monotonic() - started, verdicts, False, plan, o.facts.redis_indexes,
+        time.monotonic() - started, verdicts, False, plan, o.facts.redis_indexes, copied_by,
     )  # fmt: skip
 
 

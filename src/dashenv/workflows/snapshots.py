@@ -33,7 +33,6 @@ from dashenv.steps.snapshots import (
     auto_name,
     describe,
     listing,
-    prune,
     snapshot_target,
     tidy,
 )
@@ -45,10 +44,14 @@ if TYPE_CHECKING:
     from dashenv.settings.sources import ResolvedEnvironment
 
 
-def list_snapshots(ctx: RunContext, name: str) -> list[Snapshot]:
+def list_snapshots(ctx: RunContext, name: str) -> tuple[list[Snapshot], dict[str, object]]:
+    """ENV's snapshots, oldest first, and how copies go on its server (and why)."""
+    from dashenv.steps.copying import describe
+
     t = snapshot_target(ctx, name)
     with t.pg:
-        return listing(t)
+        found = listing(t)
+        return found, describe(t.env, t.pg, t.database, ctx=ctx)
 
 
 def _consent(env: ResolvedEnvironment, question: str, how: str) -> Consent:
@@ -102,6 +105,7 @@ class RestoreResult:
     database: str
     restored: str  # the snapshot name, or the file
     kept_as: str  # the automatic snapshot holding the state it replaced
+    copied_by: str | None = None  # the copy method (None: from a file, by pg_restore)
 
 
 def restore(
@@ -137,9 +141,10 @@ def _restore(
     say: Callable[[str], None],
 ) -> RestoreResult:
     from dashenv.adapters import audit
+    from dashenv.steps.copying import copy, start_probe
 
     t = snapshot_target(ctx, name)
-    with t.pg:
+    with t.pg, start_probe(ctx, t.env, t.pg) as pending:
         tidy(ctx, t)
         for leftover in t.pg.database_names():
             if leftover.startswith(restore_prefix(t.database)):  # an interrupted restore's
@@ -155,8 +160,10 @@ def _restore(
             require_consent(consent, yes=yes, ask=ask)
         new = restore_scratch(t.database, f"{os.getpid()}_{_secrets.token_hex(3)}")
         try:
+            copied_by = None
             if source is not None:
-                t.pg.create_database(new, template=source.database)
+                copied_by = copy(ctx, t.env, t.pg, new, source.database, check_space=True,
+                                 say=say, pending=pending).name  # fmt: skip
             else:
                 assert from_file is not None
                 t.pg.create_database(new)
@@ -188,10 +195,9 @@ def _restore(
             target=t.database,
             guards=[],
             outcome="done",
-            details={"restored": what, "kept_as": kept},
+            details={"restored": what, "kept_as": kept, "copied_by": copied_by},
         )
-        prune(ctx, t, say)
-        return RestoreResult(name, t.database, what, kept)
+        return RestoreResult(name, t.database, what, kept, copied_by)
 
 
 def _pg_restore(ctx: RunContext, t: SnapshotTarget, database: str, path: Path) -> None:

@@ -63,6 +63,16 @@ def snapshots_part(pg: Any, database: str) -> list[dict[str, Any]]:
     return [s.as_dict() for s in parse_listing(pg, database)]
 
 
+def copy_part(
+    env: ResolvedEnvironment, pg: Any, database: str, databases: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """How copies of ``database`` go on its server, from what is remembered (no probe)."""
+    from dashenv.steps.copying import describe
+
+    size = next((d["size_bytes"] for d in databases if d["name"] == database), None)
+    return describe(env, pg, database, size_bytes=size)
+
+
 def worker_databases_part(databases: list[dict[str, Any]], database: str) -> list[str]:
     """The pytest-xdist worker databases and dashenv_fresh_database clones of ``database``
     that exist now: a run's while it runs, a killed run's orphans after it (the next run and
@@ -98,6 +108,7 @@ def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
                 state = pg.state(db.database)
                 part["stamp"] = state.stamp
                 part["migrations"] = migrations_part(env, pg.alembic_current(db.database))
+                part["copy_method"] = copy_part(env, pg, db.database, part["databases"])
             part["snapshots"] = snapshots_part(pg, db.database)
             part["worker_databases"] = worker_databases_part(part["databases"], db.database)
     except DashenvError as exc:

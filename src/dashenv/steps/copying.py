@@ -1,0 +1,217 @@
+"""Copies of an environment's databases: which method the server copies with (the probe of
+its data directory), the free-space check before a copy, and the copy with its progress.
+
+The probe is one ``sh`` in the PostgreSQL container (plan.copying.PROBE_SCRIPT): whether a
+file cloned in the data directory shares its blocks, and the free space there. Its answer
+about cloning is remembered per cluster and data directory (``.dashenv/cache/``), so the
+reset's and the workers' copies ask it once per server; a snapshot or a restore, which copy
+dev's whole database, run it each time for the free space.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from dashenv.errors import OperationFailed
+from dashenv.plan.copying import PROBE_SCRIPT, CopyMethod, Probe, parse_probe, refusal
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from dashenv.adapters.postgres import Postgres
+    from dashenv.context import RunContext
+    from dashenv.settings.sources import ResolvedEnvironment
+
+CACHE = "copy-methods.json"
+CLONE_VERSION = 180000
+# the reset's and workers' copies check the free space (an exec) from this size on; below
+# it a copy is too small to fill a volume and too quick to be worth the exec
+CHECK_FROM = 64 * 2**20
+
+
+def _cache_file(env: ResolvedEnvironment) -> Path:
+    return env.project.root / ".dashenv" / "cache" / CACHE
+
+
+def _remembered(env: ResolvedEnvironment) -> dict[str, dict[str, object]]:
+    try:
+        data = json.loads(_cache_file(env).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _remember(env: ResolvedEnvironment, key: str, probe: Probe) -> None:
+    data = _remembered(env)
+    data[key] = {"clones": probe.clones, "detail": probe.detail}
+    path = _cache_file(env)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.replace(path)
+    except OSError:
+        pass  # a read-only checkout probes again next time
+
+
+def probe(ctx: RunContext, env: ResolvedEnvironment, pg: Postgres) -> Probe:
+    """Run the probe in the environment's PostgreSQL container now."""
+    return start_probe(ctx, env, pg).result()
+
+
+class PendingProbe:
+    """The probe running in a thread of its own (a ``docker exec``, most of a copy's time
+    on a clone): started first, it runs while the command asks PostgreSQL the rest. The
+    thread only runs docker; PostgreSQL stays with the caller's thread."""
+
+    def __init__(self, ctx: RunContext, env: ResolvedEnvironment, pg: Postgres):
+        import threading
+
+        from dashenv.steps.targets import target
+
+        self.env = env
+        self.directory = pg.copy_facts().data_directory or ""
+        self.docker = target(ctx, env.name).docker
+        self._found: Probe | None = None
+        self._thread = threading.Thread(target=self._run, name="dashenv-probe", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from dashenv.errors import DashenvError
+
+        service = self.env.settings.postgres_service
+        try:
+            done = self.docker.exec_quick(
+                service, ["sh", "-c", PROBE_SCRIPT, "dashenv-probe", self.directory]
+            )
+        except DashenvError as exc:
+            self._found = Probe(None, f"could not probe its data directory: {exc.message}")
+            return
+        except Exception as exc:  # the thread's end must be a Probe, whatever went wrong
+            self._found = Probe(None, f"could not probe its data directory: {exc}")
+            return
+        if done is None:
+            self._found = Probe(None, f"no running container of {service} to probe")
+        else:
+            self._found = parse_probe(done[1])
+
+    def result(self) -> Probe:
+        self._thread.join()
+        assert self._found is not None
+        return self._found
+
+    def __enter__(self) -> PendingProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._thread.join()  # never left running after the command has answered
+
+
+def start_probe(ctx: RunContext, env: ResolvedEnvironment, pg: Postgres) -> PendingProbe:
+    """The probe, started now; use it as a context manager (its end waits for it)."""
+    return PendingProbe(ctx, env, pg)
+
+
+def learn(
+    ctx: RunContext,
+    env: ResolvedEnvironment,
+    pg: Postgres,
+    *,
+    fresh: bool,
+    pending: PendingProbe | None = None,
+) -> Probe | None:
+    """Tell ``pg`` whether its data directory clones files (``pg.clones``), from what is
+    remembered of this cluster, else by the probe; ``fresh`` runs the probe now whatever is
+    remembered (for the free space it reads too). Returns the probe when it ran."""
+    facts = pg.copy_facts()
+    key = f"{pg.where}/{facts.key}" if facts.key else None
+    if not fresh:
+        if facts.version_num < CLONE_VERSION:
+            return None  # nothing to learn: only PostgreSQL 18 clones
+        known = _remembered(env).get(key) if key else None
+        if known is not None:
+            clones = known.get("clones")
+            pg.clones = clones if isinstance(clones, bool) else None
+            return None
+    found = pending.result() if pending is not None else probe(ctx, env, pg)
+    pg.clones = found.clones
+    if key and found.clones is not None:
+        _remember(env, key, found)
+    return found
+
+
+def describe(
+    env: ResolvedEnvironment,
+    pg: Postgres,
+    database: str,
+    *,
+    ctx: RunContext | None = None,
+    size_bytes: int | None = None,
+) -> dict[str, object]:
+    """How copies of ``database`` go on this server, and why (status, db snapshots). With
+    ``ctx`` the probe runs where nothing is remembered; without it (status, which never
+    execs) what is remembered is all it says."""
+    facts = pg.copy_facts()
+    found = learn(ctx, env, pg, fresh=False) if ctx is not None else None
+    if ctx is None and facts.version_num >= CLONE_VERSION:
+        known = _remembered(env).get(f"{pg.where}/{facts.key}") if facts.key else None
+        clones = known.get("clones") if known else None
+        pg.clones = clones if isinstance(clones, bool) else None
+    method = pg.copy_method(database, size_bytes)
+    detail: str | None = None
+    if facts.version_num >= CLONE_VERSION:
+        detail = found.detail if found is not None else _remembered_detail(env, pg)
+        detail = detail or "not probed yet: the next snapshot, restore or reset probes it"
+    return {"method": method.name, "why": method.why, "probe": detail}
+
+
+def _remembered_detail(env: ResolvedEnvironment, pg: Postgres) -> str | None:
+    key = pg.copy_facts().key
+    known = _remembered(env).get(f"{pg.where}/{key}") if key else None
+    return str(known.get("detail")) if known else None
+
+
+def copy(
+    ctx: RunContext,
+    env: ResolvedEnvironment,
+    pg: Postgres,
+    name: str,
+    template: str,
+    *,
+    hold_template: bool = False,
+    check_space: bool = False,
+    say: Callable[[str], None] | None = None,
+    announce: str | None = None,
+    pending: PendingProbe | None = None,
+) -> CopyMethod:
+    """Copy ``template`` into a new database ``name`` by the best method the server has,
+    refusing up front when its volume has not the room (``check_space``: always; else from
+    CHECK_FROM on), with progress on a terminal when it takes more than a moment;
+    ``announce`` is said once the copy is sure to start; ``pending``: the probe the caller
+    started early (start_probe)."""
+    from dashenv import render
+
+    size = pg.database_size(template) or 0
+    fresh = check_space or size >= CHECK_FROM or pending is not None
+    found = learn(ctx, env, pg, fresh=fresh, pending=pending)
+    method = pg.copy_method(template, size)
+    if found is not None and found.free_bytes is not None:
+        why = refusal(method, size, found.free_bytes)
+        if why is not None:
+            raise OperationFailed(
+                f"{env.name}: {why}",
+                hint=f"free space on {env.name}'s volume: 'dashenv gc' removes automatic "
+                f"snapshots beyond snapshot_keep, 'dashenv db snapshots {env.name}' lists "
+                "the others",
+            )
+    if say is not None and announce:
+        say(announce)
+    if say is not None and size >= CHECK_FROM:
+        say(f"Copying {template} ({render.size(size)}) by {method.name}: {method.why}")
+    with render.copy_progress(f"Copying {template} ({method.name})", size) as report:
+        pg.create_database(
+            name, template, hold_template=hold_template, method=method, progress=report
+        )
+    return method
