@@ -491,7 +491,7 @@ class Docker:
         """Build the images; the build's progress (steps, layers) streams to stderr as it
         comes where stderr is a terminal or with ``-v``, and not at all into a pipe."""
         args = ["build", *(["--no-cache"] if no_cache else []), *services]
-        live = self.verbose or sys.stderr.isatty()
+        live = self.shows_progress()
 
         def build(compose: Any) -> None:
             chosen = services or None
@@ -503,6 +503,20 @@ class Docker:
                 sys.stderr.flush()
 
         self.compose_action("docker compose build", args, build)
+
+    def shows_progress(self) -> bool:
+        """Whether Compose's own progress (a build's steps, a pull's layers) is shown: on a
+        terminal, or with ``-v``; never into a pipe."""
+        return self.verbose or sys.stderr.isatty()
+
+    def pull(self, services: list[str]) -> None:
+        """Pull the services' images, Compose drawing its own progress (layers, sizes) on
+        stderr as it does typed by hand. python-on-whales leaves the pull's stderr to the
+        terminal (so its failure reaches dashenv without the reason): the caller lets
+        'docker compose up' retry it, which says why."""
+        self.compose_action(
+            "docker compose pull", ["pull", *services], lambda compose: compose.pull(services)
+        )
 
     def down(self, volumes: bool = False) -> None:
         args = ["down", "--remove-orphans", *(["--volumes"] if volumes else [])]

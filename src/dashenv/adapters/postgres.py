@@ -343,7 +343,10 @@ class Postgres:
                         self.allow_connections(template, True)
             finally:
                 if method.file_copy_method is not None and not conn.closed:
-                    conn.execute("RESET file_copy_method")
+                    try:
+                        conn.execute("RESET file_copy_method")
+                    except Exception:  # an interrupted copy's connection: what ended it shows
+                        conn.close()
 
     def copied_bytes(self, conn: Any, known: list[str]) -> int:
         """Bytes in the database directories under ``base/`` that are not in ``known``

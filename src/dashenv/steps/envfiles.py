@@ -46,7 +46,7 @@ def init_environment(env: ResolvedEnvironment) -> InitResult:
     target, example = env.path(s.env_file), env.path(s.example_file)
     result = InitResult(env.name, s.env_file, "unchanged")
     if not example.is_file():
-        if target.is_file():
+        if target.is_file() or target == Path(os.devnull):  # no env file: all in environment:
             return result
         raise ConfigError(
             f"cannot create {s.env_file}: its example {s.example_file} does not exist",

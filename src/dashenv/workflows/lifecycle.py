@@ -168,6 +168,26 @@ def check_prerequisites(t: Target, compose: ComposeModel) -> None:
         )
 
 
+def _pull_missing(
+    t: Target, model: dict[str, ComposeService], starts: list[str], rep: Reporter
+) -> None:
+    """On a terminal, pull first, on its own, what 'docker compose up' would pull where only
+    "waiting" would show: the images of the services this up starts that the engine lacks,
+    Compose showing the layers and sizes as they come. Into a pipe there is nothing to show:
+    up pulls them, as before. A pull that fails is left to up, which pulls again and says
+    why in one line."""
+    if not t.docker.shows_progress():
+        return
+    images = {n: model[n].image for n in starts if model[n].image and not model[n].has_build}
+    missing = set(t.docker.missing_images(sorted({i for i in images.values() if i})))
+    pulls = [n for n, image in images.items() if image in missing]
+    if pulls:
+        rep.close()  # Compose's own display stands below what was said
+        rep.say(f"Pulling {', '.join(sorted(missing))} for {', '.join(pulls)}")
+        with suppress(OperationFailed):
+            t.docker.pull(pulls)
+
+
 @dataclass
 class UpResult:
     name: str
@@ -233,6 +253,7 @@ def up(
         return _result(t, expected, mine, model, started)
     if build:  # first, on its own: its progress streams live on a terminal
         t.docker.build(services)
+    _pull_missing(t, model, starts, rep)
     starting = t.docker.start_up(services)
     try:
         while not starting.wait(POLL_SECONDS):
