@@ -15,7 +15,9 @@ database of 100 tables with indexes to about that size, then alternates:
   bare      one CREATE DATABASE ... TEMPLATE per strategy the server has, in-process:
             WAL_LOG, FILE_COPY, and on PostgreSQL 18 FILE_COPY with file_copy_method = clone
 
-A snapshot plus a restore is two full copies, so the floor is twice the best bare copy; the
+Each case starts from a checkpointed server (a CHECKPOINT, untimed, before it), so none pays
+for the writes of the one before. A snapshot plus a restore is two full copies, so the floor
+is twice the best bare copy; the
 lines to read are 'dashenv/floor' (goal: 1.3 at most) and 'dump/dashenv'.
 Everything it started is removed at the end.
 """
@@ -198,6 +200,12 @@ def _measure(root: Path, size: int, args: argparse.Namespace) -> dict[str, float
         pg.drop_database(f"copy_{n}")
         return took
 
+    def settle() -> None:
+        """Each case starts from a checkpointed server: none pays for the writes of the one
+        before it (a FILE_COPY's checkpoint would flush a pg_restore's gigabyte)."""
+        with pg.connect() as conn:
+            conn.execute("CHECKPOINT")
+
     start_server(
         [sys.executable, "-m", "dashenv", "-C", str(root), "status", "dev"], PRELOADED, str(root)
     )
@@ -211,10 +219,12 @@ def _measure(root: Path, size: int, args: argparse.Namespace) -> dict[str, float
     times: dict[str, list[float]] = {k: [] for k in [*cases, *kinds]}
     for _ in range(args.runs):  # interleaved, so drift hits every case alike
         for name, fn in cases.items():
+            settle()
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
         for kind in kinds:
+            settle()
             times[kind].append(bare(kind))
     med = {k: statistics.median(v) * 1000 for k, v in times.items()}
     med["floor (2 x the best bare copy)"] = 2 * min(med[k] for k in kinds)

@@ -30,14 +30,24 @@ def test_postgres_18_on_a_filesystem_that_clones_clones_at_any_size() -> None:
     assert choose(facts(fsync=False), True, 10 * MB).name == CLONE
 
 
-def test_without_cloning_fsync_on_picks_by_size_against_shared_buffers() -> None:
-    small = choose(facts(), False, 80 * MB)
-    assert (small.name, small.strategy, small.file_copy_method) == (WAL_LOG, "WAL_LOG", None)
-    assert "its filesystem cannot clone files" in small.why
+def test_without_cloning_fsync_on_weighs_the_data_against_the_checkpoints_debt() -> None:
+    # a settled server (little WAL pending): FILE_COPY's checkpoints are cheap even at 80 MB
+    settled = choose(facts(), False, 80 * MB, pending_bytes=2 * MB)
+    assert (settled.name, settled.strategy) == (FILE_COPY, "FILE_COPY")
+    assert settled.why.startswith("80 MB outweighs the checkpoints' 2 MB pending")
+    # a busy one (a gigabyte written since the last checkpoint): the WAL costs less
+    busy = choose(facts(), False, 80 * MB, pending_bytes=GB)
+    assert (busy.name, busy.strategy, busy.file_copy_method) == (WAL_LOG, "WAL_LOG", None)
+    assert "its filesystem cannot clone files" in busy.why
+    tiny = choose(facts(), False, 8 * MB, pending_bytes=0)  # under the checkpoints' fixed cost
+    assert tiny.name == WAL_LOG
+    assert choose(facts(), False, 4 * GB, pending_bytes=GB).name == FILE_COPY
+
+
+def test_without_the_pending_wal_shared_buffers_stands_in() -> None:
+    assert choose(facts(), False, 80 * MB).name == WAL_LOG
     big = choose(facts(), False, 1 * GB)
-    assert (big.name, big.strategy) == (FILE_COPY, "FILE_COPY")
-    assert "at least shared_buffers (134 MB)" in big.why
-    # a server with more shared_buffers moves the line
+    assert big.name == FILE_COPY and "outweighs shared_buffers (134 MB)" in big.why
     assert choose(facts(shared="2GB"), False, 1 * GB).name == WAL_LOG
     assert choose(facts(), None, None).name == WAL_LOG  # size unknown: the small case
 

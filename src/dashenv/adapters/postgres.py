@@ -288,9 +288,29 @@ class Postgres:
         from dashenv.plan.copying import choose
 
         facts = self.copy_facts()
-        if size_bytes is None and facts.fsync and not (self.clones and facts.version_num >= 180000):
+        if (
+            not facts.fsync
+            or facts.version_num < 150000
+            or (self.clones and facts.version_num >= 180000)
+        ):
+            return choose(facts, self.clones, size_bytes)
+        if size_bytes is None:
             size_bytes = self.database_size(template)
-        return choose(facts, self.clones, size_bytes)
+        return choose(facts, self.clones, size_bytes, self.pending_checkpoint_bytes())
+
+    def pending_checkpoint_bytes(self) -> int | None:
+        """The WAL written since the last checkpoint's redo point: what the next checkpoint
+        has to make durable. None where the role may not read the control data."""
+        with self.connect() as conn:
+            try:
+                with conn.transaction():
+                    row = conn.execute(
+                        "SELECT pg_current_wal_lsn()"
+                        " - (SELECT redo_lsn FROM pg_control_checkpoint())"
+                    ).fetchone()
+            except Exception:  # not permitted (pg_control_checkpoint needs a superuser)
+                return None
+        return max(0, int(row[0])) if row and row[0] is not None else None
 
     def create_database(
         self,

@@ -15,9 +15,9 @@ Three ways, fastest first where each is possible:
   the WAL, so it grows with the data (the data written twice) but needs no checkpoint.
 
 With fsync off (test servers) the checkpoints cost next to nothing: file copy. With fsync on,
-WAL log wins only while the database is smaller than what a checkpoint may have to write,
-``shared_buffers``; above it file copy does (benchmarks/snapshot.py --size prints both at
-80 MB, 1 GB and 4 GB).
+WAL log wins only while the database is smaller than what the checkpoints would have to
+write (the WAL pending since the last one, and their own fixed cost); above it file copy does
+(benchmarks/snapshot.py --size prints both at 80 MB, 1 GB and 4 GB).
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ CLONE, FILE_COPY, WAL_LOG = "clone", "file copy", "WAL log"
 MB = 2**20
 HEADROOM = 64 * MB  # what a copy needs besides its data: catalog rows, WAL of its own records
 DEFAULT_SHARED_BUFFERS = 128 * MB
+# a checkpoint's own cost besides the writes it flushes (fsyncs of every file, the control
+# file), as bytes a WAL_LOG copy writes in the same time (benchmarks/snapshot.py)
+CHECKPOINT_COST = 32 * MB
 
 # One ``sh`` run in the PostgreSQL container: can the data directory's filesystem clone a
 # file, and how much room is left on it. Removes what it wrote; prints two lines.
@@ -93,8 +96,21 @@ class CopyMethod:
         return {"method": self.name, "why": self.why}
 
 
-def choose(facts: ServerCopyFacts, clones: bool | None, size_bytes: int | None) -> CopyMethod:
-    """The fastest way this server can copy a database of ``size_bytes`` (None: unknown)."""
+def choose(
+    facts: ServerCopyFacts,
+    clones: bool | None,
+    size_bytes: int | None,
+    pending_bytes: int | None = None,
+) -> CopyMethod:
+    """The fastest way this server can copy a database of ``size_bytes`` (None: unknown).
+
+    With fsync on and no clone, FILE_COPY's cost is its two checkpoints, which write what
+    is pending since the last one (``pending_bytes``: the WAL written since its redo point)
+    plus a fixed part (CHECKPOINT_COST), then a streamed copy; WAL_LOG writes the whole
+    database through the WAL. So FILE_COPY wins once the database outweighs what the
+    checkpoints would write. Where the pending WAL cannot be read, shared_buffers (the most
+    a checkpoint can find dirty in memory) stands in for it.
+    """
     if facts.version_num < 150000:
         return CopyMethod(FILE_COPY, "PostgreSQL 14 and older copy the files", None)
     if clones and facts.version_num >= 180000:
@@ -112,19 +128,24 @@ def choose(facts: ServerCopyFacts, clones: bool | None, size_bytes: int | None) 
     if not facts.fsync:
         return CopyMethod(FILE_COPY, "fsync is off, so its checkpoints cost little" + why_not,
                           "FILE_COPY")  # fmt: skip
-    limit = facts.shared_buffers or DEFAULT_SHARED_BUFFERS
-    if size_bytes is not None and size_bytes >= limit:
+    if pending_bytes is not None:
+        debt = pending_bytes + CHECKPOINT_COST
+        what = f"the checkpoints' {_mb(pending_bytes)} pending"
+    else:
+        debt = facts.shared_buffers or DEFAULT_SHARED_BUFFERS
+        what = f"shared_buffers ({_mb(debt)})"
+    if size_bytes is not None and size_bytes > debt:
         return CopyMethod(
             FILE_COPY,
-            f"{_mb(size_bytes)}, at least shared_buffers ({_mb(limit)}): two checkpoints "
-            "cost less than writing it all to the WAL" + why_not,
+            f"{_mb(size_bytes)} outweighs {what}: two checkpoints cost less than writing "
+            "it all to the WAL" + why_not,
             "FILE_COPY",
         )
     return CopyMethod(
         WAL_LOG,
         (f"{_mb(size_bytes)}, " if size_bytes is not None else "")
-        + f"under shared_buffers ({_mb(limit)}) with fsync on: the WAL costs less than "
-        "two checkpoints" + why_not,
+        + f"no more than {what} with fsync on: the WAL costs less than two checkpoints"
+        + why_not,
         "WAL_LOG",
     )
 
