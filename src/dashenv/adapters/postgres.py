@@ -298,6 +298,27 @@ class Postgres:
             size_bytes = self.database_size(template)
         return choose(facts, self.clones, size_bytes, self.pending_checkpoint_bytes())
 
+    def run_on_server(self, command: str) -> str | None:
+        """Output of a short shell command run by the server itself, as its OS user in its
+        data directory's machine (``COPY ... FROM PROGRAM``, into a temporary table that
+        goes with the transaction). None where the role may not (it needs a superuser or
+        pg_execute_server_program) or the command failed."""
+        from psycopg import sql
+
+        with self.connect() as conn:
+            try:
+                with conn.transaction():
+                    conn.execute("CREATE TEMP TABLE dashenv_probe (line text) ON COMMIT DROP")
+                    conn.execute(
+                        sql.SQL(
+                            "COPY dashenv_probe FROM PROGRAM {} WITH (DELIMITER E'\\x1f')"
+                        ).format(sql.Literal(command))
+                    )
+                    rows = conn.execute("SELECT line FROM dashenv_probe").fetchall()
+            except Exception:  # not permitted, or the program failed: the caller asks docker
+                return None
+        return "\n".join(str(r[0]) for r in rows)
+
     def pending_checkpoint_bytes(self) -> int | None:
         """The WAL written since the last checkpoint's redo point: what the next checkpoint
         has to make durable. None where the role may not read the control data."""

@@ -1,8 +1,9 @@
 """Copies of an environment's databases: which method the server copies with (the probe of
 its data directory), the free-space check before a copy, and the copy with its progress.
 
-The probe is one ``sh`` in the PostgreSQL container (plan.copying.PROBE_SCRIPT): whether a
-file cloned in the data directory shares its blocks, and the free space there. Its answer
+The probe is one ``sh`` beside the PostgreSQL server (plan.copying.PROBE_SCRIPT): whether a
+file cloned in the data directory shares its blocks, and the free space there; the server
+runs it itself (``COPY ... FROM PROGRAM``) where the role may, else ``docker exec`` does. Its answer
 about cloning is remembered per cluster and data directory (``.dashenv/cache/``), so the
 reset's and the workers' copies ask it once per server; a snapshot or a restore, which copy
 dev's whole database, run it each time for the free space.
@@ -62,19 +63,28 @@ def probe(ctx: RunContext, env: ResolvedEnvironment, pg: Postgres) -> Probe:
 
 
 class PendingProbe:
-    """The probe running in a thread of its own (a ``docker exec``, most of a copy's time
-    on a clone): started first, it runs while the command asks PostgreSQL the rest. The
-    thread only runs docker; PostgreSQL stays with the caller's thread."""
+    """The probe, asked of the server itself where the role may (``COPY ... FROM PROGRAM``:
+    a few milliseconds, on any engine, local or remote); else by ``docker exec`` in a
+    thread of its own (most of a clone's time), started early so it runs while the command
+    asks PostgreSQL the rest. The thread only runs docker; PostgreSQL stays with the
+    caller's thread."""
 
     def __init__(self, ctx: RunContext, env: ResolvedEnvironment, pg: Postgres):
+        import shlex
         import threading
-
-        from dashenv.steps.targets import target
 
         self.env = env
         self.directory = pg.copy_facts().data_directory or ""
-        self.docker = target(ctx, env.name).docker
         self._found: Probe | None = None
+        self._thread: threading.Thread | None = None
+        command = shlex.join(["sh", "-c", PROBE_SCRIPT, "dashenv-probe", self.directory])
+        answer = pg.run_on_server(command) if self.directory else None
+        if answer is not None:
+            self._found = parse_probe(answer)
+            return
+        from dashenv.steps.targets import target
+
+        self.docker = target(ctx, env.name).docker
         self._thread = threading.Thread(target=self._run, name="dashenv-probe", daemon=True)
         self._thread.start()
 
@@ -98,7 +108,8 @@ class PendingProbe:
             self._found = parse_probe(done[1])
 
     def result(self) -> Probe:
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         assert self._found is not None
         return self._found
 
@@ -106,7 +117,8 @@ class PendingProbe:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._thread.join()  # never left running after the command has answered
+        if self._thread is not None:
+            self._thread.join()  # never left running after the command has answered
 
 
 def start_probe(ctx: RunContext, env: ResolvedEnvironment, pg: Postgres) -> PendingProbe:
