@@ -190,3 +190,17 @@ def test_a_full_volume_refuses_the_copy_up_front_with_the_sizes(cow: Project) ->
     ok(cow("db", "snapshot", "dev", "room"))
     for name in ("room", "kept"):
         ok(cow("db", "snapshot", "dev", "--delete", name, "--yes"))
+
+
+def test_the_probe_by_docker_exec_for_a_role_that_may_not_run_programs(cow: Project) -> None:
+    """Where COPY ... FROM PROGRAM is not permitted the probe runs by docker exec, and finds
+    the same: the clone and the room left."""
+    from dashenv.context import RunContext
+    from dashenv.steps.copying import docker_probe
+
+    ctx = RunContext(project_dir=str(cow.root))
+    found = docker_probe(ctx, ctx.env("dev"), "/var/lib/postgresql/18/docker")
+    assert found.clones is True and found.free_bytes and found.total_bytes
+    assert found.free_bytes < found.total_bytes <= 700 * 10**6  # the small reflink volume
+    missing = docker_probe(ctx, ctx.env("dev"), "/no/such/directory")
+    assert missing.clones is None and "cannot write in /no/such/directory" in missing.detail

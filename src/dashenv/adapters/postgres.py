@@ -420,12 +420,16 @@ class Postgres:
                 )
             )
 
-    def databases_with_comments(self, prefix: str) -> list[tuple[str, str | None, int]]:
-        """Valid databases named ``prefix...``: name, comment and size in bytes; one dropped
-        while this reads it is left out (``pg_database_size`` is NULL by then)."""
+    def databases_with_comments(
+        self, prefix: str, *, sizes: bool = True
+    ) -> list[tuple[str, str | None, int]]:
+        """Valid databases named ``prefix...``: name, comment and size in bytes (0 without
+        ``sizes``: reading them walks every file); one dropped while this reads it is left
+        out (``pg_database_size`` is NULL by then)."""
+        size = "pg_database_size(oid)" if sizes else "0"
         with self.connect() as conn:
             rows = conn.execute(
-                "SELECT datname, shobj_description(oid, 'pg_database'), pg_database_size(oid)"
+                f"SELECT datname, shobj_description(oid, 'pg_database'), {size}"
                 " FROM pg_database WHERE starts_with(datname, %s) AND datconnlimit <> -2"
                 " ORDER BY datname",
                 (prefix,),

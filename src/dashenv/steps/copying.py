@@ -82,30 +82,12 @@ class PendingProbe:
         if answer is not None:
             self._found = parse_probe(answer)
             return
-        from dashenv.steps.targets import target
-
-        self.docker = target(ctx, env.name).docker
+        self.ctx = ctx
         self._thread = threading.Thread(target=self._run, name="dashenv-probe", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        from dashenv.errors import DashenvError
-
-        service = self.env.settings.postgres_service
-        try:
-            done = self.docker.exec_quick(
-                service, ["sh", "-c", PROBE_SCRIPT, "dashenv-probe", self.directory]
-            )
-        except DashenvError as exc:
-            self._found = Probe(None, f"could not probe its data directory: {exc.message}")
-            return
-        except Exception as exc:  # the thread's end must be a Probe, whatever went wrong
-            self._found = Probe(None, f"could not probe its data directory: {exc}")
-            return
-        if done is None:
-            self._found = Probe(None, f"no running container of {service} to probe")
-        else:
-            self._found = parse_probe(done[1])
+        self._found = docker_probe(self.ctx, self.env, self.directory)
 
     def result(self) -> Probe:
         if self._thread is not None:
@@ -119,6 +101,26 @@ class PendingProbe:
     def __exit__(self, *exc: object) -> None:
         if self._thread is not None:
             self._thread.join()  # never left running after the command has answered
+
+
+def docker_probe(ctx: RunContext, env: ResolvedEnvironment, directory: str) -> Probe:
+    """The probe by ``docker exec`` in the environment's PostgreSQL container (a role that
+    may not run programs on the server); never raises: what went wrong is its detail."""
+    from dashenv.errors import DashenvError
+    from dashenv.steps.targets import target
+
+    service = env.settings.postgres_service
+    try:
+        done = target(ctx, env.name).docker.exec_quick(
+            service, ["sh", "-c", PROBE_SCRIPT, "dashenv-probe", directory]
+        )
+    except DashenvError as exc:
+        return Probe(None, f"could not probe its data directory: {exc.message}")
+    except Exception as exc:  # a thread's end must be a Probe, whatever went wrong
+        return Probe(None, f"could not probe its data directory: {exc}")
+    if done is None:
+        return Probe(None, f"no running container of {service} to probe")
+    return parse_probe(done[1])
 
 
 def start_probe(ctx: RunContext, env: ResolvedEnvironment, pg: Postgres) -> PendingProbe:

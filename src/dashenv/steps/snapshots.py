@@ -103,10 +103,11 @@ def _parse(name: str, comment: str | None, size: int, database: str) -> Snapshot
     )
 
 
-def parse_listing(pg: Postgres, database: str) -> list[Snapshot]:
-    """``database``'s snapshots on the server, oldest first."""
+def parse_listing(pg: Postgres, database: str, *, sizes: bool = True) -> list[Snapshot]:
+    """``database``'s snapshots on the server, oldest first (without ``sizes``: 0 each)."""
     prefix = snapshot_database(database, "")
-    found = [_parse(n, c, s, database) for n, c, s in pg.databases_with_comments(prefix)]
+    rows = pg.databases_with_comments(prefix, sizes=sizes)
+    found = [_parse(n, c, s, database) for n, c, s in rows]
     return sorted(found, key=lambda s: (s.taken_at, s.name))
 
 
@@ -137,8 +138,8 @@ def tidy(ctx: RunContext, t: SnapshotTarget) -> None:
             )
 
 
-def listing(t: SnapshotTarget) -> list[Snapshot]:
-    return parse_listing(t.pg, t.database)
+def listing(t: SnapshotTarget, *, sizes: bool = True) -> list[Snapshot]:
+    return parse_listing(t.pg, t.database, sizes=sizes)
 
 
 def describe(t: SnapshotTarget, name: str, auto: bool, revision: tuple[str, ...] | None) -> str:
@@ -177,7 +178,7 @@ def prune(ctx: RunContext, t: SnapshotTarget, say: Callable[[str], None]) -> Non
     DATABASE of the whole size on their path."""
     from dashenv.adapters import audit
 
-    autos = [s for s in listing(t) if s.auto]
+    autos = [s for s in listing(t, sizes=False) if s.auto]
     keep = t.env.settings.snapshot_keep
     for old in autos[: max(0, len(autos) - keep)]:
         t.pg.drop_database(old.database)
@@ -217,7 +218,7 @@ def take(
         tidy(ctx, t)
         if not auto:  # the db snapshot command: what restores added beyond snapshot_keep
             prune(ctx, t, say)
-        existing = listing(t)
+        existing = listing(t, sizes=False)
         snap = snap or (auto_name(existing) if auto else now().strftime("%Y%m%d_%H%M%S"))
         check_name(t.database, snap)
         if any(s.name == snap for s in existing):
@@ -232,7 +233,8 @@ def take(
         hold = f"Holding new connections off {t.database} for the copy (the app's pool reconnects)"
         method = copy(ctx, t.env, t.pg, target, t.database, hold_template=True,
                       check_space=True, say=say, announce=hold, pending=pending)  # fmt: skip
-        t.pg.set_comment(target, describe(t, snap, auto, revision))
+        comment = describe(t, snap, auto, revision)
+        t.pg.set_comment(target, comment)
         t.pg.allow_connections(target, False)  # never the app's database
-        taken = next(s for s in listing(t) if s.name == snap)
+        taken = _parse(target, comment, t.pg.database_size(target) or 0, t.database)
         return replace(taken, copied_by=method.name)

@@ -82,8 +82,8 @@ def delete(ctx: RunContext, name: str, snap: str, *, yes: bool, ask: Asker | Non
         return found
 
 
-def _find(t: SnapshotTarget, snap: str) -> Snapshot:
-    snaps = listing(t)
+def _find(t: SnapshotTarget, snap: str, snaps: list[Snapshot] | None = None) -> Snapshot:
+    snaps = listing(t, sizes=False) if snaps is None else snaps
     for s in snaps:
         if s.name == snap:
             if s.environment not in (t.env.name, ""):  # never another environment's
@@ -149,7 +149,8 @@ def _restore(
         for leftover in t.pg.database_names():
             if leftover.startswith(restore_prefix(t.database)):  # an interrupted restore's
                 t.pg.drop_database(leftover)
-        source = None if from_file is not None else _find(t, snap or "")
+        existing = listing(t, sizes=False)
+        source = None if from_file is not None else _find(t, snap or "", existing)
         what = str(from_file) if from_file is not None else f"snapshot {snap}"
         if t.env.settings.protected:
             question = (
@@ -175,7 +176,6 @@ def _restore(
                     f"environment {stamp}",
                     hint="a snapshot is restored into its own environment only (dev to dev)",
                 )
-            existing = listing(t)
             kept = auto_name(existing)
             kept_db = snapshot_database(t.database, kept)
             revision = (
