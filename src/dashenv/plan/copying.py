@@ -128,17 +128,17 @@ def choose(
     if not facts.fsync:
         return CopyMethod(FILE_COPY, "fsync is off, so its checkpoints cost little" + why_not,
                           "FILE_COPY")  # fmt: skip
-    if pending_bytes is not None:
+    if pending_bytes is not None:  # a moving figure: it stays out of the words
         debt = pending_bytes + CHECKPOINT_COST
-        what = f"the checkpoints' {_mb(pending_bytes)} pending"
+        what = "what two checkpoints would write (the WAL pending since the last one)"
     else:
         debt = facts.shared_buffers or DEFAULT_SHARED_BUFFERS
         what = f"shared_buffers ({_mb(debt)})"
     if size_bytes is not None and size_bytes > debt:
         return CopyMethod(
             FILE_COPY,
-            f"{_mb(size_bytes)} outweighs {what}: two checkpoints cost less than writing "
-            "it all to the WAL" + why_not,
+            f"{_mb(size_bytes)} outweighs {what}, so two checkpoints cost less than "
+            "writing it all to the WAL" + why_not,
             "FILE_COPY",
         )
     return CopyMethod(
