@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 
 CACHE = "copy-methods.json"
 CLONE_VERSION = 180000
-# the reset's and workers' copies check the free space (an exec) from this size on; below
-# it a copy is too small to fill a volume and too quick to be worth the exec
+# the reset's and workers' copies check the free space (a probe) from this size on; below
+# it a copy is too small to fill a volume and too quick to be worth the probe
 CHECK_FROM = 64 * 2**20
 
 
@@ -42,6 +42,12 @@ def _remembered(env: ResolvedEnvironment) -> dict[str, dict[str, object]]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _key(pg: Postgres) -> str | None:
+    """What a probe's answer is remembered by: the server, its cluster and data directory."""
+    key = pg.copy_facts().key
+    return f"{pg.where}/{key}" if key else None
 
 
 def _remember(env: ResolvedEnvironment, key: str, probe: Probe) -> None:
@@ -140,7 +146,7 @@ def learn(
     remembered of this cluster, else by the probe; ``fresh`` runs the probe now whatever is
     remembered (for the free space it reads too). Returns the probe when it ran."""
     facts = pg.copy_facts()
-    key = f"{pg.where}/{facts.key}" if facts.key else None
+    key = _key(pg)
     if not fresh:
         if facts.version_num < CLONE_VERSION:
             return None  # nothing to learn: only PostgreSQL 18 clones
@@ -170,7 +176,8 @@ def describe(
     facts = pg.copy_facts()
     found = learn(ctx, env, pg, fresh=False) if ctx is not None else None
     if ctx is None and facts.version_num >= CLONE_VERSION:
-        known = _remembered(env).get(f"{pg.where}/{facts.key}") if facts.key else None
+        key = _key(pg)
+        known = _remembered(env).get(key) if key else None
         clones = known.get("clones") if known else None
         pg.clones = clones if isinstance(clones, bool) else None
     method = pg.copy_method(database, size_bytes)
@@ -182,8 +189,8 @@ def describe(
 
 
 def _remembered_detail(env: ResolvedEnvironment, pg: Postgres) -> str | None:
-    key = pg.copy_facts().key
-    known = _remembered(env).get(f"{pg.where}/{key}") if key else None
+    key = _key(pg)
+    known = _remembered(env).get(key) if key else None
     return str(known.get("detail")) if known else None
 
 
