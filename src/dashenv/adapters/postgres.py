@@ -245,10 +245,6 @@ class Postgres:
 
     # -- changing (callers have passed the guards) ---------------------------------------
 
-    def fsync(self) -> bool:
-        """Whether the server runs with fsync (cached: a server flag)."""
-        return self.copy_facts().fsync
-
     def copy_facts(self) -> ServerCopyFacts:
         """What choosing a copy method depends on (cached: server flags). The data directory
         and the cluster's identifier need a superuser (or pg_read_all_settings and
