@@ -79,6 +79,7 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
     """Run the test setup through every guard, and with ``workers`` a database and a Redis
     index per pytest-xdist worker; what the fixtures need, as plain data."""
     from dashenv.errors import DashenvError
+    from dashenv.steps.isolation import check_host
     from dashenv.steps.targets import host_environment
     from dashenv.workflows.testing import setup
 
@@ -94,6 +95,7 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
             run.take_lock()
         result = setup(st, name, wait=wait)
         env = host_environment(st, name)
+        check_host(st, st.env(name), dict(os.environ), "pytest --dashenv")
         prepared = run.prepare() if run is not None else None
     except DashenvError as exc:
         _exit_on(exc)

@@ -277,3 +277,59 @@ def test_files_in_a_subfolder_with_only_an_example_env_file(subfolder: Layout) -
     rows = p.by_hand(*compose, "exec", "-T", "postgres", "psql", "-U", "notes", "-d", "notes",
                      "-Atc", "SELECT title FROM items")  # fmt: skip
     assert rows.stdout.strip() == "dev marker"
+
+
+@pytest.fixture
+def split(tmp_path: Path) -> Iterator[Layout]:
+    """The app on the host reads its database in parts under its own names
+    (``DATABASE__HOSTNAME/PORT/DB``, pydantic-settings' nesting) and a prefixed Redis port,
+    with no DATABASE_URL anywhere; its suite makes a scratch database on the server it
+    reaches."""
+    yield from adopted(tmp_path, "split", None)
+
+
+def test_an_app_reading_its_own_variables_never_reaches_dev(split: Layout) -> None:
+    p = split
+    p.ok("init", "--detect")
+    text = (p.root / "dashenv.toml").read_text()
+    (p.root / "dashenv.toml").write_text(
+        text.replace(
+            "[environments.dev]\n", '[environments.dev]\nmigration_command = "python migrate.py"\n'
+        )
+    )
+    # before test has its ports, what it would hand over still reaches dev: refused
+    refused = p("env", "test")
+    assert refused.returncode == 3, refused.stderr
+    assert "DATABASE__PORT" in refused.stderr and "'dashenv up test' leases" in refused.stderr
+
+    p.ok("up", "dev")
+    marker = (
+        "CREATE TABLE entries (id serial PRIMARY KEY, what text NOT NULL); "
+        "INSERT INTO entries (what) VALUES ('dev marker')"
+    )
+    psql = ("exec", "-T", "db", "psql", "-U", "ledger", "-d", "ledger", "-Atc")
+    assert p.by_hand(*psql, marker).returncode == 0
+    assert p.by_hand("exec", "-T", "cache", "redis-cli", "set", "dev-marker", "1").returncode == 0
+    databases = p.by_hand(*psql, "SELECT datname FROM pg_database ORDER BY 1").stdout
+
+    p.ok("test", "setup")  # migrated on the host through the app's own variables
+    assert "3 passed" in p.ok("test", "run")
+    exports = p.ok("env", "test")
+    dev_port = next(
+        line.split("=", 1)[1]
+        for line in (p.root / "service" / ".env").read_text().splitlines()
+        if line.startswith("DATABASE__PORT=")
+    )
+    assert f"export DATABASE__PORT={dev_port}" not in exports
+    assert "export DATABASE__DB=ledger_test" in exports
+    assert f"export PAGE_SIZE={dev_port}" in exports  # a value that merely looks alike
+    # a variable exported in the shell that reaches dev: refused before anything runs
+    leaky = run_dashenv("test", "run", "--no-setup", cwd=p.root, env={"PGPORT": dev_port})
+    assert leaky.returncode == 3, leaky.stderr
+    assert "PGPORT" in leaky.stderr and "the protected PostgreSQL" in leaky.stderr
+    assert '"action": "isolation guard"' in (p.root / ".dashenv" / "audit.log").read_text()
+
+    assert p.by_hand(*psql, "SELECT what FROM entries").stdout.strip() == "dev marker"
+    assert p.by_hand(*psql, "SELECT datname FROM pg_database ORDER BY 1").stdout == databases
+    keys = p.by_hand("exec", "-T", "cache", "redis-cli", "keys", "*").stdout.split()
+    assert keys == ["dev-marker"]

@@ -27,6 +27,7 @@ from urllib.parse import quote as _quote_url
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from dashenv.facts import ComposeModel, ComposeService
+from dashenv.plan import isolation
 
 OFF_PROFILE = "dashenv-off"  # the profile that keeps a service dev needs and tests do not off
 # images of services tests never need, even where they depend on the database
@@ -235,6 +236,8 @@ class Derivation:
     connections: list[Connection]  # the app's own database variables
     # container names the files fix -> the service that now answers for them in the network
     renamed_hosts: dict[str, str] = field(default_factory=dict)
+    # the source's servers and the derived stack's own, as its containers reach them
+    sides: tuple[isolation.Servers, isolation.Destination] | None = None
 
 
 def runs_app(service: ComposeService) -> bool:
@@ -311,6 +314,7 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
     hosts_renamed = {s.container_name: name for name, s in services.items() if s.container_name}
     pg_hosts = {spec.postgres_service, *(k for k, v in hosts_renamed.items() if v == pg_name(pg))}
     pg_hosts |= {"localhost", "127.0.0.1"}
+    dev_side, test_side = container_sides(model, spec, account, database)
     rewrites: list[tuple[str, str, str]] = []
     replaced: list[tuple[str, str]] = []
     connections: list[Connection] = []
@@ -430,6 +434,12 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
                     if new != value:
                         env_lines.append(f"      {c.key}: {quote(new)}")
                         rewrites.append((name, c.key, f"database {account.database} -> {database}"))
+                # then every value still holding one of dev's coordinates, by value
+                done = {c.key for c in found}
+                seen = {k: v for k, v in service.environment.items() if k not in done}
+                for r in isolation.rewrite(seen, dev_side, test_side, "container")[1]:
+                    env_lines.append(f"      {r.key}: {quote(r.new)}")
+                    rewrites.append((name, r.key, f"{r.old} -> {r.new}"))
         if name not in (spec.postgres_service, spec.redis_service) and not spec.isolate:
             for key, value in markers(service.environment, spec.markers).items():
                 env_lines.append(f"      {key}: {quote(value)}")
@@ -457,7 +467,45 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
         replaced,
         connections,
         hosts_renamed,
+        (dev_side, test_side),
     )
+
+
+def container_sides(
+    model: ComposeModel, spec: DeriveSpec, account: Account | None, database: str | None
+) -> tuple[isolation.Servers, isolation.Destination]:
+    """The source's servers as a container of the derived stack could still reach them (the
+    container names the files fix, the machine's gateway at the published ports), and the
+    derived stack's own (its services at their container ports)."""
+
+    def side(service: str, container_port: int) -> tuple[frozenset[isolation.Endpoint], ...]:
+        svc = model.services.get(service)
+        if svc is None:
+            return frozenset(), frozenset()
+        published = next((p[1] for p in svc.ports if p[2] == container_port), None)
+        fixed = {svc.container_name} if svc.container_name else set()
+        dev = isolation.reach_from_container(fixed, container_port, published)
+        if spec.isolate:  # the files' own names stay the environment's
+            dev = isolation.reach_from_container(set(), container_port, published)
+        ours = frozenset({isolation.Endpoint(service.lower(), container_port)})
+        return dev, ours
+
+    pg_dev, pg_ours = side(spec.postgres_service, 5432)
+    redis_dev, redis_ours = side(spec.redis_service, 6379)
+    dev = isolation.Servers(
+        postgres=pg_dev,
+        database=account.database if account else None,
+        redis=redis_dev,
+        redis_indexes=(),
+    )
+    test = isolation.Destination(
+        postgres=next(iter(pg_ours), None),
+        database=database,
+        redis=next(iter(redis_ours), None),
+        aliases_postgres=pg_ours,
+        aliases_redis=redis_ours,
+    )
+    return dev, test
 
 
 def own_name(name: str, spec: DeriveSpec) -> str:
@@ -547,6 +595,8 @@ def env_text(
         elif database and old and value == old and key in (*DATABASE_KEYS, "PGDATABASE"):
             value = database
         out[key] = value
+    if derivation.sides is not None:  # then every value still holding dev's coordinates
+        out = isolation.rewrite(out, *derivation.sides, "container")[0]
     if "DATABASE_URL" not in out and account is not None and database:
         out["DATABASE_URL"] = account_url(account, postgres_service, database)
     out["ENVIRONMENT"] = "testing"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from shlex import join as shlex_join
 from typing import TYPE_CHECKING, Protocol
 
 from dashenv.errors import ConfigError, DashenvError, OperationFailed
@@ -252,8 +253,12 @@ def host_dir(env: ResolvedEnvironment) -> Path:
 
 def host_environment(ctx: RunContext, name: str) -> dict[str, str]:
     """What a command run on the host needs: the env file's values, with the connection
-    settings as seen from the host."""
-    return host_variables(ctx.env(name))
+    settings as seen from the host, and (on a test side) every value still holding a
+    protected environment's coordinates pointed at this one's own servers."""
+    from dashenv.steps.isolation import for_host
+
+    env = ctx.env(name)
+    return for_host(ctx, env, host_variables(env))
 
 
 def host_variables(env: ResolvedEnvironment, database: str | None = None) -> dict[str, str]:
@@ -292,16 +297,20 @@ def host_variables(env: ResolvedEnvironment, database: str | None = None) -> dic
     return values
 
 
-def run_on_host(env: ResolvedEnvironment, command: list[str]) -> int:
+def run_on_host(ctx: RunContext, env: ResolvedEnvironment, command: list[str]) -> int:
     """Run ``command`` on the host, in the app's directory, with ``env``'s connection
-    settings exported under the names the app reads; its exit code."""
+    settings exported under the names the app reads; its exit code. A test side's final
+    variables (the shell's included) are checked first: none may reach a protected
+    environment's servers."""
     import subprocess
 
     from dashenv.errors import ExitCode
+    from dashenv.steps.isolation import check_host
 
-    values = host_variables(env)
+    final = {**os.environ, **host_environment(ctx, env.name)}
+    check_host(ctx, env, final, f"'{shlex_join(command)}'")
     try:
-        return subprocess.call(command, env={**os.environ, **values}, cwd=host_dir(env))
+        return subprocess.call(command, env=final, cwd=host_dir(env))
     except FileNotFoundError:
         raise OperationFailed(
             f"{command[0]}: command not found", hint="check the command after --"

@@ -37,9 +37,11 @@ def _on_host(ctx: RunContext, t: Target, command: str, *, wait: bool) -> int:
     configuration of the app's directory), each pointed at a database of its own."""
     import subprocess
 
+    from dashenv.steps.isolation import check_host
     from dashenv.steps.workers import WorkerRun
 
     env = {**os.environ, **host_environment(ctx, t.name)}
+    check_host(ctx, t.env, env, "the tests")
     cwd = host_dir(t.env)
     count = _host_worker_count(command, cwd)
     run = WorkerRun(ctx, t.name, count, wait=wait, say=_say) if count else None
@@ -190,7 +192,10 @@ def _in_container(ctx: RunContext, t: Target, command: str, *, wait: bool = True
     to its index (gw0:1,gw1:2). An environment that publishes no PostgreSQL port (ci) gets
     them made inside its network."""
 
+    from dashenv.steps.isolation import check_container
+
     service = t.settings.app_service
+    check_container(ctx, t.env, service, {}, "the tests")
     count = worker_count(t, command, _say)
     if count == 0:
         return t.docker.run_attached(

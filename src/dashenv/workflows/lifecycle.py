@@ -501,7 +501,7 @@ def run_on_host(ctx: RunContext, name: str, command: list[str]) -> int:
     settings exported under the names the app reads; its exit code."""
     from dashenv.steps.targets import run_on_host as run
 
-    return run(ctx.env(name), command)
+    return run(ctx, ctx.env(name), command)
 
 
 def export_lines(ctx: RunContext, name: str, *, reveal: bool) -> list[str]:
@@ -510,9 +510,11 @@ def export_lines(ctx: RunContext, name: str, *, reveal: bool) -> list[str]:
     import shlex
 
     from dashenv.settings.secrets import mask_value
+    from dashenv.steps.isolation import check_host
     from dashenv.steps.targets import host_environment
 
     values = host_environment(ctx, name)
+    check_host(ctx, ctx.env(name), values, f"'dashenv env {name}'")
     return [
         f"export {k}={shlex.quote(v if reveal else mask_value(k, v))}"
         for k, v in sorted(values.items())

@@ -179,7 +179,7 @@ def seed(
         snapshot = take(ctx, name, None, auto=True, say=say).name
         say(f"Snapshot {snapshot} taken first: 'dashenv db restore {name} {snapshot}' goes back")
     if s.test_runner == "host":
-        code = run_on_host(env, ["sh", "-c", s.seed_command])
+        code = run_on_host(ctx, env, ["sh", "-c", s.seed_command])
     else:
         code = exec_in(ctx, name, s.app_service, ["sh", "-c", s.seed_command], tty)
     db = env.app.database()

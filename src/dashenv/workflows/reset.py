@@ -157,8 +157,8 @@ def _apply(
                 )
                 say(f"Building template {names.template}: {why}")
                 pg.create_database(names.build)
-                _migrate(o, names.build)
-                _seed(o, names.build, say)
+                _migrate(ctx, o, names.build)
+                _seed(ctx, o, names.build, say)
                 _record_baseline(pg, names.build)
                 pg.analyze(names.build)  # row estimates travel with every clone
                 pg.rename(names.build, names.template)
@@ -166,8 +166,8 @@ def _apply(
             copied_by = copy(ctx, o.env, pg, new, names.template, say=say).name
         else:
             pg.create_database(new)
-            _migrate(o, new)
-            _seed(o, new, say)
+            _migrate(ctx, o, new)
+            _seed(ctx, o, new, say)
             _record_baseline(pg, new)
         pg.stamp(
             new,
@@ -224,14 +224,17 @@ def _record_baseline(pg: Postgres, database: str) -> None:
     pg.stamp(database, {"baseline_rows": json.dumps(pg.row_counts(database), sort_keys=True)})
 
 
-def _migrate_on_host(o: Observed, database: str, command: str, what: str) -> None:
+def _migrate_on_host(ctx: RunContext, o: Observed, database: str, command: str, what: str) -> None:
     import os
 
     from dashenv.adapters.host import run_shell
+    from dashenv.steps import isolation
     from dashenv.steps.targets import host_dir, host_variables
 
     s = o.env.settings
-    env = {**os.environ, **host_variables(o.env, database)}
+    values = isolation.for_host(ctx, o.env, host_variables(o.env, database), database)
+    env = {**os.environ, **values}
+    isolation.check_host(ctx, o.env, env, f"the {what}", database)
     code, output = run_shell(command, env, str(host_dir(o.env)))
     if code != 0:
         raise _migration_failed(
@@ -268,34 +271,39 @@ def app_database_variables(env: ResolvedEnvironment, database: str) -> list[str]
     return found
 
 
-def _seed(o: Observed, database: str, say: Callable[[str], None]) -> None:
+def _seed(ctx: RunContext, o: Observed, database: str, say: Callable[[str], None]) -> None:
     """The seed command, where there is one, after the migrations (the template's data)."""
     command = o.env.settings.seed_command
     if command:
         say(f"Seeding {database}: {command}")
-        _migrate(o, database, command, "seed command")
+        _migrate(ctx, o, database, command, "seed command")
 
 
 def _migrate(
-    o: Observed, database: str, command: str | None = None, what: str = "migration command"
+    ctx: RunContext,
+    o: Observed,
+    database: str,
+    command: str | None = None,
+    what: str = "migration command",
 ) -> None:
     """Run the environment's migration command (or ``command``) against ``database``: in its
     app container, or on the host where the app runs there (``test_runner = host``)."""
     s = o.env.settings
     command = command or s.migration_command
     if s.test_runner == "host":
-        _migrate_on_host(o, database, command, what)
+        _migrate_on_host(ctx, o, database, command, what)
         return
     url = url_with_database(o.env.app.settings.DATABASE_URL or "", database)
     if o.env.derivation is not None:  # a container name the override changed: its service
         from dashenv.plan.derive import with_host
 
         url = with_host(url, o.env.derivation.renamed_hosts)
-    code, output = o.docker.exec_capture(
-        s.app_service,
-        ["env", f"DATABASE_URL={url}", *app_database_variables(o.env, database),
-         "sh", "-c", command],
-    )  # fmt: skip
+    from dashenv.steps import isolation
+
+    handed = [f"DATABASE_URL={url}", *app_database_variables(o.env, database)]
+    extra = dict(item.split("=", 1) for item in handed)
+    isolation.check_container(ctx, o.env, s.app_service, extra, f"the {what}")
+    code, output = o.docker.exec_capture(s.app_service, ["env", *handed, "sh", "-c", command])
     if code != 0:
         raise _migration_failed(
             o, f"in {s.app_service}", code, output, f"is {o.env.name} up? ('dashenv up "
