@@ -333,3 +333,31 @@ def test_an_app_reading_its_own_variables_never_reaches_dev(split: Layout) -> No
     assert p.by_hand(*psql, "SELECT datname FROM pg_database ORDER BY 1").stdout == databases
     keys = p.by_hand("exec", "-T", "cache", "redis-cli", "keys", "*").stdout.split()
     assert keys == ["dev-marker"]
+    # a test that reaches dev by a value dashenv never hands over (hard-coded here) is caught
+    # after the fact: exit 3 whatever pytest said, what changed named, audited
+    leaky = p.root / "service" / "tests" / "test_leaky.py"
+    leaky.write_text(
+        "import psycopg\n\n\n"
+        "def test_writes_to_dev() -> None:\n"
+        f"    dev = 'host=127.0.0.1 port={dev_port} user=ledger password=ledger-secret'\n"
+        "    with psycopg.connect(dev + ' dbname=ledger', autocommit=True) as conn:\n"
+        "        conn.execute('CREATE TABLE leaked (id int)')\n"
+        "        conn.execute('CREATE DATABASE ledger_leaked')\n"
+    )
+    caught = p("test", "run")
+    assert caught.returncode == 3, caught.stderr
+    assert "4 passed" in caught.stdout
+    assert "tripwire LEAK: dev: database ledger_leaked was created on its server" in caught.stderr
+    assert "tables of ledger changed (+public.leaked)" in caught.stderr
+    assert '"action": "tripwire"' in (p.root / ".dashenv" / "audit.log").read_text()
+    # rows alone: counted once the writing backend has flushed its statistics, as it exits
+    leaky.write_text(
+        "import psycopg\n\n\n"
+        "def test_writes_a_row_to_dev() -> None:\n"
+        f"    dev = 'host=127.0.0.1 port={dev_port} user=ledger password=ledger-secret'\n"
+        "    with psycopg.connect(dev + ' dbname=ledger', autocommit=True) as conn:\n"
+        "        conn.execute(\"INSERT INTO entries (what) VALUES ('leaked')\")\n"
+    )
+    caught = p("test", "run", "--no-setup")
+    assert caught.returncode == 3, caught.stderr
+    assert "tripwire LEAK: dev: 1 rows of ledger were written" in caught.stderr

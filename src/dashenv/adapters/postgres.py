@@ -15,10 +15,27 @@ from dashenv.errors import OperationFailed, Unreachable
 
 if TYPE_CHECKING:
     from dashenv.plan.copying import CopyMethod, ServerCopyFacts
+    from dashenv.plan.tripwire import PostgresReading
 
 STAMP_SCHEMA = "dashenv"
 STAMP_TABLE = "metadata"
 SYSTEM_SCHEMAS = ("pg_catalog", "information_schema", "pg_toast", STAMP_SCHEMA)
+# the tripwire's one query (Alembic's table read only where it exists)
+TRIPWIRE_SQL = """
+SELECT
+  ARRAY(SELECT datname::text FROM pg_database ORDER BY 1),
+  ARRAY(SELECT n.nspname || '.' || c.relname FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1),
+  (SELECT tup_inserted + tup_updated + tup_deleted FROM pg_stat_database
+   WHERE datname = current_database()),
+  (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database()
+   AND pid <> pg_backend_pid() AND backend_type = 'client backend'),
+  CASE WHEN to_regclass('alembic_version') IS NOT NULL THEN (xpath('//v/text()', query_to_xml(
+    'SELECT string_agg(version_num, '','' ORDER BY version_num) AS v FROM alembic_version',
+    false, true, '')))[1]::text END
+"""
 
 
 @dataclass(frozen=True)
@@ -183,6 +200,17 @@ class Postgres:
                 return None
             rows = conn.execute("SELECT version_num FROM alembic_version ORDER BY 1").fetchall()
         return tuple(str(r[0]) for r in rows)
+
+    def tripwire_reading(self, database: str) -> PostgresReading:
+        """What a leak into ``database`` would change, in one query on a connection of its
+        own (the statistics snapshot taken fresh): the server's databases, its tables, its
+        Alembic revision, the rows written to it, the other clients connected to it."""
+        from dashenv.plan.tripwire import PostgresReading
+
+        with self.connect(database, autocommit=True) as conn:
+            conn.execute("SELECT pg_stat_clear_snapshot()")
+            row = conn.execute(TRIPWIRE_SQL).fetchone()
+        return PostgresReading(tuple(row[0]), tuple(row[1]), row[4], int(row[2] or 0), row[3])
 
     def server_settings(self, database: str, names: list[str]) -> dict[str, str]:
         with self.connect(database) as conn:

@@ -75,6 +75,16 @@ class Redis:
         found: int = self._call("config get", ask)
         return found
 
+    def keyspace(self) -> dict[int, int]:
+        """Keys per index, every index in one INFO keyspace (empty indexes absent)."""
+
+        def read(c: Any) -> dict[int, int]:
+            info = c.info("keyspace")
+            return {int(k[2:]): int(v.get("keys", 0)) for k, v in info.items() if k[:2] == "db"}
+
+        found: dict[int, int] = self._call("info keyspace", read)
+        return found
+
     def flushdb(self) -> int:
         """Empty this index only (FLUSHDB); the number of keys it held. Never FLUSHALL."""
 

@@ -248,12 +248,16 @@ def run(
     and Redis settings as the host reaches them (published ports), under the names the app
     reads. The command's exit code is dashenv's.
     """
+    from dashenv.steps.tripwire import watching
     from dashenv.workflows import lifecycle
 
     cmd = (command or []) + list(ctx.args)
     if not cmd:
         raise typer.BadParameter("give the command after --", param_hint="COMMAND")
-    passthrough_exit(lifecycle.run_on_host(state(ctx), env, cmd))
+    st = state(ctx)
+    with watching(st, env, f"'dashenv run {env}'"):
+        code = lifecycle.run_on_host(st, env, cmd)
+    passthrough_exit(code)
 
 
 class EnvGroup(DashenvGroup):

@@ -31,10 +31,15 @@ def setup(ctx: typer.Context, env: TestEnv = "test", as_json: JsonOpt = False) -
     """Start the test environment beside dev (dev untouched), wait until healthy, reset its
     database through every guard, and print the endpoints. Idempotent; quick when up."""
     from dashenv import render
+    from dashenv.steps.tripwire import watching
     from dashenv.workflows.testing import setup as do_setup
 
-    with render.live_progress(f"starting {env}") as reporter:
-        result = do_setup(state(ctx), env, reporter)
+    st = state(ctx)
+    with (
+        watching(st, env, f"'dashenv test setup {env}'"),
+        render.live_progress(f"starting {env}") as reporter,
+    ):
+        result = do_setup(st, env, reporter)
     if as_json:
         render.print_json(render.setup_document(result))
         return
@@ -61,20 +66,22 @@ def run(
     container, pytest-xdist workers (-n N, or -n in the pytest configuration's addopts) each
     get a database and a Redis index of their own first."""
     from dashenv import render
+    from dashenv.steps.tripwire import watching
     from dashenv.workflows.testing import run_tests
     from dashenv.workflows.testing import setup as do_setup
 
     st = state(ctx)
-    if not skip_setup:
-        with render.live_progress(f"starting {env}") as reporter:
-            result = do_setup(st, env, reporter, wait=not no_wait)
-        render.console(stderr=True).print(
-            f"Test database initialized successfully ({result.reset.database}, "
-            f"{result.reset.seconds:.2f}s)"
-        )
-    code = run_tests(st, env, list(ctx.args), wait=not no_wait)
-    if code != 0:
-        raise PassThrough(code)
+    with watching(st, env, f"'dashenv test run {env}'"):
+        if not skip_setup:
+            with render.live_progress(f"starting {env}") as reporter:
+                result = do_setup(st, env, reporter, wait=not no_wait)
+            render.console(stderr=True).print(
+                f"Test database initialized successfully ({result.reset.database}, "
+                f"{result.reset.seconds:.2f}s)"
+            )
+        code = run_tests(st, env, list(ctx.args), wait=not no_wait)
+        if code != 0:
+            raise PassThrough(code)
 
 
 def clean(ctx: typer.Context, env: TestEnv = "test") -> None:
@@ -96,15 +103,16 @@ def ci_run(
     failure or Ctrl-C too. Arguments after -- go to the test command; its exit code is
     dashenv's."""
     from dashenv import render
+    from dashenv.steps.tripwire import watching
     from dashenv.workflows.ci import ci_run as run_ci
 
     err = render.console(stderr=True)
-    with render.live_progress(f"starting {env}") as reporter:
-        code = run_ci(
-            state(ctx), env, list(ctx.args), build=build, reporter=reporter, say=err.print
-        )
-    if code != 0:
-        raise PassThrough(code)
+    st = state(ctx)
+    with watching(st, env, f"'dashenv ci run {env}'"):
+        with render.live_progress(f"starting {env}") as reporter:
+            code = run_ci(st, env, list(ctx.args), build=build, reporter=reporter, say=err.print)
+        if code != 0:
+            raise PassThrough(code)
 
 
 def ci_github(

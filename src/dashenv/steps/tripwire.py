@@ -1,0 +1,187 @@
+"""The tripwire around a test-side command: each protected environment's servers read
+before and after it (only where they run), and a leak into them said on stderr, audited, and
+made the command's outcome (exit 3, whatever the command's own exit code)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from dashenv.errors import DashenvError, GuardRefused
+
+if TYPE_CHECKING:
+    from dashenv.adapters.postgres import Postgres
+    from dashenv.context import RunContext
+    from dashenv.plan.tripwire import Finding, Reading
+    from dashenv.settings.sources import ResolvedEnvironment
+
+SETTLE = 2.0  # seconds the after-reading waits for the command's backends to end and flush
+
+
+@dataclass
+class _Watched:
+    env: ResolvedEnvironment  # the protected one
+    before: Reading
+    postgres: Postgres | None
+
+
+def _say(message: str) -> None:
+    sys.stderr.write(message + "\n")
+
+
+def _running(ctx: RunContext, dev: ResolvedEnvironment) -> dict[str, str]:
+    """dev's running services (service -> container name), from its engine's listing."""
+    try:
+        found = ctx.docker(ctx.engine_of(dev.name)).project_containers(dev.settings.project_name)
+    except DashenvError:
+        return {}
+    return {c.service: c.name for c in found if c.state == "running" and c.service}
+
+
+def _client(dev: ResolvedEnvironment) -> Postgres | None:
+    from dashenv.adapters.postgres import Postgres
+    from dashenv.errors import ConfigError
+    from dashenv.plan.derive import account_of
+
+    s = dev.settings
+    if s.postgres_port is None:
+        return None
+    try:
+        db = dev.app.database()
+    except ConfigError:
+        db = None
+    if db is not None:
+        return Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3)
+    model = dev.files.model if dev.files is not None else None
+    svc = model.services.get(s.postgres_service) if model else None
+    if svc is None:
+        return None
+    account = account_of(svc)
+    return Postgres(s.host, s.postgres_port, account.user, account.password, timeout=3)
+
+
+def _read(
+    ctx: RunContext, env: ResolvedEnvironment, dev: ResolvedEnvironment, pg: Postgres | None,
+    settle_from: Reading | None = None,
+) -> Reading:  # fmt: skip
+    from dashenv.adapters.redis import Redis
+    from dashenv.plan.tripwire import Reading
+    from dashenv.steps.isolation import database_of, host_sides
+
+    s = dev.settings
+    running = _running(ctx, dev)
+    database, _ = database_of(dev)
+    reading = None
+    if pg is not None and database and s.postgres_service in running:
+        try:
+            reading = pg.tripwire_reading(database)
+            deadline = time.monotonic() + SETTLE
+            # the command's own connections end (and flush their statistics) as it exits
+            while (
+                settle_from is not None
+                and settle_from.postgres is not None
+                and reading.other_clients > settle_from.postgres.other_clients
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+                reading = pg.tripwire_reading(database)
+        except DashenvError:
+            reading = None
+    keys: dict[int, int] = {}
+    if s.redis_port and s.redis_service in running:
+        try:
+            space = Redis(s.host, s.redis_port, 0, timeout=3).keyspace()
+            keys = {i: space.get(i, 0) for i in dev.redis_indexes}
+        except DashenvError:
+            keys = {}
+    others = tuple(sorted(n for n in running if n not in (s.postgres_service, s.redis_service)))
+    shared = host_sides(env, dev)[1].shared_postgres
+    return Reading(dev.name, database, reading, keys, others, shared)
+
+
+def arm(ctx: RunContext, env: ResolvedEnvironment) -> list[_Watched]:
+    """The first reading of every protected environment whose servers run."""
+    from dashenv.steps.isolation import protected
+
+    watched = []
+    for dev in protected(ctx, env):
+        pg = _client(dev)
+        watched.append(_Watched(dev, _read(ctx, env, dev, pg), pg))
+    return watched
+
+
+def check(ctx: RunContext, env: ResolvedEnvironment, watched: list[_Watched]) -> list[Finding]:
+    """The second reading, compared with the first."""
+    from dashenv.plan.tripwire import compare
+
+    found: list[Finding] = []
+    for w in watched:
+        after = _read(ctx, env, w.env, w.postgres, settle_from=w.before)
+        if after.postgres is None:  # stopped meanwhile: nothing to compare
+            after = replace(after, postgres=w.before.postgres)
+        found += compare(w.before, after)
+        if w.postgres is not None:
+            w.postgres.close()
+    return found
+
+
+@contextmanager
+def watching(
+    ctx: RunContext, name: str, what: str, say: Callable[[str], None] = _say
+) -> Iterator[list[Finding]]:
+    """Around a test-side command: a leak into a protected environment during it is said,
+    audited and raised as a refusal (exit 3), whatever the command itself returned or raised
+    (Ctrl-C excepted). Warnings are said and audited. Yields the findings, filled at the end."""
+    env = ctx.env(name)
+    watched = arm(ctx, env)
+    findings: list[Finding] = []
+    try:
+        yield findings
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        findings += check(ctx, env, watched) if watched else []
+        _settle(ctx, env, findings, what, say)
+        raise
+    findings += check(ctx, env, watched) if watched else []
+    _settle(ctx, env, findings, what, say)
+
+
+def _settle(
+    ctx: RunContext,
+    env: ResolvedEnvironment,
+    findings: list[Finding],
+    what: str,
+    say: Callable[[str], None],
+) -> None:
+    if not findings:
+        return
+    from dashenv.adapters import audit
+
+    for f in findings:
+        say(f.line())
+    leaks = [f for f in findings if f.leak]
+    audit.record(
+        ctx.audit_path(),
+        environment=env.name,
+        action="tripwire",
+        target=what,
+        guards=[
+            {"guard": "tripwire", "passed": not f.leak, "saw": f.environment, "reason": f.what}
+            for f in findings
+        ],
+        outcome="leak" if leaks else "warning",
+    )
+    if leaks:
+        first = leaks[0]
+        raise GuardRefused(
+            f"{what} changed protected environment {first.environment}: {first.what}"
+            + (f" (and {len(leaks) - 1} more)" if len(leaks) > 1 else ""),
+            hint="something in the tests reaches it by a value dashenv does not hand over (a "
+            "hard-coded host or port, a file of its own): find it, and point it at "
+            f"{env.name}'s servers ('dashenv env {env.name}' lists them)",
+        )
