@@ -361,3 +361,34 @@ def test_an_app_reading_its_own_variables_never_reaches_dev(split: Layout) -> No
     caught = p("test", "run", "--no-setup")
     assert caught.returncode == 3, caught.stderr
     assert "tripwire LEAK: dev: 1 rows of ledger were written" in caught.stderr
+
+
+def test_a_second_checkout_of_the_same_name_never_touches_the_first(tmp_path: Path) -> None:
+    """Compose gives two checkouts named alike one project; the first one's dev, started by
+    hand as the team always has, is named in the second's doctor and its destructive
+    commands refuse (exit 3)."""
+    first, second = tmp_path / "a" / "ledger", tmp_path / "b" / "ledger"
+    ports = dict(zip(("@DB_PORT@", "@REDIS_PORT@"), free_ports(2), strict=True))
+    for root in (first, second):
+        shutil.copytree(LAYOUTS / "split", root)
+        for f in [*root.rglob("*.yml"), *root.rglob(".env")]:
+            text = f.read_text()
+            for mark, port in ports.items():
+                text = text.replace(mark, str(port))
+            f.write_text(text)
+    a, b = Layout(first), Layout(second)
+    try:
+        started = a.by_hand("up", "-d", "--wait")
+        assert started.returncode == 0, started.stderr
+        psql = ("exec", "-T", "db", "psql", "-U", "ledger", "-d", "ledger", "-Atc")
+        assert a.by_hand(*psql, "CREATE TABLE kept (what text); INSERT INTO kept VALUES ('a')")
+        b.ok("init", "--detect")
+        refused = b("down", "dev", "--volumes", "--yes")
+        assert refused.returncode == 3, refused.stderr
+        assert "runs from another checkout" in refused.stderr
+        assert str(first) in refused.stderr
+        doctor = b("doctor")
+        assert f"runs from another checkout, {first}" in doctor.stdout
+        assert a.by_hand(*psql, "SELECT what FROM kept").stdout.strip() == "a"
+    finally:
+        a.by_hand("down", "-v")

@@ -311,6 +311,21 @@ def _environment_checks(
         checks.append(_binds_check(name, t.docker.context, services))
     if s.protected:
         checks.append(_interfaces_check(services, name))
+    from dashenv.steps.ownership import foreign_dir
+
+    other = foreign_dir(mine, bare.project.root.resolve())
+    if other is not None:
+        checks.append(
+            Check(
+                "owner",
+                "fail",
+                f"compose project {s.project_name} runs from another checkout, {other}",
+                f"that checkout's {name} is not this one's: 'dashenv up {name}' here runs "
+                "this one beside it as an instance",
+                name,
+            )
+        )
+        return checks
     running = any(c.state == "running" for c in mine)
     # ports: free, or held by this environment (a sibling sharing the project counts as ours)
     conflicts = environment_conflicts(

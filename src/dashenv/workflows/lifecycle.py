@@ -407,6 +407,10 @@ def down(ctx: RunContext, name: str, *, volumes: bool, yes: bool, ask: Asker | N
     """Remove containers and networks; volumes only when asked (protected: confirmed)."""
     t = target_lenient(ctx, name)
     notes = []
+    if volumes:
+        from dashenv.steps.ownership import require_own
+
+        require_own(ctx, name, f"delete the volumes of {name}", volumes=True)
     if volumes and t.settings.protected:
         consent = Consent.standard(
             f"delete the volumes of protected environment {name}",

@@ -104,10 +104,12 @@ def downgrade(
     """A downgrade removes data: on a protected environment it is confirmed by typing the
     environment's name (or --yes), refused without a terminal, and a snapshot comes first."""
     from dashenv.adapters import audit
+    from dashenv.steps.ownership import require_own
     from dashenv.steps.snapshots import take
 
     env = ctx.env(name)
     _require_alembic(env)
+    require_own(ctx, name, f"downgrade {name}'s database")
     if not target.strip():
         raise ConfigError(
             "give the revision to go down to, or -N", hint="dashenv db downgrade dev -1"
@@ -169,6 +171,9 @@ def seed(
         )
     snapshot = None
     if s.protected:
+        from dashenv.steps.ownership import require_own
+
+        require_own(ctx, name, f"seed {name}'s database")
         consent = Consent.standard(
             f"seed protected environment {name}",
             f"Load seed data into {name}'s database? It changes data (a snapshot is taken first).",

@@ -126,6 +126,9 @@ def restore(
         raise ConfigError(
             f"no file {from_file}", hint="give the file 'dashenv db snapshot ENV --to FILE' wrote"
         )
+    from dashenv.steps.ownership import require_own
+
+    require_own(ctx, name, f"restore {name}'s database")
     with database_lock(ctx, name, operation="restore", wait=wait, say=say):
         return _restore(ctx, name, snap, from_file, yes=yes, ask=ask, say=say)
 
