@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dashenv.errors import ConfigError, DashenvError, GuardRefused
+from dashenv.errors import ConfigError, DashenvError, GuardRefused, HealthTimeout, Unreachable
 from dashenv.guards import (
     Endpoint,
     Intent,
@@ -26,7 +26,7 @@ from dashenv.plan.reset import target_without_password
 
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
-    from dashenv.adapters.postgres import Postgres
+    from dashenv.adapters.postgres import DatabaseState, Postgres
     from dashenv.context import RunContext
     from dashenv.facts import Container
     from dashenv.settings.sources import ResolvedEnvironment
@@ -193,6 +193,12 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
         listing = pool.submit(docker.all_containers)
         try:
             state = pg.state(db.database)
+        except Unreachable as exc:
+            containers = listing.result()
+            if _endpoint(s.host, s.postgres_port, containers).container is None:
+                state, inspect_error = DatabaseState(False, None, ()), exc.message
+            else:  # its container runs: the server is still starting
+                state = _answering(pg, db.database, s.up_timeout, name)
         except DashenvError as exc:  # judged by the guards, not fatal to looking
             state, inspect_error = DatabaseState(False, None, ()), exc.message
         containers = listing.result()  # the engine unreachable: exit 4
@@ -209,6 +215,26 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
         inspect_error=inspect_error,
     )
     return Observed(env, db.database, db.user, pg, facts, docker)
+
+
+def _answering(pg: Postgres, database: str, timeout: float, name: str) -> DatabaseState:
+    """The database's state once its server answers: a server that does not answer yet
+    (starting, or not accepting connections) is asked again until the wait timeout, then it
+    is a timeout (exit 5) with PostgreSQL's own first line, never a guard's refusal."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return pg.state(database)
+        except Unreachable as exc:
+            if time.monotonic() >= deadline:
+                first = exc.message.splitlines()[0]
+                raise HealthTimeout(
+                    f"{name}'s PostgreSQL did not answer within {timeout:g}s: {first}",
+                    hint=f"'dashenv logs {name}' shows why; 'dashenv up {name}' waits for it",
+                ) from None
+            time.sleep(0.1)
 
 
 def refuse(ctx: RunContext, name: str, verdicts: list[Verdict], target: str) -> GuardRefused:
