@@ -320,38 +320,58 @@ def shared_server_facts(draw: Any) -> ResetFacts:
     )
 
 
-def test_a_shared_server_never_gives_up_a_protected_database_or_index() -> None:
-    seen: dict[str, int] = {}
+def _shared_server_holds(f: ResetFacts) -> str:
+    """The property on one case: a reset passes only off the protected database and indexes,
+    and what is refused is refused for that reason only; the kind of case it was."""
+    (p,) = f.protected_targets
+    assert p.postgres is not None and p.postgres.same_server(f.postgres)
+    assert p.redis is not None and f.redis is not None and p.redis.same_server(f.redis)
+    same_database = p.database == f.intent.database
+    shared_index = bool(set(p.redis_indexes) & set(f.redis_indexes))
+    verdicts = check_reset(f)
+    if all(v.passed for v in verdicts):  # never a protected database or index
+        assert p.database != f.intent.database
+        assert not set(p.redis_indexes) & set(f.redis_indexes)
+    else:  # and what is refused is refused for that reason only
+        assert same_database or shared_index
+        assert {v.guard for v in verdicts if not v.passed} <= {"distinct target", "redis index"}
+    if same_database and shared_index:
+        return "protected database and index"
+    return (
+        "protected database" if same_database else "protected index" if shared_index else "neither"
+    )
 
-    @settings(max_examples=400, deadline=None)
-    @given(shared_server_facts())
-    def prop(f: ResetFacts) -> None:
-        (p,) = f.protected_targets
-        assert p.postgres is not None and p.postgres.same_server(f.postgres)
-        assert p.redis is not None and f.redis is not None and p.redis.same_server(f.redis)
-        same_database = p.database == f.intent.database
-        shared_index = bool(set(p.redis_indexes) & set(f.redis_indexes))
-        passed = all(v.passed for v in check_reset(f))
-        kind = (
-            "protected database and index"
-            if same_database and shared_index
-            else "protected database"
-            if same_database
-            else "protected index"
-            if shared_index
-            else "neither"
-        )
-        event(kind)
-        seen[kind] = seen.get(kind, 0) + 1
-        if passed:  # never a protected database or index
-            assert p.database != f.intent.database
-            assert not set(p.redis_indexes) & set(f.redis_indexes)
-        else:  # and what is refused is refused for that reason only
-            assert same_database or shared_index
-            failed = {v.guard for v in check_reset(f) if not v.passed}
-            assert failed <= {"distinct target", "redis index"}
 
-    prop()
-    # the dangerous cases were generated, each of them, and so was the safe one
-    kinds = ("protected database", "protected index", "protected database and index", "neither")
-    assert all(seen.get(k, 0) >= 10 for k in kinds), seen
+@settings(max_examples=400, deadline=None)
+@given(shared_server_facts())
+def test_a_shared_server_never_gives_up_a_protected_database_or_index(f: ResetFacts) -> None:
+    event(_shared_server_holds(f))
+
+
+def _shared_case(database: str | None, indexes: tuple[int, ...], by_port: bool) -> ResetFacts:
+    pg = Endpoint("127.0.0.1", 5432, "pg-1", "dashtam")
+    redis = Endpoint("127.0.0.1", 6379, "r-1", "dashtam")
+    seen = (lambda e: replace(e, container=None)) if by_port else (lambda e: e)
+    dev = ProtectedTarget("dev", "dashtam", True, seen(pg), database, seen(redis), indexes)
+    intent = Intent("test", "testing", False, "testing", True, "dashtam_test", "dashtam")
+    return ResetFacts(intent, pg, True, Stamp("test"), (), redis, (1,), (dev,))
+
+
+@pytest.mark.parametrize("by_port", [False, True])
+@pytest.mark.parametrize(
+    ("database", "indexes", "kind", "passes"),
+    [
+        ("dashtam_test", (0,), "protected database", False),
+        ("dashtam", (1,), "protected index", False),
+        ("dashtam_test", (1, 2), "protected database and index", False),
+        ("dashtam", (0,), "neither", True),
+        (None, (0,), "neither", True),
+    ],
+)
+def test_each_kind_of_shared_server_case(
+    database: str | None, indexes: tuple[int, ...], kind: str, passes: bool, by_port: bool
+) -> None:
+    """Every kind the property covers, each stated once, whatever Hypothesis draws."""
+    f = _shared_case(database, indexes, by_port)
+    assert _shared_server_holds(f) == kind
+    assert all(v.passed for v in check_reset(f)) is passes
