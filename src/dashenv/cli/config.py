@@ -45,8 +45,20 @@ def show(
     from dashenv import render
     from dashenv.workflows.config import config_document
 
-    doc = config_document(state(ctx).env(env), reveal)
-    render.print_json(doc) if json else render.config(doc)
+    resolved = state(ctx).env(env)
+    doc = config_document(resolved, reveal)
+    if json:
+        render.print_json(doc)
+        return
+    render.config(doc)
+    rewrites = resolved.derivation.rewrites if resolved.derivation is not None else []
+    if rewrites:
+        from dashenv.settings.secrets import mask_url
+
+        source = resolved.settings.derived_from or env
+        typer.echo(f"\nRewritten for {env} (the values {source}'s files give its services):")
+        for service, key, what in rewrites:
+            typer.echo(f"  {service}: {key}: {what if reveal else mask_url(what)}")
 
 
 def compose(
