@@ -212,3 +212,17 @@ def test_run_databases_are_workers_and_fresh_ones_of_that_database_only() -> Non
     assert not is_run_database("dashtam_test_gwx", "dashtam_test")
     assert not is_run_database("dashtam_test__tpl_abc", "dashtam_test")
     assert not is_run_database("other_gw0", "dashtam_test")
+
+
+def test_only_a_server_not_answering_yet_is_waited_for() -> None:
+    from dashenv.steps.resetting import not_answering_yet
+
+    assert not_answering_yet(
+        "cannot reach PostgreSQL at 127.0.0.1:5433 (database postgres): connection failed: "
+        'connection to server at "127.0.0.1", port 5433 failed: Connection refused'
+    )
+    assert not_answering_yet("FATAL:  the database system is starting up")
+    assert not not_answering_yet(
+        'FATAL:  password authentication failed for user "dashtam_test_user"'
+    )
+    assert not not_answering_yet('FATAL:  database "dashtam_test" does not exist')

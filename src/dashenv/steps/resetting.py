@@ -195,10 +195,13 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
             state = pg.state(db.database)
         except Unreachable as exc:
             containers = listing.result()
-            if _endpoint(s.host, s.postgres_port, containers).container is None:
-                state, inspect_error = DatabaseState(False, None, ()), exc.message
-            else:  # its container runs: the server is still starting
-                state = _answering(pg, db.database, s.up_timeout, name)
+            running = _endpoint(s.host, s.postgres_port, containers).container is not None
+            try:
+                if not (running and not_answering_yet(exc.message)):
+                    raise
+                state = _answering(pg, db.database, s.up_timeout, name)  # still starting
+            except Unreachable as refused:  # it answered, and said no: the guards judge it
+                state, inspect_error = DatabaseState(False, None, ()), refused.message
         except DashenvError as exc:  # judged by the guards, not fatal to looking
             state, inspect_error = DatabaseState(False, None, ()), exc.message
         containers = listing.result()  # the engine unreachable: exit 4
@@ -217,6 +220,20 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
     return Observed(env, db.database, db.user, pg, facts, docker)
 
 
+# what a server that does not answer yet says (refused, starting, going away, silent);
+# anything else (a password refused, no such database) is an answer, for the guards
+NOT_YET = (
+    "connection refused", "starting up", "not yet accepting connections", "shutting down",
+    "closed the connection unexpectedly", "timeout expired", "could not receive data",
+    "connection reset", "no such file or directory", "server closed the connection",
+)  # fmt: skip
+
+
+def not_answering_yet(message: str) -> bool:
+    lowered = message.lower()
+    return any(words in lowered for words in NOT_YET)
+
+
 def _answering(pg: Postgres, database: str, timeout: float, name: str) -> DatabaseState:
     """The database's state once its server answers: a server that does not answer yet
     (starting, or not accepting connections) is asked again until the wait timeout, then it
@@ -228,6 +245,8 @@ def _answering(pg: Postgres, database: str, timeout: float, name: str) -> Databa
         try:
             return pg.state(database)
         except Unreachable as exc:
+            if not not_answering_yet(exc.message):
+                raise
             if time.monotonic() >= deadline:
                 first = exc.message.splitlines()[0]
                 raise HealthTimeout(
