@@ -483,10 +483,10 @@ def container_sides(
         if svc is None:
             return frozenset(), frozenset()
         published = next((p[1] for p in svc.ports if p[2] == container_port), None)
-        fixed = {svc.container_name} if svc.container_name else set()
+        # a fixed container name is the source's, unless isolated: then it stays the
+        # environment's own
+        fixed = {svc.container_name} if svc.container_name and not spec.isolate else set()
         dev = isolation.reach_from_container(fixed, container_port, published)
-        if spec.isolate:  # the files' own names stay the environment's
-            dev = isolation.reach_from_container(set(), container_port, published)
         ours = frozenset({isolation.Endpoint(service.lower(), container_port)})
         return dev, ours
 

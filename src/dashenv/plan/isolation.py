@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "0.0.0.0", "ip6-localhost"})
 # names a container reaches the machine's published ports by
 GATEWAYS = frozenset({"host.docker.internal", "gateway.docker.internal", "172.17.0.1"})
 POSTGRES_URL = re.compile(r"^postgres(ql)?(\+[\w-]+)?://", re.IGNORECASE)
 REDIS_URL = re.compile(r"^rediss?://", re.IGNORECASE)
+DEFAULT_PORTS = {"postgres": 5432, "redis": 6379}
 HOST_WORDS = ("HOST", "HOSTNAME", "SERVER", "ADDR", "ADDRESS", "HOSTADDR")
 PORT_WORDS = ("PORT",)
 NAME_WORDS = ("DB", "DATABASE", "DBNAME", "NAME")
@@ -55,11 +56,9 @@ class Servers:
     redis: frozenset[Endpoint] = frozenset()
     redis_indexes: tuple[int, ...] = ()
 
-    def reaches_postgres(self, at: Endpoint) -> bool:
-        return at in self.postgres
-
-    def reaches_redis(self, at: Endpoint) -> bool:
-        return at in self.redis
+    def reaches(self, kind: str, at: Endpoint) -> bool:
+        """``at`` is this environment's PostgreSQL (``kind`` postgres) or Redis."""
+        return at in (self.postgres if kind == "postgres" else self.redis)
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,12 @@ class Destination:
     # Redis index, tells them apart there
     shared_postgres: bool = False
     shared_redis: bool = False
+
+    def aim(self, kind: str) -> tuple[frozenset[Endpoint], Endpoint | None, bool]:
+        """(aliases, target, shared) of its PostgreSQL (``kind`` postgres) or Redis."""
+        if kind == "postgres":
+            return self.aliases_postgres, self.postgres, self.shared_postgres
+        return self.aliases_redis, self.redis, self.shared_redis
 
 
 @dataclass(frozen=True)
@@ -210,27 +215,21 @@ def _parse_url(value: str) -> _Url | None:
     return _Url(kind, host, port, database, query)
 
 
-def _rewrite_url(value: str, dev: Servers, dest: Destination, side: str) -> tuple[str, str | None]:
-    """The URL pointed at the test environment's server, or unchanged; with why not where
-    it reaches the protected one and cannot be pointed elsewhere (a port not leased)."""
+def _rewrite_url(value: str, dev: Servers, dest: Destination, side: str) -> str:
+    """The URL pointed at the test environment's server, or unchanged (also where that
+    server cannot be reached from ``side`` yet: a port not leased; the guard refuses it)."""
     url = _parse_url(value)
     if url is None:
-        return value, None
-    default = 5432 if url.kind == "postgres" else 6379
-    at = _reach(url.host, url.port, default, side)
-    if url.kind == "postgres":
-        aliases, target, reached = dest.aliases_postgres, dest.postgres, dev.reaches_postgres
-        shared = dest.shared_postgres
-    else:
-        aliases, target, reached = dest.aliases_redis, dest.redis, dev.reaches_redis
-        shared = dest.shared_redis
+        return value
+    at = _reach(url.host, url.port, DEFAULT_PORTS[url.kind], side)
+    aliases, target, shared = dest.aim(url.kind)
     new_host: str | None = None
     new_port: int | None = None
-    dev_server = at is not None and reached(at)
+    dev_server = at is not None and dev.reaches(url.kind, at)
     ours = at is not None and at in aliases
     if (dev_server and not shared) or ours:
         if target is None:
-            return value, "not reachable from here yet"
+            return value
         new_host, new_port = _same_family(url.host or "localhost", target.host), target.port
     on_dev_or_ours = dev_server or ours or (at is not None and target is not None and at == target)
     new_database: str | None = None
@@ -240,8 +239,8 @@ def _rewrite_url(value: str, dev: Servers, dest: Destination, side: str) -> tupl
     elif on_dev_or_ours and shared and _index(url.database) in dev.redis_indexes:
         new_database = None if dest.redis_index is None else str(dest.redis_index)
     if new_host is None and new_database is None:
-        return value, None
-    return _with_parts(value, url, new_host, new_port, new_database), None
+        return value
+    return _with_parts(value, url, new_host, new_port, new_database)
 
 
 def _with_parts(
@@ -263,7 +262,7 @@ def _with_parts(
         if keys:
             query = _replace_query(query, dict.fromkeys(keys, database))
         if parts.path.strip("/") or not keys:
-            path = "/" + _quote_path(database)
+            path = "/" + quote(database, safe="")
     rebuilt = f"{parts.scheme}://{netloc}{path}"
     if query:
         rebuilt += f"?{query}"
@@ -272,15 +271,7 @@ def _with_parts(
     return rebuilt
 
 
-def _quote_path(name: str) -> str:
-    from urllib.parse import quote
-
-    return quote(name, safe="")
-
-
 def _replace_query(query: str, new: dict[str, str]) -> str:
-    from urllib.parse import quote
-
     out = []
     for item in query.split("&"):
         key, eq, _ = item.partition("=")
@@ -298,8 +289,7 @@ def rewrite(
     naming them) pointed at the test environment's equivalent on ``side``; and what changed."""
     out = dict(values)
     for key, value in values.items():
-        new, _ = _rewrite_url(value, dev, dest, side)
-        out[key] = new
+        out[key] = _rewrite_url(value, dev, dest, side)
     for group in _groups(values):
         _rewrite_group(group, values, out, dev, dest, side)
     changed = [Rewrite(k, values[k], out[k]) for k in values if out[k] != values[k]]
@@ -321,20 +311,14 @@ def _rewrite_group(
     if port_text is not None and port is None:
         return  # not a port: not a connection's part
     redis = _is_redis(group, values, dev)
-    if not redis and name_key is not None and not _database_name_key(group, name_key, dev):
+    if not redis and name_key is not None and not _database_name_key(group, name_key):
         name_key = None
     if host_key is None and port_key is None and name_key is None:
         return
-    at = _reach(host, port, 6379 if redis else 5432, side) if (host or port) else None
-    if redis:
-        aliases, target, reached, shared = (
-            dest.aliases_redis, dest.redis, dev.reaches_redis, dest.shared_redis,
-        )  # fmt: skip
-    else:
-        aliases, target, reached, shared = (
-            dest.aliases_postgres, dest.postgres, dev.reaches_postgres, dest.shared_postgres,
-        )  # fmt: skip
-    dev_server = at is not None and reached(at)
+    kind = "redis" if redis else "postgres"
+    at = _reach(host, port, DEFAULT_PORTS[kind], side) if (host or port) else None
+    aliases, target, shared = dest.aim(kind)
+    dev_server = at is not None and dev.reaches(kind, at)
     ours = at is not None and at in aliases
     if ((dev_server and not shared) or ours) and target is not None:
         if host_key is not None and host is not None:
@@ -355,7 +339,7 @@ def _rewrite_group(
         out[name_key] = str(dest.redis_index)
 
 
-def _database_name_key(group: _Group, key: str, dev: Servers) -> bool:
+def _database_name_key(group: _Group, key: str) -> bool:
     """``*_DB``, ``*_DATABASE``, ``*_DBNAME`` name a database; ``*_NAME`` only with a prefix
     that says database, or beside a host or port part (``PROJECT_NAME`` is not one)."""
     last = key.upper().rsplit("_", 1)[-1]
@@ -371,26 +355,31 @@ def leaks(values: dict[str, str], dev: Servers, dest: Destination, side: str) ->
     found: list[Leak] = []
     for key, value in values.items():
         url = _parse_url(value)
-        if url is None:
-            continue
-        default = 5432 if url.kind == "postgres" else 6379
-        at = _reach(url.host, url.port, default, side)
-        if at is None:
-            continue
-        if url.kind == "postgres" and dev.reaches_postgres(at):
-            if not dest.shared_postgres:
-                found.append(Leak(key, value, f"the protected PostgreSQL at {_show(at)}"))
-            elif url.database == dev.database:
-                found.append(Leak(key, value, f"the protected database {dev.database}"))
-        elif url.kind == "redis" and dev.reaches_redis(at):
-            index = _index(url.database)
-            if not dest.shared_redis:
-                found.append(Leak(key, value, f"the protected Redis at {_show(at)}"))
-            elif index in dev.redis_indexes:
-                found.append(Leak(key, value, f"the protected Redis index {index}"))
+        at = _reach(url.host, url.port, DEFAULT_PORTS[url.kind], side) if url else None
+        reached = _reaches(url.kind, at, url.database, dev, dest) if url and at else None
+        if reached is not None:
+            found.append(Leak(key, value, reached))
     for group in _groups(values):
         found += _group_leaks(group, values, dev, dest, side)
     return found
+
+
+def _reaches(
+    kind: str, at: Endpoint, database: str | None, dev: Servers, dest: Destination
+) -> str | None:
+    """What of ``dev``'s a connection to ``at`` naming ``database`` (for Redis, its index)
+    reaches, or None: on a server the two share, only dev's database or indexes count."""
+    if not dev.reaches(kind, at):
+        return None
+    _aliases, _target, shared = dest.aim(kind)
+    if kind == "postgres":
+        if not shared:
+            return f"the protected PostgreSQL at {_show(at)}"
+        return f"the protected database {dev.database}" if database == dev.database else None
+    if not shared:
+        return f"the protected Redis at {_show(at)}"
+    index = _index(database)
+    return f"the protected Redis index {index}" if index in dev.redis_indexes else None
 
 
 def _group_leaks(
@@ -403,28 +392,20 @@ def _group_leaks(
         return []
     if host_key is None and port_key is None:
         return []
-    redis = _is_redis(group, values, dev)
-    at = _reach(host, port, 6379 if redis else 5432, side)
+    kind = "redis" if _is_redis(group, values, dev) else "postgres"
+    at = _reach(host, port, DEFAULT_PORTS[kind], side)
     if at is None:
         return []
-    key = port_key or host_key or ""
+    # the database (or index) the parts name; "" where none is named (never dev's name,
+    # Redis's index 0)
+    named = kind == "redis" or (name_key is not None and _database_name_key(group, name_key))
+    database = values[name_key] if name_key and named else ""
+    reached = _reaches(kind, at, database, dev, dest)
+    if reached is None:
+        return []
     shown = ", ".join(f"{k}={values[k]}" for k in (host_key, port_key, name_key) if k)
-    if redis:
-        if not dev.reaches_redis(at):
-            return []
-        if not dest.shared_redis:
-            return [Leak(key, shown, f"the protected Redis at {_show(at)}")]
-        index = _index(values[name_key]) if name_key else 0
-        if index in dev.redis_indexes:
-            return [Leak(key, shown, f"the protected Redis index {index}")]
-        return []
-    if not dev.reaches_postgres(at):
-        return []
-    if not dest.shared_postgres:
-        return [Leak(key, shown, f"the protected PostgreSQL at {_show(at)}")]
-    if name_key and _database_name_key(group, name_key, dev) and values[name_key] == dev.database:
-        return [Leak(name_key, shown, f"the protected database {dev.database}")]
-    return []
+    blamed = name_key if reached.startswith("the protected database") else port_key or host_key
+    return [Leak(blamed or "", shown, reached)]
 
 
 def _index(value: str | None) -> int | None:
