@@ -12,6 +12,7 @@ from dashenv.plan import isolation
 
 if TYPE_CHECKING:
     from dashenv.context import RunContext
+    from dashenv.settings.app import DatabaseURL
     from dashenv.settings.sources import ResolvedEnvironment
 
 
@@ -38,22 +39,23 @@ def protected(ctx: RunContext, env: ResolvedEnvironment) -> list[ResolvedEnviron
     return found
 
 
-def database_of(env: ResolvedEnvironment) -> tuple[str | None, str | None]:
-    """(database name, the host the env file names it at) as the environment's app sees it:
-    its DATABASE_URL, else what its PostgreSQL service creates."""
-    try:
-        db = env.app.database()
-    except ConfigError:
-        db = None
-    if db is not None:
-        return db.database, db.host
-    model = env.files.model if env.files is not None else None
-    service = model.services.get(env.settings.postgres_service) if model else None
-    if service is None:
-        return None, None
-    from dashenv.plan.derive import account_of
+def database_url_of(env: ResolvedEnvironment) -> DatabaseURL | None:
+    """The database the environment's app uses: its DATABASE_URL (the one its PostgreSQL
+    service implies where the env file names none), also where its env file is missing or
+    unusable (a lenient look at a protected environment)."""
+    from dashenv.settings.app import DatabaseURL
 
-    return account_of(service).database, None
+    try:
+        return env.app.database()
+    except ConfigError:
+        implied = env.files.database_url if env.files is not None else None
+        return DatabaseURL.parse(implied[0]) if implied is not None else None
+
+
+def database_of(env: ResolvedEnvironment) -> tuple[str | None, str | None]:
+    """(database name, the host its URL names) as the environment's app sees it."""
+    db = database_url_of(env)
+    return (db.database, db.host) if db is not None else (None, None)
 
 
 def _indexes(env: ResolvedEnvironment) -> tuple[int, ...]:

@@ -193,15 +193,14 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
         listing = pool.submit(docker.all_containers)
         try:
             state = pg.state(db.database)
-        except Unreachable as exc:
-            containers = listing.result()
-            running = _endpoint(s.host, s.postgres_port, containers).container is not None
-            try:
-                if not (running and not_answering_yet(exc.message)):
-                    raise
-                state = _answering(pg, db.database, s.up_timeout, name)  # still starting
-            except Unreachable as refused:  # it answered, and said no: the guards judge it
-                state, inspect_error = DatabaseState(False, None, ()), refused.message
+        except Unreachable as exc:  # judged by the guards, unless its server is starting
+            state, inspect_error = DatabaseState(False, None, ()), exc.message
+            running = _endpoint(s.host, s.postgres_port, listing.result()).container is not None
+            if running and not_answering_yet(exc.message):
+                try:
+                    state, inspect_error = _answering(pg, db.database, s.up_timeout, name), None
+                except Unreachable as refused:  # it answered, and said no
+                    inspect_error = refused.message
         except DashenvError as exc:  # judged by the guards, not fatal to looking
             state, inspect_error = DatabaseState(False, None, ()), exc.message
         containers = listing.result()  # the engine unreachable: exit 4

@@ -251,14 +251,15 @@ def host_dir(env: ResolvedEnvironment) -> Path:
     return path
 
 
-def host_environment(ctx: RunContext, name: str) -> dict[str, str]:
+def host_environment(ctx: RunContext, name: str, database: str | None = None) -> dict[str, str]:
     """What a command run on the host needs: the env file's values, with the connection
-    settings as seen from the host, and (on a test side) every value still holding a
-    protected environment's coordinates pointed at this one's own servers."""
+    settings as seen from the host (pointed at ``database`` when given), and (on a test side)
+    every value still holding a protected environment's coordinates pointed at this one's own
+    servers."""
     from dashenv.steps.isolation import for_host
 
     env = ctx.env(name)
-    return for_host(ctx, env, host_variables(env))
+    return for_host(ctx, env, host_variables(env, database), database)
 
 
 def host_variables(env: ResolvedEnvironment, database: str | None = None) -> dict[str, str]:

@@ -44,24 +44,13 @@ def _running(ctx: RunContext, dev: ResolvedEnvironment) -> dict[str, str]:
 
 def _client(dev: ResolvedEnvironment) -> Postgres | None:
     from dashenv.adapters.postgres import Postgres
-    from dashenv.errors import ConfigError
-    from dashenv.plan.derive import account_of
+    from dashenv.steps.isolation import database_url_of
 
     s = dev.settings
-    if s.postgres_port is None:
+    db = database_url_of(dev)
+    if s.postgres_port is None or db is None:
         return None
-    try:
-        db = dev.app.database()
-    except ConfigError:
-        db = None
-    if db is not None:
-        return Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3)
-    model = dev.files.model if dev.files is not None else None
-    svc = model.services.get(s.postgres_service) if model else None
-    if svc is None:
-        return None
-    account = account_of(svc)
-    return Postgres(s.host, s.postgres_port, account.user, account.password, timeout=3)
+    return Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3)
 
 
 def _read(

@@ -229,11 +229,10 @@ def _migrate_on_host(ctx: RunContext, o: Observed, database: str, command: str, 
 
     from dashenv.adapters.host import run_shell
     from dashenv.steps import isolation
-    from dashenv.steps.targets import host_dir, host_variables
+    from dashenv.steps.targets import host_dir, host_environment
 
     s = o.env.settings
-    values = isolation.for_host(ctx, o.env, host_variables(o.env, database), database)
-    env = {**os.environ, **values}
+    env = {**os.environ, **host_environment(ctx, o.env.name, database)}
     isolation.check_host(ctx, o.env, env, f"the {what}", database)
     code, output = run_shell(command, env, str(host_dir(o.env)))
     if code != 0:
@@ -257,17 +256,17 @@ def _migration_failed(
     )
 
 
-def app_database_variables(env: ResolvedEnvironment, database: str) -> list[str]:
-    """``KEY=VALUE`` for each variable a derived environment's app reads its database from
-    (a URL's database part, or the name itself), pointed at ``database``."""
+def app_database_variables(env: ResolvedEnvironment, database: str) -> dict[str, str]:
+    """Each variable a derived environment's app reads its database from (a URL's database
+    part, or the name itself), pointed at ``database``."""
     if env.derivation is None:
-        return []
-    found = []
+        return {}
+    found = {}
     for c in env.derivation.connections:
         if c.kind == "url":
-            found.append(f"{c.key}={url_with_database(c.value, database)}")
+            found[c.key] = url_with_database(c.value, database)
         elif c.kind == "name":
-            found.append(f"{c.key}={database}")
+            found[c.key] = database
     return found
 
 
@@ -300,10 +299,10 @@ def _migrate(
         url = with_host(url, o.env.derivation.renamed_hosts)
     from dashenv.steps import isolation
 
-    handed = [f"DATABASE_URL={url}", *app_database_variables(o.env, database)]
-    extra = dict(item.split("=", 1) for item in handed)
-    isolation.check_container(ctx, o.env, s.app_service, extra, f"the {what}")
-    code, output = o.docker.exec_capture(s.app_service, ["env", *handed, "sh", "-c", command])
+    handed = {"DATABASE_URL": url, **app_database_variables(o.env, database)}
+    isolation.check_container(ctx, o.env, s.app_service, handed, f"the {what}")
+    assignments = [f"{k}={v}" for k, v in handed.items()]
+    code, output = o.docker.exec_capture(s.app_service, ["env", *assignments, "sh", "-c", command])
     if code != 0:
         raise _migration_failed(
             o, f"in {s.app_service}", code, output, f"is {o.env.name} up? ('dashenv up "
