@@ -200,13 +200,17 @@ def up_summary(result: Any) -> None:
     out.print(table(None, ["service", "endpoint", "notes"], rows))
 
 
-def ps(groups: dict[str, list[Any]]) -> None:
+def ps(groups: dict[str, list[Any]], others: dict[str, str]) -> None:
+    """Each environment's containers; ``others``: those another checkout started (by
+    Compose's working-directory label), named under their table."""
     out = console()
     for name, containers in groups.items():
         if containers:
             out.print(containers_table(name, containers))
         else:
             out.print(f"{name}: no containers")
+        if name in others:
+            out.print(f"{name}: these run from another checkout, {others[name]}", markup=False)
 
 
 # --- reset and test setup ----------------------------------------------------------

@@ -216,6 +216,29 @@ def test_a_url_whose_query_names_another_target_is_refused(
     assert_dev_intact(stack)
 
 
+def test_a_hand_edited_env_file_pointing_the_tests_at_dev_is_refused(stack: Project) -> None:
+    """Variables of the app's own naming, added by hand to test's env file, that reach dev's
+    PostgreSQL from the app container (the machine's gateway at dev's published port): the
+    guard on what the container gets refuses the run before anything starts (exit 3,
+    audited), naming the variable and its line."""
+    env_file = stack.root / "env" / ".env.test"
+    saved = env_file.read_text()
+    port = stack.ports["dev"]["postgres"]
+    env_file.write_text(
+        saved + f"LEGACY_DB_HOST=host.docker.internal\nLEGACY_DB_PORT={port}\n"
+    )
+    try:
+        result = stack("test", "run", "--no-setup")
+    finally:
+        env_file.write_text(saved)
+    assert result.returncode == 3, f"{result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert "refusing to run" in result.stderr and "in app" in result.stderr
+    assert "LEGACY_DB_" in result.stderr and "env/.env.test:" in result.stderr
+    assert "passed" not in result.stdout  # nothing ran
+    assert '"action": "isolation guard"' in (stack.root / ".dashenv" / "audit.log").read_text()
+    assert_dev_intact(stack)
+
+
 def test_the_reported_reproduction(stack: Project) -> None:
     """dev's Redis index 1 holds a key; a reset of test pointed at dev's Redis port used to
     FLUSHDB it. Now it is refused, naming the owner of the server."""

@@ -129,7 +129,9 @@ def test_worktrees_run_their_own_instances_side_by_side(checkouts: Checkouts) ->
     for where, (out, err) in results.items():
         assert procs[where].returncode == 0, f"{where}\n{out}\n{err}"
         assert "Test database initialized successfully" in out + err
-    assert "test runs as instance feature-a here: allocated host ports" in results[c.a][1]
+    said = results[c.a][1]
+    assert "test runs as instance feature-a here (" in said and "allocated host ports" in said
+    assert f"is {c.main.resolve()}'s)" in said  # whose default project it is
     said = results[c.b][1]
     assert "test runs as instance hotfix-b here" in said and f"skipped {held}, in use" in said
 

@@ -273,6 +273,9 @@ def test_files_in_a_subfolder_with_only_an_example_env_file(subfolder: Layout) -
     assert done.returncode == 0, done.stderr
     p.ok("test", "setup")
     assert "2 passed" in p.ok("test", "run")
+    # the app's URL keeps its form (postgres://), pointed at the test database
+    derived = (p.root / ".dashenv" / "derived" / "test.env").read_text()
+    assert "DATABASE_URL=postgres://notes:" in derived and "@postgres:5432/notes_test" in derived
     p.ok("test", "clean")
     rows = p.by_hand(*compose, "exec", "-T", "postgres", "psql", "-U", "notes", "-d", "notes",
                      "-Atc", "SELECT title FROM items")  # fmt: skip
@@ -290,7 +293,9 @@ def split(tmp_path: Path) -> Iterator[Layout]:
 
 def test_an_app_reading_its_own_variables_never_reaches_dev(split: Layout) -> None:
     p = split
-    p.ok("init", "--detect")
+    detected = p.ok("init", "--detect")  # says what test's processes get instead of dev's
+    assert "DATABASE__DB: ledger -> ledger_test" in detected
+    assert "DATABASE__PORT: " in detected and "(refused until 'dashenv up test'" in detected
     text = (p.root / "dashenv.toml").read_text()
     (p.root / "dashenv.toml").write_text(
         text.replace(
@@ -323,6 +328,9 @@ def test_an_app_reading_its_own_variables_never_reaches_dev(split: Layout) -> No
     assert f"export DATABASE__PORT={dev_port}" not in exports
     assert "export DATABASE__DB=ledger_test" in exports
     assert f"export PAGE_SIZE={dev_port}" in exports  # a value that merely looks alike
+    shown = p.ok("config", "show", "test")
+    assert f"DATABASE__PORT: {dev_port} -> " in shown
+    assert "DATABASE__DB: ledger -> ledger_test" in shown
     # a variable exported in the shell that reaches dev: refused before anything runs
     leaky = run_dashenv("test", "run", "--no-setup", cwd=p.root, env={"PGPORT": dev_port})
     assert leaky.returncode == 3, leaky.stderr
@@ -389,6 +397,12 @@ def test_a_second_checkout_of_the_same_name_never_touches_the_first(tmp_path: Pa
         assert str(first) in refused.stderr
         doctor = b("doctor")
         assert f"runs from another checkout, {first}" in doctor.stdout
+        status = json.loads(b("status", "dev", "--json").stdout)
+        assert status["environments"][0]["other_checkout"] == str(first)
+        assert f"dev: these run from another checkout, {first}" in b.ok("ps", "dev")
+        gc = b("gc", "--dry-run")
+        assert gc.returncode == 0, gc.stderr
+        assert f"left dev: compose project ledger runs from another checkout, {first}" in gc.stderr
         assert a.by_hand(*psql, "SELECT what FROM kept").stdout.strip() == "a"
     finally:
         a.by_hand("down", "-v")

@@ -414,6 +414,8 @@ def test_the_commands_that_change_things_print_their_documents_with_json(
     assert up["endpoints"]["app"] is None and up["endpoints"]["redis"].endswith("/1")
     setup = document("test-setup", "test", "setup")
     assert setup["reset"]["database"] == "dashtam_test" and setup["up"]["command"] == "up"
+    assert setup["tripwire"]["leak"] is False and setup["tripwire"]["findings"] == []
+    assert [w["environment"] for w in setup["tripwire"]["watched"]] == ["dev"]
     dry = document("db-reset", "db", "reset", "test", "--dry-run")
     assert dry["dry_run"] and all(g["passed"] for g in dry["guards"])
     done = document("db-reset", "db", "reset", "test", "--yes")

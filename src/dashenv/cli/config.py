@@ -51,14 +51,31 @@ def show(
         render.print_json(doc)
         return
     render.config(doc)
-    rewrites = resolved.derivation.rewrites if resolved.derivation is not None else []
-    if rewrites:
-        from dashenv.settings.secrets import mask_url
+    _rewrites(state(ctx), env, reveal)
 
-        source = resolved.settings.derived_from or env
-        typer.echo(f"\nRewritten for {env} (the values {source}'s files give its services):")
+
+def _rewrites(st: "RunContext", name: str, reveal: bool) -> None:
+    """What a test-side environment's processes are handed in place of the values its files
+    give: in its containers (a derived override) and on the host."""
+    from dashenv.settings.secrets import mask_url
+    from dashenv.steps.isolation import is_test_side
+    from dashenv.steps.targets import handed_on_host
+
+    resolved = st.env(name)
+    if not is_test_side(resolved):
+        return
+    rewrites = resolved.derivation.rewrites if resolved.derivation is not None else []
+    shown = (lambda v: v) if reveal else mask_url
+    if rewrites:
+        source = resolved.settings.derived_from or name
+        typer.echo(f"\nRewritten for {name} (the values {source}'s files give its services):")
         for service, key, what in rewrites:
-            typer.echo(f"  {service}: {key}: {what if reveal else mask_url(what)}")
+            typer.echo(f"  {service}: {key}: {shown(what)}")
+    on_host = handed_on_host(st, resolved)
+    if on_host:
+        typer.echo(f"\nHanded to {name}'s processes on the host in place of its env file's:")
+        for key, old, new in on_host:
+            typer.echo(f"  {key}: {shown(old)} -> {shown(new)}")
 
 
 def compose(
@@ -135,9 +152,10 @@ def init(
 
 
 def _detect(st: "RunContext", force: bool) -> None:
+    from contextlib import suppress
     from pathlib import Path
 
-    from dashenv.errors import ConfigError
+    from dashenv.errors import ConfigError, DashenvError
     from dashenv.settings.project import find_project_dir
     from dashenv.workflows.config import init_detect
 
@@ -164,11 +182,16 @@ def _detect(st: "RunContext", force: bool) -> None:
                 typer.echo(f"  {g.key} = {g.value!r}  ({g.evidence})")
         for note in result.detection.notes:
             typer.echo(f"note: {note}")
-        typer.echo(f"Wrote {result.path.name}; check it, then run 'dashenv doctor'")
     if st.project_dir is None:
         st.project_dir = str(root)
     st._project = None  # read the project again, with its new dashenv.toml
     st._envs.clear()
+    if result.action != "kept":
+        for env in result.detection.environments:
+            # an env file still to be made, no engine: 'config show' says it later
+            with suppress(DashenvError):
+                _rewrites(st, env.name, reveal=False)
+        typer.echo(f"Wrote {result.path.name}; check it, then run 'dashenv doctor'")
 
 
 def _copy_from_owner(st: "RunContext", name: str, wanted: bool | None) -> bool:

@@ -75,14 +75,19 @@ def gc(
     leases, and in this checkout's running test environments the reset's scratch databases,
     stale templates and worker databases no run holds, and automatic snapshots beyond
     snapshot_keep. Each is listed with its size; gc asks first (--yes does not), and without
-    a terminal it refuses unless --yes.
+    a terminal it refuses unless --yes. An environment whose compose project another
+    checkout started (same directory name) is left alone, and named on stderr.
     """
     from dashenv.cli.params import asker
     from dashenv.guards import Consent, require_consent
     from dashenv.render import size
     from dashenv.workflows.instances import collect
 
-    found = collect(state(ctx), include_protected=include_protected)
+    found = collect(
+        state(ctx),
+        include_protected=include_protected,
+        say=lambda line: typer.echo(line, err=True),
+    )
 
     def document(removed: bool) -> None:
         from dashenv.render import change_document, print_json

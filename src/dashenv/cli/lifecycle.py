@@ -153,20 +153,24 @@ def ps(
     from dataclasses import asdict
 
     from dashenv import SCHEMA_VERSION, render
+    from dashenv.steps.ownership import foreign_dir
     from dashenv.workflows import lifecycle
 
     st = state(ctx)
     names = [env] if env and not all_ else st.environment_names()
     groups = lifecycle.ps(st, names)
+    root = st.project().root.resolve()
+    others = {n: o for n, cs in groups.items() if (o := foreign_dir(cs, root))}
     if json:
         render.print_json(
             {
                 "schema_version": SCHEMA_VERSION,
                 "environments": {n: [asdict(c) for c in cs] for n, cs in groups.items()},
+                "other_checkouts": others,
             }
         )
     else:
-        render.ps(groups)
+        render.ps(groups, others)
 
 
 def logs(

@@ -1,6 +1,6 @@
 """Test commands: test setup | run | clean, and ci run."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -35,15 +35,17 @@ def setup(ctx: typer.Context, env: TestEnv = "test", as_json: JsonOpt = False) -
     from dashenv.workflows.testing import setup as do_setup
 
     st = state(ctx)
-    with (
-        watching(st, env, f"'dashenv test setup {env}'"),
-        render.live_progress(f"starting {env}") as reporter,
-    ):
-        result = do_setup(st, env, reporter)
-    if as_json:
-        render.print_json(render.setup_document(result))
-        return
-    render.setup_result(result)
+    done: list[Any] = []
+
+    def document(tripwire: dict[str, Any]) -> None:  # after its reading, before a leak's exit
+        if as_json and done:
+            render.print_json({**render.setup_document(done[0]), "tripwire": tripwire})
+
+    with watching(st, env, f"'dashenv test setup {env}'", report=document):
+        with render.live_progress(f"starting {env}") as reporter:
+            done.append(do_setup(st, env, reporter))
+        if not as_json:
+            render.setup_result(done[0])
 
 
 def run(

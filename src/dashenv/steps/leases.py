@@ -40,6 +40,7 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
                 engine_owner = found
                 break
     busy_seen: list[int] = []
+    beside = None  # the checkout that owns the default project, where this one is not it
     with registry.change() as data:
         if ctx.instance is None:
             owner = data.owners.get(project)
@@ -48,6 +49,7 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
             if owner == checkout:
                 instance = ""
             else:
+                beside = owner
                 taken = {v for k, v in data.names.items() if k != checkout}
                 instance = data.names.get(checkout) or instance_name(checkout, taken)
                 data.names[checkout] = instance
@@ -84,7 +86,11 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
         shown = ", ".join(f"{lease.port} ({lease.slot.split(':')[0]})" for lease in new)
         skipped = f"; skipped {', '.join(map(str, busy_seen))}, in use" if busy_seen else ""
         if instance:
-            say(f"{name} runs as instance {instance} here: allocated host ports {shown}{skipped}")
+            whose = f" ({project} is {beside}'s)" if beside else ""
+            say(
+                f"{name} runs as instance {instance} here{whose}: allocated host ports "
+                f"{shown}{skipped}"
+            )
         else:
             say(f"{name}: leased host ports {shown}{skipped}")
     ctx.forget(name)

@@ -262,6 +262,25 @@ def host_environment(ctx: RunContext, name: str, database: str | None = None) ->
     return for_host(ctx, env, host_variables(env, database), database)
 
 
+def handed_on_host(ctx: RunContext, env: ResolvedEnvironment) -> list[tuple[str, str, str]]:
+    """What ``dashenv env``/``run`` and the host runner hand a process on the host in place of
+    the env file's values: (variable, the file's value, the value handed over), and for a value
+    that still reaches a protected environment (``env`` has not leased its ports yet) what
+    is refused instead."""
+    from dashenv.plan import isolation
+    from dashenv.steps.isolation import for_host, host_sides, protected
+
+    given = {k: e.value for k, e in env.app.entries.items() if not k.startswith("DASHENV_")}
+    handed = for_host(ctx, env, host_variables(env))
+    rows = [(k, given[k], v) for k, v in handed.items() if k in given and given[k] != v]
+    leased = "" if env.settings.postgres_port else f" until 'dashenv up {env.name}' leases ports"
+    for dev in protected(ctx, env):
+        for leak in isolation.leaks(handed, *host_sides(env, dev), "host"):
+            refused = f"(refused{leased}: it reaches {dev.name}'s data)"
+            rows.append((leak.key, given.get(leak.key, leak.value), refused))
+    return rows
+
+
 def host_variables(env: ResolvedEnvironment, database: str | None = None) -> dict[str, str]:
     """``env``'s settings as a process on the host sees them: the env file's values, every
     variable the app reads its database from (a URL, or host, port and name apart, found by

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import DashenvError, GuardRefused
 
@@ -120,11 +120,17 @@ def check(ctx: RunContext, env: ResolvedEnvironment, watched: list[_Watched]) ->
 
 @contextmanager
 def watching(
-    ctx: RunContext, name: str, what: str, say: Callable[[str], None] = _say
+    ctx: RunContext,
+    name: str,
+    what: str,
+    say: Callable[[str], None] = _say,
+    report: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[list[Finding]]:
     """Around a test-side command: a leak into a protected environment during it is said,
     audited and raised as a refusal (exit 3), whatever the command itself returned or raised
-    (Ctrl-C excepted). Warnings are said and audited. Yields the findings, filled at the end."""
+    (Ctrl-C excepted). Warnings are said and audited. Yields the findings, filled at the end;
+    where the command completed, ``report`` gets them as a document (before a leak is
+    raised), for a command's ``--json``."""
     env = ctx.env(name)
     watched = arm(ctx, env)
     findings: list[Finding] = []
@@ -137,7 +143,27 @@ def watching(
         _settle(ctx, env, findings, what, say)
         raise
     findings += check(ctx, env, watched) if watched else []
+    if report is not None:
+        report(document(watched, findings))
     _settle(ctx, env, findings, what, say)
+
+
+def document(watched: list[_Watched], findings: list[Finding]) -> dict[str, Any]:
+    """The tripwire's part of a command's JSON document."""
+    return {
+        "watched": [
+            {
+                "environment": w.env.name,
+                "postgres": w.before.postgres is not None,
+                "redis_indexes": sorted(w.before.redis_keys),
+            }
+            for w in watched
+        ],
+        "leak": any(f.leak for f in findings),
+        "findings": [
+            {"environment": f.environment, "what": f.what, "leak": f.leak} for f in findings
+        ],
+    }
 
 
 def _settle(

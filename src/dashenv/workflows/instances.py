@@ -91,11 +91,14 @@ class Garbage:
     skipped: str | None = None  # why it stays (a protected instance's volumes)
 
 
-def collect(ctx: RunContext, *, include_protected: bool) -> list[Garbage]:
+def collect(
+    ctx: RunContext, *, include_protected: bool, say: Callable[[str], None]
+) -> list[Garbage]:
     """What gc would remove: instances whose checkout is gone (containers, networks, and
     volumes unless protected), expired leases and registry entries, and in this checkout's
     running test environments the reset's scratch databases, stale templates and worker
-    databases no run holds, and automatic snapshots beyond snapshot_keep."""
+    databases no run holds, and automatic snapshots beyond snapshot_keep. An environment
+    whose compose project another checkout started is left alone, and ``say`` names it."""
     from dashenv.adapters.registry import Registry
 
     found: list[Garbage] = []
@@ -146,7 +149,7 @@ def collect(ctx: RunContext, *, include_protected: bool) -> list[Garbage]:
                 remove=partial(_forget_checkouts, gone),
             )
         )
-    found += _database_garbage(ctx)
+    found += _database_garbage(ctx, say)
     return found
 
 
@@ -159,7 +162,7 @@ def _forget_checkouts(gone: set[str]) -> None:
         data.leases = [lease for lease in data.leases if lease.checkout not in gone]
 
 
-def _database_garbage(ctx: RunContext) -> list[Garbage]:
+def _database_garbage(ctx: RunContext, say: Callable[[str], None]) -> list[Garbage]:
     """Scratch databases of this checkout's running environments (test roles only), and
     automatic snapshots beyond snapshot_keep (any role: they are dashenv's own copies)."""
     from dashenv.adapters.locks import is_held
@@ -167,6 +170,7 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
     from dashenv.plan.names import ResetNames, is_run_database
     from dashenv.steps.clients import postgres_client
     from dashenv.steps.database_lock import is_database_locked
+    from dashenv.steps.ownership import ownership
     from dashenv.steps.resetting import reset_names
     from dashenv.steps.snapshots import drop_under_lock, parse_listing
     from dashenv.steps.workers import lock_path
@@ -184,6 +188,13 @@ def _database_garbage(ctx: RunContext) -> list[Garbage]:
         except DashenvError:
             continue  # not running, or not reachable: nothing to collect there
         database = db.database
+        other = ownership(ctx, env).owner
+        if other is not None:
+            say(
+                f"left {name}: compose project {s.project_name} runs from another checkout, "
+                f"{other}; gc acts only on this checkout's"
+            )
+            continue
         if is_database_locked(ctx, name):
             continue  # a reset, restore or snapshot is at work on it: its copies are its own
         if s.role in RESET_ROLES and not s.protected:

@@ -186,6 +186,9 @@ def seed(
     if s.test_runner == "host":
         code = run_on_host(ctx, env, ["sh", "-c", s.seed_command])
     else:
+        from dashenv.steps.isolation import check_container
+
+        check_container(ctx, env, s.app_service, {}, f"the seed command of {name}")
         code = exec_in(ctx, name, s.app_service, ["sh", "-c", s.seed_command], tty)
     db = env.app.database()
     audit.record(

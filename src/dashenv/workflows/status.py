@@ -182,6 +182,8 @@ def environment_status(
     expected: list[str],
     pool: ThreadPoolExecutor,
 ) -> dict[str, Any]:
+    from dashenv.steps.ownership import foreign_dir
+
     s = env.settings
     running = any(c.state == "running" for c in containers)
     doc: dict[str, Any] = {
@@ -189,6 +191,8 @@ def environment_status(
         "role": s.role,
         "project": s.project_name,
         "state": "down" if not running else "up",
+        # the checkout Compose says started its containers, where that is another one
+        "other_checkout": foreign_dir(containers, env.project.root.resolve()),
         "app_runs": s.test_runner,
         "containers": containers_part(containers, expected),
     }
@@ -211,6 +215,11 @@ def problems(doc: dict[str, Any]) -> list[str]:
     found = []
     if doc["state"] == "down":
         return ["not running"]
+    if doc.get("other_checkout"):
+        found.append(
+            f"compose project {doc['project']} runs from another checkout, "
+            f"{doc['other_checkout']}: what is shown is that checkout's"
+        )
     not_ready = doc["containers"]["not_ready"]
     if not_ready:
         found.append(f"not ready: {', '.join(not_ready)}")
