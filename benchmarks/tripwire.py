@@ -5,7 +5,9 @@ command it wraps.
 Run by hand with dev and test up (it starts nothing): python benchmarks/tripwire.py [-C DIR]
 [--runs N] [--env test]. Alternating, medians:
 
-  tripwire: arm + check, in this process (the engine listing of dev's containers included)
+  tripwire: arm + check, in this process (the engine listing of dev's containers included),
+            twice: listing through the docker CLI (a fresh process's way) and through the
+            engine's API (a preloaded worker's, DASHENV_ENGINE_API=1)
   bare:     docker compose exec -T <app service> <test_command>, a whole process (the line
             'dashenv config compose test -- exec -T ...' prints); the app in its container only
 
@@ -51,37 +53,45 @@ def main() -> None:
         else None
     )
 
-    ctx = RunContext(project_dir=project)
-    env = ctx.env(args.env)
-    watched = arm(ctx, env)
-    if not any(w.before.postgres is not None or w.before.redis_keys for w in watched):
-        sys.exit("no protected environment's server runs: start dev first ('dashenv up dev')")
-    check(ctx, env, watched)
+    from dashenv.adapters.engine import SWITCH
 
-    trip: list[float] = []
+    modes = {}
+    for mode, switch in (("CLI", "0"), ("API", "1")):  # decided at each context's first call
+        os.environ[SWITCH] = switch
+        ctx = RunContext(project_dir=project)
+        env = ctx.env(args.env)
+        watched = arm(ctx, env)
+        if not any(w.before.postgres is not None or w.before.redis_keys for w in watched):
+            sys.exit("no protected environment's server runs: start dev first ('dashenv up dev')")
+        check(ctx, env, watched)
+        modes[mode] = (ctx, env)
+
+    trips: dict[str, list[float]] = {mode: [] for mode in modes}
     plain: list[float] = []
-    for _ in range(args.runs):  # alternating, so drift hits both alike
-        start = time.perf_counter()
-        found = check(ctx, env, arm(ctx, env))
-        trip.append(time.perf_counter() - start)
-        if found:
-            print("\n".join(f.line() for f in found), file=sys.stderr)
+    for _ in range(args.runs):  # alternating, so drift hits every column alike
+        for mode, (ctx, env) in modes.items():
+            start = time.perf_counter()
+            found = check(ctx, env, arm(ctx, env))
+            trips[mode].append(time.perf_counter() - start)
+            if found:
+                print("\n".join(f.line() for f in found), file=sys.stderr)
         if bare is not None:
             argv, environ = bare
             start = time.perf_counter()
             subprocess.run(argv, env=environ, cwd=project, capture_output=True)
             plain.append(time.perf_counter() - start)
 
-    med_trip = statistics.median(trip) * 1000
     names = ", ".join(w.env.name for w in watched)
     print(f"{args.runs} runs alternating; medians; watched: {names}")
-    print(f"tripwire (arm + check, in process) {med_trip:8.1f} ms")
-    if plain:
-        med_bare = statistics.median(plain) * 1000
-        print(f"bare test command ({' '.join(command)}) {med_bare:8.1f} ms")
-        print(f"tripwire / bare test command      {med_trip / med_bare:8.2f}x")
+    med_bare = statistics.median(plain) * 1000 if plain else None
+    if med_bare is not None:
+        print(f"{'bare test command (' + ' '.join(command) + ')':44} {med_bare:8.1f} ms")
     else:
         print(f"({args.env} runs its tests on the host: no bare compose line to set beside it)")
+    for mode, samples in trips.items():
+        med = statistics.median(samples) * 1000
+        ratio = f"   {med / med_bare:5.2f}x the bare command" if med_bare else ""
+        print(f"{'tripwire, listing through the ' + mode:44} {med:8.1f} ms{ratio}")
 
 
 if __name__ == "__main__":

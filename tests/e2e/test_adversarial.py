@@ -224,9 +224,7 @@ def test_a_hand_edited_env_file_pointing_the_tests_at_dev_is_refused(stack: Proj
     env_file = stack.root / "env" / ".env.test"
     saved = env_file.read_text()
     port = stack.ports["dev"]["postgres"]
-    env_file.write_text(
-        saved + f"LEGACY_DB_HOST=host.docker.internal\nLEGACY_DB_PORT={port}\n"
-    )
+    env_file.write_text(saved + f"LEGACY_DB_HOST=host.docker.internal\nLEGACY_DB_PORT={port}\n")
     try:
         result = stack("test", "run", "--no-setup")
     finally:

@@ -293,6 +293,28 @@ def test_killed_postgres_during_reset_then_reset_succeeds(stack: Project) -> Non
     dev_intact(stack)
 
 
+def test_a_server_that_does_not_answer_is_waited_for_then_exit_5(stack: Project) -> None:
+    """Its container runs, its server does not answer (its processes stopped here, as a
+    starting or overloaded server is silent): the reset waits for it up to up_timeout, then
+    exits 5 with libpq's own line; never a guard's refusal (exit 3)."""
+    import os
+
+    pid = int(subprocess.run(
+        ["docker", "inspect", "-f", "{{.State.Pid}}", stack.container("test", "postgres")],
+        capture_output=True, text=True, check=True,
+    ).stdout)  # fmt: skip
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        result = stack("--set", "up_timeout=1", "db", "reset", "test", "--yes")
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert result.returncode == 5, f"{result.returncode}\n{result.stderr}"
+    assert "test's PostgreSQL did not answer within 1s" in result.stderr
+    assert "timeout expired" in result.stderr and "refusing" not in result.stderr
+    ok(stack("db", "reset", "test", "--yes"))  # it answers again: the next reset goes through
+    dev_intact(stack)
+
+
 def test_run_passes_exit_codes_through(stack: Project) -> None:
     result = stack("test", "run", "--", "-v")
     assert result.returncode == 0, result.stderr

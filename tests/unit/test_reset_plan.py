@@ -226,3 +226,31 @@ def test_only_a_server_not_answering_yet_is_waited_for() -> None:
         'FATAL:  password authentication failed for user "dashtam_test_user"'
     )
     assert not not_answering_yet('FATAL:  database "dashtam_test" does not exist')
+
+
+def test_the_line_of_a_connection_error_that_says_what_happened() -> None:
+    """libpq indents its explanations under the line that says what failed; with several
+    addresses tried, the last attempt's line."""
+    from dashenv.adapters.postgres import failure_line
+    from dashenv.steps.resetting import not_answering_yet
+
+    closed = (
+        'connection failed: connection to server at "127.0.0.1", port 5433 failed: server '
+        "closed the connection unexpectedly\n\tThis probably means the server terminated "
+        "abnormally\n\tbefore or while processing the request.\n"
+    )
+    assert failure_line(closed) == (
+        'connection failed: connection to server at "127.0.0.1", port 5433 failed: server '
+        "closed the connection unexpectedly"
+    )
+    assert not_answering_yet(failure_line(closed))
+    tried = (
+        'connection failed: connection to server at "::1", port 5433 failed: Connection '
+        "refused\n\tIs the server running on that host and accepting TCP/IP connections?\n"
+        'connection to server at "127.0.0.1", port 5433 failed: timeout expired\n'
+    )
+    assert (
+        failure_line(tried)
+        == 'connection to server at "127.0.0.1", port 5433 failed: timeout expired'
+    )
+    assert failure_line("") == "no answer" and failure_line("  \n") == "no answer"

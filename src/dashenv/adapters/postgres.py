@@ -60,6 +60,15 @@ class TableInfo:
     rows: int  # an estimate: the statistics' live rows, or the planner's after a clone
 
 
+def failure_line(message: str) -> str:
+    """The line of libpq's connection error that says what happened: the last attempt's
+    (one per address tried), without the indented explanations libpq adds below it
+    ("This probably means the server terminated abnormally...")."""
+    lines = [ln for ln in message.strip().splitlines() if ln.strip()]
+    said = [ln for ln in lines if not ln[:1].isspace()]
+    return (said or lines or ["no answer"])[-1].strip()
+
+
 class Postgres:
     """One PostgreSQL server, reached as one role."""
 
@@ -127,7 +136,7 @@ class Postgres:
                 application_name="dashenv",
             )
         except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "no answer"
+            reason = failure_line(str(exc))
             raise Unreachable(
                 f"cannot reach PostgreSQL at {self.where} (database {database}): {reason}",
                 hint="is the environment up? 'dashenv status' shows it",
