@@ -13,6 +13,14 @@ class PortBinding:
 
 
 @dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+    project: str | None  # Compose's project label
+    containers: int  # attached now
+
+
+@dataclass(frozen=True)
 class Container:
     id: str
     name: str

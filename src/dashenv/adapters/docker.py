@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dashenv.errors import DashenvError, ExitCode, OperationFailed, Unreachable
-from dashenv.facts import ComposeModel, ComposeService, Container, PortBinding
+from dashenv.facts import ComposeModel, ComposeService, Container, Network, PortBinding
 
 if TYPE_CHECKING:
     from dashenv.adapters.engine import EngineAPI
@@ -375,6 +375,41 @@ class Docker:
         except ValueError:
             return {}
         return {str(v.get("Name")): _size_bytes(str(v.get("Size", "0"))) for v in volumes}
+
+    def networks(self, project: str, names: frozenset[str] = frozenset()) -> list[Network]:
+        """The networks of compose project ``project``: those it labelled, any named as
+        Compose names its networks (``<project>_<key>``), and those its files name
+        (``names``), with how many containers each has attached."""
+        listed = self.run(
+            self.docker_argv(
+                "network", "ls", "--no-trunc", "--format",
+                '{{.ID}}\t{{.Name}}\t{{.Label "com.docker.compose.project"}}',
+            ),
+            "listing networks",
+        ).stdout.splitlines()  # fmt: skip
+        mine = []
+        for line in listed:
+            net_id, name, label = ([*line.split("\t"), "", ""])[:3]
+            if label == project or name.startswith(f"{project}_") or name in names:
+                mine.append((net_id, name, label or None))
+        if not mine:
+            return []
+        done = self.run(
+            self.docker_argv(
+                "network", "inspect", "--format", "{{.Id}} {{len .Containers}}",
+                *[net_id for net_id, _, _ in mine],
+            ),
+            "inspecting networks",
+            check=False,
+        )  # fmt: skip
+        attached = dict(line.split() for line in done.stdout.splitlines() if line.strip())
+        return [
+            Network(net_id, name, label, int(attached.get(net_id, "0")))
+            for net_id, name, label in mine
+        ]
+
+    def remove_networks(self, ids: list[str]) -> None:
+        self.run(self.docker_argv("network", "rm", *ids), "network rm")
 
     def remove_project(
         self, project: str, *, volumes: bool, images: list[str] | None = None

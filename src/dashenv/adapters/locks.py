@@ -18,13 +18,14 @@ def acquire(
     root: Path,
     *,
     wait: bool,
-    busy: str,
+    busy: str | Callable[[], str],
     hint: str,
-    waiting: str,
+    waiting: str | Callable[[], str],
     say: Callable[[str], None],
 ) -> tuple[BaseFileLock, bool]:
     """The lock at ``path``, and whether another holder had to be waited for. Held by
-    another: with ``wait``, say ``waiting`` and wait; without, raise ``busy`` (exit 1)."""
+    another: with ``wait``, say ``waiting`` and wait; without, raise ``busy`` (exit 1).
+    Either message may be a function, asked only when the lock is held (who holds it)."""
     from filelock import FileLock, Timeout
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,8 +35,9 @@ def acquire(
         return lock, False
     except Timeout:
         if not wait:
-            raise OperationFailed(f"{busy} (lock {path.relative_to(root)})", hint=hint) from None
-    say(waiting)
+            said = busy() if callable(busy) else busy
+            raise OperationFailed(f"{said} (lock {path.relative_to(root)})", hint=hint) from None
+    say(waiting() if callable(waiting) else waiting)
     lock.acquire()
     return lock, True
 

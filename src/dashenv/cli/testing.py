@@ -68,12 +68,18 @@ def run(
     container, pytest-xdist workers (-n N, or -n in the pytest configuration's addopts) each
     get a database and a Redis index of their own first."""
     from dashenv import render
+    from dashenv.steps.environment_lock import environment_lock
     from dashenv.steps.tripwire import watching
     from dashenv.workflows.testing import run_tests
     from dashenv.workflows.testing import setup as do_setup
 
     st = state(ctx)
-    with watching(st, env, f"'dashenv test run {env}'"):
+    err = render.console(stderr=True)
+    # the environment is held for the whole run: another run's reset waits for these tests
+    with (
+        environment_lock(st, env, f"test run {env}", wait=not no_wait, say=err.print),
+        watching(st, env, f"'dashenv test run {env}'"),
+    ):
         if not skip_setup:
             with render.live_progress(f"starting {env}") as reporter:
                 result = do_setup(st, env, reporter, wait=not no_wait)

@@ -30,9 +30,24 @@ def ci_run(
     (GITHUB_ACTIONS=true) the phases are grouped (``::group::``); where GITHUB_STEP_SUMMARY
     names a file, a pytest run's counts and failures are appended to it; on failure, the
     logs of the services that are not healthy are printed before the environment goes."""
-    import os
+
+    from dashenv.steps.environment_lock import environment_lock
 
     require_test_role(ctx, name, "ci run")
+    with environment_lock(ctx, name, f"ci run {name}", say=say):
+        return _ci_run(ctx, name, args, build, reporter, say)
+
+
+def _ci_run(
+    ctx: RunContext,
+    name: str,
+    args: list[str],
+    build: bool,
+    reporter: Reporter | None,
+    say: Callable[[str], None],
+) -> int:
+    import os
+
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     code = 1
     try:

@@ -14,7 +14,8 @@ from dashenv.guards import RESET_ROLES
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
     from dashenv.context import RunContext
-    from dashenv.facts import Container
+    from dashenv.facts import ComposeModel, Container
+    from dashenv.steps.targets import Target
 
 Level = Literal["pass", "warn", "fail"]
 EXPIRY_WARNING_DAYS = 30
@@ -197,6 +198,27 @@ def _environment_engine_check(name: str, context: str | None, error: DashenvErro
     return Check("engine", "pass", f"runs on {where}", environment=name)
 
 
+def _networks_check(t: Target, compose: ComposeModel, name: str) -> Check:
+    """A network of the project's that exists twice makes every Compose run fail
+    ('network ... is ambiguous'): 'dashenv up' removes the copies no container uses."""
+    from dashenv.plan.networks import repair, stuck_hint
+
+    try:
+        found = repair(
+            t.docker.networks(t.project_name, frozenset(compose.fixed_networks.values()))
+        )
+    except DashenvError as exc:
+        return Check("networks", "warn", f"not listed: {exc.message}", environment=name)
+    if not found.needed:
+        return Check("networks", "pass", "each of the project's networks once", environment=name)
+    twice = sorted({n.name for n in found.remove} | set(found.stuck))
+    if found.stuck:
+        fix = stuck_hint(name, t.project_name, found.stuck)
+    else:
+        fix = f"'dashenv up {name}' removes the unused copies"
+    return Check("networks", "fail", f"more than one network named {', '.join(twice)}", fix, name)
+
+
 def _binds_check(name: str, context: str, services: Any) -> Check:
     """A bind mount names a path on this machine: on a truly remote engine it cannot work
     (the sandbox's second engine runs here, where it happens to)."""
@@ -326,6 +348,7 @@ def _environment_checks(
             )
         )
         return checks
+    checks.append(_networks_check(t, compose, name))
     running = any(c.state == "running" for c in mine)
     # ports: free, or held by this environment (a sibling sharing the project counts as ours)
     conflicts = environment_conflicts(

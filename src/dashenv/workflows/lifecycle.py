@@ -212,12 +212,29 @@ def up(
     timeout: float | None = None,
     reporter: Reporter | None = None,
 ) -> UpResult:
+    from dashenv.steps.environment_lock import environment_lock
+    from dashenv.steps.leases import claim
+
     rep = reporter or Quiet()
     started = time.monotonic()
     ensure_env_file(ctx, name, rep.say)
-    from dashenv.steps.leases import claim
-
     claim(ctx, name, rep.say)  # owner, or an instance with its own names and ports
+    # one command at a time on the environment: a second up started beside this one waits,
+    # then finds it healthy and asks Compose nothing
+    with environment_lock(ctx, name, f"up {name}", say=rep.say):
+        return _up(ctx, name, services, build, wait, timeout, rep, started)
+
+
+def _up(
+    ctx: RunContext,
+    name: str,
+    services: list[str],
+    build: bool,
+    wait: bool,
+    timeout: float | None,
+    rep: Reporter,
+    started: float,
+) -> UpResult:
     extra = {"up_timeout": str(timeout)} if timeout is not None else None
     t = target(ctx, name, extra)
     app = t.env.app  # a broken env file stops us before Docker does
@@ -254,6 +271,7 @@ def up(
     if build:  # first, on its own: its progress streams live on a terminal
         t.docker.build(services)
     _pull_missing(t, model, starts, rep)
+    _repair_networks(t, compose, name, rep.say)
     starting = t.docker.start_up(services)
     try:
         while not starting.wait(POLL_SECONDS):
@@ -280,6 +298,28 @@ def up(
 
     record_hashes(t.env, containers, starts)
     return _result(t, expected, containers, model, started)
+
+
+def _repair_networks(
+    t: Target, compose: ComposeModel, name: str, say: Callable[[str], None]
+) -> None:
+    """Before Compose is asked: a network of the project's that exists twice (Compose would
+    fail on it as ambiguous) loses its copies with no container attached; where two copies
+    both have containers, refuse (exit 1) saying how to clear it."""
+    from dashenv.plan.networks import repair, stuck_hint
+
+    found = repair(t.docker.networks(t.project_name, frozenset(compose.fixed_networks.values())))
+    if found.remove:
+        t.docker.remove_networks([n.id for n in found.remove])
+        names = ", ".join(sorted({n.name for n in found.remove}))
+        say(f"{name}: removed {len(found.remove)} duplicate network(s) of {names}, none in use")
+    if found.stuck:
+        first, copies = next(iter(found.stuck.items()))
+        raise OperationFailed(
+            f"{name}: network {first} exists {len(copies)} times, each with containers "
+            "attached; Compose cannot tell which to use",
+            hint=stuck_hint(name, t.project_name, found.stuck),
+        )
 
 
 def _nothing_to_start(t: Target, starts: list[str], containers: list[Container]) -> bool:
@@ -405,6 +445,17 @@ def _health_failure(
 
 def down(ctx: RunContext, name: str, *, volumes: bool, yes: bool, ask: Asker | None) -> list[str]:
     """Remove containers and networks; volumes only when asked (protected: confirmed)."""
+    from dashenv.steps.environment_lock import environment_lock
+
+    with environment_lock(ctx, name, f"down {name}", say=_stderr):
+        return _down(ctx, name, volumes=volumes, yes=yes, ask=ask)
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+
+
+def _down(ctx: RunContext, name: str, *, volumes: bool, yes: bool, ask: Asker | None) -> list[str]:
     t = target_lenient(ctx, name)
     notes = []
     if volumes:
@@ -433,20 +484,26 @@ def down(ctx: RunContext, name: str, *, volumes: bool, yes: bool, ask: Asker | N
 def restart(
     ctx: RunContext, name: str, services: list[str], reporter: Reporter | None = None
 ) -> None:
+    from dashenv.steps.environment_lock import environment_lock
+
     rep = reporter or Quiet()
     t = target(ctx, name)
     t.docker.ping()
-    started = time.monotonic()
-    t.docker.restart(services)
-    expected = services or list(t.compose_model().services)
-    deadline = started + t.settings.up_timeout
-    wait_healthy(t, expected, deadline, rep, started, t.env.app.secrets())
+    with environment_lock(ctx, name, f"restart {name}", say=rep.say):
+        started = time.monotonic()
+        t.docker.restart(services)
+        expected = services or list(t.compose_model().services)
+        deadline = started + t.settings.up_timeout
+        wait_healthy(t, expected, deadline, rep, started, t.env.app.secrets())
 
 
 def build(ctx: RunContext, name: str, services: list[str], no_cache: bool) -> None:
+    from dashenv.steps.environment_lock import environment_lock
+
     t = target(ctx, name)
     t.docker.ping()
-    t.docker.build(services, no_cache=no_cache)
+    with environment_lock(ctx, name, f"build {name}", say=_stderr):
+        t.docker.build(services, no_cache=no_cache)
 
 
 def ps(ctx: RunContext, names: list[str]) -> dict[str, list[Container]]:

@@ -87,6 +87,25 @@ def reset(
     wait: bool = True,
     say: Callable[[str], None] = lambda _m: None,
 ) -> ResetResult:
+    """The guarded reset; a dry run looks only. The environment's lock comes first (a test
+    run holds it for its whole run), then its database's."""
+    from dashenv.steps.environment_lock import environment_lock
+
+    if dry_run:
+        return _reset(ctx, name, strategy, True, adopt, wait, say)
+    with environment_lock(ctx, name, f"db reset {name}", wait=wait, say=say):
+        return _reset(ctx, name, strategy, False, adopt, wait, say)
+
+
+def _reset(
+    ctx: RunContext,
+    name: str,
+    strategy: Strategy,
+    dry_run: bool,
+    adopt: bool,
+    wait: bool,
+    say: Callable[[str], None],
+) -> ResetResult:
     started = time.monotonic()
     o = observe(ctx, name, adopt=adopt)
     try:

@@ -27,11 +27,14 @@ def setup(
     ctx: RunContext, name: str, reporter: Reporter | None = None, *, wait: bool = True
 ) -> SetupResult:
     """Start the test environment beside dev (dev untouched), wait, reset its database."""
+    from dashenv.steps.environment_lock import environment_lock
+
     say = reporter.say if reporter else (lambda _m: None)
     lifecycle.ensure_env_file(ctx, name, say)
     precheck(ctx, name)  # role, TESTING, database name: refused before anything starts
-    up = lifecycle.up(ctx, name, [], reporter=reporter)
-    result = reset.reset(ctx, name, wait=wait, say=say)
+    with environment_lock(ctx, name, f"test setup {name}", wait=wait, say=say):
+        up = lifecycle.up(ctx, name, [], reporter=reporter)
+        result = reset.reset(ctx, name, wait=wait, say=say)
     return SetupResult(up, result)
 
 
