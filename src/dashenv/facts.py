@@ -56,7 +56,6 @@ class ComposeService:
     has_healthcheck: bool = False
     binds: list[str] = field(default_factory=list)  # host paths bind-mounted into it
     labels: dict[str, str] = field(default_factory=dict)
-    expose: list[str] = field(default_factory=list)  # container ports reachable in-network
     build_context: str | None = None  # absolute, as Compose resolves it
     depends_on: list[str] = field(default_factory=list)  # what Compose starts with it
     # the environment the container gets (env_file: entries folded in, as Compose resolves it)

@@ -16,7 +16,7 @@ Run = Callable[..., Result]
 
 @pytest.fixture
 def run(project: Path, monkeypatch: pytest.MonkeyPatch) -> Run:
-    """Invoke dashenv in the throwaway project, 100 columns, no colour."""
+    """Invoke dashenv in the throwaway project, 160 columns, no colour."""
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("COLUMNS", "160")
     for key in [

@@ -799,7 +799,6 @@ def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
             build_context=(svc.get("build") or {}).get("context")
             if isinstance(svc.get("build"), dict)
             else None,
-            expose=[str(e) for e in svc.get("expose") or []],
             depends_on=sorted(svc.get("depends_on") or []),
             environment={
                 str(k): "" if v is None else str(v)

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from dashenv.settings.model import EnvironmentSettings
 
-CACHE_VERSION = 5  # 5: services carry environment, mounts, command, networks, profiles, one_shot
+# 5: services carry environment, mounts, command, networks, profiles, one_shot; 6: no expose
+CACHE_VERSION = 6
 
 # role setting -> image names that play it, when the setting is left at its default
 ROLE_IMAGES = {

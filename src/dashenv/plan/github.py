@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass, field
 
 WORKFLOW_PATH = ".github/workflows/dashenv.yml"
-RUNNERS = ("uv", "poetry", "pip")
 
 
 @dataclass(frozen=True)
