@@ -225,19 +225,19 @@ def shell(
 
 def psql(ctx: typer.Context, env: EnvArg) -> None:
     """Open psql on ENV's database as its owner; extra arguments go to psql."""
-    from dashenv.workflows import lifecycle
+    from dashenv.workflows import access, lifecycle
 
     st = state(ctx)
-    service, cmd = lifecycle.psql_command(st, env, list(ctx.args))
+    service, cmd = access.psql_command(st, env, list(ctx.args))
     passthrough_exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))
 
 
 def redis_cli(ctx: typer.Context, env: EnvArg) -> None:
     """Open redis-cli on ENV's Redis index; extra arguments go to redis-cli."""
-    from dashenv.workflows import lifecycle
+    from dashenv.workflows import access, lifecycle
 
     st = state(ctx)
-    service, cmd = lifecycle.redis_cli_command(st, env, list(ctx.args))
+    service, cmd = access.redis_cli_command(st, env, list(ctx.args))
     passthrough_exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))
 
 
@@ -253,14 +253,14 @@ def run(
     reads. The command's exit code is dashenv's.
     """
     from dashenv.steps.tripwire import watching
-    from dashenv.workflows import lifecycle
+    from dashenv.workflows import access
 
     cmd = (command or []) + list(ctx.args)
     if not cmd:
         raise typer.BadParameter("give the command after --", param_hint="COMMAND")
     st = state(ctx)
     with watching(st, env, f"'dashenv run {env}'"):
-        code = lifecycle.run_on_host(st, env, cmd)
+        code = access.run_on_host(st, env, cmd)
     passthrough_exit(code)
 
 
@@ -343,9 +343,9 @@ def env_(
     The same values 'dashenv run' and 'test run' on the host give the command; secrets are
     masked unless --reveal.
     """
-    from dashenv.workflows import lifecycle
+    from dashenv.workflows import access
 
-    for line in lifecycle.export_lines(state(ctx), env, reveal=reveal):
+    for line in access.export_lines(state(ctx), env, reveal=reveal):
         typer.echo(line)
 
 
@@ -373,9 +373,9 @@ def url(
     """
     from dashenv import SCHEMA_VERSION, render
     from dashenv.settings.secrets import mask_url
-    from dashenv.workflows import lifecycle
+    from dashenv.workflows import access
 
-    found = lifecycle.urls(state(ctx), env, service if service or as_json else "app")
+    found = access.urls(state(ctx), env, service if service or as_json else "app")
     shown = {k: (v if reveal or v is None else mask_url(v)) for k, v in found.items()}
     if as_json:
         render.print_json({"schema_version": SCHEMA_VERSION, "environment": env, "urls": shown})
@@ -393,9 +393,9 @@ def open_(ctx: typer.Context, env: EnvArg) -> None:
     import webbrowser
 
     from dashenv.errors import OperationFailed
-    from dashenv.workflows import lifecycle
+    from dashenv.workflows import access
 
-    (address,) = lifecycle.urls(state(ctx), env, "app").values()
+    (address,) = access.urls(state(ctx), env, "app").values()
     assert address is not None
     typer.echo(address)
     if not webbrowser.open(address):
