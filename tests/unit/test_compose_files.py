@@ -203,3 +203,20 @@ def test_the_cache_key_follows_what_the_files_pull_in(tmp_path: Path) -> None:
     db.write_text(db.read_text().replace("17", "18"))  # the included file itself
     assert len({first, second, key()}) == 3
     assert key() == key()
+
+
+def test_every_env_file_a_service_names_is_read_as_compose_reads_it() -> None:
+    """One path, an inline list (every item, not the first), a block list of paths and of
+    {path:, required:} items; a file that is not YAML names none."""
+    from dashenv.plan.compose_files import env_files_named
+
+    text = (
+        "services:\n"
+        '  api:\n    env_file: [.env, "config/.env.extra"]\n'
+        "  worker:\n    env_file:\n      - path: ./worker.env\n        required: false\n"
+        "      - shared.env\n"
+        "  db:\n    env_file: .env\n"
+    )
+    assert env_files_named(text) == [".env", "config/.env.extra", "./worker.env", "shared.env"]
+    assert env_files_named("services: {db: {image: postgres:17}}") == []
+    assert env_files_named("env_file: [") == []

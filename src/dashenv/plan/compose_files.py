@@ -61,44 +61,70 @@ def referenced_variables(texts: list[str]) -> list[str]:
     return sorted({m for t in texts for m in _VARIABLE.findall(t)})
 
 
+def _load(text: str) -> dict[str, Any] | None:
+    """A compose file's document, parsed by PyYAML's C loader where libyaml is installed;
+    None where it is not a mapping or not YAML (Compose itself says what is wrong)."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        doc = yaml.load(text, Loader=loader)
+    except yaml.YAMLError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _paths(value: Any, found: list[str]) -> None:
+    """A path, a list of them, or {path: ..., required: ...}, as Compose reads them."""
+    if isinstance(value, str):
+        found.append(value)
+    elif isinstance(value, list):
+        for item in value:
+            _paths(item, found)
+    elif isinstance(value, dict) and "path" in value:
+        _paths(value["path"], found)
+
+
+def _services(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    services = doc.get("services")
+    if not isinstance(services, dict):
+        return []
+    return [svc for svc in services.values() if isinstance(svc, dict)]
+
+
+def env_files_named(text: str) -> list[str]:
+    """The env files a compose file's services name (``env_file:``: one path, a list, or
+    ``{path:, required:}`` items), as written, each once."""
+    if "env_file" not in text:
+        return []
+    doc = _load(text)
+    found: list[str] = []
+    for service in _services(doc) if doc is not None else []:
+        _paths(service.get("env_file"), found)
+    return list(dict.fromkeys(found))
+
+
 def referenced_files(text: str) -> list[str]:
     """The files a compose file pulls in, as it writes them (relative to its own directory):
     ``include:`` entries and their env files, services' ``extends: file:`` and
     ``env_file:``. What Compose resolves from them belongs in the model's cache key."""
     if not any(word in text for word in ("include", "extends", "env_file")):
         return []  # most files: no YAML parse
-    import yaml
-
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return []  # Compose itself says what is wrong with the file
-    if not isinstance(doc, dict):
+    doc = _load(text)
+    if doc is None:
         return []
     found: list[str] = []
-
-    def paths(value: Any) -> None:  # a path, a list of them, or {path: ..., required: ...}
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, list):
-            for item in value:
-                paths(item)
-        elif isinstance(value, dict) and "path" in value:
-            paths(value["path"])
-
     for entry in doc.get("include") or []:
         if isinstance(entry, dict):
-            paths(entry.get("path"))
-            paths(entry.get("env_file"))
+            _paths(entry.get("path"), found)
+            _paths(entry.get("env_file"), found)
         else:
-            paths(entry)
-    for service in (doc.get("services") or {}).values():
-        if not isinstance(service, dict):
-            continue
+            _paths(entry, found)
+    for service in _services(doc):
         extends = service.get("extends")
         if isinstance(extends, dict) and isinstance(extends.get("file"), str):
             found.append(extends["file"])
-        paths(service.get("env_file"))
+        _paths(service.get("env_file"), found)
     return found
 
 

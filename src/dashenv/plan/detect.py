@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from dashenv.facts import ComposeModel
+from dashenv.plan import compose_files
 from dashenv.plan.compose_files import DEFAULT_ROLES, detect_roles
 from dashenv.settings.project import COMPOSE_DEFAULT_FILES
 
@@ -64,10 +65,6 @@ OVERRIDE_FILES = (
 EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".dist")
 MAX_DEPTH = 3  # compose files this many directories deep at most
 NO_ENV_FILE = "/dev/null"  # an environment whose values are all in the compose files
-_ENV_FILE_ENTRY = re.compile(r"^\s*env_file:\s*(?:\[?\s*[\"']?([^\"'\]\s#]+))?", re.MULTILINE)
-_ENV_FILE_ITEM = re.compile(
-    r"^\s*env_file:\s*\n\s*-\s*(?:path:\s*)?[\"']?([^\"'\s#]+)", re.MULTILINE
-)
 
 
 def role_of(name: str) -> tuple[str, bool]:
@@ -87,13 +84,6 @@ def _join(directory: str, name: str) -> str:
 def example_of(path: str, present: set[str]) -> str | None:
     """An example or template of the env file ``path`` (``.env.example``, ``.env.sample``)."""
     return next((f"{path}{s}" for s in EXAMPLE_SUFFIXES if f"{path}{s}" in present), None)
-
-
-def env_files_named(text: str) -> list[str]:
-    """The env files a compose file's services name (``env_file:``), as written."""
-    found = [m for m in _ENV_FILE_ITEM.findall(text)]
-    found += [m for m in _ENV_FILE_ENTRY.findall(text) if m]
-    return list(dict.fromkeys(found))
 
 
 def _normal(path: str) -> str:
@@ -135,7 +125,7 @@ def _env_guess(
         if example is not None:
             return c, example, f"{example} beside {files[0]} (created from it on first use)"
     for f in files:
-        for named in env_files_named(read(f)):
+        for named in compose_files.env_files_named(read(f)):
             rel = _normal(str(PurePosixPath(here) / named) if here else named)
             if rel in present or example_of(rel, present):
                 shown = rel if rel in present else example_of(rel, present)
