@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 import tomllib
 import uuid
 from collections.abc import Iterator
@@ -358,7 +359,15 @@ def test_an_app_reading_its_own_variables_never_reaches_dev(split: Layout) -> No
     assert "tripwire LEAK: dev: database ledger_leaked was created on its server" in caught.stderr
     assert "tables of ledger changed (+public.leaked)" in caught.stderr
     assert '"action": "tripwire"' in (p.root / ".dashenv" / "audit.log").read_text()
-    # rows alone: counted once the writing backend has flushed its statistics, as it exits
+    # rows alone: counted once the writing backend has flushed its statistics, as it exits.
+    # With another client connected to dev's database at the first reading (the last run's
+    # backends still ending, on a loaded machine) it would be a warning: wait for them
+    for _ in range(100):
+        others = p.by_hand(*psql, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+                           "'ledger' AND pid <> pg_backend_pid()").stdout.strip()  # fmt: skip
+        if others == "0":
+            break
+        time.sleep(0.1)
     leaky.write_text(
         "import psycopg\n\n\n"
         "def test_writes_a_row_to_dev() -> None:\n"

@@ -299,10 +299,12 @@ def test_a_server_that_does_not_answer_is_waited_for_then_exit_5(stack: Project)
     exits 5 with libpq's own line; never a guard's refusal (exit 3)."""
     import os
 
+    ok(stack("test", "setup"))  # running and answering, whatever an earlier test left
     pid = int(subprocess.run(
         ["docker", "inspect", "-f", "{{.State.Pid}}", stack.container("test", "postgres")],
         capture_output=True, text=True, check=True,
     ).stdout)  # fmt: skip
+    assert pid > 0  # 0 (not running) would stop this test's own process group
     os.kill(pid, signal.SIGSTOP)
     try:
         result = stack("--set", "up_timeout=1", "db", "reset", "test", "--yes")

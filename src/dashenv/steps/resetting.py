@@ -25,6 +25,8 @@ from dashenv.plan.names import ResetNames
 from dashenv.plan.reset import target_without_password
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from dashenv.adapters.docker import Docker
     from dashenv.adapters.postgres import DatabaseState, Postgres
     from dashenv.context import RunContext
@@ -195,10 +197,20 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
             state = pg.state(db.database)
         except Unreachable as exc:  # judged by the guards, unless its server is starting
             state, inspect_error = DatabaseState(False, None, ()), exc.message
-            running = _endpoint(s.host, s.postgres_port, listing.result()).container is not None
-            if running and not_answering_yet(exc.message):
+
+            def publishes(containers: list[Container]) -> bool:
+                return _endpoint(s.host, s.postgres_port, containers).container is not None
+
+            def still_running() -> bool:
                 try:
-                    state, inspect_error = _answering(pg, db.database, s.up_timeout, name), None
+                    return publishes(docker.all_containers())
+                except DashenvError:
+                    return False
+
+            if publishes(listing.result()) and not_answering_yet(exc.message):
+                try:
+                    state = _answering(pg, db.database, s.up_timeout, name, still_running)
+                    inspect_error = None
                 except Unreachable as refused:  # it answered, and said no
                     inspect_error = refused.message
         except DashenvError as exc:  # judged by the guards, not fatal to looking
@@ -233,19 +245,28 @@ def not_answering_yet(message: str) -> bool:
     return any(words in lowered for words in NOT_YET)
 
 
-def _answering(pg: Postgres, database: str, timeout: float, name: str) -> DatabaseState:
+def _answering(
+    pg: Postgres, database: str, timeout: float, name: str, running: Callable[[], bool]
+) -> DatabaseState:
     """The database's state once its server answers: a server that does not answer yet
     (starting, or not accepting connections) is asked again until the wait timeout, then it
-    is a timeout (exit 5) with PostgreSQL's own first line, never a guard's refusal."""
+    is a timeout (exit 5) with PostgreSQL's own first line, never a guard's refusal. Its
+    container is looked at again each second: one that stopped meanwhile (killed, exited)
+    ends the wait, and the guards judge what is left."""
     import time
 
     deadline = time.monotonic() + timeout
+    looked = time.monotonic()
     while True:
         try:
             return pg.state(database)
         except Unreachable as exc:
             if not not_answering_yet(exc.message):
                 raise
+            if time.monotonic() - looked >= 1.0:
+                looked = time.monotonic()
+                if not running():
+                    raise
             if time.monotonic() >= deadline:
                 first = exc.message.splitlines()[0]
                 raise HealthTimeout(
