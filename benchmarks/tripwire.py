@@ -58,20 +58,19 @@ def main() -> None:
     modes = {}
     for mode, switch in (("CLI", "0"), ("API", "1")):  # decided at each context's first call
         os.environ[SWITCH] = switch
-        ctx = RunContext(project_dir=project)
-        env = ctx.env(args.env)
-        watched = arm(ctx, env)
+        env = RunContext(project_dir=project).environment(args.env)
+        watched = arm(env)
         if not any(w.before.postgres is not None or w.before.redis_keys for w in watched):
             sys.exit("no protected environment's server runs: start dev first ('dashenv up dev')")
-        check(ctx, env, watched)
-        modes[mode] = (ctx, env)
+        check(env.env, watched)
+        modes[mode] = env
 
     trips: dict[str, list[float]] = {mode: [] for mode in modes}
     plain: list[float] = []
     for _ in range(args.runs):  # alternating, so drift hits every column alike
-        for mode, (ctx, env) in modes.items():
+        for mode, env in modes.items():
             start = time.perf_counter()
-            found = check(ctx, env, arm(ctx, env))
+            found = check(env.env, arm(env))
             trips[mode].append(time.perf_counter() - start)
             if found:
                 print("\n".join(f.line() for f in found), file=sys.stderr)

@@ -1,12 +1,14 @@
-"""The run context: what the root options selected, and each environment resolved once.
+"""The run context and the environments it resolves: what the root options selected, and
+each environment resolved once into an ``Environment`` object.
 
-Workflows receive it (tox's ``State`` shape); the CLI builds it from its options. It
-imports nothing heavy: settings, adapters and pydantic load on first use.
+Workflows receive the objects (tox's ``State`` hands out its ``ToxEnv``s the same way); the
+CLI builds the context from its options and asks it for the environments a command names.
+It imports nothing heavy: settings, adapters and pydantic load on first use.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,8 +16,215 @@ from dashenv.errors import ConfigError
 
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
+    from dashenv.facts import ComposeModel
+    from dashenv.settings.model import EnvironmentSettings
     from dashenv.settings.project import ProjectConfig
     from dashenv.settings.sources import ResolvedEnvironment
+
+Extra = tuple[tuple[str, str], ...]
+
+
+class Environment:
+    """One environment of the project, resolved once: its settings through every layer
+    reconciled with its compose files (``resolved``), its compose target (``docker``, bound
+    to its project, files and env file), and the engine it runs on (``engine``), each made
+    on first use and kept.
+
+    What changes an environment (a lease, a created env file) gives a new object
+    (``renewed``) that the run context hands out from then on; this one stays as it was.
+    """
+
+    def __init__(self, ctx: RunContext, name: str, extra: Extra = (), lenient: bool = False):
+        self.ctx = ctx
+        self.name = name
+        self.extra = extra
+        # for listing and teardown: a missing env file is reported, not fatal
+        self.lenient = lenient
+        self._views: dict[tuple[bool, bool], ResolvedEnvironment] = {}
+        self._docker: Docker | None = None
+
+    def __repr__(self) -> str:
+        return f"Environment({self.name!r})"
+
+    # -- what it is --------------------------------------------------------------------
+
+    def view(self, *, read_env: bool = True, base: bool = False) -> ResolvedEnvironment:
+        """Resolved through every layer, reconciled with what its compose files say, as this
+        checkout's instance runs it (``base``: as the owner of its default project does;
+        ``read_env=False``: without reading its env file)."""
+        key = (read_env, base)
+        if key not in self._views:
+            if base:
+                self._views[key] = self._resolve_owned(read_env)
+            else:
+                from dashenv.observe.instance import with_instance
+
+                owned = self.view(read_env=read_env, base=True)
+                self._views[key] = with_instance(owned, self.ctx.instance, verbose=self.ctx.verbose)
+        return self._views[key]
+
+    @property
+    def resolved(self) -> ResolvedEnvironment:
+        """Every layer, the env file's included (for a lenient object, only where the file
+        exists)."""
+        if self.lenient and not self.has_env_file:
+            return self.bare
+        return self.view()
+
+    env = resolved  # the name the steps read it by (``t.env.settings``)
+
+    @property
+    def bare(self) -> ResolvedEnvironment:
+        """Every layer but the env file (for what must work before it exists)."""
+        return self.view(read_env=False)
+
+    @property
+    def owned(self) -> ResolvedEnvironment:
+        """As the owner of its default project runs it (no instance)."""
+        return self.view(base=True)
+
+    @property
+    def has_env_file(self) -> bool:
+        bare = self.bare
+        return (
+            bare.path(bare.settings.env_file).is_file() or bare.settings.env_file in bare.generated
+        )
+
+    @property
+    def settings(self) -> EnvironmentSettings:
+        return self.resolved.settings
+
+    @property
+    def project_name(self) -> str:
+        return self.resolved.settings.project_name
+
+    @property
+    def context(self) -> str | None:
+        """The Docker context it runs on: --context, else its ``context`` setting, else the
+        default engine (None)."""
+        return self.ctx.context or self.bare.settings.context
+
+    # -- what it runs on ---------------------------------------------------------------
+
+    @property
+    def engine(self) -> Docker:
+        """The engine it runs on, unbound to any compose project."""
+        return self.ctx.docker(self.context)
+
+    @property
+    def docker(self) -> Docker:
+        """A Docker adapter bound to its compose project: files, project name, env file
+        (written where dashenv generates them; an empty env file for a lenient object whose
+        file is missing, so that 'down' and 'logs' still work)."""
+        if self._docker is None:
+            self._docker = self._bind()
+        return self._docker
+
+    def compose_model(self) -> ComposeModel:
+        """The resolved compose model: the files layer's (cached by the files' content), or
+        asked of Compose now where that layer could not (Compose's error then surfaces)."""
+        if self.resolved.files is not None:
+            return self.resolved.files.model
+        return self.docker.compose_model()
+
+    # -- the others --------------------------------------------------------------------
+
+    def other(self, name: str, *, lenient: bool = False) -> Environment:
+        """Another environment of the same project, as this run resolves it."""
+        return self.ctx.environment(name, lenient=lenient)
+
+    def leniently(self) -> Environment:
+        """The same environment for listing and teardown: a missing env file is reported, not
+        fatal."""
+        return self.ctx.environment(self.name, dict(self.extra), lenient=True)
+
+    def renewed(self) -> Environment:
+        """This environment resolved again (after its leases, instance or env file changed):
+        a new object, which the run context hands out from now on."""
+        return self.ctx.renew(self)
+
+    # -- resolving ---------------------------------------------------------------------
+
+    def _resolve_owned(self, read_env: bool) -> ResolvedEnvironment:
+        from dashenv.observe.compose import with_compose_files
+        from dashenv.settings.sources import derived_from, resolve_environment
+
+        project = self.ctx.project()
+        cli = {**self.ctx.overrides, **dict(self.extra)}
+        source = derived_from(project, self.name)
+        if source is not None:
+            return self._derived(source, cli)
+        layered = resolve_environment(project, self.name, cli, read_env=read_env)
+        found = with_compose_files(layered, verbose=self.ctx.verbose)
+        if found.settings.isolated:
+            found = self._isolated(found)
+        return found
+
+    def _derived(self, source: str, cli: dict[str, str]) -> ResolvedEnvironment:
+        """Derived from ``source``'s compose files (its env file is generated)."""
+        from dashenv.observe.derived import derived_defaults, with_derivation
+        from dashenv.settings.sources import derived_from, resolve_environment
+
+        project = self.ctx.project()
+        name = self.name
+        if source == name or source not in project.environment_names():
+            known = ", ".join(n for n in project.environment_names() if n != name)
+            raise ConfigError(
+                f"{name}: derived_from names {source!r}, which is not another environment",
+                hint=f"derive it from one of: {known or 'none'}",
+            )
+        if derived_from(project, source) is not None:
+            raise ConfigError(
+                f"{name}: derived_from names {source!r}, itself derived",
+                hint=f"derive {name} from the environment {source} is derived from",
+            )
+        from_env = self.other(source)
+        origin = from_env.view(read_env=False, base=True)
+        if origin.path(origin.settings.env_file).is_file():
+            origin = from_env.view(base=True)
+        layered = resolve_environment(
+            project, name, cli, read_env=False, derived=derived_defaults(origin, name)
+        )
+        return with_derivation(layered, origin, verbose=self.ctx.verbose)
+
+    def _isolated(self, env: ResolvedEnvironment) -> ResolvedEnvironment:
+        """Made its own beside the project's other environments with files of their own
+        (``isolated``)."""
+        from dashenv.observe.derived import with_isolation
+        from dashenv.settings.sources import derived_from
+
+        project = self.ctx.project()
+        others = []
+        for other in project.environment_names():
+            if other == env.name or derived_from(project, other) is not None:
+                continue
+            if project.environments.get(other, {}).get("isolated"):
+                continue
+            others.append(self.other(other).view(read_env=False, base=True))
+        return with_isolation(env, others, verbose=self.ctx.verbose)
+
+    def _bind(self) -> Docker:
+        from dashenv.adapters.docker import Docker
+        from dashenv.plan.compose import compose_invocation
+
+        env = self.resolved
+        _write_generated(env)
+        _require_compose_files(env)
+        inv = compose_invocation(
+            env.settings,
+            env.project.root,
+            env.name,
+            self.context,
+            pass_project=env.files.pass_project if env.files else True,
+        )
+        if self.lenient and not inv.env_file.is_file():
+            # compose insists on the env files existing; an empty one keeps 'down' and 'logs'
+            # working
+            empty = Path("/dev/null")
+            inv = replace(
+                inv, env_file=empty, variables={**inv.variables, "DASHENV_ENV_FILE": str(empty)}
+            )
+        return Docker(inv, verbose=self.ctx.verbose)
 
 
 @dataclass
@@ -26,7 +235,7 @@ class RunContext:
     verbose: bool = False
     instance: str | None = None  # --instance / DASHENV_INSTANCE: this run's instance name
     _project: ProjectConfig | None = field(default=None, repr=False)
-    _envs: dict[tuple[str, tuple[tuple[str, str], ...], bool, bool], ResolvedEnvironment] = field(
+    _environments: dict[tuple[str, Extra, bool], Environment] = field(
         default_factory=dict, repr=False
     )
     _dockers: dict[str | None, Docker] = field(default_factory=dict, repr=False)
@@ -47,100 +256,42 @@ class RunContext:
             self._project = load_project(root)
         return self._project
 
-    def env(
-        self,
-        name: str,
-        extra: dict[str, str] | None = None,
-        *,
-        read_env: bool = True,
-        base: bool = False,
-    ) -> ResolvedEnvironment:
-        """``name`` resolved through every layer, reconciled with what its compose files say,
-        as this checkout's instance runs it (``base``: as the owner of its default project
-        does), once per run (and per ``extra`` flags)."""
-        from dashenv.observe.compose import with_compose_files
-        from dashenv.observe.instance import with_instance
-        from dashenv.settings.sources import derived_from, resolve_environment
+    def environment(
+        self, name: str, extra: dict[str, str] | None = None, *, lenient: bool = False
+    ) -> Environment:
+        """The environment ``name`` (with this command's ``extra`` flags), made once per run;
+        ``lenient``: for listing and teardown, where a missing env file is reported, not
+        fatal. Resolving waits for first use."""
+        key = (name, tuple(sorted((extra or {}).items())), lenient)
+        if key not in self._environments:
+            self._environments[key] = Environment(self, name, key[1], lenient)
+        return self._environments[key]
 
-        key = (name, tuple(sorted((extra or {}).items())), read_env, base)
-        if key not in self._envs:
-            if base:
-                cli = {**self.overrides, **(extra or {})}
-                source = derived_from(self.project(), name)
-                if source is not None:
-                    self._envs[key] = self._derived(name, source, cli)
-                else:
-                    layered = resolve_environment(self.project(), name, cli, read_env=read_env)
-                    found = with_compose_files(layered, verbose=self.verbose)
-                    if found.settings.isolated:
-                        found = self._isolated(found)
-                    self._envs[key] = found
-            else:
-                owned = self.env(name, extra, read_env=read_env, base=True)
-                self._envs[key] = with_instance(owned, self.instance, verbose=self.verbose)
-        return self._envs[key]
+    def reread_project(self) -> None:
+        """Read the project again (its dashenv.toml was just written): every environment is
+        resolved anew from it."""
+        self._project = None
+        self._environments.clear()
 
-    def _derived(self, name: str, source: str, cli: dict[str, str]) -> ResolvedEnvironment:
-        """``name``, derived from ``source``'s compose files (its env file is generated)."""
-        from dashenv.observe.derived import derived_defaults, with_derivation
-        from dashenv.settings.sources import derived_from, resolve_environment
+    def environments(self, *, lenient: bool = False) -> list[Environment]:
+        """Every environment of the project, in the order the project lists them."""
+        return [self.environment(n, lenient=lenient) for n in self.environment_names()]
 
-        project = self.project()
-        if source == name or source not in project.environment_names():
-            known = ", ".join(n for n in project.environment_names() if n != name)
-            raise ConfigError(
-                f"{name}: derived_from names {source!r}, which is not another environment",
-                hint=f"derive it from one of: {known or 'none'}",
-            )
-        if derived_from(project, source) is not None:
-            raise ConfigError(
-                f"{name}: derived_from names {source!r}, itself derived",
-                hint=f"derive {name} from the environment {source} is derived from",
-            )
-        origin = self.env(source, read_env=False, base=True)
-        if origin.path(origin.settings.env_file).is_file():
-            origin = self.env(source, base=True)
-        layered = resolve_environment(
-            project, name, cli, read_env=False, derived=derived_defaults(origin, name)
-        )
-        return with_derivation(layered, origin, verbose=self.verbose)
-
-    def _isolated(self, env: ResolvedEnvironment) -> ResolvedEnvironment:
-        """``env`` made its own beside the project's other environments with files of their
-        own (``isolated``)."""
-        from dashenv.observe.derived import with_isolation
+    def renew(self, old: Environment) -> Environment:
+        """A new object for ``old``'s environment, handed out from now on in place of every
+        object of that name (and of the environments derived from it)."""
         from dashenv.settings.sources import derived_from
 
-        project = self.project()
-        others = []
-        for other in project.environment_names():
-            if other == env.name or derived_from(project, other) is not None:
-                continue
-            if project.environments.get(other, {}).get("isolated"):
-                continue
-            others.append(self.env(other, read_env=False, base=True))
-        return with_isolation(env, others, verbose=self.verbose)
-
-    def forget(self, name: str) -> None:
-        """Resolve ``name`` again on next use (after its instance or leases changed)."""
-        for key in [k for k in self._envs if k[0] == name]:
-            del self._envs[key]
-
-    def env_lenient(self, name: str) -> tuple[ResolvedEnvironment, bool]:
-        """``name`` for listing and teardown: a missing env file is reported, not fatal."""
-        bare = self.env(name, read_env=False)
-        present = (
-            bare.path(bare.settings.env_file).is_file() or bare.settings.env_file in bare.generated
-        )
-        return (self.env(name) if present else bare), present
+        names = {old.name}
+        for other in self.environment_names():
+            if derived_from(self.project(), other) == old.name:
+                names.add(other)
+        for key in [k for k in self._environments if k[0] in names]:
+            self._environments[key] = Environment(self, key[0], key[1], key[2])
+        return self.environment(old.name, dict(old.extra), lenient=old.lenient)
 
     def environment_names(self) -> list[str]:
         return self.project().environment_names()
-
-    def engine_of(self, name: str) -> str | None:
-        """The Docker context ENV runs on: --context, else its ``context`` setting, else the
-        default engine (None)."""
-        return self.context or self.env(name, read_env=False).settings.context
 
     def docker(self, context: str | None = None) -> Docker:
         """An engine, unbound to any compose project (listing containers, pinging); the
@@ -159,3 +310,31 @@ class RunContext:
     def certs_dir(self) -> Path:
         project = self.project()
         return project.path_of(project.options.certs_dir)
+
+
+def _require_compose_files(env: ResolvedEnvironment) -> None:
+    """A compose file that does not exist is a configuration error (exit 2), named with the
+    layer that configured it, before Compose is asked anything."""
+    for relative in env.settings.compose_files:
+        if not env.path(relative).is_file():
+            raise env.missing_path(
+                "compose_files",
+                relative,
+                "create it, or point compose_files at the environment's compose files",
+                what="compose file",
+            )
+
+
+def _write_generated(env: ResolvedEnvironment) -> None:
+    """Write the compose files dashenv generates for ``env`` (an instance's override), where
+    they are missing or differ: the Compose line about to run (or be printed) names them."""
+    for relative, text in env.generated.items():
+        path = env.project.root / relative
+        if not path.is_file() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+    if env.generated:
+        marker = env.project.root / ".dashenv" / ".gitignore"
+        if not marker.is_file():  # .dashenv/ keeps itself out of git
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text("# written by dashenv: nothing here belongs in version control\n*\n")

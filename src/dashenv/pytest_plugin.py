@@ -91,11 +91,14 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
         if workers:  # the run's lock first: two runs never share worker databases
             from dashenv.steps.workers import WorkerRun
 
-            run = config.stash[WORKERS] = WorkerRun(st, name, workers, wait=wait, say=_say)
+            run = config.stash[WORKERS] = WorkerRun(
+                st.environment(name), workers, wait=wait, say=_say
+            )
             run.take_lock()
-        result = setup(st, name, wait=wait)
-        env = host_environment(st, name)
-        check_host(st, st.env(name), dict(os.environ), "pytest --dashenv")
+        result = setup(st.environment(name), wait=wait)
+        e = result.environment  # as the setup left it (its leases)
+        env = host_environment(e)
+        check_host(e, dict(os.environ), "pytest --dashenv")
         prepared = run.prepare() if run is not None else None
     except DashenvError as exc:
         _exit_on(exc)

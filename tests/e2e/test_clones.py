@@ -198,9 +198,9 @@ def test_the_probe_by_docker_exec_for_a_role_that_may_not_run_programs(cow: Proj
     from dashenv.context import RunContext
     from dashenv.steps.copying import docker_probe
 
-    ctx = RunContext(project_dir=str(cow.root))
-    found = docker_probe(ctx, ctx.env("dev"), "/var/lib/postgresql/18/docker")
+    dev = RunContext(project_dir=str(cow.root)).environment("dev")
+    found = docker_probe(dev, "/var/lib/postgresql/18/docker")
     assert found.clones is True and found.free_bytes and found.total_bytes
     assert found.free_bytes < found.total_bytes <= 700 * 10**6  # the small reflink volume
-    missing = docker_probe(ctx, ctx.env("dev"), "/no/such/directory")
+    missing = docker_probe(dev, "/no/such/directory")
     assert missing.clones is None and "cannot write in /no/such/directory" in missing.detail

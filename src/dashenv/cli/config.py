@@ -8,7 +8,7 @@ from dashenv.cli.params import EnvArg, JsonOpt
 from dashenv.cli.state import state
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment, RunContext
 
 
 def register(app: typer.Typer) -> None:
@@ -45,23 +45,23 @@ def show(
     from dashenv import render
     from dashenv.workflows.config import config_document
 
-    resolved = state(ctx).env(env)
-    doc = config_document(resolved, reveal)
+    e = state(ctx).environment(env)
+    doc = config_document(e.resolved, reveal)
     if json:
         render.print_json(doc)
         return
     render.config(doc)
-    _rewrites(state(ctx), env, reveal)
+    _rewrites(e, reveal)
 
 
-def _rewrites(st: "RunContext", name: str, reveal: bool) -> None:
+def _rewrites(e: "Environment", reveal: bool) -> None:
     """What a test-side environment's processes are handed in place of the values its files
     give: in its containers (a derived override) and on the host."""
     from dashenv.settings.secrets import mask_url
     from dashenv.steps.isolation import is_test_side
     from dashenv.steps.targets import handed_on_host
 
-    resolved = st.env(name)
+    name, resolved = e.name, e.resolved
     if not is_test_side(resolved):
         return
     rewrites = resolved.derivation.rewrites if resolved.derivation is not None else []
@@ -71,7 +71,7 @@ def _rewrites(st: "RunContext", name: str, reveal: bool) -> None:
         typer.echo(f"\nRewritten for {name} (the values {source}'s files give its services):")
         for service, key, what in rewrites:
             typer.echo(f"  {service}: {key}: {shown(what)}")
-    on_host = handed_on_host(st, resolved)
+    on_host = handed_on_host(e)
     if on_host:
         typer.echo(f"\nHanded to {name}'s processes on the host in place of its env file's:")
         for key, old, new in on_host:
@@ -86,9 +86,7 @@ def compose(
     ] = None,
 ) -> None:
     """Print the exact docker compose command line dashenv runs for ENV."""
-    from dashenv.steps.targets import target
-
-    bound = target(state(ctx), env)
+    bound = state(ctx).environment(env)
     inv = bound.docker.invocation
     assert inv is not None
     typer.echo(inv.shell(*(args or ["config"]), relative_to=bound.env.project.root))
@@ -132,14 +130,14 @@ def init(
         _detect(st, force)
     names = [env] if env else st.environment_names()
     for name in names:
-        bare = st.env(name, read_env=False)
+        bare = st.environment(name).bare
         if bare.settings.derived_from is not None:
             typer.echo(
                 f"{name}: derived from {bare.settings.derived_from}; its env file "
                 f"{bare.settings.env_file} is generated on each run"
             )
             continue
-        if _copy_from_owner(st, name, from_owner):
+        if _copy_from_owner(st.environment(name), from_owner):
             continue
         result = init_environment(bare)
         if result.action == "created":
@@ -184,17 +182,16 @@ def _detect(st: "RunContext", force: bool) -> None:
             typer.echo(f"note: {note}")
     if st.project_dir is None:
         st.project_dir = str(root)
-    st._project = None  # read the project again, with its new dashenv.toml
-    st._envs.clear()
+    st.reread_project()  # with its new dashenv.toml
     if result.action != "kept":
         for env in result.detection.environments:
             # an env file still to be made, no engine: 'config show' says it later
             with suppress(DashenvError):
-                _rewrites(st, env.name, reveal=False)
+                _rewrites(st.environment(env.name), reveal=False)
         typer.echo(f"Wrote {result.path.name}; check it, then run 'dashenv doctor'")
 
 
-def _copy_from_owner(st: "RunContext", name: str, wanted: bool | None) -> bool:
+def _copy_from_owner(e: "Environment", wanted: bool | None) -> bool:
     """A new worktree lacks the git-ignored files: copy ``name``'s env file (and the
     certificates) from the owner checkout when asked (or when the user says yes)."""
     from dashenv.cli.params import asker
@@ -202,7 +199,8 @@ def _copy_from_owner(st: "RunContext", name: str, wanted: bool | None) -> bool:
 
     if wanted is False:
         return False
-    found = owner_copy_source(st, name)
+    name = e.name
+    found = owner_copy_source(e)
     if found is None:
         return False
     owner, env_file = found
@@ -210,6 +208,6 @@ def _copy_from_owner(st: "RunContext", name: str, wanted: bool | None) -> bool:
         ask = asker()
         if ask is None or not ask.confirm(f"{name}: copy {env_file} from {owner}?"):
             return False
-    for line in copy_from_owner(st, name, owner):
+    for line in copy_from_owner(e, owner):
         typer.echo(line)
     return True

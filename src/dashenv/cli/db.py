@@ -81,8 +81,7 @@ def reset(
         require_consent(consent, yes=yes, ask=asker())
     err = render.console(stderr=True)
     result = do_reset(
-        st,
-        env,
+        st.environment(env),
         strategy=cast("Strategy", strategy),
         dry_run=dry_run,
         adopt=adopt,
@@ -113,18 +112,18 @@ def migrate(
     st = state(ctx)
     tty = sys.stdin.isatty()
     if revision is None:
-        e = st.env(env)
+        e = st.environment(env)
         command = ["sh", "-c", e.settings.migration_command]
-        passthrough_exit(exec_in(st, env, e.settings.app_service, command, tty))
+        passthrough_exit(exec_in(e, e.settings.app_service, command, tty))
     else:
-        passthrough_exit(run_alembic(st, env, ["upgrade", revision], tty=tty))
+        passthrough_exit(run_alembic(st.environment(env), ["upgrade", revision], tty=tty))
 
 
 def current(ctx: typer.Context, env: EnvArg) -> None:
     """Show the Alembic revision ENV's database is at (alembic current, in the app)."""
     from dashenv.workflows.migrate import run_alembic
 
-    passthrough_exit(run_alembic(state(ctx), env, ["current"], tty=sys.stdin.isatty()))
+    passthrough_exit(run_alembic(state(ctx).environment(env), ["current"], tty=sys.stdin.isatty()))
 
 
 def history(ctx: typer.Context, env: EnvArg) -> None:
@@ -132,7 +131,9 @@ def history(ctx: typer.Context, env: EnvArg) -> None:
     from dashenv.workflows.migrate import run_alembic
 
     passthrough_exit(
-        run_alembic(state(ctx), env, ["history", "--indicate-current"], tty=sys.stdin.isatty())
+        run_alembic(
+            state(ctx).environment(env), ["history", "--indicate-current"], tty=sys.stdin.isatty()
+        )
     )
 
 
@@ -153,7 +154,9 @@ def revision(
     """
     from dashenv.workflows.migrate import revision as make
 
-    result = make(state(ctx), env, message, autogenerate=autogenerate, tty=sys.stdin.isatty())
+    result = make(
+        state(ctx).environment(env), message, autogenerate=autogenerate, tty=sys.stdin.isatty()
+    )
     for path in result.created:
         typer.echo(f"Created {path}")
     passthrough_exit(result.code)
@@ -178,7 +181,9 @@ def downgrade(
 
     ask = asker()
     err = render.console(stderr=True)
-    result = run(state(ctx), env, target, yes=yes, ask=ask, tty=ask is not None, say=err.print)
+    result = run(
+        state(ctx).environment(env), target, yes=yes, ask=ask, tty=ask is not None, say=err.print
+    )
     passthrough_exit(result.code)
 
 
@@ -212,7 +217,7 @@ def snapshot(
     st = state(ctx)
     err = render.console(stderr=True)
     if delete is not None:
-        gone = snaps.delete(st, env, delete, yes=yes, ask=asker())
+        gone = snaps.delete(st.environment(env), delete, yes=yes, ask=asker())
         if as_json:
             render.print_json(render.change_document("db snapshot", env, action="deleted",
                                                      name=gone.name))  # fmt: skip
@@ -220,7 +225,7 @@ def snapshot(
         typer.echo(f"Deleted snapshot {gone.name} of {env}")
         return
     if to is not None:
-        path = snaps.dump(st, env, to)
+        path = snaps.dump(st.environment(env), to)
         if as_json:
             render.print_json(render.change_document(
                 "db snapshot", env, action="dumped", path=str(path),
@@ -229,7 +234,7 @@ def snapshot(
             return
         typer.echo(f"Wrote {env}'s database to {path} ({path.stat().st_size} bytes, pg_dump -Fc)")
         return
-    taken = snaps.take(st, env, name, auto=False, say=err.print)
+    taken = snaps.take(st.environment(env), name, auto=False, say=err.print)
     if as_json:
         render.print_json(render.change_document(
             "db snapshot", env, action="taken", name=taken.name, size_bytes=taken.size_bytes,
@@ -248,7 +253,7 @@ def snapshots(ctx: typer.Context, env: EnvArg, json: JsonOpt = False) -> None:
     from dashenv import SCHEMA_VERSION, render
     from dashenv.workflows.snapshots import list_snapshots
 
-    found, copying = list_snapshots(state(ctx), env)
+    found, copying = list_snapshots(state(ctx).environment(env))
     if json:
         render.print_json(
             {
@@ -295,7 +300,7 @@ def restore(
         )
     err = render.console(stderr=True)
     result = run(
-        state(ctx), env, name, from_file=from_file, yes=yes, ask=asker(), say=err.print,
+        state(ctx).environment(env), name, from_file=from_file, yes=yes, ask=asker(), say=err.print,
         wait=not no_wait,
     )  # fmt: skip
     if as_json:
@@ -328,5 +333,5 @@ def seed(
 
     ask = asker()
     err = render.console(stderr=True)
-    result = run(state(ctx), env, yes=yes, ask=ask, tty=ask is not None, say=err.print)
+    result = run(state(ctx).environment(env), yes=yes, ask=ask, tty=ask is not None, say=err.print)
     passthrough_exit(result.code)

@@ -77,14 +77,13 @@ def up(
     from dashenv import render
     from dashenv.workflows import lifecycle
 
+    flags = {"up_timeout": str(timeout)} if timeout is not None else None
     with render.live_progress(f"starting {env}") as reporter:
         result = lifecycle.up(
-            state(ctx),
-            env,
+            state(ctx).environment(env, flags),
             services or [],
             build=build,
             wait=not no_wait,
-            timeout=timeout,
             reporter=reporter,
         )
     if as_json:
@@ -112,7 +111,9 @@ def down(
     from dashenv import render
     from dashenv.workflows import lifecycle
 
-    notes = lifecycle.down(state(ctx), env, volumes=volumes, yes=yes, ask=asker())
+    notes = lifecycle.down(
+        state(ctx).environment(env, lenient=True), volumes=volumes, yes=yes, ask=asker()
+    )
     if as_json:
         render.print_json(render.change_document("down", env, volumes=volumes, notes=notes))
         return
@@ -126,7 +127,7 @@ def restart(ctx: typer.Context, env: EnvArg, services: Services = None) -> None:
     from dashenv.workflows import lifecycle
 
     with render.live_progress(f"restarting {env}") as reporter:
-        lifecycle.restart(state(ctx), env, services or [], reporter)
+        lifecycle.restart(state(ctx).environment(env), services or [], reporter)
     typer.echo(f"{env}: restarted and healthy")
 
 
@@ -139,7 +140,7 @@ def build(
     """Build ENV's images (the app and callback)."""
     from dashenv.workflows import lifecycle
 
-    lifecycle.build(state(ctx), env, services or [], no_cache)
+    lifecycle.build(state(ctx).environment(env), services or [], no_cache)
     typer.echo(f"{env}: images built")
 
 
@@ -191,7 +192,11 @@ def logs(
 
     if tail is not None and not (tail.isdigit() or tail == "all"):
         raise typer.BadParameter("a number of lines, or all", param_hint="--tail")
-    passthrough_exit(lifecycle.logs(state(ctx), env, services or [], follow, tail, since))
+    passthrough_exit(
+        lifecycle.logs(
+            state(ctx).environment(env, lenient=True), services or [], follow, tail, since
+        )
+    )
 
 
 def exec_(
@@ -209,7 +214,9 @@ def exec_(
     cmd = (command or []) + list(ctx.args)
     if not cmd:
         raise typer.BadParameter("give the command after --", param_hint="COMMAND")
-    passthrough_exit(lifecycle.exec_in(state(ctx), env, service, cmd, tty=sys.stdin.isatty()))
+    passthrough_exit(
+        lifecycle.exec_in(state(ctx).environment(env), service, cmd, tty=sys.stdin.isatty())
+    )
 
 
 def shell(
@@ -220,7 +227,9 @@ def shell(
     """Open a shell in a running service of ENV."""
     from dashenv.workflows import lifecycle
 
-    passthrough_exit(lifecycle.exec_in(state(ctx), env, service, ["sh"], tty=sys.stdin.isatty()))
+    passthrough_exit(
+        lifecycle.exec_in(state(ctx).environment(env), service, ["sh"], tty=sys.stdin.isatty())
+    )
 
 
 def psql(ctx: typer.Context, env: EnvArg) -> None:
@@ -228,8 +237,8 @@ def psql(ctx: typer.Context, env: EnvArg) -> None:
     from dashenv.workflows import access, lifecycle
 
     st = state(ctx)
-    service, cmd = access.psql_command(st, env, list(ctx.args))
-    passthrough_exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))
+    service, cmd = access.psql_command(st.environment(env), list(ctx.args))
+    passthrough_exit(lifecycle.exec_in(st.environment(env), service, cmd, tty=sys.stdin.isatty()))
 
 
 def redis_cli(ctx: typer.Context, env: EnvArg) -> None:
@@ -237,8 +246,8 @@ def redis_cli(ctx: typer.Context, env: EnvArg) -> None:
     from dashenv.workflows import access, lifecycle
 
     st = state(ctx)
-    service, cmd = access.redis_cli_command(st, env, list(ctx.args))
-    passthrough_exit(lifecycle.exec_in(st, env, service, cmd, tty=sys.stdin.isatty()))
+    service, cmd = access.redis_cli_command(st.environment(env), list(ctx.args))
+    passthrough_exit(lifecycle.exec_in(st.environment(env), service, cmd, tty=sys.stdin.isatty()))
 
 
 def run(
@@ -259,8 +268,8 @@ def run(
     if not cmd:
         raise typer.BadParameter("give the command after --", param_hint="COMMAND")
     st = state(ctx)
-    with watching(st, env, f"'dashenv run {env}'"):
-        code = access.run_on_host(st, env, cmd)
+    with watching(st.environment(env), f"'dashenv run {env}'"):
+        code = access.run_on_host(st.environment(env), cmd)
     passthrough_exit(code)
 
 
@@ -293,7 +302,7 @@ def env_check(
 
     st = state(ctx)
     names = [env] if env else st.environment_names()
-    checks = [check_env_file(st.env(n, read_env=False), fix=fix) for n in names]
+    checks = [check_env_file(st.environment(n).bare, fix=fix) for n in names]
     if env and checks[0].state == "no-example":
         from dashenv.errors import ConfigError
 
@@ -345,7 +354,7 @@ def env_(
     """
     from dashenv.workflows import access
 
-    for line in access.export_lines(state(ctx), env, reveal=reveal):
+    for line in access.export_lines(state(ctx).environment(env), reveal=reveal):
         typer.echo(line)
 
 
@@ -375,7 +384,7 @@ def url(
     from dashenv.settings.secrets import mask_url
     from dashenv.workflows import access
 
-    found = access.urls(state(ctx), env, service if service or as_json else "app")
+    found = access.urls(state(ctx).environment(env), service if service or as_json else "app")
     shown = {k: (v if reveal or v is None else mask_url(v)) for k, v in found.items()}
     if as_json:
         render.print_json({"schema_version": SCHEMA_VERSION, "environment": env, "urls": shown})
@@ -395,7 +404,7 @@ def open_(ctx: typer.Context, env: EnvArg) -> None:
     from dashenv.errors import OperationFailed
     from dashenv.workflows import access
 
-    (address,) = access.urls(state(ctx), env, "app").values()
+    (address,) = access.urls(state(ctx).environment(env), "app").values()
     assert address is not None
     typer.echo(address)
     if not webbrowser.open(address):

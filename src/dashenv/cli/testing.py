@@ -41,9 +41,9 @@ def setup(ctx: typer.Context, env: TestEnv = "test", as_json: JsonOpt = False) -
         if as_json and done:
             render.print_json({**render.setup_document(done[0]), "tripwire": tripwire})
 
-    with watching(st, env, f"'dashenv test setup {env}'", report=document):
+    with watching(st.environment(env), f"'dashenv test setup {env}'", report=document):
         with render.live_progress(f"starting {env}") as reporter:
-            done.append(do_setup(st, env, reporter))
+            done.append(do_setup(st.environment(env), reporter))
         if not as_json:
             render.setup_result(done[0])
 
@@ -77,17 +77,17 @@ def run(
     err = render.console(stderr=True)
     # the environment is held for the whole run: another run's reset waits for these tests
     with (
-        environment_lock(st, env, f"test run {env}", wait=not no_wait, say=err.print),
-        watching(st, env, f"'dashenv test run {env}'"),
+        environment_lock(st.environment(env), f"test run {env}", wait=not no_wait, say=err.print),
+        watching(st.environment(env), f"'dashenv test run {env}'"),
     ):
         if not skip_setup:
             with render.live_progress(f"starting {env}") as reporter:
-                result = do_setup(st, env, reporter, wait=not no_wait)
+                result = do_setup(st.environment(env), reporter, wait=not no_wait)
             render.console(stderr=True).print(
                 f"Test database initialized successfully ({result.reset.database}, "
                 f"{result.reset.seconds:.2f}s)"
             )
-        code = run_tests(st, env, list(ctx.args), wait=not no_wait)
+        code = run_tests(st.environment(env), list(ctx.args), wait=not no_wait)
         if code != 0:
             raise PassThrough(code)
 
@@ -96,7 +96,7 @@ def clean(ctx: typer.Context, env: TestEnv = "test") -> None:
     """Take the test environment down; its tmpfs data is gone, dev is untouched."""
     from dashenv.workflows.testing import clean as do_clean
 
-    for note in do_clean(state(ctx), env):
+    for note in do_clean(state(ctx).environment(env)):
         typer.echo(note)
 
 
@@ -116,9 +116,11 @@ def ci_run(
 
     err = render.console(stderr=True)
     st = state(ctx)
-    with watching(st, env, f"'dashenv ci run {env}'"):
+    with watching(st.environment(env), f"'dashenv ci run {env}'"):
         with render.live_progress(f"starting {env}") as reporter:
-            code = run_ci(st, env, list(ctx.args), build=build, reporter=reporter, say=err.print)
+            code = run_ci(
+                st.environment(env), list(ctx.args), build=build, reporter=reporter, say=err.print
+            )
         if code != 0:
             raise PassThrough(code)
 
@@ -147,7 +149,7 @@ def ci_github(
     the test summary in the job summary and unhealthy services' logs on failure."""
     from dashenv.workflows.ci import github
 
-    result = github(state(ctx), env, shards, force=force)
+    result = github(state(ctx).environment(env), shards, force=force)
     shown = result.path.relative_to(state(ctx).project().root)
     if not result.written:
         typer.echo(f"{shown} exists; left as it is (--force rewrites it)")

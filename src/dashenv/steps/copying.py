@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from dashenv.adapters.postgres import Postgres
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
     from dashenv.settings.sources import ResolvedEnvironment
 
 CACHE = "copy-methods.json"
@@ -63,9 +63,9 @@ def _remember(env: ResolvedEnvironment, key: str, probe: Probe) -> None:
         pass  # a read-only checkout probes again next time
 
 
-def probe(ctx: RunContext, env: ResolvedEnvironment, pg: Postgres) -> Probe:
+def probe(t: Environment, pg: Postgres) -> Probe:
     """Run the probe in the environment's PostgreSQL container now."""
-    return start_probe(ctx, env, pg).result()
+    return start_probe(t, pg).result()
 
 
 class PendingProbe:
@@ -75,11 +75,11 @@ class PendingProbe:
     asks PostgreSQL the rest. The thread only runs docker; PostgreSQL stays with the
     caller's thread."""
 
-    def __init__(self, ctx: RunContext, env: ResolvedEnvironment, pg: Postgres):
+    def __init__(self, t: Environment, pg: Postgres):
         import shlex
         import threading
 
-        self.env = env
+        self.t = t
         self.directory = pg.copy_facts().data_directory or ""
         self._found: Probe | None = None
         self._thread: threading.Thread | None = None
@@ -88,12 +88,11 @@ class PendingProbe:
         if answer is not None:
             self._found = parse_probe(answer)
             return
-        self.ctx = ctx
         self._thread = threading.Thread(target=self._run, name="dashenv-probe", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        self._found = docker_probe(self.ctx, self.env, self.directory)
+        self._found = docker_probe(self.t, self.directory)
 
     def result(self) -> Probe:
         if self._thread is not None:
@@ -109,17 +108,14 @@ class PendingProbe:
             self._thread.join()  # never left running after the command has answered
 
 
-def docker_probe(ctx: RunContext, env: ResolvedEnvironment, directory: str) -> Probe:
+def docker_probe(t: Environment, directory: str) -> Probe:
     """The probe by ``docker exec`` in the environment's PostgreSQL container (a role that
     may not run programs on the server); never raises: what went wrong is its detail."""
     from dashenv.errors import DashenvError
-    from dashenv.steps.targets import target
 
-    service = env.settings.postgres_service
+    service = t.settings.postgres_service
     try:
-        done = target(ctx, env.name).docker.exec_quick(
-            service, ["sh", "-c", PROBE_SCRIPT, "dashenv-probe", directory]
-        )
+        done = t.docker.exec_quick(service, ["sh", "-c", PROBE_SCRIPT, "dashenv-probe", directory])
     except DashenvError as exc:
         return Probe(None, f"could not probe its data directory: {exc.message}")
     except Exception as exc:  # a thread's end must be a Probe, whatever went wrong
@@ -129,14 +125,13 @@ def docker_probe(ctx: RunContext, env: ResolvedEnvironment, directory: str) -> P
     return parse_probe(done[1])
 
 
-def start_probe(ctx: RunContext, env: ResolvedEnvironment, pg: Postgres) -> PendingProbe:
+def start_probe(t: Environment, pg: Postgres) -> PendingProbe:
     """The probe, started now; use it as a context manager (its end waits for it)."""
-    return PendingProbe(ctx, env, pg)
+    return PendingProbe(t, pg)
 
 
 def learn(
-    ctx: RunContext,
-    env: ResolvedEnvironment,
+    t: Environment,
     pg: Postgres,
     *,
     fresh: bool,
@@ -145,6 +140,7 @@ def learn(
     """Tell ``pg`` whether its data directory clones files (``pg.clones``), from what is
     remembered of this cluster, else by the probe; ``fresh`` runs the probe now whatever is
     remembered (for the free space it reads too). Returns the probe when it ran."""
+    env = t.env
     facts = pg.copy_facts()
     key = _key(pg)
     if not fresh:
@@ -155,7 +151,7 @@ def learn(
             clones = known.get("clones")
             pg.clones = clones if isinstance(clones, bool) else None
             return None
-    found = pending.result() if pending is not None else probe(ctx, env, pg)
+    found = pending.result() if pending is not None else probe(t, pg)
     pg.clones = found.clones
     if key and found.clones is not None:
         _remember(env, key, found)
@@ -167,15 +163,15 @@ def describe(
     pg: Postgres,
     database: str,
     *,
-    ctx: RunContext | None = None,
+    probe_in: Environment | None = None,
     size_bytes: int | None = None,
 ) -> dict[str, object]:
     """How copies of ``database`` go on this server, and why (status, db snapshots). With
-    ``ctx`` the probe runs where nothing is remembered; without it (status, which never
-    execs) what is remembered is all it says."""
+    ``probe_in`` (``env``'s environment) the probe runs there where nothing is remembered;
+    without it (status, which never execs) what is remembered is all it says."""
     facts = pg.copy_facts()
-    found = learn(ctx, env, pg, fresh=False) if ctx is not None else None
-    if ctx is None and facts.version_num >= CLONE_VERSION:
+    found = learn(probe_in, pg, fresh=False) if probe_in is not None else None
+    if probe_in is None and facts.version_num >= CLONE_VERSION:
         key = _key(pg)
         known = _remembered(env).get(key) if key else None
         clones = known.get("clones") if known else None
@@ -195,8 +191,7 @@ def _remembered_detail(env: ResolvedEnvironment, pg: Postgres) -> str | None:
 
 
 def copy(
-    ctx: RunContext,
-    env: ResolvedEnvironment,
+    t: Environment,
     pg: Postgres,
     name: str,
     template: str,
@@ -214,9 +209,10 @@ def copy(
     started early (start_probe)."""
     from dashenv import render
 
+    env = t.env
     size = pg.database_size(template) or 0
     fresh = check_space or size >= CHECK_FROM or pending is not None
-    found = learn(ctx, env, pg, fresh=fresh, pending=pending)
+    found = learn(t, pg, fresh=fresh, pending=pending)
     method = pg.copy_method(template, size)
     if found is not None and found.free_bytes is not None:
         why = refusal(method, size, found.free_bytes)

@@ -16,15 +16,14 @@ from typing import TYPE_CHECKING
 from dashenv.plan.reset import lock_path
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
 
 _HELD: dict[str, int] = {}  # lock file -> how deep this process holds it
 
 
 @contextmanager
 def database_lock(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     *,
     operation: str,
     wait: bool = True,
@@ -32,6 +31,7 @@ def database_lock(
 ) -> Iterator[bool]:
     """Hold ``name``'s database lock for ``operation`` (reset, restore, snapshot); yields
     whether another holder had to be waited for, whom the messages name."""
+    ctx, name = e.ctx, e.name
     from dashenv.adapters.locks import acquire
 
     root = ctx.project().root
@@ -68,8 +68,9 @@ def database_lock(
         lock.release()
 
 
-def is_database_locked(ctx: RunContext, name: str) -> bool:
+def is_database_locked(e: Environment) -> bool:
     """Whether another process holds ``name``'s database lock now (gc leaves it alone)."""
+    ctx, name = e.ctx, e.name
     from dashenv.adapters.locks import is_held
 
     return is_held(lock_path(ctx.project().root, name))

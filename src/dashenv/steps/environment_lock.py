@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
 
 HOLDER_WRITES = 0.1  # seconds a new holder takes, at most, to write down what it is
 HELD = "DASHENV_HELD_LOCKS"  # the lock paths this process's ancestors hold, os.pathsep apart
@@ -52,21 +52,20 @@ def _inherited(path: Path) -> bool:
 
 @contextmanager
 def environment_lock(
-    ctx: RunContext,
-    name: str,
+    t: Environment,
     operation: str,
     *,
     wait: bool = True,
     say: Callable[[str], None] = lambda _m: None,
 ) -> Iterator[None]:
-    """Hold ``name``'s environment (its compose project on its engine) for ``operation``
+    """Hold ``t``'s environment (its compose project on its engine) for ``operation``
     (``up``, ``test run``...): at once, or after waiting for the holder (saying so), or, with
     ``wait`` false, refused at once (exit 1)."""
     from dashenv.adapters.locks import acquire
 
-    env = ctx.env(name, read_env=False)
-    engine = ctx.engine_of(name) or os.environ.get("DOCKER_HOST") or None
-    path = lock_file(env.settings.project_name, engine)
+    name = t.name
+    engine = t.context or os.environ.get("DOCKER_HOST") or None
+    path = lock_file(t.bare.settings.project_name, engine)
     key = str(path)
     if _DEPTH.get(key) or _inherited(path):
         _DEPTH[key] = _DEPTH.get(key, 0) + 1

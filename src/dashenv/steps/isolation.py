@@ -11,7 +11,7 @@ from dashenv.errors import ConfigError, GuardRefused
 from dashenv.plan import isolation
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
     from dashenv.settings.app import DatabaseURL
     from dashenv.settings.sources import ResolvedEnvironment
 
@@ -21,21 +21,29 @@ def is_test_side(env: ResolvedEnvironment) -> bool:
     return not env.settings.protected
 
 
-def protected(ctx: RunContext, env: ResolvedEnvironment) -> list[ResolvedEnvironment]:
+def protected(t: Environment) -> list[ResolvedEnvironment]:
     """Every other protected environment of the project, resolved (an env file it lacks is
-    not fatal: its compose files still say where its servers are)."""
-    if not is_test_side(env):
+    not fatal: its compose files still say where its servers are); none for a protected
+    environment itself."""
+    if not is_test_side(t.env):
         return []
+    return [o.env for o in protected_environments(t, skip_broken=True)]
+
+
+def protected_environments(t: Environment, *, skip_broken: bool = False) -> list[Environment]:
+    """Every other environment of the project that is protected, leniently resolved (an env
+    file it lacks is not fatal); ``skip_broken``: one whose configuration cannot be resolved
+    at all is left out rather than stopping the command (exit 2)."""
     found = []
-    for other in ctx.environment_names():
-        if other == env.name:
+    for o in t.ctx.environments(lenient=True):
+        if o.name == t.name:
             continue
         try:
-            o, _present = ctx.env_lenient(other)
+            if o.env.settings.protected:
+                found.append(o)
         except ConfigError:
-            continue
-        if o.settings.protected:
-            found.append(o)
+            if not skip_broken:
+                raise
     return found
 
 
@@ -146,49 +154,41 @@ def container_sides(
     return servers, dest
 
 
-def for_host(
-    ctx: RunContext, env: ResolvedEnvironment, values: dict[str, str], database: str | None = None
-) -> dict[str, str]:
+def for_host(t: Environment, values: dict[str, str], database: str | None = None) -> dict[str, str]:
     """``values`` (what a process on the host is handed) with every variable that still
-    holds a protected environment's coordinates pointed at ``env``'s own servers."""
-    for dev in protected(ctx, env):
-        values = isolation.rewrite(values, *host_sides(env, dev, database), "host")[0]
+    holds a protected environment's coordinates pointed at ``t``'s own servers."""
+    for dev in protected(t):
+        values = isolation.rewrite(values, *host_sides(t.env, dev, database), "host")[0]
     return values
 
 
 def check_host(
-    ctx: RunContext,
-    env: ResolvedEnvironment,
-    final: dict[str, str],
-    what: str,
-    database: str | None = None,
+    t: Environment, final: dict[str, str], what: str, database: str | None = None
 ) -> None:
     """Refuse (exit 3, audited, nothing run) to start ``what`` on the host where a variable
     of its final environment (``final``: the shell's included) reaches a protected
     environment's PostgreSQL or Redis."""
-    for dev in protected(ctx, env):
-        found = isolation.leaks(final, *host_sides(env, dev, database), "host")
+    for dev in protected(t):
+        found = isolation.leaks(final, *host_sides(t.env, dev, database), "host")
         if found:
-            _refuse(ctx, env, dev, found, what, "on the host")
+            _refuse(t, dev, found, what, "on the host")
 
 
-def check_container(
-    ctx: RunContext, env: ResolvedEnvironment, service: str, extra: dict[str, str], what: str
-) -> None:
+def check_container(t: Environment, service: str, extra: dict[str, str], what: str) -> None:
     """Refuse (exit 3, audited) to start ``what`` in ``service`` where what the service gets
     (its resolved compose environment, then ``extra``) reaches a protected environment."""
+    env = t.env
     model = env.files.model if env.files is not None else None
     svc = model.services.get(service) if model else None
     final = {**(svc.environment if svc is not None else {}), **extra}
-    for dev in protected(ctx, env):
+    for dev in protected(t):
         found = isolation.leaks(final, *container_sides(env, dev), "container")
         if found:
-            _refuse(ctx, env, dev, found, what, f"in {service}")
+            _refuse(t, dev, found, what, f"in {service}")
 
 
 def _refuse(
-    ctx: RunContext,
-    env: ResolvedEnvironment,
+    t: Environment,
     dev: ResolvedEnvironment,
     found: list[isolation.Leak],
     what: str,
@@ -197,6 +197,7 @@ def _refuse(
     from dashenv.adapters import audit
     from dashenv.settings.secrets import mask_value
 
+    env = t.env
     first = found[0]
     shown = mask_value(first.key, first.value)
     entry = (env.env_entries or {}).get(first.key)
@@ -209,7 +210,7 @@ def _refuse(
     else:
         fix = f"the {first.key} the compose files give {where[3:]}"
     audit.record(
-        ctx.audit_path(),
+        t.ctx.audit_path(),
         environment=env.name,
         action="isolation guard",
         target=what,

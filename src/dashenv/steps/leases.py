@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
 
 
-def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
-    """Before ``name`` starts: record who owns its default project (the checkout Compose
+def claim(t: Environment, say: Callable[[str], None]) -> tuple[Environment, str]:
+    """Before ``t`` starts: record who owns its default project (the checkout Compose
     recorded on its containers, else this one), and for an instance its name and leased host
-    ports (stable across down/up). Returns the instance ("" for the owner)."""
+    ports (stable across down/up). Returns the environment as it now resolves (its leases,
+    its instance) and the instance ("" for the owner)."""
     from dashenv.adapters.docker import PROJECT_LABEL
     from dashenv.adapters.host import port_in_use
     from dashenv.adapters.registry import Registry
@@ -24,15 +25,16 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
     from dashenv.observe.instance import checkout_of, fixed_slots
     from dashenv.plan.allocation import allocate, instance_name, port_range, slots_of
 
-    base = ctx.env(name, base=True)
+    ctx, name = t.ctx, t.name
+    base = t.owned
     if base.files is None:
-        return ""
+        return t, ""
     checkout = checkout_of(base)
     project = base.settings.project_name
     registry = Registry()
     known = registry.read().owners.get(project)
     engine_owner = None
-    docker = ctx.docker(ctx.engine_of(name))
+    docker = t.engine
     if ctx.instance is None and (known is None or not Path(known).is_dir()):
         for c in docker.containers({"label": f"{PROJECT_LABEL}={project}"}):
             found = checkout_of_workdir(c.working_dir) if c.working_dir else None
@@ -62,8 +64,7 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
             running = base.derivation.running
             slots = [slot for slot in lease_slots(base) if slot.split(":")[0] in running]
         else:
-            ctx.forget(name)
-            return ""
+            return t.renewed(), ""
         published = {p.host_port for c in docker.all_containers() for p in c.ports}
 
         def busy(port: int) -> bool:
@@ -93,20 +94,21 @@ def claim(ctx: RunContext, name: str, say: Callable[[str], None]) -> str:
             )
         else:
             say(f"{name}: leased host ports {shown}{skipped}")
-    ctx.forget(name)
-    return instance
+    return t.renewed(), instance
 
 
-def release(ctx: RunContext, name: str) -> list[str]:
+def release(t: Environment) -> tuple[Environment, list[str]]:
     """After ``down --volumes``: the instance's leases go back to the pool and its override
-    file is removed (its next start allocates again)."""
+    file is removed (its next start allocates again). Returns the environment as it now
+    resolves, and what was released."""
     from dashenv.adapters.registry import Registry
     from dashenv.observe.instance import checkout_of, current_instance, override_path
 
-    base = ctx.env(name, base=True, read_env=False)
+    name = t.name
+    base = t.view(base=True, read_env=False)
     registry = Registry()
     checkout = checkout_of(base)
-    instance = current_instance(base, ctx.instance, registry.read())
+    instance = current_instance(base, t.ctx.instance, registry.read())
     with registry.change() as data:
         mine = [
             lease
@@ -116,10 +118,10 @@ def release(ctx: RunContext, name: str) -> list[str]:
         data.leases = [lease for lease in data.leases if lease not in mine]
     override = base.project.root / override_path(name, instance)
     override.unlink(missing_ok=True)
-    ctx.forget(name)
+    renewed = t.renewed()
     if not mine:
-        return []
-    return [f"released host ports {', '.join(str(lease.port) for lease in mine)}"]
+        return renewed, []
+    return renewed, [f"released host ports {', '.join(str(lease.port) for lease in mine)}"]
 
 
 def checkout_of_workdir(working_dir: str) -> str | None:

@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING
 from dashenv.errors import DashenvError, GuardRefused
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
     from dashenv.facts import Container
-    from dashenv.settings.sources import ResolvedEnvironment
 
 
 @dataclass(frozen=True)
@@ -45,15 +44,16 @@ def foreign_dir(containers: list[Container], root: Path) -> str | None:
     return foreign[0] if foreign and not any(_inside(d, root) for d in dirs) else None
 
 
-def ownership(ctx: RunContext, env: ResolvedEnvironment, *, volumes: bool = False) -> Ownership:
-    """Whose ``env``'s compose project is on its engine: the working directory Compose
+def ownership(t: Environment, *, volumes: bool = False) -> Ownership:
+    """Whose ``t``'s compose project is on its engine: the working directory Compose
     labelled its containers with; with none left and ``volumes`` asked, the registry's record,
     and unknown where neither tells while volumes of the project remain."""
     from dashenv.adapters.registry import Registry
 
+    env = t.bare
     root = env.project.root.resolve()
     project = env.settings.project_name
-    docker = ctx.docker(ctx.engine_of(env.name))
+    docker = t.engine
     try:
         containers = docker.project_containers(project)
     except DashenvError:
@@ -75,12 +75,12 @@ def ownership(ctx: RunContext, env: ResolvedEnvironment, *, volumes: bool = Fals
     return Ownership(None if _inside(owner, root) else owner)
 
 
-def require_own(ctx: RunContext, name: str, what: str, *, volumes: bool = False) -> None:
-    """Refuse (exit 3) ``what`` on ``name`` where its project is another checkout's, or its
+def require_own(t: Environment, what: str, *, volumes: bool = False) -> None:
+    """Refuse (exit 3) ``what`` on ``t`` where its project is another checkout's, or its
     data is left with nothing to say whose."""
-    env = ctx.env(name, read_env=False)
-    found = ownership(ctx, env, volumes=volumes)
-    project = env.settings.project_name
+    name = t.name
+    found = ownership(t, volumes=volumes)
+    project = t.bare.settings.project_name
     if found.foreign:
         raise GuardRefused(
             f"refusing to {what}: compose project {project} runs from another checkout, "

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from dashenv.adapters.docker import Docker
     from dashenv.adapters.postgres import DatabaseState, Postgres
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
     from dashenv.facts import Container
     from dashenv.settings.sources import ResolvedEnvironment
 
@@ -91,9 +91,9 @@ def intent(env: ResolvedEnvironment) -> Intent:
     )
 
 
-def precheck(ctx: RunContext, name: str) -> None:
+def precheck(t: Environment) -> None:
     """The guards that need nothing running, before a test setup starts anything."""
-    env = ctx.env(name)
+    env = t.env
     facts = intent(env)
     verdicts = check_static(facts)
     if not all(v.passed for v in verdicts):
@@ -104,7 +104,7 @@ def precheck(ctx: RunContext, name: str) -> None:
             env.settings.postgres_port,
             facts.database or "?",
         )
-        raise refuse(ctx, name, verdicts, target)
+        raise refuse(t, verdicts, target)
 
 
 @dataclass
@@ -115,6 +115,7 @@ class Observed:
     postgres: Postgres
     facts: ResetFacts
     docker: Docker
+    of: Environment
 
     @property
     def target(self) -> str:
@@ -130,19 +131,16 @@ def _endpoint(host: str, port: int | None, containers: list[Container]) -> Endpo
     return Endpoint(host, port)
 
 
-def protected_targets(
-    ctx: RunContext, name: str, containers: list[Container]
-) -> tuple[ProtectedTarget, ...]:
+def protected_targets(t: Environment, containers: list[Container]) -> tuple[ProtectedTarget, ...]:
     """Every protected environment as configured and observed."""
-    me = ctx.env(name).settings
+    from dashenv.steps.isolation import protected_environments
+
+    me = t.env.settings
+    name = t.name
     found = []
-    for other in ctx.environment_names():
-        if other == name:
-            continue
-        o, _present = ctx.env_lenient(other)
+    for oe in protected_environments(t):
+        o, other = oe.env, oe.name
         s = o.settings
-        if not s.protected:
-            continue
         try:
             url = o.app.database()
             database = url.database if url else None
@@ -169,12 +167,11 @@ def protected_targets(
     return tuple(found)
 
 
-def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
+def observe(t: Environment, *, adopt: bool) -> Observed:
     from dashenv.adapters.postgres import DatabaseState
     from dashenv.steps.clients import postgres_client
-    from dashenv.steps.targets import target
 
-    env = ctx.env(name)
+    env, name = t.env, t.name
     s = env.settings
     db = env.app.database()
     if db is None:
@@ -187,7 +184,7 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
             hint=f"set postgres_port for {name}; the ci environment starts clean on tmpfs anyway",
         )
     indexes = env.redis_indexes  # a contradiction in the configuration stops here (exit 2)
-    docker = target(ctx, name).docker
+    docker = t.docker
     pg = postgres_client(env)
     inspect_error = None
     # the engine and the database are asked at the same time
@@ -224,11 +221,11 @@ def observe(ctx: RunContext, name: str, *, adopt: bool) -> Observed:
         user_tables=state.user_tables,
         redis=_endpoint(s.host, s.redis_port, containers) if s.redis_port else None,
         redis_indexes=indexes,
-        protected_targets=protected_targets(ctx, name, containers),
+        protected_targets=protected_targets(t, containers),
         adopt=adopt,
         inspect_error=inspect_error,
     )
-    return Observed(env, db.database, db.user, pg, facts, docker)
+    return Observed(env, db.database, db.user, pg, facts, docker, t)
 
 
 # what a server that does not answer yet says (refused, starting, going away, silent);
@@ -276,12 +273,13 @@ def _answering(
             time.sleep(0.1)
 
 
-def refuse(ctx: RunContext, name: str, verdicts: list[Verdict], target: str) -> GuardRefused:
+def refuse(t: Environment, verdicts: list[Verdict], target: str) -> GuardRefused:
     from dashenv.adapters import audit
 
+    name = t.name
     failed = [v for v in verdicts if not v.passed]
     audit.record(
-        ctx.audit_path(),
+        t.ctx.audit_path(),
         environment=name,
         action="db reset",
         target=target,

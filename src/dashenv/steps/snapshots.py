@@ -15,7 +15,7 @@ from dashenv.plan.names import restore_prefix, snapshot_database
 
 if TYPE_CHECKING:
     from dashenv.adapters.postgres import Postgres
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
     from dashenv.settings.sources import ResolvedEnvironment
 
 
@@ -58,15 +58,20 @@ def check_name(database: str, name: str) -> None:
 
 @dataclass
 class SnapshotTarget:
-    env: ResolvedEnvironment
+    of: Environment
     database: str
     pg: Postgres
 
+    @property
+    def env(self) -> ResolvedEnvironment:
+        return self.of.env
 
-def snapshot_target(ctx: RunContext, name: str) -> SnapshotTarget:
+
+def snapshot_target(e: Environment) -> SnapshotTarget:
+    name = e.name
     from dashenv.steps.clients import postgres_client
 
-    env = ctx.env(name)
+    env = e.env
     s = env.settings
     db = env.app.database()
     if db is None:
@@ -76,7 +81,7 @@ def snapshot_target(ctx: RunContext, name: str) -> SnapshotTarget:
             f"{name} publishes no PostgreSQL port, so dashenv cannot reach its database",
             hint=f"set postgres_port for {name}",
         )
-    return SnapshotTarget(env, db.database, postgres_client(env))
+    return SnapshotTarget(e, db.database, postgres_client(env))
 
 
 def _parse(name: str, comment: str | None, size: int, database: str) -> Snapshot:
@@ -111,7 +116,7 @@ def parse_listing(pg: Postgres, database: str, *, sizes: bool = True) -> list[Sn
     return sorted(found, key=lambda s: (s.taken_at, s.name))
 
 
-def tidy(ctx: RunContext, t: SnapshotTarget) -> None:
+def tidy(t: SnapshotTarget) -> None:
     """Put right what an interrupted snapshot, restore or prune left.
 
     The environment's database is never closed to connections but for the moment of a copy;
@@ -128,7 +133,7 @@ def tidy(ctx: RunContext, t: SnapshotTarget) -> None:
         if broken.startswith(ours):
             t.pg.drop_database(broken)
             audit.record(
-                ctx.audit_path(),
+                t.of.ctx.audit_path(),
                 environment=t.env.name,
                 action="db snapshot cleanup",
                 target=broken,
@@ -171,7 +176,7 @@ def auto_name(existing: list[Snapshot]) -> str:
     return name
 
 
-def prune(ctx: RunContext, t: SnapshotTarget, say: Callable[[str], None]) -> None:
+def prune(t: SnapshotTarget, say: Callable[[str], None]) -> None:
     """Automatic snapshots beyond the configured number go, oldest first (audited). Run
     under the database's lock at the start of the next ``db snapshot`` (and by gc), never
     by the restore, downgrade or seed that took one more: those answer without a DROP
@@ -184,7 +189,7 @@ def prune(ctx: RunContext, t: SnapshotTarget, say: Callable[[str], None]) -> Non
         t.pg.drop_database(old.database)
         say(f"Pruned automatic snapshot {old.name} (snapshot_keep = {keep})")
         audit.record(
-            ctx.audit_path(),
+            t.of.ctx.audit_path(),
             environment=t.env.name,
             action="db snapshot prune",
             target=old.database,
@@ -193,31 +198,30 @@ def prune(ctx: RunContext, t: SnapshotTarget, say: Callable[[str], None]) -> Non
         )
 
 
-def drop_under_lock(ctx: RunContext, name: str, pg: Postgres, database: str) -> None:
+def drop_under_lock(e: Environment, pg: Postgres, database: str) -> None:
     """Drop one of ``name``'s snapshots under its database's lock (gc's pruning)."""
     from dashenv.steps.database_lock import database_lock
 
-    with database_lock(ctx, name, operation="snapshot pruning"):
+    with database_lock(e, operation="snapshot pruning"):
         pg.drop_database(database)
 
 
-def take(
-    ctx: RunContext, name: str, snap: str | None, *, auto: bool, say: Callable[[str], None]
-) -> Snapshot:
+def take(e: Environment, snap: str | None, *, auto: bool, say: Callable[[str], None]) -> Snapshot:
     """Copy ENV's database into a snapshot, holding new connections off it for the copy
     (under the database's lock)."""
+    name = e.name
     from dashenv.steps.copying import copy, start_probe
     from dashenv.steps.database_lock import database_lock
 
-    t = snapshot_target(ctx, name)
+    t = snapshot_target(e)
     with (
-        database_lock(ctx, name, operation="snapshot", say=say),
+        database_lock(e, operation="snapshot", say=say),
         t.pg,
-        start_probe(ctx, t.env, t.pg) as pending,
+        start_probe(e, t.pg) as pending,
     ):
-        tidy(ctx, t)
+        tidy(t)
         if not auto:  # the db snapshot command: what restores added beyond snapshot_keep
-            prune(ctx, t, say)
+            prune(t, say)
         existing = listing(t, sizes=False)
         snap = snap or (auto_name(existing) if auto else now().strftime("%Y%m%d_%H%M%S"))
         check_name(t.database, snap)
@@ -231,7 +235,7 @@ def take(
         revision = t.pg.alembic_current(t.database)
         target = snapshot_database(t.database, snap)
         hold = f"Holding new connections off {t.database} for the copy (the app's pool reconnects)"
-        method = copy(ctx, t.env, t.pg, target, t.database, hold_template=True,
+        method = copy(e, t.pg, target, t.database, hold_template=True,
                       check_space=True, say=say, announce=hold, pending=pending)  # fmt: skip
         comment = describe(t, snap, auto, revision)
         t.pg.set_comment(target, comment)

@@ -1,5 +1,5 @@
-"""What several workflows share: an environment bound to its compose project (``Target``),
-each environment's containers, the owners of names and ports, and progress reporting.
+"""What several workflows share: each environment's containers, the owners of names and
+ports, exec in a service, what a process on the host is handed, and progress reporting.
 
 lifecycle, status, doctor, testing and ci all build on this module; none of them imports
 another workflow's internals.
@@ -8,7 +8,6 @@ another workflow's internals.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
 from pathlib import Path
 from shlex import join as shlex_join
 from typing import TYPE_CHECKING, Protocol
@@ -17,11 +16,9 @@ from dashenv.errors import ConfigError, DashenvError, OperationFailed
 from dashenv.plan.compose import compose_invocation, environment_containers, find_conflicts
 
 if TYPE_CHECKING:
-    from dashenv.adapters.docker import Docker
-    from dashenv.context import RunContext
-    from dashenv.facts import ComposeModel, ComposeService, Container
+    from dashenv.context import Environment, RunContext
+    from dashenv.facts import ComposeService, Container
     from dashenv.plan.compose import Conflict
-    from dashenv.settings.model import EnvironmentSettings
     from dashenv.settings.sources import ResolvedEnvironment
 
 
@@ -47,103 +44,12 @@ class Quiet:
         pass
 
 
-@dataclass
-class Target:
-    """One environment, resolved, with a Docker adapter bound to its compose project."""
-
-    env: ResolvedEnvironment
-    docker: Docker
-
-    @property
-    def name(self) -> str:
-        return self.env.name
-
-    def compose_model(self) -> ComposeModel:
-        """The resolved compose model: the files layer's (cached by the files' content), or
-        asked of Compose now where that layer could not (Compose's error then surfaces)."""
-        if self.env.files is not None:
-            return self.env.files.model
-        return self.docker.compose_model()
-
-    @property
-    def settings(self) -> EnvironmentSettings:
-        return self.env.settings
-
-    @property
-    def project_name(self) -> str:
-        return self.env.settings.project_name
-
-
-def require_compose_files(env: ResolvedEnvironment) -> None:
-    """A compose file that does not exist is a configuration error (exit 2), named with the
-    layer that configured it, before Compose is asked anything."""
-    for relative in env.settings.compose_files:
-        if not env.path(relative).is_file():
-            raise env.missing_path(
-                "compose_files",
-                relative,
-                "create it, or point compose_files at the environment's compose files",
-                what="compose file",
-            )
-
-
-def write_generated(env: ResolvedEnvironment) -> None:
-    """Write the compose files dashenv generates for ``env`` (an instance's override), where
-    they are missing or differ: the Compose line about to run (or be printed) names them."""
-    for relative, text in env.generated.items():
-        path = env.project.root / relative
-        if not path.is_file() or path.read_text() != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-    if env.generated:
-        ignore_itself(env.project.root / ".dashenv")
-
-
-def ignore_itself(directory: Path) -> None:
-    """``.dashenv/`` keeps itself out of git (its own .gitignore), so what dashenv writes there
-    never shows in the project's status."""
-    marker = directory / ".gitignore"
-    if not marker.is_file():
-        directory.mkdir(parents=True, exist_ok=True)
-        marker.write_text("# written by dashenv: nothing here belongs in version control\n*\n")
-
-
-def _bind(ctx: RunContext, env: ResolvedEnvironment, lenient: bool = False) -> Target:
-    from dashenv.adapters.docker import Docker
-
-    write_generated(env)
-    require_compose_files(env)
-    inv = compose_invocation(
-        env.settings,
-        env.project.root,
-        env.name,
-        ctx.context or env.settings.context,
-        pass_project=env.files.pass_project if env.files else True,
-    )
-    if lenient and not inv.env_file.is_file():
-        # compose insists on the env files existing; an empty one keeps 'down' and 'logs' working
-        empty = Path("/dev/null")
-        inv = replace(
-            inv, env_file=empty, variables={**inv.variables, "DASHENV_ENV_FILE": str(empty)}
-        )
-    return Target(env, Docker(inv, verbose=ctx.verbose))
-
-
-def target(ctx: RunContext, name: str, extra: dict[str, str] | None = None) -> Target:
-    return _bind(ctx, ctx.env(name, extra))
-
-
-def target_lenient(ctx: RunContext, name: str) -> Target:
-    """Like ``target``, but a missing env file does not stop a teardown."""
-    return _bind(ctx, ctx.env_lenient(name)[0], lenient=True)
-
-
 def env_by_project(ctx: RunContext) -> dict[str, str]:
     """Compose project name -> environment name, for naming the owner of a conflict."""
     found: dict[str, str] = {}
-    for name in ctx.environment_names():
+    for e in ctx.environments():
         try:
-            found.setdefault(ctx.env(name, read_env=False).settings.project_name, name)
+            found.setdefault(e.bare.settings.project_name, e.name)
         except DashenvError:
             continue
     return found
@@ -156,17 +62,18 @@ def containers_by_environment(
     runs on. Environments sharing a compose project are told apart by the compose files
     their containers were started from."""
     project = ctx.project()
-    envs = {n: ctx.env(n, read_env=False) for n in ctx.environment_names()}
-    every = {n: e.settings for n, e in envs.items()}
+    envs = {e.name: e for e in ctx.environments()}
+    every = {n: e.bare.settings for n, e in envs.items()}
     result = {}
     for name in names:
         s = every[name]
         shared = any(o.project_name == s.project_name for n, o in every.items() if n != name)
-        files = envs[name].files
+        files = envs[name].bare.files
         inv = compose_invocation(
             s, project.root, name, pass_project=files.pass_project if files else True
         )
-        result[name] = environment_containers(inv, listings.get(ctx.engine_of(name), []), shared)
+        engine = envs[name].context
+        result[name] = environment_containers(inv, listings.get(engine, []), shared)
     return result
 
 
@@ -178,7 +85,7 @@ def list_engines(
     with their error."""
     from concurrent.futures import ThreadPoolExecutor
 
-    engines = list(dict.fromkeys(ctx.engine_of(n) for n in names)) or [ctx.context]
+    engines = list(dict.fromkeys(ctx.environment(n).context for n in names)) or [ctx.context]
     listings: dict[str | None, list[Container]] = {}
     errors: dict[str | None, DashenvError] = {}
     with ThreadPoolExecutor(max_workers=len(engines)) as pool:
@@ -192,7 +99,6 @@ def list_engines(
 
 
 def environment_conflicts(
-    ctx: RunContext,
     project_name: str,
     services: dict[str, ComposeService],
     containers: list[Container],
@@ -217,15 +123,9 @@ def environment_conflicts(
 
 
 def exec_in(
-    ctx: RunContext,
-    name: str,
-    service: str,
-    command: list[str],
-    tty: bool,
-    *,
-    user: str | None = None,
+    t: Environment, service: str, command: list[str], tty: bool, *, user: str | None = None
 ) -> int:
-    t = target(ctx, name)
+    name = t.name
     t.docker.ping()
     services = t.compose_model().services
     if service not in services:
@@ -251,30 +151,30 @@ def host_dir(env: ResolvedEnvironment) -> Path:
     return path
 
 
-def host_environment(ctx: RunContext, name: str, database: str | None = None) -> dict[str, str]:
+def host_environment(t: Environment, database: str | None = None) -> dict[str, str]:
     """What a command run on the host needs: the env file's values, with the connection
     settings as seen from the host (pointed at ``database`` when given), and (on a test side)
     every value still holding a protected environment's coordinates pointed at this one's own
     servers."""
     from dashenv.steps.isolation import for_host
 
-    env = ctx.env(name)
-    return for_host(ctx, env, host_variables(env, database), database)
+    return for_host(t, host_variables(t.env, database), database)
 
 
-def handed_on_host(ctx: RunContext, env: ResolvedEnvironment) -> list[tuple[str, str, str]]:
+def handed_on_host(t: Environment) -> list[tuple[str, str, str]]:
     """What ``dashenv env``/``run`` and the host runner hand a process on the host in place of
     the env file's values: (variable, the file's value, the value handed over), and for a value
     that still reaches a protected environment (``env`` has not leased its ports yet) what
     is refused instead."""
     from dashenv.plan import isolation
-    from dashenv.steps.isolation import for_host, host_sides, protected
+    from dashenv.steps.isolation import host_sides, protected
 
+    env = t.env
     given = {k: e.value for k, e in env.app.entries.items() if not k.startswith("DASHENV_")}
-    handed = for_host(ctx, env, host_variables(env))
+    handed = host_environment(t)
     rows = [(k, given[k], v) for k, v in handed.items() if k in given and given[k] != v]
     leased = "" if env.settings.postgres_port else f" until 'dashenv up {env.name}' leases ports"
-    for dev in protected(ctx, env):
+    for dev in protected(t):
         for leak in isolation.leaks(handed, *host_sides(env, dev), "host"):
             refused = f"(refused{leased}: it reaches {dev.name}'s data)"
             rows.append((leak.key, given.get(leak.key, leak.value), refused))
@@ -317,7 +217,7 @@ def host_variables(env: ResolvedEnvironment, database: str | None = None) -> dic
     return values
 
 
-def run_on_host(ctx: RunContext, env: ResolvedEnvironment, command: list[str]) -> int:
+def run_on_host(t: Environment, command: list[str]) -> int:
     """Run ``command`` on the host, in the app's directory, with ``env``'s connection
     settings exported under the names the app reads; its exit code. A test side's final
     variables (the shell's included) are checked first: none may reach a protected
@@ -327,10 +227,10 @@ def run_on_host(ctx: RunContext, env: ResolvedEnvironment, command: list[str]) -
     from dashenv.errors import ExitCode
     from dashenv.steps.isolation import check_host
 
-    final = {**os.environ, **host_environment(ctx, env.name)}
-    check_host(ctx, env, final, f"'{shlex_join(command)}'")
+    final = {**os.environ, **host_environment(t)}
+    check_host(t, final, f"'{shlex_join(command)}'")
     try:
-        return subprocess.call(command, env=final, cwd=host_dir(env))
+        return subprocess.call(command, env=final, cwd=host_dir(t.env))
     except FileNotFoundError:
         raise OperationFailed(
             f"{command[0]}: command not found", hint="check the command after --"

@@ -11,27 +11,25 @@ from typing import TYPE_CHECKING
 
 from dashenv.errors import ExitCode
 from dashenv.guards import RESET_ROLES
-from dashenv.steps.targets import host_dir, host_environment, target
+from dashenv.steps.targets import host_dir, host_environment
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
-    from dashenv.steps.targets import Target
+    from dashenv.context import Environment
     from dashenv.steps.workers import WorkerSet
 
 
 def run_tests(
-    ctx: RunContext, name: str, args: list[str], runner: str | None = None, *, wait: bool = True
+    e: Environment, args: list[str], runner: str | None = None, *, wait: bool = True
 ) -> int:
     """Run the configured test command, in the app container or on the host; its exit code.
     ``wait`` false: fail at once when another parallel run holds the worker databases."""
-    t = target(ctx, name)
-    command = t.settings.test_command + ("" if not args else " " + shlex.join(args))
-    if (runner or t.settings.test_runner) == "container":
-        return _in_container(ctx, t, command, wait=wait)
-    return _on_host(ctx, t, command, wait=wait)
+    command = e.settings.test_command + ("" if not args else " " + shlex.join(args))
+    if (runner or e.settings.test_runner) == "container":
+        return _in_container(e, command, wait=wait)
+    return _on_host(e, command, wait=wait)
 
 
-def _on_host(ctx: RunContext, t: Target, command: str, *, wait: bool) -> int:
+def _on_host(t: Environment, command: str, *, wait: bool) -> int:
     """The test command on the host, with the environment's connection settings under the
     app's own names; with pytest-xdist workers (-n N on the command line, or in the pytest
     configuration of the app's directory), each pointed at a database of its own."""
@@ -40,11 +38,11 @@ def _on_host(ctx: RunContext, t: Target, command: str, *, wait: bool) -> int:
     from dashenv.steps.isolation import check_host
     from dashenv.steps.workers import WorkerRun
 
-    env = {**os.environ, **host_environment(ctx, t.name)}
-    check_host(ctx, t.env, env, "the tests")
+    env = {**os.environ, **host_environment(t)}
+    check_host(t, env, "the tests")
     cwd = host_dir(t.env)
     count = _host_worker_count(command, cwd)
-    run = WorkerRun(ctx, t.name, count, wait=wait, say=_say) if count else None
+    run = WorkerRun(t, count, wait=wait, say=_say) if count else None
     try:
         db = t.env.app.database()
         if run is not None:
@@ -52,7 +50,7 @@ def _on_host(ctx: RunContext, t: Target, command: str, *, wait: bool) -> int:
             workers = run.prepare()
             env["DASHENV_WORKERS"] = str(count)
             if db is not None:
-                plugin_dir = ctx.project().root / ".dashenv" / "cache" / "xdist"
+                plugin_dir = t.ctx.project().root / ".dashenv" / "cache" / "xdist"
                 plugin_dir.mkdir(parents=True, exist_ok=True)
                 (plugin_dir / f"{WORKER_PLUGIN}.py").write_text(_plugin_source())
                 hosts = {t.settings.host, "localhost", "127.0.0.1"}
@@ -155,7 +153,7 @@ print(json.dumps({"cpus": cpus, "addopts": os.environ.get("PYTEST_ADDOPTS", ""),
 """
 
 
-def worker_count(t: Target, command: str, say: Callable[[str], None]) -> int:
+def worker_count(t: Environment, command: str, say: Callable[[str], None]) -> int:
     """The pytest-xdist workers the test command starts in the app container, counted as
     pytest-xdist does: addopts of the project's pytest configuration, then PYTEST_ADDOPTS,
     then the command line (the last -n wins); auto and logical are the container's CPUs."""
@@ -183,7 +181,7 @@ def worker_count(t: Target, command: str, say: Callable[[str], None]) -> int:
     return xdist_workers(args, int(found["cpus"]))
 
 
-def _in_container(ctx: RunContext, t: Target, command: str, *, wait: bool = True) -> int:
+def _in_container(t: Environment, command: str, *, wait: bool = True) -> int:
     """The test command in the app container. With pytest-xdist workers (-n N, from the
     command line or the pytest configuration), each gets a database and a Redis index of its
     own first, and the container is told (the contract, for the app's tests/conftest.py):
@@ -195,7 +193,7 @@ def _in_container(ctx: RunContext, t: Target, command: str, *, wait: bool = True
     from dashenv.steps.isolation import check_container
 
     service = t.settings.app_service
-    check_container(ctx, t.env, service, {}, "the tests")
+    check_container(t, service, {}, "the tests")
     count = worker_count(t, command, _say)
     if count == 0:
         return t.docker.run_attached(
@@ -203,7 +201,7 @@ def _in_container(ctx: RunContext, t: Target, command: str, *, wait: bool = True
         )
     from dashenv.steps.workers import WorkerRun
 
-    with WorkerRun(ctx, t.name, count, wait=wait, say=_say) as run:
+    with WorkerRun(t, count, wait=wait, say=_say) as run:
         workers = run.prepare()
         s = t.settings
         values = {k: e.value for k, e in t.env.app.entries.items()}
@@ -227,7 +225,7 @@ def _in_container(ctx: RunContext, t: Target, command: str, *, wait: bool = True
         return t.docker.run_attached(argv)
 
 
-def _copy_plugin(t: Target, service: str) -> bool:
+def _copy_plugin(t: Environment, service: str) -> bool:
     """dashenv's worker plugin into the app container (through exec's stdin: the image needs
     nothing but sh); false, said, where the container does not take it."""
     script = f"mkdir -p {CONTAINER_PLUGIN_DIR} && cat > {CONTAINER_PLUGIN_DIR}/{WORKER_PLUGIN}.py"
@@ -240,11 +238,12 @@ def _copy_plugin(t: Target, service: str) -> bool:
     return code == 0
 
 
-def require_test_role(ctx: RunContext, name: str, what: str) -> None:
+def require_test_role(e: Environment, what: str) -> None:
     """Commands that delete an environment's volumes without asking take test roles only."""
+    name = e.name
     from dashenv.errors import GuardRefused
 
-    settings = ctx.env(name, read_env=False).settings
+    settings = e.bare.settings
     if settings.protected or settings.role not in RESET_ROLES:
         raise GuardRefused(
             f"'{what}' deletes {name}'s volumes, and {name} is not a test environment "

@@ -15,7 +15,7 @@ from dashenv.errors import DashenvError, GuardRefused
 
 if TYPE_CHECKING:
     from dashenv.adapters.postgres import Postgres
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
     from dashenv.plan.tripwire import Finding, Reading
     from dashenv.settings.sources import ResolvedEnvironment
 
@@ -24,7 +24,7 @@ SETTLE = 2.0  # seconds the after-reading waits for the command's backends to en
 
 @dataclass
 class _Watched:
-    env: ResolvedEnvironment  # the protected one
+    dev: Environment  # the protected one
     before: Reading
     postgres: Postgres | None
 
@@ -33,10 +33,10 @@ def _say(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
-def _running(ctx: RunContext, dev: ResolvedEnvironment) -> dict[str, str]:
+def _running(dev: Environment) -> dict[str, str]:
     """dev's running services (service -> container name), from its engine's listing."""
     try:
-        found = ctx.docker(ctx.engine_of(dev.name)).project_containers(dev.settings.project_name)
+        found = dev.engine.project_containers(dev.env.settings.project_name)
     except DashenvError:
         return {}
     return {c.service: c.name for c in found if c.state == "running" and c.service}
@@ -54,15 +54,16 @@ def _client(dev: ResolvedEnvironment) -> Postgres | None:
 
 
 def _read(
-    ctx: RunContext, env: ResolvedEnvironment, dev: ResolvedEnvironment, pg: Postgres | None,
+    env: ResolvedEnvironment, protected: Environment, pg: Postgres | None,
     settle_from: Reading | None = None,
 ) -> Reading:  # fmt: skip
     from dashenv.adapters.redis import Redis
     from dashenv.plan.tripwire import Reading
     from dashenv.steps.isolation import database_of, host_sides
 
+    dev = protected.env
     s = dev.settings
-    running = _running(ctx, dev)
+    running = _running(protected)
     database, _ = database_of(dev)
     reading = None
     if pg is not None and database and s.postgres_service in running:
@@ -92,24 +93,26 @@ def _read(
     return Reading(dev.name, database, reading, keys, others, shared)
 
 
-def arm(ctx: RunContext, env: ResolvedEnvironment) -> list[_Watched]:
+def arm(t: Environment) -> list[_Watched]:
     """The first reading of every protected environment whose servers run."""
-    from dashenv.steps.isolation import protected
+    from dashenv.steps.isolation import is_test_side, protected_environments
 
+    if not is_test_side(t.env):
+        return []
     watched = []
-    for dev in protected(ctx, env):
-        pg = _client(dev)
-        watched.append(_Watched(dev, _read(ctx, env, dev, pg), pg))
+    for dev in protected_environments(t, skip_broken=True):
+        pg = _client(dev.env)
+        watched.append(_Watched(dev, _read(t.env, dev, pg), pg))
     return watched
 
 
-def check(ctx: RunContext, env: ResolvedEnvironment, watched: list[_Watched]) -> list[Finding]:
+def check(env: ResolvedEnvironment, watched: list[_Watched]) -> list[Finding]:
     """The second reading, compared with the first."""
     from dashenv.plan.tripwire import compare
 
     found: list[Finding] = []
     for w in watched:
-        after = _read(ctx, env, w.env, w.postgres, settle_from=w.before)
+        after = _read(env, w.dev, w.postgres, settle_from=w.before)
         if after.postgres is None:  # stopped meanwhile: nothing to compare
             after = replace(after, postgres=w.before.postgres)
         found += compare(w.before, after)
@@ -120,8 +123,7 @@ def check(ctx: RunContext, env: ResolvedEnvironment, watched: list[_Watched]) ->
 
 @contextmanager
 def watching(
-    ctx: RunContext,
-    name: str,
+    t: Environment,
     what: str,
     say: Callable[[str], None] = _say,
     report: Callable[[dict[str, Any]], None] | None = None,
@@ -131,21 +133,20 @@ def watching(
     (Ctrl-C excepted). Warnings are said and audited. Yields the findings, filled at the end;
     where the command completed, ``report`` gets them as a document (before a leak is
     raised), for a command's ``--json``."""
-    env = ctx.env(name)
-    watched = arm(ctx, env)
+    watched = arm(t)
     findings: list[Finding] = []
     try:
         yield findings
     except KeyboardInterrupt:
         raise
     except BaseException:
-        findings += check(ctx, env, watched) if watched else []
-        _settle(ctx, env, findings, what, say)
+        findings += check(t.env, watched) if watched else []
+        _settle(t, findings, what, say)
         raise
-    findings += check(ctx, env, watched) if watched else []
+    findings += check(t.env, watched) if watched else []
     if report is not None:
         report(document(watched, findings))
-    _settle(ctx, env, findings, what, say)
+    _settle(t, findings, what, say)
 
 
 def document(watched: list[_Watched], findings: list[Finding]) -> dict[str, Any]:
@@ -153,7 +154,7 @@ def document(watched: list[_Watched], findings: list[Finding]) -> dict[str, Any]
     return {
         "watched": [
             {
-                "environment": w.env.name,
+                "environment": w.dev.name,
                 "postgres": w.before.postgres is not None,
                 "redis_indexes": sorted(w.before.redis_keys),
             }
@@ -167,8 +168,7 @@ def document(watched: list[_Watched], findings: list[Finding]) -> dict[str, Any]
 
 
 def _settle(
-    ctx: RunContext,
-    env: ResolvedEnvironment,
+    t: Environment,
     findings: list[Finding],
     what: str,
     say: Callable[[str], None],
@@ -177,11 +177,12 @@ def _settle(
         return
     from dashenv.adapters import audit
 
+    env = t.env
     for f in findings:
         say(f.line())
     leaks = [f for f in findings if f.leak]
     audit.record(
-        ctx.audit_path(),
+        t.ctx.audit_path(),
         environment=env.name,
         action="tripwire",
         target=what,

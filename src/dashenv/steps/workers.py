@@ -22,7 +22,7 @@ from dashenv.errors import OperationFailed
 if TYPE_CHECKING:
     from filelock import BaseFileLock
 
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,9 @@ def lock_path(root: Path, environment: str) -> Path:
     return root / ".dashenv" / "locks" / f"workers-{environment}.lock"
 
 
-def take_lock(
-    ctx: RunContext, name: str, *, wait: bool, say: Callable[[str], None]
-) -> BaseFileLock:
+def take_lock(e: Environment, *, wait: bool, say: Callable[[str], None]) -> BaseFileLock:
     """The environment's worker lock, held for the whole run."""
+    ctx, name = e.ctx, e.name
     from dashenv.adapters.locks import acquire
 
     root = ctx.project().root
@@ -72,22 +71,23 @@ def take_lock(
     return lock
 
 
-def declared_elsewhere(ctx: RunContext, name: str) -> set[int]:
+def declared_elsewhere(e: Environment) -> set[int]:
     """The Redis indexes the other environments declare: a worker gets the environment's
     own index first, then only indexes no environment declares."""
     declared: set[int] = set()
-    for other in ctx.environment_names():
-        if other != name:
+    for other in e.ctx.environments(lenient=True):
+        if other.name != e.name:
             try:
-                declared |= set(ctx.env_lenient(other)[0].redis_indexes)
+                declared |= set(other.resolved.redis_indexes)
             except Exception:  # an environment without a readable configuration
                 continue
     return declared
 
 
-def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) -> WorkerSet:
+def prepare(e: Environment, count: int, say: Callable[[str], None]) -> WorkerSet:
     """Clone a database per worker from the current template, give each a Redis index.
     Call with the worker lock held and after the environment's reset."""
+    name = e.name
     from dashenv.adapters.redis import Redis
     from dashenv.guards import check_reset
     from dashenv.plan.names import is_run_database, worker_databases
@@ -97,11 +97,11 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
     from dashenv.steps.resetting import observe, refuse, reset_names
     from dashenv.steps.targets import host_environment
 
-    o = observe(ctx, name, adopt=False)
+    o = observe(e, adopt=False)
     try:
         verdicts = check_reset(o.facts)
         if not all(v.passed for v in verdicts):
-            raise refuse(ctx, name, verdicts, o.target)
+            raise refuse(e, verdicts, o.target)
         pg, database = o.postgres, o.database
         names = reset_names(o.env, database)
         existing = pg.database_names()
@@ -119,7 +119,7 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
         # one by one: four at once measured no faster (one-by-one/at-once 0.95 on the shipped
         # schema, 0.96 on 100 tables: benchmarks/parallel.py --clones-only)
         for worker_db in created:
-            copy(ctx, o.env, pg, worker_db, names.template)
+            copy(o.of, pg, worker_db, names.template)
             pg.stamp(
                 worker_db,
                 {"environment": name, "worker_of": database, "run_pid": str(os.getpid())},
@@ -130,7 +130,7 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
         indexes: list[int | None] = [None] * count
         s = o.env.settings
         if o.facts.redis is not None:
-            declared = declared_elsewhere(ctx, name)
+            declared = declared_elsewhere(e)
             server = Redis(o.facts.redis.host, o.facts.redis.port or 0, o.facts.redis_indexes[0])
             shared = any(
                 p.redis is not None and p.redis.same_server(o.facts.redis)
@@ -142,7 +142,7 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
             for index in chosen:
                 Redis(o.facts.redis.host, o.facts.redis.port or 0, index).flushdb()
             indexes = list(chosen)
-        host = host_environment(ctx, name)
+        host = host_environment(e)
         workers = [
             Worker(
                 id=f"gw{i}",
@@ -165,22 +165,20 @@ def prepare(ctx: RunContext, name: str, count: int, say: Callable[[str], None]) 
 PSQL = ["sh", "-c", 'exec psql -X -q -U "$POSTGRES_USER" -d postgres']
 
 
-def prepare_in_network(
-    ctx: RunContext, name: str, count: int, say: Callable[[str], None]
-) -> WorkerSet:
+def prepare_in_network(e: Environment, count: int, say: Callable[[str], None]) -> WorkerSet:
     """The worker databases and Redis indexes of an environment that publishes no port
     (ci): made by psql and redis-cli in its own postgres and redis containers, so the server
     is the environment's own by construction. The database is cloned from the environment's
     database, which its app has just migrated. Call with the worker lock held."""
+    name = e.name
     from dashenv.errors import ConfigError
     from dashenv.plan.names import worker_databases
     from dashenv.plan.reset import worker_clone_script
     from dashenv.plan.reset import worker_indexes as allocate
     from dashenv.steps.resetting import precheck
-    from dashenv.steps.targets import target
 
-    precheck(ctx, name)  # role, TESTING, "test" in the database name
-    t = target(ctx, name)
+    precheck(e)  # role, TESTING, "test" in the database name
+    t = e
     s = t.settings
     db = t.env.app.database()
     if db is None:
@@ -216,10 +214,10 @@ def prepare_in_network(
                 hint=f"see 'dashenv logs {name} {s.redis_service}'",
             )
         shared = any(
-            other != name and ctx.env(other, read_env=False).settings.project_name == s.project_name
-            for other in ctx.environment_names()
+            other.name != name and other.bare.settings.project_name == s.project_name
+            for other in e.ctx.environments()
         )
-        declared = declared_elsewhere(ctx, name)
+        declared = declared_elsewhere(e)
         chosen = allocate(t.env.redis_indexes, declared, int(lines[-1]), count, shared=shared)
         flush = " && ".join(f"redis-cli -n {i} FLUSHDB >/dev/null" for i in chosen)
         code, out = t.docker.exec_capture(s.redis_service, ["sh", "-c", flush])
@@ -236,19 +234,18 @@ def prepare_in_network(
     return WorkerSet(name, db.database, workers, inside=True)
 
 
-def finish(ctx: RunContext, workers: WorkerSet) -> None:
+def finish(e: Environment, workers: WorkerSet) -> None:
     """Drop the run's worker databases (the lock is released by its holder)."""
     from dashenv.steps.clients import postgres_client
 
     if workers.inside:
         from dashenv.plan.reset import drop_script
-        from dashenv.steps.targets import target
 
-        t = target(ctx, workers.environment)
+        t = e
         script = drop_script([w.database for w in workers.workers])
         t.docker.exec_capture(t.settings.postgres_service, PSQL, input=script)
         return
-    env = ctx.env(workers.environment)
+    env = e.env
     db = env.app.database()
     s = env.settings
     if db is None or s.postgres_port is None:
@@ -266,27 +263,26 @@ class WorkerRun:
 
     def __init__(
         self,
-        ctx: RunContext,
-        name: str,
+        environment: Environment,
         count: int,
         *,
         wait: bool,
         say: Callable[[str], None],
     ) -> None:
-        self.ctx, self.name, self.count, self.wait, self.say = ctx, name, count, wait, say
+        self.environment, self.count, self.wait, self.say = environment, count, wait, say
         self.lock: BaseFileLock | None = None
         self.workers: WorkerSet | None = None
 
     def take_lock(self) -> None:
-        self.lock = take_lock(self.ctx, self.name, wait=self.wait, say=self.say)
+        self.lock = take_lock(self.environment, wait=self.wait, say=self.say)
 
     def prepare(self) -> WorkerSet:
         """Each worker's database and Redis index (call after the environment's reset): made
         inside the environment's network where it publishes no PostgreSQL port (ci)."""
-        if self.ctx.env(self.name).settings.postgres_port is None:
-            self.workers = prepare_in_network(self.ctx, self.name, self.count, self.say)
+        if self.environment.settings.postgres_port is None:
+            self.workers = prepare_in_network(self.environment, self.count, self.say)
         else:
-            self.workers = prepare(self.ctx, self.name, self.count, self.say)
+            self.workers = prepare(self.environment, self.count, self.say)
         return self.workers
 
     def finish(self) -> None:
@@ -295,7 +291,7 @@ class WorkerRun:
         self.workers = self.lock = None
         try:
             if workers is not None:
-                finish(self.ctx, workers)
+                finish(self.environment, workers)
         finally:
             if lock is not None:
                 lock.release()

@@ -9,11 +9,11 @@ from dashenv.errors import ConfigError, OperationFailed
 from dashenv.plan.compose import endpoints
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
 
 
-def psql_command(ctx: RunContext, name: str, extra: list[str]) -> tuple[str, list[str]]:
-    env = ctx.env(name)
+def psql_command(e: Environment, extra: list[str]) -> tuple[str, list[str]]:
+    env = e.env
     app = env.app
     db = app.database()
     user = app.settings.POSTGRES_USER or (db.user if db else None) or "postgres"
@@ -21,44 +21,46 @@ def psql_command(ctx: RunContext, name: str, extra: list[str]) -> tuple[str, lis
     return env.settings.postgres_service, ["psql", "-U", user, "-d", database, *extra]
 
 
-def redis_cli_command(ctx: RunContext, name: str, extra: list[str]) -> tuple[str, list[str]]:
-    env = ctx.env(name)
+def redis_cli_command(e: Environment, extra: list[str]) -> tuple[str, list[str]]:
+    env = e.env
     return env.settings.redis_service, ["redis-cli", "-n", str(env.redis_index), *extra]
 
 
-def run_on_host(ctx: RunContext, name: str, command: list[str]) -> int:
+def run_on_host(e: Environment, command: list[str]) -> int:
     """Run ``command`` on the host, in the app's directory, with ``name``'s connection
     settings exported under the names the app reads; its exit code."""
     from dashenv.steps.targets import run_on_host as run
 
-    return run(ctx, ctx.env(name), command)
+    return run(e, command)
 
 
-def export_lines(ctx: RunContext, name: str, *, reveal: bool) -> list[str]:
+def export_lines(e: Environment, *, reveal: bool) -> list[str]:
     """``export KEY=VALUE`` for each setting a process on the host gets from ``name`` (secrets
     masked unless ``reveal``)."""
+    name = e.name
     import shlex
 
     from dashenv.settings.secrets import mask_value
     from dashenv.steps.isolation import check_host
     from dashenv.steps.targets import host_environment
 
-    values = host_environment(ctx, name)
-    check_host(ctx, ctx.env(name), values, f"'dashenv env {name}'")
+    values = host_environment(e)
+    check_host(e, values, f"'dashenv env {name}'")
     return [
         f"export {k}={shlex.quote(v if reveal else mask_value(k, v))}"
         for k, v in sorted(values.items())
     ]
 
 
-def urls(ctx: RunContext, name: str, service: str | None) -> dict[str, str | None]:
+def urls(e: Environment, service: str | None) -> dict[str, str | None]:
     """``name``'s URLs by role, or the one ``service`` (a service or a role) has; where the
     environment publishes none, an error that says why (exit 1), or exit 2 for a service the
     environment does not have."""
+    name = e.name
     from dashenv.plan.compose import url_role
     from dashenv.plan.derive import Account, account_url
 
-    env = ctx.env(name)
+    env = e.env
     s = env.settings
     db = env.app.database()
     at = endpoints(s, env.redis_index, env.proxy_url)

@@ -13,13 +13,12 @@ from dashenv.steps.test_command import require_test_role, run_tests
 from dashenv.workflows import lifecycle, reset
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment, RunContext
     from dashenv.steps.targets import Reporter
 
 
 def ci_run(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     args: list[str],
     *,
     build: bool = False,
@@ -31,31 +30,32 @@ def ci_run(
     names a file, a pytest run's counts and failures are appended to it; on failure, the
     logs of the services that are not healthy are printed before the environment goes."""
 
+    name = e.name
     from dashenv.steps.environment_lock import environment_lock
 
-    require_test_role(ctx, name, "ci run")
-    with environment_lock(ctx, name, f"ci run {name}", say=say):
-        return _ci_run(ctx, name, args, build, reporter, say)
+    require_test_role(e, "ci run")
+    with environment_lock(e, f"ci run {name}", say=say):
+        return _ci_run(e, args, build, reporter, say)
 
 
 def _ci_run(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     args: list[str],
     build: bool,
     reporter: Reporter | None,
     say: Callable[[str], None],
 ) -> int:
+    ctx, name = e.ctx, e.name
     import os
 
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     code = 1
     try:
         with _group(f"Starting {name}"):
-            lifecycle.up(ctx, name, [], build=build, reporter=reporter)
+            e = lifecycle.up(e, [], build=build, reporter=reporter).environment or e
             if reporter is not None:
                 reporter.close()  # the test command's output follows
-        settings = ctx.env(name, read_env=False).settings
+        settings = e.bare.settings
         report = _report_path(ctx, settings.test_runner) if summary else None
         pytest_args = list(args)
         if report is not None and "pytest" in settings.test_command:
@@ -64,19 +64,19 @@ def _ci_run(
             # the app on the host (an infrastructure-only project): no app container migrates
             # the database, so the guarded reset does (on the host, by the project's
             # command), and the tests run there on the ports leased to the environment
-            reset.reset(ctx, name, say=say)
-        code = run_tests(ctx, name, pytest_args)
+            reset.reset(e, say=say)
+        code = run_tests(e, pytest_args)
         if summary and report is not None:
-            _write_summary(ctx, name, settings.test_runner, report, summary, code)
+            _write_summary(e, settings.test_runner, report, summary, code)
         return code
     finally:
         previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # teardown must finish
         try:
             if code != 0:
-                _unhealthy_logs(ctx, name, say)
+                _unhealthy_logs(e, say)
             with _group(f"Taking {name} down"):
                 say(f"Taking {name} down with its volumes")
-                lifecycle.down(ctx, name, volumes=True, yes=True, ask=None)
+                lifecycle.down(e.leniently(), volumes=True, yes=True, ask=None)
         finally:
             signal.signal(signal.SIGINT, previous)
 
@@ -93,16 +93,14 @@ def _report_path(ctx: RunContext, runner: str) -> str:
     return str(path)
 
 
-def _write_summary(
-    ctx: RunContext, name: str, runner: str, report: str, summary: str, code: int
-) -> None:
+def _write_summary(e: Environment, runner: str, report: str, summary: str, code: int) -> None:
     """pytest's JUnit report, from the app container or the host, as the job summary."""
+    name = e.name
     from dashenv.plan.github import junit_summary
-    from dashenv.steps.targets import target
 
     xml: str | None = None
     if runner == "container":
-        t = target(ctx, name)
+        t = e
         status, out = t.docker.exec_capture(t.settings.app_service, ["cat", report])
         xml = out if status == 0 else None
     elif Path(report).is_file():
@@ -111,14 +109,14 @@ def _write_summary(
         f.write(junit_summary(xml, name, code))
 
 
-def _unhealthy_logs(ctx: RunContext, name: str, say: Callable[[str], None]) -> None:
+def _unhealthy_logs(e: Environment, say: Callable[[str], None]) -> None:
     """The logs of every service of ``name`` that is not running healthy (a one-shot job
     that exited 0 is done, not unhealthy), each in a group of its own."""
+    name = e.name
     from dashenv.errors import DashenvError
-    from dashenv.steps.targets import target
 
     try:
-        t = target(ctx, name)
+        t = e
         containers = t.docker.project_containers(t.project_name)
         model = t.compose_model()
         one_shot = {n for n, svc in model.services.items() if svc.one_shot}
@@ -171,10 +169,11 @@ class GithubResult:
     notes: list[str] = field(default_factory=list)
 
 
-def github(ctx: RunContext, name: str, shards: int, *, force: bool = False) -> GithubResult:
+def github(e: Environment, shards: int, *, force: bool = False) -> GithubResult:
     """Write the GitHub Actions workflow that runs ``name`` as ``ci run`` does here, made
     from what the project has: its runner, its Python, the compose files that build images;
     an existing workflow is left as it is unless ``force``."""
+    ctx, name = e.ctx, e.name
     import dashenv
     from dashenv.plan.github import (
         WORKFLOW_PATH,
@@ -186,12 +185,12 @@ def github(ctx: RunContext, name: str, shards: int, *, force: bool = False) -> G
     )
     from dashenv.steps.targets import host_dir
 
-    require_test_role(ctx, name, "ci github")
+    require_test_role(e, "ci github")
     root = ctx.project().root
     path = root / WORKFLOW_PATH
     if path.exists() and not force:
         return GithubResult(path, False)
-    env = ctx.env(name)
+    env = e.env
     s = env.settings
     host_tests = s.test_runner == "host"
     directory = host_dir(env) if host_tests else root

@@ -17,8 +17,8 @@ from dashenv.steps.envfiles import init_environment as init_environment  # dashe
 
 def environments_document(ctx: RunContext) -> dict[str, Any]:
     envs = []
-    for name in ctx.environment_names():
-        env, present = ctx.env_lenient(name)
+    for e in ctx.environments(lenient=True):
+        name, env, present = e.name, e.resolved, e.has_env_file
         s = env.settings
         envs.append(
             {

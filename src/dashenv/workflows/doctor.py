@@ -13,9 +13,8 @@ from dashenv.guards import RESET_ROLES
 
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
-    from dashenv.context import RunContext
+    from dashenv.context import Environment, RunContext
     from dashenv.facts import ComposeModel, Container
-    from dashenv.steps.targets import Target
 
 Level = Literal["pass", "warn", "fail"]
 EXPIRY_WARNING_DAYS = 30
@@ -128,32 +127,29 @@ def doctor(ctx: RunContext, names: list[str]) -> list[Check]:
     engine = _engine_checks(ctx.docker(), checks)
     shown = ctx.project().options.certs_dir
     checks.append(check_certificate(ctx.certs_dir(), shown, datetime.datetime.now(datetime.UTC)))
-    checks += unscoped_sharing_checks(
-        {n: _process_origins(ctx, n) for n in ctx.environment_names()}
-    )
+    checks += unscoped_sharing_checks({e.name: _process_origins(e) for e in ctx.environments()})
     listings, errors = list_engines(ctx, names) if engine else ({}, {})
     # looked up once for every environment's checks
     owners = env_by_project(ctx) if engine else {}
     by_env = containers_by_environment(ctx, names, listings)
     for name in names:
-        context = ctx.engine_of(name)
+        e = ctx.environment(name)
+        context = e.context
         reachable = engine and context not in errors
         if engine:
             checks.append(_environment_engine_check(name, context, errors.get(context)))
-        checks += _environment_checks(
-            ctx, name, reachable, listings.get(context, []), by_env[name], owners
-        )
+        checks += _environment_checks(e, reachable, listings.get(context, []), by_env[name], owners)
     return checks
 
 
 SHARED_BY_ONE_VARIABLE = ("project_name", "env_file")
 
 
-def _process_origins(ctx: RunContext, name: str) -> dict[str, tuple[str, str]]:
+def _process_origins(e: Environment) -> dict[str, tuple[str, str]]:
     """Setting -> (the process variable that set it, its value), for the settings that must
     differ between environments."""
     try:
-        env = ctx.env(name, read_env=False)
+        env = e.bare
     except DashenvError:
         return {}
     found = {}
@@ -198,7 +194,7 @@ def _environment_engine_check(name: str, context: str | None, error: DashenvErro
     return Check("engine", "pass", f"runs on {where}", environment=name)
 
 
-def _networks_check(t: Target, compose: ComposeModel, name: str) -> Check:
+def _networks_check(t: Environment, compose: ComposeModel, name: str) -> Check:
     """A network of the project's that exists twice makes every Compose run fail
     ('network ... is ambiguous'): 'dashenv up' removes the copies no container uses."""
     from dashenv.plan.networks import repair, stuck_hint
@@ -291,17 +287,17 @@ def compose_version_check(version: str) -> Check:
 
 
 def _environment_checks(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     engine: bool,
     containers: list[Container],
     mine: list[Container],
     owners: dict[str, str],
 ) -> list[Check]:
-    from dashenv.steps.targets import environment_conflicts, target_lenient
+    name = e.name
+    from dashenv.steps.targets import environment_conflicts
 
     checks: list[Check] = []
-    bare = ctx.env(name, read_env=False)
+    bare = e.bare
     s = bare.settings
     checks.append(
         check_env_file(
@@ -311,7 +307,7 @@ def _environment_checks(
     if not engine:
         return checks
     try:
-        t = target_lenient(ctx, name)
+        t = e.leniently()
         compose = t.compose_model()
         services = compose.services
         checks.append(Check("compose files", "pass", ", ".join(s.compose_files), environment=name))
@@ -352,7 +348,7 @@ def _environment_checks(
     running = any(c.state == "running" for c in mine)
     # ports: free, or held by this environment (a sibling sharing the project counts as ours)
     conflicts = environment_conflicts(
-        ctx, s.project_name, services, containers, owners, t.docker.context
+        s.project_name, services, containers, owners, t.docker.context
     )
     name_conflicts = [c for c in conflicts if c.message.startswith("container name")]
     port_conflicts = [c for c in conflicts if not c.message.startswith("container name")]
@@ -367,7 +363,7 @@ def _environment_checks(
             Check("databases", "warn", f"{name} is not running", f"dashenv up {name}", name)
         )
         return checks
-    checks += _database_checks(ctx, name)
+    checks += _database_checks(e)
     return checks
 
 
@@ -483,11 +479,12 @@ def _from_conflicts(label: str, conflicts: list[Any], name: str, ok: str) -> Che
     return Check(label, "fail", detail, conflicts[0].hint, name)
 
 
-def _database_checks(ctx: RunContext, name: str) -> list[Check]:
+def _database_checks(e: Environment) -> list[Check]:
+    name = e.name
     from dashenv.steps.clients import postgres_client
 
     try:
-        env = ctx.env(name)
+        env = e.env
         db = env.app.database()
     except DashenvError as exc:
         return [Check("databases", "fail", exc.message, exc.hint or "", name)]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dashenv.guards import RESET_ROLES
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment, RunContext
     from dashenv.facts import Container
 
 
@@ -41,9 +41,9 @@ def list_instances(ctx: RunContext) -> list[InstanceRow]:
 
     data = Registry().read()
     mine: dict[str, str] = {}  # this checkout's environments by their default project
-    for name in ctx.environment_names():
+    for e in ctx.environments():
         try:
-            mine[ctx.env(name, base=True, read_env=False).settings.project_name] = name
+            mine[e.view(read_env=False, base=True).settings.project_name] = e.name
         except Exception:  # an environment this checkout cannot resolve: listed without
             continue
     by_project: dict[str, list[Container]] = {}
@@ -176,9 +176,10 @@ def _database_garbage(ctx: RunContext, say: Callable[[str], None]) -> list[Garba
     from dashenv.steps.workers import lock_path
 
     found: list[Garbage] = []
-    for name in ctx.environment_names():
+    for e in ctx.environments():
+        name = e.name
         try:
-            env = ctx.env(name)
+            env = e.env
             db = env.app.database()
             s = env.settings
             if db is None or s.postgres_port is None:
@@ -188,14 +189,14 @@ def _database_garbage(ctx: RunContext, say: Callable[[str], None]) -> list[Garba
         except DashenvError:
             continue  # not running, or not reachable: nothing to collect there
         database = db.database
-        other = ownership(ctx, env).owner
+        other = ownership(e).owner
         if other is not None:
             say(
                 f"left {name}: compose project {s.project_name} runs from another checkout, "
                 f"{other}; gc acts only on this checkout's"
             )
             continue
-        if is_database_locked(ctx, name):
+        if is_database_locked(e):
             continue  # a reset, restore or snapshot is at work on it: its copies are its own
         if s.role in RESET_ROLES and not s.protected:
             try:
@@ -230,13 +231,13 @@ def _database_garbage(ctx: RunContext, say: Callable[[str], None]) -> list[Garba
                     f"{name}: {extra.name}",
                     extra.size_bytes,
                     f"an automatic snapshot beyond snapshot_keep = {s.snapshot_keep}",
-                    remove=partial(drop_under_lock, ctx, name, pg, extra.database),
+                    remove=partial(drop_under_lock, e, pg, extra.database),
                 )
             )
     return found
 
 
-def owner_checkout(ctx: RunContext, name: str) -> Path | None:
+def owner_checkout(e: Environment) -> Path | None:
     """Where the git-ignored files of this checkout's ``name`` can be copied from: the
     checkout that owns its default project (the registry), else the main worktree of a
     linked git worktree; None where this checkout is that one."""
@@ -244,7 +245,7 @@ def owner_checkout(ctx: RunContext, name: str) -> Path | None:
     from dashenv.adapters.registry import Registry
     from dashenv.observe.instance import checkout_of
 
-    base = ctx.env(name, base=True, read_env=False)
+    base = e.view(read_env=False, base=True)
     here = checkout_of(base)
     owner = Registry().read().owners.get(base.settings.project_name)
     if owner and owner != here and Path(owner).is_dir():
@@ -252,25 +253,26 @@ def owner_checkout(ctx: RunContext, name: str) -> Path | None:
     return main_worktree(Path(here))
 
 
-def owner_copy_source(ctx: RunContext, name: str) -> tuple[Path, str] | None:
+def owner_copy_source(e: Environment) -> tuple[Path, str] | None:
     """Where ``name``'s missing env file can be copied from: (the owner checkout, the env
     file's path); None when the file exists here or the owner has none."""
-    bare = ctx.env(name, read_env=False, base=True)
+    bare = e.view(read_env=False, base=True)
     env_file = bare.settings.env_file
     if bare.path(env_file).exists():
         return None
-    owner = owner_checkout(ctx, name)
+    owner = owner_checkout(e)
     if owner is None or not (owner / env_file).is_file():
         return None
     return owner, env_file
 
 
-def copy_from_owner(ctx: RunContext, name: str, owner: Path) -> list[str]:
+def copy_from_owner(e: Environment, owner: Path) -> list[str]:
     """Copy ``name``'s env file (private) and, when missing here, the certificates from the
     owner checkout; what was copied, a line each."""
+    ctx, name = e.ctx, e.name
     import shutil
 
-    bare = ctx.env(name, read_env=False, base=True)
+    bare = e.view(read_env=False, base=True)
     env_file = bare.settings.env_file
     target = bare.path(env_file)
     target.parent.mkdir(parents=True, exist_ok=True)

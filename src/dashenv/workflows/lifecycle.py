@@ -29,43 +29,42 @@ from dashenv.plan.compose import (
 from dashenv.steps.targets import (
     Quiet,
     Reporter,
-    Target,
     containers_by_environment,
     env_by_project,
     environment_conflicts,
-    target,
-    target_lenient,
 )
 from dashenv.steps.targets import exec_in as exec_in  # the exec, shell and psql commands'
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment, RunContext
     from dashenv.facts import ComposeModel, ComposeService, Container
     from dashenv.guards import Asker
 
 POLL_SECONDS = 0.5
 
 
-def ensure_env_file(ctx: RunContext, name: str, say: Callable[[str], None]) -> None:
-    """``up`` creates a missing env file from its example, as ``init`` would, and says so."""
+def ensure_env_file(t: Environment, say: Callable[[str], None]) -> Environment:
+    """``up`` creates a missing env file from its example, as ``init`` would, and says so;
+    the environment as it resolves from then on."""
     from dashenv.steps.envfiles import init_environment
 
-    bare = ctx.env(name, read_env=False)
+    bare = t.bare
     source = bare.settings.derived_from
     if source is not None:  # its env file is generated from its source's
-        origin = ctx.env(source, read_env=False, base=True)
+        origin_env = t.other(source)
+        origin = origin_env.view(read_env=False, base=True)
         if not origin.path(origin.settings.env_file).exists() and (
             origin.path(origin.settings.example_file).is_file()
         ):
-            ensure_env_file(ctx, source, say)
-            ctx.forget(source)
-            ctx.forget(name)
-        return
+            ensure_env_file(origin_env, say)  # renews ``t`` too: it is derived from it
+            return t.renewed()
+        return t
     if bare.path(bare.settings.env_file).exists():
-        return
+        return t
     result = init_environment(bare)
     generated = f" (generated {', '.join(result.generated)})" if result.generated else ""
     say(f"Created {result.env_file} from {bare.settings.example_file}{generated}")
+    return t.renewed()
 
 
 def ensure_certs(ctx: RunContext, say: Callable[[str], None]) -> None:
@@ -94,23 +93,21 @@ def mounts_certs(ctx: RunContext, services: dict[str, ComposeService]) -> bool:
     )
 
 
-def _files_label(t: Target) -> str:
+def _files_label(t: Environment) -> str:
     return t.docker.invocation.files_label if t.docker.invocation else ""
 
 
-def running_foreign(t: Target, containers: list[Container]) -> bool:
+def running_foreign(t: Environment, containers: list[Container]) -> bool:
     """Containers of this project started from other compose files (an exclusive sibling)."""
     mine = [c for c in containers if c.project == t.project_name and c.state == "running"]
     return any(c.config_files and c.config_files != _files_label(t) for c in mine)
 
 
-def stop_exclusive(
-    ctx: RunContext, t: Target, containers: list[Container], say: Callable[[str], None]
-) -> bool:
+def stop_exclusive(t: Environment, containers: list[Container], say: Callable[[str], None]) -> bool:
     """Environments sharing this one's containers are stopped first (never their volumes)."""
     stopped = False
     for other in t.settings.exclusive_with:
-        ot = target(ctx, other)
+        ot = t.other(other)
         theirs = [c for c in containers if c.project == ot.project_name and c.state == "running"]
         if ot.project_name == t.project_name:
             if not running_foreign(t, containers):
@@ -124,10 +121,10 @@ def stop_exclusive(
 
 
 def check_conflicts(
-    ctx: RunContext, t: Target, services: dict[str, ComposeService], containers: list[Container]
+    t: Environment, services: dict[str, ComposeService], containers: list[Container]
 ) -> None:
     conflicts = environment_conflicts(
-        ctx, t.project_name, services, containers, env_by_project(ctx), t.docker.context
+        t.project_name, services, containers, env_by_project(t.ctx), t.docker.context
     )
     if conflicts:
         first, rest = conflicts[0], conflicts[1:]
@@ -139,7 +136,7 @@ def check_conflicts(
 
 
 def _note_missing_proxy(
-    t: Target, compose: ComposeModel, containers: list[Container], say: Callable[[str], None]
+    t: Environment, compose: ComposeModel, containers: list[Container], say: Callable[[str], None]
 ) -> None:
     """The files route the app through Traefik and no Traefik runs: say so (the stack starts
     all the same; only the route waits for the proxy)."""
@@ -153,7 +150,7 @@ def _note_missing_proxy(
         )
 
 
-def check_prerequisites(t: Target, compose: ComposeModel) -> None:
+def check_prerequisites(t: Environment, compose: ComposeModel) -> None:
     """External networks and volumes are checked before anything starts (exit 1)."""
     from dashenv.plan.compose import missing_prerequisites
 
@@ -169,7 +166,7 @@ def check_prerequisites(t: Target, compose: ComposeModel) -> None:
 
 
 def _pull_missing(
-    t: Target, model: dict[str, ComposeService], starts: list[str], rep: Reporter
+    t: Environment, model: dict[str, ComposeService], starts: list[str], rep: Reporter
 ) -> None:
     """On a terminal, pull first, on its own, what 'docker compose up' would pull where only
     "waiting" would show: the images of the services this up starts that the engine lacks,
@@ -200,43 +197,37 @@ class UpResult:
     health_path: str = "/health"
     app_idle: bool = False  # the app serves no HTTP here (app_http = false)
     notes: list[str] = field(default_factory=list)
+    # the environment as this up left it (its leases, its instance): what comes next uses it
+    environment: Environment | None = field(default=None, repr=False, compare=False)
 
 
 def up(
-    ctx: RunContext,
-    name: str,
+    t: Environment,
     services: list[str],
     *,
     build: bool = False,
     wait: bool = True,
-    timeout: float | None = None,
     reporter: Reporter | None = None,
 ) -> UpResult:
+    """Start ``t`` (its wait timeout is its ``up_timeout``: ``--wait-timeout`` is a flag of
+    the environment the CLI resolves)."""
     from dashenv.steps.environment_lock import environment_lock
     from dashenv.steps.leases import claim
 
     rep = reporter or Quiet()
     started = time.monotonic()
-    ensure_env_file(ctx, name, rep.say)
-    claim(ctx, name, rep.say)  # owner, or an instance with its own names and ports
+    t = ensure_env_file(t, rep.say)
+    t, _instance = claim(t, rep.say)  # owner, or an instance with its own names and ports
     # one command at a time on the environment: a second up started beside this one waits,
     # then finds it healthy and asks Compose nothing
-    with environment_lock(ctx, name, f"up {name}", say=rep.say):
-        return _up(ctx, name, services, build, wait, timeout, rep, started)
+    with environment_lock(t, f"up {t.name}", say=rep.say):
+        return _up(t, services, build, wait, rep, started)
 
 
 def _up(
-    ctx: RunContext,
-    name: str,
-    services: list[str],
-    build: bool,
-    wait: bool,
-    timeout: float | None,
-    rep: Reporter,
-    started: float,
+    t: Environment, services: list[str], build: bool, wait: bool, rep: Reporter, started: float
 ) -> UpResult:
-    extra = {"up_timeout": str(timeout)} if timeout is not None else None
-    t = target(ctx, name, extra)
+    name = t.name
     app = t.env.app  # a broken env file stops us before Docker does
     _ = t.env.redis_index  # and a bad Redis index too
     # the first engine calls, concurrently: the compose model and every container (an
@@ -254,13 +245,13 @@ def _up(
             f"{name} has no service {unknown[0]!r}",
             hint=f"services: {', '.join(model)}",
         )
-    if stop_exclusive(ctx, t, containers, rep.say):
+    if stop_exclusive(t, containers, rep.say):
         containers = t.docker.all_containers()
     # only what this up starts can conflict (dashenv up dev postgres needs no app port)
     starts = started_services(model, services)
-    check_conflicts(ctx, t, {k: v for k, v in model.items() if k in starts}, containers)
-    if mounts_certs(ctx, model):
-        ensure_certs(ctx, rep.say)
+    check_conflicts(t, {k: v for k, v in model.items() if k in starts}, containers)
+    if mounts_certs(t.ctx, model):
+        ensure_certs(t.ctx, rep.say)
 
     expected = services or list(model)
     deadline = started + t.settings.up_timeout
@@ -301,7 +292,7 @@ def _up(
 
 
 def _repair_networks(
-    t: Target, compose: ComposeModel, name: str, say: Callable[[str], None]
+    t: Environment, compose: ComposeModel, name: str, say: Callable[[str], None]
 ) -> None:
     """Before Compose is asked: a network of the project's that exists twice (Compose would
     fail on it as ambiguous) loses its copies with no container attached; where two copies
@@ -322,7 +313,7 @@ def _repair_networks(
         )
 
 
-def _nothing_to_start(t: Target, starts: list[str], containers: list[Container]) -> bool:
+def _nothing_to_start(t: Environment, starts: list[str], containers: list[Container]) -> bool:
     """Whether every service the up would start runs, healthy, as Compose would start it
     now (``plan.compose.why_compose_up``): then Compose is not asked at all."""
     from dashenv.observe.compose import recorded_hashes
@@ -339,7 +330,7 @@ def _nothing_to_start(t: Target, starts: list[str], containers: list[Container])
 
 
 def _result(
-    t: Target,
+    t: Environment,
     expected: list[str],
     containers: list[Container],
     model: dict[str, ComposeService],
@@ -372,16 +363,17 @@ def _result(
         redis_index=redis_index,
         health_path=t.settings.health_path,
         app_idle=not t.settings.app_http and t.settings.app_service in expected,
+        environment=t,
     )
 
 
-def _report(t: Target, expected: list[str], rep: Reporter, started: float) -> None:
+def _report(t: Environment, expected: list[str], rep: Reporter, started: float) -> None:
     with suppress(DashenvError):  # a passing failure to look is not a failure to start
         rep.progress(t.docker.project_containers(), expected, time.monotonic() - started)
 
 
 def wait_healthy(
-    t: Target,
+    t: Environment,
     expected: list[str],
     deadline: float,
     rep: Reporter,
@@ -408,7 +400,7 @@ def wait_healthy(
 
 
 def _health_failure(
-    t: Target,
+    t: Environment,
     containers: list[Container],
     services: list[str],
     timeout: float,
@@ -443,25 +435,26 @@ def _health_failure(
 # --- down, restart, build, ps ------------------------------------------------
 
 
-def down(ctx: RunContext, name: str, *, volumes: bool, yes: bool, ask: Asker | None) -> list[str]:
-    """Remove containers and networks; volumes only when asked (protected: confirmed)."""
+def down(t: Environment, *, volumes: bool, yes: bool, ask: Asker | None) -> list[str]:
+    """Remove containers and networks; volumes only when asked (protected: confirmed). ``t``
+    is lenient: a missing env file does not stop a teardown."""
     from dashenv.steps.environment_lock import environment_lock
 
-    with environment_lock(ctx, name, f"down {name}", say=_stderr):
-        return _down(ctx, name, volumes=volumes, yes=yes, ask=ask)
+    with environment_lock(t, f"down {t.name}", say=_stderr):
+        return _down(t, volumes=volumes, yes=yes, ask=ask)
 
 
 def _stderr(line: str) -> None:
     sys.stderr.write(line + "\n")
 
 
-def _down(ctx: RunContext, name: str, *, volumes: bool, yes: bool, ask: Asker | None) -> list[str]:
-    t = target_lenient(ctx, name)
+def _down(t: Environment, *, volumes: bool, yes: bool, ask: Asker | None) -> list[str]:
+    name = t.name
     notes = []
     if volumes:
         from dashenv.steps.ownership import require_own
 
-        require_own(ctx, name, f"delete the volumes of {name}", volumes=True)
+        require_own(t, f"delete the volumes of {name}", volumes=True)
     if volumes and t.settings.protected:
         consent = Consent.standard(
             f"delete the volumes of protected environment {name}",
@@ -477,19 +470,16 @@ def _down(ctx: RunContext, name: str, *, volumes: bool, yes: bool, ask: Asker | 
     if volumes:  # the instance is removed: its host ports go back to the pool
         from dashenv.steps.leases import release
 
-        notes += release(ctx, name)
+        notes += release(t)[1]
     return notes
 
 
-def restart(
-    ctx: RunContext, name: str, services: list[str], reporter: Reporter | None = None
-) -> None:
+def restart(t: Environment, services: list[str], reporter: Reporter | None = None) -> None:
     from dashenv.steps.environment_lock import environment_lock
 
     rep = reporter or Quiet()
-    t = target(ctx, name)
     t.docker.ping()
-    with environment_lock(ctx, name, f"restart {name}", say=rep.say):
+    with environment_lock(t, f"restart {t.name}", say=rep.say):
         started = time.monotonic()
         t.docker.restart(services)
         expected = services or list(t.compose_model().services)
@@ -497,12 +487,11 @@ def restart(
         wait_healthy(t, expected, deadline, rep, started, t.env.app.secrets())
 
 
-def build(ctx: RunContext, name: str, services: list[str], no_cache: bool) -> None:
+def build(t: Environment, services: list[str], no_cache: bool) -> None:
     from dashenv.steps.environment_lock import environment_lock
 
-    t = target(ctx, name)
     t.docker.ping()
-    with environment_lock(ctx, name, f"build {name}", say=_stderr):
+    with environment_lock(t, f"build {t.name}", say=_stderr):
         t.docker.build(services, no_cache=no_cache)
 
 
@@ -519,15 +508,10 @@ def ps(ctx: RunContext, names: list[str]) -> dict[str, list[Container]]:
 
 
 def logs(
-    ctx: RunContext,
-    name: str,
-    services: list[str],
-    follow: bool,
-    tail: str | None,
-    since: str | None,
+    t: Environment, services: list[str], follow: bool, tail: str | None, since: str | None
 ) -> int:
-    """Stream the logs with service prefixes, secrets from the env file masked."""
-    t = target_lenient(ctx, name)
+    """Stream the logs with service prefixes, secrets from the env file masked (``t`` is
+    lenient: a missing env file hides nothing to mask)."""
     t.docker.ping()
     args = ["logs", "--no-color"]
     if follow:

@@ -19,7 +19,7 @@ from dashenv.guards import Consent, require_consent
 from dashenv.steps.migrations import alembic_ini
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
     from dashenv.guards import Asker
     from dashenv.settings.sources import ResolvedEnvironment
 
@@ -38,15 +38,13 @@ def alembic_argv(env: ResolvedEnvironment, *args: str) -> list[str]:
     return ["sh", "-c", shlex.join([*shlex.split(env.settings.alembic_command), *args])]
 
 
-def run_alembic(
-    ctx: RunContext, name: str, args: list[str], *, tty: bool, user: str | None = None
-) -> int:
+def run_alembic(e: Environment, args: list[str], *, tty: bool, user: str | None = None) -> int:
     """``alembic ARGS`` in ENV's app container, on the user's terminal; its exit code."""
     from dashenv.steps.targets import exec_in
 
-    env = ctx.env(name)
+    env = e.env
     _require_alembic(env)
-    return exec_in(ctx, name, env.settings.app_service, alembic_argv(env, *args), tty, user=user)
+    return exec_in(e, env.settings.app_service, alembic_argv(env, *args), tty, user=user)
 
 
 def checkout_owner(root: Path) -> str:
@@ -61,15 +59,13 @@ class RevisionResult:
     created: list[str]
 
 
-def revision(
-    ctx: RunContext, name: str, message: str, *, autogenerate: bool, tty: bool
-) -> RevisionResult:
-    env = ctx.env(name)
+def revision(e: Environment, message: str, *, autogenerate: bool, tty: bool) -> RevisionResult:
+    env = e.env
     _require_alembic(env)
     graph_dirs = _version_dirs(env)
     before = {p for d in graph_dirs for p in d.glob("*.py")}
     args = ["revision", "-m", message, *(["--autogenerate"] if autogenerate else [])]
-    code = run_alembic(ctx, name, args, tty=tty, user=checkout_owner(env.project.root))
+    code = run_alembic(e, args, tty=tty, user=checkout_owner(env.project.root))
     after = {p for d in graph_dirs for p in d.glob("*.py")}
     root = env.project.root
     created = sorted(
@@ -92,8 +88,7 @@ class DowngradeResult:
 
 
 def downgrade(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     target: str,
     *,
     yes: bool,
@@ -103,13 +98,14 @@ def downgrade(
 ) -> DowngradeResult:
     """A downgrade removes data: on a protected environment it is confirmed by typing the
     environment's name (or --yes), refused without a terminal, and a snapshot comes first."""
+    ctx, name = e.ctx, e.name
     from dashenv.adapters import audit
     from dashenv.steps.ownership import require_own
     from dashenv.steps.snapshots import take
 
-    env = ctx.env(name)
+    env = e.env
     _require_alembic(env)
-    require_own(ctx, name, f"downgrade {name}'s database")
+    require_own(e, f"downgrade {name}'s database")
     if not target.strip():
         raise ConfigError(
             "give the revision to go down to, or -N", hint="dashenv db downgrade dev -1"
@@ -124,9 +120,9 @@ def downgrade(
             type_to_confirm=name,
         )
         require_consent(consent, yes=yes, ask=ask)
-    taken = take(ctx, name, None, auto=True, say=say)
+    taken = take(e, None, auto=True, say=say)
     say(f"Snapshot {taken.name} taken first: 'dashenv db restore {name} {taken.name}' goes back")
-    code = run_alembic(ctx, name, ["downgrade", target], tty=tty)
+    code = run_alembic(e, ["downgrade", target], tty=tty)
     audit.record(
         ctx.audit_path(),
         environment=name,
@@ -146,8 +142,7 @@ class SeedResult:
 
 
 def seed(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     *,
     yes: bool,
     ask: Asker | None,
@@ -157,11 +152,12 @@ def seed(
     """Run ENV's seed command against its database, where its migrations run (the app
     container, or the host). Seeding changes data: on a protected environment it is confirmed
     (refused without a terminal unless ``yes``) and a snapshot comes first; it is audited."""
+    ctx, name = e.ctx, e.name
     from dashenv.adapters import audit
     from dashenv.steps.snapshots import take
     from dashenv.steps.targets import exec_in, run_on_host
 
-    env = ctx.env(name)
+    env = e.env
     s = env.settings
     if not s.seed_command:
         raise ConfigError(
@@ -173,7 +169,7 @@ def seed(
     if s.protected:
         from dashenv.steps.ownership import require_own
 
-        require_own(ctx, name, f"seed {name}'s database")
+        require_own(e, f"seed {name}'s database")
         consent = Consent.standard(
             f"seed protected environment {name}",
             f"Load seed data into {name}'s database? It changes data (a snapshot is taken first).",
@@ -181,15 +177,15 @@ def seed(
             f"kept {name}'s database",
         )
         require_consent(consent, yes=yes, ask=ask)
-        snapshot = take(ctx, name, None, auto=True, say=say).name
+        snapshot = take(e, None, auto=True, say=say).name
         say(f"Snapshot {snapshot} taken first: 'dashenv db restore {name} {snapshot}' goes back")
     if s.test_runner == "host":
-        code = run_on_host(ctx, env, ["sh", "-c", s.seed_command])
+        code = run_on_host(e, ["sh", "-c", s.seed_command])
     else:
         from dashenv.steps.isolation import check_container
 
-        check_container(ctx, env, s.app_service, {}, f"the seed command of {name}")
-        code = exec_in(ctx, name, s.app_service, ["sh", "-c", s.seed_command], tty)
+        check_container(e, s.app_service, {}, f"the seed command of {name}")
+        code = exec_in(e, s.app_service, ["sh", "-c", s.seed_command], tty)
     db = env.app.database()
     audit.record(
         ctx.audit_path(),

@@ -37,7 +37,7 @@ from dashenv.steps.resetting import Observed, observe, refuse, reset_names
 
 if TYPE_CHECKING:
     from dashenv.adapters.postgres import Postgres
-    from dashenv.context import RunContext
+    from dashenv.context import Environment, RunContext
     from dashenv.settings.sources import ResolvedEnvironment
 
 
@@ -78,8 +78,7 @@ def _plan(ctx: RunContext, o: Observed, strategy: Strategy, existing: list[str])
 
 
 def reset(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     *,
     strategy: Strategy = "template",
     dry_run: bool = False,
@@ -89,25 +88,26 @@ def reset(
 ) -> ResetResult:
     """The guarded reset; a dry run looks only. The environment's lock comes first (a test
     run holds it for its whole run), then its database's."""
+    name = e.name
     from dashenv.steps.environment_lock import environment_lock
 
     if dry_run:
-        return _reset(ctx, name, strategy, True, adopt, wait, say)
-    with environment_lock(ctx, name, f"db reset {name}", wait=wait, say=say):
-        return _reset(ctx, name, strategy, False, adopt, wait, say)
+        return _reset(e, strategy, True, adopt, wait, say)
+    with environment_lock(e, f"db reset {name}", wait=wait, say=say):
+        return _reset(e, strategy, False, adopt, wait, say)
 
 
 def _reset(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     strategy: Strategy,
     dry_run: bool,
     adopt: bool,
     wait: bool,
     say: Callable[[str], None],
 ) -> ResetResult:
+    ctx, name = e.ctx, e.name
     started = time.monotonic()
-    o = observe(ctx, name, adopt=adopt)
+    o = observe(e, adopt=adopt)
     try:
         verdicts = check_reset(o.facts)
         if dry_run:
@@ -121,17 +121,17 @@ def _reset(
                 time.monotonic() - started, verdicts, True, plan,
             )  # fmt: skip
         passed = all(v.passed for v in verdicts)
-        with database_lock(ctx, name, operation="reset", wait=wait, say=say) as waited:
+        with database_lock(e, operation="reset", wait=wait, say=say) as waited:
             if passed and not waited:
                 return _apply(ctx, o, strategy, verdicts, started, say)
             # another operation changed the database while we waited, or was changing it
             # while we looked (a restore swaps it, and its stamp is unreadable for a moment):
             # look again, under the lock, and decide only from that
-            fresh = observe(ctx, name, adopt=adopt)
+            fresh = observe(e, adopt=adopt)
             try:
                 verdicts = check_reset(fresh.facts)
                 if not all(v.passed for v in verdicts):
-                    raise refuse(ctx, name, verdicts, fresh.target)
+                    raise refuse(e, verdicts, fresh.target)
                 return _apply(ctx, fresh, strategy, verdicts, started, say)
             finally:
                 fresh.postgres.close()
@@ -182,7 +182,7 @@ def _apply(
                 pg.analyze(names.build)  # row estimates travel with every clone
                 pg.rename(names.build, names.template)
                 built = True
-            copied_by = copy(ctx, o.env, pg, new, names.template, say=say).name
+            copied_by = copy(o.of, pg, new, names.template, say=say).name
         else:
             pg.create_database(new)
             _migrate(ctx, o, new)
@@ -251,8 +251,8 @@ def _migrate_on_host(ctx: RunContext, o: Observed, database: str, command: str, 
     from dashenv.steps.targets import host_dir, host_environment
 
     s = o.env.settings
-    env = {**os.environ, **host_environment(ctx, o.env.name, database)}
-    isolation.check_host(ctx, o.env, env, f"the {what}", database)
+    env = {**os.environ, **host_environment(o.of, database)}
+    isolation.check_host(o.of, env, f"the {what}", database)
     code, output = run_shell(command, env, str(host_dir(o.env)))
     if code != 0:
         raise _migration_failed(
@@ -319,7 +319,7 @@ def _migrate(
     from dashenv.steps import isolation
 
     handed = {"DATABASE_URL": url, **app_database_variables(o.env, database)}
-    isolation.check_container(ctx, o.env, s.app_service, handed, f"the {what}")
+    isolation.check_container(o.of, s.app_service, handed, f"the {what}")
     assignments = [f"{k}={v}" for k, v in handed.items()]
     code, output = o.docker.exec_capture(s.app_service, ["env", *assignments, "sh", "-c", command])
     if code != 0:

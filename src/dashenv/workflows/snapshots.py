@@ -39,19 +39,19 @@ from dashenv.steps.snapshots import (
 from dashenv.steps.snapshots import take as take  # the db snapshot command's
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
     from dashenv.guards import Asker
     from dashenv.settings.sources import ResolvedEnvironment
 
 
-def list_snapshots(ctx: RunContext, name: str) -> tuple[list[Snapshot], dict[str, object]]:
+def list_snapshots(e: Environment) -> tuple[list[Snapshot], dict[str, object]]:
     """ENV's snapshots, oldest first, and how copies go on its server (and why)."""
     from dashenv.steps.copying import describe
 
-    t = snapshot_target(ctx, name)
+    t = snapshot_target(e)
     with t.pg:
         found = listing(t)
-        return found, describe(t.env, t.pg, t.database, ctx=ctx)
+        return found, describe(t.env, t.pg, t.database, probe_in=e)
 
 
 def _consent(env: ResolvedEnvironment, question: str, how: str) -> Consent:
@@ -60,12 +60,13 @@ def _consent(env: ResolvedEnvironment, question: str, how: str) -> Consent:
     )
 
 
-def delete(ctx: RunContext, name: str, snap: str, *, yes: bool, ask: Asker | None) -> Snapshot:
+def delete(e: Environment, snap: str, *, yes: bool, ask: Asker | None) -> Snapshot:
+    ctx, name = e.ctx, e.name
     from dashenv.adapters import audit
 
-    t = snapshot_target(ctx, name)
-    with database_lock(ctx, name, operation="snapshot deletion"), t.pg:
-        tidy(ctx, t)
+    t = snapshot_target(e)
+    with database_lock(e, operation="snapshot deletion"), t.pg:
+        tidy(t)
         found = _find(t, snap)
         if t.env.settings.protected:
             consent = _consent(t.env, f"Delete snapshot {snap} of {name}?", "delete a snapshot")
@@ -109,8 +110,7 @@ class RestoreResult:
 
 
 def restore(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     snap: str | None,
     *,
     from_file: Path | None = None,
@@ -122,20 +122,20 @@ def restore(
     """Put a snapshot (or a dump file) in place of ENV's database; the current state is kept
     as an automatic snapshot first. Under the database's lock: a reset, another restore or a
     snapshot of it waits (or waits for it)."""
+    name = e.name
     if from_file is not None and not from_file.is_file():
         raise ConfigError(
             f"no file {from_file}", hint="give the file 'dashenv db snapshot ENV --to FILE' wrote"
         )
     from dashenv.steps.ownership import require_own
 
-    require_own(ctx, name, f"restore {name}'s database")
-    with database_lock(ctx, name, operation="restore", wait=wait, say=say):
-        return _restore(ctx, name, snap, from_file, yes=yes, ask=ask, say=say)
+    require_own(e, f"restore {name}'s database")
+    with database_lock(e, operation="restore", wait=wait, say=say):
+        return _restore(e, snap, from_file, yes=yes, ask=ask, say=say)
 
 
 def _restore(
-    ctx: RunContext,
-    name: str,
+    e: Environment,
     snap: str | None,
     from_file: Path | None,
     *,
@@ -143,12 +143,13 @@ def _restore(
     ask: Asker | None,
     say: Callable[[str], None],
 ) -> RestoreResult:
+    ctx, name = e.ctx, e.name
     from dashenv.adapters import audit
     from dashenv.steps.copying import copy, start_probe
 
-    t = snapshot_target(ctx, name)
-    with t.pg, start_probe(ctx, t.env, t.pg) as pending:
-        tidy(ctx, t)
+    t = snapshot_target(e)
+    with t.pg, start_probe(e, t.pg) as pending:
+        tidy(t)
         for leftover in t.pg.database_names():
             if leftover.startswith(restore_prefix(t.database)):  # an interrupted restore's
                 t.pg.drop_database(leftover)
@@ -166,12 +167,12 @@ def _restore(
         try:
             copied_by = None
             if source is not None:
-                copied_by = copy(ctx, t.env, t.pg, new, source.database, check_space=True,
+                copied_by = copy(e, t.pg, new, source.database, check_space=True,
                                  say=say, pending=pending).name  # fmt: skip
             else:
                 assert from_file is not None
                 t.pg.create_database(new)
-                _pg_restore(ctx, t, new, from_file)
+                _pg_restore(t, new, from_file)
             stamp = (t.pg.read_stamp(new) or {}).get("environment")
             if stamp is not None and stamp != name:
                 raise GuardRefused(
@@ -203,10 +204,8 @@ def _restore(
         return RestoreResult(name, t.database, what, kept, copied_by)
 
 
-def _pg_restore(ctx: RunContext, t: SnapshotTarget, database: str, path: Path) -> None:
-    from dashenv.steps.targets import target
-
-    bound = target(ctx, t.env.name)
+def _pg_restore(t: SnapshotTarget, database: str, path: Path) -> None:
+    bound = t.of
     user = t.pg.user
     argv = bound.docker.compose_argv(
         "exec", "-T", t.env.settings.postgres_service,
@@ -215,12 +214,11 @@ def _pg_restore(ctx: RunContext, t: SnapshotTarget, database: str, path: Path) -
     bound.docker.run_with_files(argv, "pg_restore", stdin=path)
 
 
-def dump(ctx: RunContext, name: str, path: Path) -> Path:
+def dump(e: Environment, path: Path) -> Path:
     """ENV's database into FILE (pg_dump's custom format, run in the postgres container)."""
-    from dashenv.steps.targets import target
 
-    t = snapshot_target(ctx, name)
-    bound = target(ctx, name)
+    t = snapshot_target(e)
+    bound = e
     argv = bound.docker.compose_argv(
         "exec", "-T", t.env.settings.postgres_service,
         "pg_dump", "-Fc", "-U", t.pg.user, "-d", t.database,

@@ -272,11 +272,11 @@ def status(
     from dashenv.steps.targets import containers_by_environment, list_engines
 
     project = ctx.project()
-    engines = {n: ctx.engine_of(n) for n in names}  # resolved here, before the threads
+    engines = {n: ctx.environment(n).context for n in names}  # resolved before the threads
     # parts (PostgreSQL, Redis, app) get their own pool: environments wait on them
     with ThreadPoolExecutor(max_workers=4) as pool, ThreadPoolExecutor(max_workers=12) as parts:
         listing = pool.submit(list_engines, ctx, names)
-        envs = {n: ctx.env_lenient(n)[0] for n in names}
+        envs = {n: ctx.environment(n, lenient=True).resolved for n in names}
         listings, errors = listing.result()
         engine: DashenvError | None = next(iter(errors.values()), None)
         by_env = containers_by_environment(ctx, names, listings)

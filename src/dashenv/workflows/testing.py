@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from dashenv.steps.resetting import precheck
@@ -11,7 +11,7 @@ from dashenv.steps.test_command import run_tests as run_tests
 from dashenv.workflows import lifecycle, reset
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
+    from dashenv.context import Environment
     from dashenv.steps.targets import Reporter
     from dashenv.workflows.lifecycle import UpResult
     from dashenv.workflows.reset import ResetResult
@@ -21,24 +21,24 @@ if TYPE_CHECKING:
 class SetupResult:
     up: UpResult
     reset: ResetResult
+    environment: Environment = field(repr=False, compare=False)  # as the setup left it
 
 
-def setup(
-    ctx: RunContext, name: str, reporter: Reporter | None = None, *, wait: bool = True
-) -> SetupResult:
+def setup(e: Environment, reporter: Reporter | None = None, *, wait: bool = True) -> SetupResult:
     """Start the test environment beside dev (dev untouched), wait, reset its database."""
     from dashenv.steps.environment_lock import environment_lock
 
     say = reporter.say if reporter else (lambda _m: None)
-    lifecycle.ensure_env_file(ctx, name, say)
-    precheck(ctx, name)  # role, TESTING, database name: refused before anything starts
-    with environment_lock(ctx, name, f"test setup {name}", wait=wait, say=say):
-        up = lifecycle.up(ctx, name, [], reporter=reporter)
-        result = reset.reset(ctx, name, wait=wait, say=say)
-    return SetupResult(up, result)
+    e = lifecycle.ensure_env_file(e, say)
+    precheck(e)  # role, TESTING, database name: refused before anything starts
+    with environment_lock(e, f"test setup {e.name}", wait=wait, say=say):
+        up = lifecycle.up(e, [], reporter=reporter)
+        e = up.environment or e  # with the ports its start leased
+        result = reset.reset(e, wait=wait, say=say)
+    return SetupResult(up, result, e)
 
 
-def clean(ctx: RunContext, name: str) -> list[str]:
+def clean(e: Environment) -> list[str]:
     """Take the test environment down with its (tmpfs) data; dev is not touched."""
-    require_test_role(ctx, name, "test clean")
-    return lifecycle.down(ctx, name, volumes=True, yes=True, ask=None)
+    require_test_role(e, "test clean")
+    return lifecycle.down(e.leniently(), volumes=True, yes=True, ask=None)
