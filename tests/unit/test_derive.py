@@ -12,6 +12,7 @@ from dashenv.plan.derive import (
     env_text,
     postgres_data_path,
 )
+from dashenv.plan.override import Override, Reset, load
 from dashenv.settings.envfile import parse_env_text
 
 DB_ENV = {"POSTGRES_USER": "app", "POSTGRES_PASSWORD": "s3cret", "POSTGRES_DB": "app"}
@@ -79,50 +80,58 @@ def test_only_what_tests_need_runs() -> None:
     d = derive(model(), SPEC)
     assert d.running == ["db", "cache", "api", "worker"]
     assert d.off == ["adminer", "proxy"]
-    assert '  adminer:\n    profiles: ["dashenv-off"]' in d.override
+    assert load(d.override)["services"]["adminer"] == {"profiles": ["dashenv-off"]}
 
 
 def test_names_ports_and_networks_are_the_test_projects_own() -> None:
-    text = derive(model(), SPEC).override
-    assert 'container_name: "myapp-test-postgres"' in text
-    assert 'image: "myapp-api:myapp-test"' in text  # a test build never overwrites dev's
-    assert 'ports: !override\n      - "127.0.0.1:20000:5432"' in text
-    assert 'ports: !override\n      - "127.0.0.1:20001:6379"' in text
-    assert "  api:\n" in text and "ports: !reset []" in text  # the app publishes nothing
-    assert "networks: !override\n      default: {}" in text  # off the external proxy network
-    assert 'volumes:\n  db-data:\n    name: "myapp-test-db-data"' in text
+    doc = load(derive(model(), SPEC).override)
+    db, cache, api = (doc["services"][n] for n in ("db", "cache", "api"))
+    assert db["container_name"] == "myapp-test-postgres"
+    assert api["image"] == "myapp-api:myapp-test"  # a test build never overwrites dev's
+    assert db["ports"] == Override(["127.0.0.1:20000:5432"])
+    assert cache["ports"] == Override(["127.0.0.1:20001:6379"])
+    assert api["ports"] == Reset([])  # the app publishes nothing
+    assert api["networks"] == Override({"default": {}})  # off the external proxy network
+    assert doc["volumes"] == {"db-data": {"name": "myapp-test-db-data"}}
 
 
 def test_data_paths_go_to_tmpfs_and_postgres_runs_without_durability() -> None:
     d = derive(model(), SPEC)
     assert ("db", "/var/lib/postgresql") in d.replaced_mounts
     assert ("cache", "/data") in d.replaced_mounts  # a bind-mounted data directory too
-    text = d.override
-    assert '"/srv/init.sql:/docker-entrypoint-initdb.d/init.sql:ro"' in text  # other mounts kept
-    assert "/p/.dashenv/derived/s.sh:/docker-entrypoint-initdb.d/00-dashenv-stamp.sh:ro" in text
-    assert 'tmpfs:\n      - "/var/lib/postgresql"' in text
-    assert '"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"' in text
-    assert '"db-data:/var/lib/postgresql"' not in text
+    db = load(d.override)["services"]["db"]
+    assert db["volumes"] == Override(
+        [
+            "/srv/init.sql:/docker-entrypoint-initdb.d/init.sql:ro",  # other mounts kept
+            "/p/.dashenv/derived/s.sh:/docker-entrypoint-initdb.d/00-dashenv-stamp.sh:ro",
+        ]
+    )  # and not db-data:/var/lib/postgresql
+    assert db["tmpfs"] == ["/var/lib/postgresql"]
+    assert db["command"] == [
+        "postgres", "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off"
+    ]  # fmt: skip
 
 
 def test_the_database_says_test_wherever_the_app_reads_it() -> None:
     d = derive(model(), SPEC)
     assert d.database == "app_test"
-    text = d.override
-    assert 'POSTGRES_DB: "app_test"' in text
+    services = load(d.override)["services"]
+    assert services["db"]["environment"]["POSTGRES_DB"] == "app_test"
     # only the database part of the URL changes (user and database share "app"); the host that
     # was dev's container name becomes the service
-    assert 'DATABASE_URL: "postgresql+asyncpg://app:app@db:5432/app_test"' in text
-    worker = text[text.index("  worker:") :]
-    assert 'POSTGRES_DB: "app_test"' in worker
+    assert services["api"]["environment"]["DATABASE_URL"] == (
+        "postgresql+asyncpg://app:app@db:5432/app_test"
+    )
+    assert services["worker"]["environment"]["POSTGRES_DB"] == "app_test"
     assert [(c.key, c.kind) for c in d.connections] == [("DATABASE_URL", "url")]
 
 
 def test_markers_only_where_the_app_accepts_them() -> None:
-    kept = derive(model(), SPEC).override
-    assert 'ENVIRONMENT: "local"' in kept
-    marked = derive(model(), DeriveSpec(**{**SPEC.__dict__, "markers": True})).override
-    assert 'ENVIRONMENT: "testing"' in marked and 'TESTING: "true"' in marked
+    kept = load(derive(model(), SPEC).override)["services"]["api"]["environment"]
+    assert kept["ENVIRONMENT"] == "local"
+    spec = DeriveSpec(**{**SPEC.__dict__, "markers": True})
+    marked = load(derive(model(), spec).override)["services"]["api"]["environment"]
+    assert marked["ENVIRONMENT"] == "testing" and marked["TESTING"] == "true"
 
 
 def test_the_env_file_dashenv_reads() -> None:
@@ -172,9 +181,11 @@ def test_isolating_a_test_stack_of_its_own() -> None:
     d = derive(model(), spec)
     assert d.off == []  # every service of its own files runs
     assert d.database == "app"  # its own database keeps its name
-    text = d.override
-    assert 'container_name: "myapp-test-myapp-postgres"' in text
-    assert 'DATABASE_URL: "postgresql+asyncpg://app:app@db:5432/app"' in text  # by service
-    assert "api:\n" in text and "ports: !reset []" in text  # 8000 clashes: not published
-    assert "adminer:\n    ports" not in text  # 8080 is its own: kept as the files say
-    assert 'tmpfs:\n      - "/var/lib/postgresql"' in text
+    services = load(d.override)["services"]
+    assert services["db"]["container_name"] == "myapp-test-myapp-postgres"
+    assert services["api"]["environment"]["DATABASE_URL"] == (
+        "postgresql+asyncpg://app:app@db:5432/app"  # by service
+    )
+    assert services["api"]["ports"] == Reset([])  # 8000 clashes: not published
+    assert "ports" not in services["adminer"]  # 8080 is its own: kept as the files say
+    assert services["db"]["tmpfs"] == ["/var/lib/postgresql"]

@@ -17,9 +17,9 @@ from dashenv.plan.allocation import (
     instance_name,
     override_file,
     port_range,
-    renamed,
     valid_instance,
 )
+from dashenv.plan.override import Override, load, renamed
 
 
 def test_instance_names_from_worktree_paths() -> None:
@@ -88,17 +88,21 @@ def test_the_override_renames_and_moves_what_the_files_fix() -> None:
         "test", "feat", "dashtam-api-test", "dashtam-api-test-feat", "/w/feat",
         {"postgres:5432": 20002},
     )  # fmt: skip
-    text = override_file(model, spec)
-    assert 'container_name: "dashtam-api-test-feat-postgres"' in text
-    assert 'ports: !override\n      - "127.0.0.1:20002:5432"' in text
-    assert 'image: "registry:5000/dashtam-api:feat"' in text  # a registry port is no tag
-    assert 'name: "dashtam-api-test-feat-network"' in text
-    assert 'name: "dashtam-api-test-feat-shared-pgdata"' in text
-    assert 'dev.dashenv.checkout: "/w/feat"' in text
+    doc = load(override_file(model, spec))
+    postgres = doc["services"]["postgres"]
+    assert postgres["container_name"] == "dashtam-api-test-feat-postgres"
+    assert postgres["ports"] == Override(["127.0.0.1:20002:5432"])
+    # a registry port is no tag
+    assert doc["services"]["api"]["image"] == "registry:5000/dashtam-api:feat"
+    assert doc["networks"] == {"default": {"name": "dashtam-api-test-feat-network"}}
+    assert doc["volumes"] == {"pgdata": {"name": "dashtam-api-test-feat-shared-pgdata"}}
+    assert postgres["labels"]["dev.dashenv.checkout"] == "/w/feat"
     # the owner with a lease only moves the port
     owner = InstanceSpec("test", "", "p", "p", "/w/main", {"postgres:5432": 20010})
-    text = override_file(model, owner)
-    assert "container_name" not in text and "labels" not in text and "20010" in text
+    doc = load(override_file(model, owner))
+    assert doc["services"]["postgres"] == {"ports": Override(["127.0.0.1:20010:5432"])}
+    assert all(s == {} for n, s in doc["services"].items() if n != "postgres")
+    assert set(doc) == {"services"}
     assert renamed("dashtam-test-redis", "dashtam-test", "dashtam-test-x") == "dashtam-test-x-redis"
 
 

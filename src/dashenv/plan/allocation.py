@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 from dashenv.facts import ComposeModel
 
@@ -122,18 +123,6 @@ def slots_of(model: ComposeModel) -> list[tuple[str, str, int, int]]:
     return found
 
 
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def renamed(name: str, base: str, project: str) -> str:
-    """A name the files fix, made the instance's: its base project prefix replaced by the
-    instance's project (dashtam-test-postgres -> dashtam-test-feat-postgres)."""
-    if name.startswith(base):
-        return project + name[len(base) :]
-    return f"{project}-{name}"
-
-
 @dataclass(frozen=True)
 class InstanceSpec:
     environment: str
@@ -151,45 +140,41 @@ def override_file(model: ComposeModel, spec: InstanceSpec) -> str:
     2.24+), its own network and volume names where the files fix them, its own image tag for
     what it builds (branches do not rebuild each other's image), and dashenv's labels, from
     which 'dashenv instances' and 'gc' find it."""
+    from dashenv.plan.override import Override, dump, renamed, tagged_image
+
     base, project = spec.base_project, spec.project
-    lines = [
-        f"# Written by dashenv for {spec.environment} instance {spec.instance or '(owner)'} "
-        f"(project {project}):",
-        "# rewritten on every run; 'dashenv config compose ENV' prints the line that uses it.",
-        "services:",
-    ]
+    services: dict[str, Any] = {}
     for name, service in model.services.items():
-        body: list[str] = []
+        body: dict[str, Any] = {}
         if spec.instance:
             if service.container_name:
-                body.append(
-                    f"    container_name: {_quote(renamed(service.container_name, base, project))}"
-                )
+                body["container_name"] = renamed(service.container_name, base, project)
             if service.has_build and service.image:
-                repo, _, _tag = service.image.rpartition(":")
-                if "/" in _tag or not repo:  # no tag: registry:port/name or a bare name
-                    repo = service.image
-                body.append(f"    image: {_quote(f'{repo}:{spec.instance}')}")
-            body += [
-                "    labels:",
-                f"      dev.dashenv.environment: {_quote(spec.environment)}",
-                f"      dev.dashenv.instance: {_quote(spec.instance)}",
-                f"      dev.dashenv.checkout: {_quote(spec.checkout)}",
-                f"      dev.dashenv.protected: {_quote(str(spec.protected).lower())}",
-            ]
-        published = [
-            (host_ip, spec.ports.get(f"{name}:{target}", host_port), target)
-            for host_ip, host_port, target in service.ports
-        ]
-        if published and any(f"{name}:{t}" in spec.ports for _, _, t in service.ports):
-            body.append("    ports: !override")
-            for host_ip, host_port, target in published:
-                body.append(f"      - {_quote(f'{host_ip}:{host_port}:{target}')}")
-        lines += [f"  {name}:", *body] if body else [f"  {name}: {{}}"]
+                body["image"] = tagged_image(service.image, spec.instance)
+            body["labels"] = {
+                "dev.dashenv.environment": spec.environment,
+                "dev.dashenv.instance": spec.instance,
+                "dev.dashenv.checkout": spec.checkout,
+                "dev.dashenv.protected": str(spec.protected).lower(),
+            }
+        if service.ports and any(f"{name}:{t}" in spec.ports for _, _, t in service.ports):
+            body["ports"] = Override(
+                [
+                    f"{host_ip}:{spec.ports.get(f'{name}:{target}', host_port)}:{target}"
+                    for host_ip, host_port, target in service.ports
+                ]
+            )
+        services[name] = body
+    document: dict[str, Any] = {"services": services}
     if spec.instance:
         for kind, names in (("networks", model.fixed_networks), ("volumes", model.fixed_volumes)):
             if names:
-                lines.append(f"{kind}:")
-                for key, old in names.items():
-                    lines += [f"  {key}:", f"    name: {_quote(renamed(old, base, project))}"]
-    return "\n".join(lines) + "\n"
+                document[kind] = {
+                    k: {"name": renamed(old, base, project)} for k, old in names.items()
+                }
+    header = [
+        f"Written by dashenv for {spec.environment} instance {spec.instance or '(owner)'} "
+        f"(project {project}):",
+        "rewritten on every run; 'dashenv config compose ENV' prints the line that uses it.",
+    ]
+    return dump(document, header)

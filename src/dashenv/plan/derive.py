@@ -23,11 +23,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import quote as _quote_url
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from dashenv.facts import ComposeModel, ComposeService
 from dashenv.plan import isolation
+from dashenv.plan.override import Override, Reset, dump, renamed, tagged_image
 
 OFF_PROFILE = "dashenv-off"  # the profile that keeps a service dev needs and tests do not off
 # images of services tests never need, even where they depend on the database
@@ -59,10 +61,6 @@ fi
 DATABASE_KEYS = ("POSTGRES_DB", "POSTGRESQL_DATABASE", "POSTGRES_DATABASE")
 USER_KEYS = ("POSTGRES_USER", "POSTGRESQL_USERNAME", "POSTGRES_USERNAME")
 PASSWORD_KEYS = ("POSTGRES_PASSWORD", "POSTGRESQL_PASSWORD")
-
-
-def quote(value: str) -> str:
-    return json.dumps(value)
 
 
 def quote_url(value: str) -> str:
@@ -294,12 +292,6 @@ def needed_services(model: ComposeModel, spec: DeriveSpec) -> list[str]:
     return [n for n in model.services if n in wanted]
 
 
-def renamed(name: str, source_project: str, project: str) -> str:
-    if name.startswith(source_project):
-        return project + name[len(source_project) :]
-    return f"{project}-{name}"
-
-
 def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
     """The override that makes dev's stack (``model``) the derived environment's."""
     services = model.services
@@ -318,25 +310,21 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
     rewrites: list[tuple[str, str, str]] = []
     replaced: list[tuple[str, str]] = []
     connections: list[Connection] = []
-    lines = [
-        f"# Written by dashenv: {spec.environment}, derived from {spec.source}'s compose files "
+    header = [
+        f"Written by dashenv: {spec.environment}, derived from {spec.source}'s compose files "
         f"(project {spec.project}).",
-        "# Rewritten on every run; the project's own files are never changed.",
-        "services:",
+        "Rewritten on every run; the project's own files are never changed.",
     ]
+    document: dict[str, Any] = {"services": {}}
     for name, service in services.items():
-        body: list[str] = []
+        body: dict[str, Any] = {}
         if name in off:
-            lines += [f"  {name}:", f"    profiles: [{quote(OFF_PROFILE)}]"]
+            document["services"][name] = {"profiles": [OFF_PROFILE]}
             continue
         if service.container_name:
-            new = own_name(service.container_name, spec)
-            body.append(f"    container_name: {quote(new)}")
+            body["container_name"] = own_name(service.container_name, spec)
         if service.has_build and service.image:
-            repo, _, tag = service.image.rpartition(":")
-            if "/" in tag or not repo:
-                repo = service.image
-            body.append(f"    image: {quote(f'{repo}:{spec.project}')}")
+            body["image"] = tagged_image(service.image, spec.project)
         # ports: the leased ones for the database and the cache, none for the rest
         slots = [
             (f"{name}:{target}", target)
@@ -353,17 +341,17 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
              {s for s, _ in slots}] if spec.isolate else []
         )  # fmt: skip
         if slots or (kept and len(kept) < len(service.ports)):
-            body.append("    ports: !override")
-            body += [f"      - {quote(f'{spec.host}:{spec.ports[s]}:{t}')}" for s, t in slots]
-            body += [f"      - {quote(f'{ip}:{port}:{t}')}" for ip, port, t in kept]
+            body["ports"] = Override(
+                [f"{spec.host}:{spec.ports[s]}:{t}" for s, t in slots]
+                + [f"{ip}:{port}:{t}" for ip, port, t in kept]
+            )
         elif service.ports and not (spec.isolate and len(kept) == len(service.ports)):
-            body.append("    ports: !reset []")
+            body["ports"] = Reset([])
         # external networks stay dev's: a test service never joins them
         externals = [n for n in service.networks if n in model.external_network_keys]
         if externals:
             joined = [n for n in service.networks if n not in externals] or ["default"]
-            body.append("    networks: !override")
-            body += [f"      {n}: {{}}" for n in joined]
+            body["networks"] = Override({n: {} for n in joined})
         # the data path on tmpfs, whatever mounted it
         data = (
             postgres_data_path(service)
@@ -381,42 +369,39 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
                 keep = [m for m in keep if m[2] != INITDB_STAMP]
                 keep.append(("bind", spec.stamp_script or "", INITDB_STAMP, True))
             if gone or keep:
-                body.append("    volumes: !override" if keep else "    volumes: !reset []")
-                body += [f"      - {quote(_mount(m))}" for m in keep]
+                mounts = [_mount(m) for m in keep]
+                body["volumes"] = Override(mounts) if keep else Reset([])
             tmpfs = sorted({data, *(m[2] for m in gone)} - {m[2] for m in service.mounts
                                                              if m[0] == "tmpfs"})  # fmt: skip
             if tmpfs:
-                body.append("    tmpfs:")
-                body += [f"      - {quote(t)}" for t in tmpfs]
+                body["tmpfs"] = tmpfs
         if name == spec.postgres_service and _official_postgres(service):
             command = list(service.command or ["postgres"])
             for flag in SPEED_FLAGS:
                 if flag not in command:
                     command += ["-c", flag]
-            body.append(f"    command: {json.dumps(command)}")
+            body["command"] = command
         if name == spec.redis_service and service.command is None:
-            body.append(
-                f"    command: {json.dumps(['redis-server', '--save', '', '--appendonly', 'no'])}"
-            )
+            body["command"] = ["redis-server", "--save", "", "--appendonly", "no"]
         # the environment: the database's name wherever it is read
-        env_lines: list[str] = []
+        environment: dict[str, str] = {}
         if spec.isolate:
             if name == spec.postgres_service:
-                env_lines.append(f"      DASHENV_ENVIRONMENT: {quote(spec.environment)}")
+                environment["DASHENV_ENVIRONMENT"] = spec.environment
             for key, value in service.environment.items():
                 # a URL naming a container by the name it no longer has: by its service
                 if re.match(r"^(postgres(ql)?(\+\w+)?|rediss?)://", value):
                     new = with_host(value, hosts_renamed)
                     if new != value:
-                        env_lines.append(f"      {key}: {quote(new)}")
+                        environment[key] = new
                         rewrites.append((name, key, "host: the service, not the container"))
         elif account is not None and database is not None:
             if name == spec.postgres_service:
                 keys = [k for k in DATABASE_KEYS if k in service.environment] or ["POSTGRES_DB"]
                 for key in keys:
-                    env_lines.append(f"      {key}: {quote(database)}")
+                    environment[key] = database
                     rewrites.append((name, key, f"{account.database} -> {database}"))
-                env_lines.append(f"      DASHENV_ENVIRONMENT: {quote(spec.environment)}")
+                environment["DASHENV_ENVIRONMENT"] = spec.environment
             else:
                 found = connection_keys(service.environment, account.database, pg_hosts)
                 for c in found:
@@ -432,33 +417,28 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
                     if name == spec.app_service:
                         connections.append(Connection(c.key, c.kind, new))
                     if new != value:
-                        env_lines.append(f"      {c.key}: {quote(new)}")
+                        environment[c.key] = new
                         rewrites.append((name, c.key, f"database {account.database} -> {database}"))
                 # then every value still holding one of dev's coordinates, by value
                 done = {c.key for c in found}
                 seen = {k: v for k, v in service.environment.items() if k not in done}
                 for r in isolation.rewrite(seen, dev_side, test_side, "container")[1]:
-                    env_lines.append(f"      {r.key}: {quote(r.new)}")
+                    environment[r.key] = r.new
                     rewrites.append((name, r.key, f"{r.old} -> {r.new}"))
         if name not in (spec.postgres_service, spec.redis_service) and not spec.isolate:
-            for key, value in markers(service.environment, spec.markers).items():
-                env_lines.append(f"      {key}: {quote(value)}")
-        if env_lines:
-            body += ["    environment:", *env_lines]
-        body += [
-            "    labels:",
-            f"      dev.dashenv.environment: {quote(spec.environment)}",
-            f"      dev.dashenv.derived-from: {quote(spec.source)}",
-        ]
-        lines += [f"  {name}:", *body]
+            environment.update(markers(service.environment, spec.markers))
+        if environment:
+            body["environment"] = environment
+        body["labels"] = {
+            "dev.dashenv.environment": spec.environment,
+            "dev.dashenv.derived-from": spec.source,
+        }
+        document["services"][name] = body
     for kind, names in (("networks", model.fixed_networks), ("volumes", model.fixed_volumes)):
         if names:
-            lines.append(f"{kind}:")
-            for key, old in names.items():
-                new = own_name(old, spec)
-                lines += [f"  {key}:", f"    name: {quote(new)}"]
+            document[kind] = {key: {"name": own_name(old, spec)} for key, old in names.items()}
     return Derivation(
-        "\n".join(lines) + "\n",
+        dump(document, header),
         database,
         account.database if account else None,
         rewrites,
