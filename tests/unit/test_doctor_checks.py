@@ -123,3 +123,14 @@ def test_the_compose_version_is_checked(version: str, level: str) -> None:
     assert check.level == level
     if level == "fail":
         assert "2.24 or later" in check.detail and "upgrade" in check.fix
+
+
+def test_doctor_and_env_check_compare_alike(tmp_path: Path) -> None:
+    """Keys the example lacks: named by doctor (a warning) as 'env check' names them."""
+    from dashenv.settings.envfile import compare_with_example
+
+    extra = env_check(tmp_path, "A=1\nSECRET_KEY=s3cret\nEXTRA=1\n")
+    assert extra.level == "warn" and "EXTRA" in extra.detail
+    base = tmp_path / "0"  # the directory env_check made for it
+    found = compare_with_example(base / ".env", ".env", base / ".env.example", ".env.example")
+    assert found == ([], ["EXTRA"])

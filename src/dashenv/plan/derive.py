@@ -20,7 +20,6 @@ under a compose project of its own):
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from dashenv.facts import ComposeModel, ComposeService
 from dashenv.plan import isolation
 from dashenv.plan.override import Override, Reset, dump, renamed, tagged_image
+from dashenv.settings.envfile import quote_value
 
 OFF_PROFILE = "dashenv-off"  # the profile that keeps a service dev needs and tests do not off
 # images of services tests never need, even where they depend on the database
@@ -586,11 +586,5 @@ def env_text(
         "environment's settings.",
         "# Rewritten on every run; edit the source instead.",
     ]
-    body = [f"{k}={_env_quote(v)}" for k, v in out.items()]
+    body = [f"{k}={quote_value(v)}" for k, v in out.items()]
     return "\n".join(head + body) + "\n"
-
-
-def _env_quote(value: str) -> str:
-    if re.fullmatch(r"[A-Za-z0-9_./:@%+,=-]*", value):
-        return value
-    return "'" + value.replace("'", "'\\''") + "'" if "'" not in value else json.dumps(value)

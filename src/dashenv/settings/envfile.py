@@ -88,3 +88,35 @@ def read_env_file(path: Path, shown: str, *, env_name: str | None = None) -> dic
     except OSError as exc:
         raise ConfigError(f"cannot read env file {shown}: {exc.strerror}") from None
     return parse_env_text(text, shown)
+
+
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
+
+
+def quote_value(value: str) -> str:
+    """``value`` as an env file line writes it (dashenv init, a derived env file): bare where
+    nothing in it means anything to Compose or a shell, else single-quoted (nothing
+    interpolated), else double-quoted with its backslashes and quotes escaped."""
+    if _PLAIN_VALUE.fullmatch(value):
+        return value
+    if "'" not in value:
+        return f"'{value}'"
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def drift(example_keys: list[str], file_keys: list[str]) -> tuple[list[str], list[str]]:
+    """The example's keys the file lacks, and the file's keys the example lacks."""
+    have, want = set(file_keys), set(example_keys)
+    return [k for k in example_keys if k not in have], [k for k in file_keys if k not in want]
+
+
+def compare_with_example(
+    path: Path, shown: str, example: Path, example_shown: str, *, env_name: str | None = None
+) -> tuple[list[str], list[str]] | None:
+    """An env file against its example, both ways (``drift``): None where there is no
+    example; a missing env file lacks every key. A malformed line in either is exit 2."""
+    if not example.is_file():
+        return None
+    example_keys = list(read_env_file(example, example_shown))
+    file_keys = list(read_env_file(path, shown, env_name=env_name)) if path.is_file() else []
+    return drift(example_keys, file_keys)

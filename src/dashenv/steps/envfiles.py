@@ -40,7 +40,7 @@ def init_environment(env: ResolvedEnvironment) -> InitResult:
 
     Never overwrites a value that is set; a second run changes nothing.
     """
-    from dashenv.settings.envfile import parse_env_text, read_env_file
+    from dashenv.settings.envfile import parse_env_text, quote_value, read_env_file
 
     s = env.settings
     target, example = env.path(s.env_file), env.path(s.example_file)
@@ -84,18 +84,10 @@ def init_environment(env: ResolvedEnvironment) -> InitResult:
         filled = _fill_placeholders(value, replacements)
         if filled != value:
             result.generated.append(key)
-        text += f"{key}={_quote(filled)}\n"
+        text += f"{key}={quote_value(filled)}\n"
     _write_private(target, text)
     result.action, result.added = "updated", missing
     return result
-
-
-def _quote(value: str) -> str:
-    if not value or not any(c in value for c in " \t#'\"\\$"):
-        return value
-    if "'" not in value:
-        return f"'{value}'"
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -126,17 +118,11 @@ class EnvCheck:
         return self.state == "drift" or bool(self.unknown)
 
 
-def drift(example_keys: list[str], file_keys: list[str]) -> tuple[list[str], list[str]]:
-    """The example's keys the file lacks, and the file's keys the example lacks (pure)."""
-    have, want = set(file_keys), set(example_keys)
-    return [k for k in example_keys if k not in have], [k for k in file_keys if k not in want]
-
-
 def check_env_file(env: ResolvedEnvironment, *, fix: bool = False) -> EnvCheck:
     """``env``'s env file against its example, read without the engine; with ``fix``, the
     missing keys added from the example, secrets generated (``init_environment``). Keys the
     example lacks are named, never removed."""
-    from dashenv.settings.envfile import parse_env_text, read_env_file
+    from dashenv.settings.envfile import compare_with_example
 
     s = env.settings
     check = EnvCheck(env.name, s.env_file, s.example_file, "ok")
@@ -144,14 +130,11 @@ def check_env_file(env: ResolvedEnvironment, *, fix: bool = False) -> EnvCheck:
         check.state = "derived"  # generated on every run from its source's
         return check
     target, example = env.path(s.env_file), env.path(s.example_file)
-    if not example.is_file():
+    found = compare_with_example(target, s.env_file, example, s.example_file, env_name=env.name)
+    if found is None:
         check.state = "no-example"
         return check
-    example_keys = list(parse_env_text(example.read_text(encoding="utf-8"), s.example_file))
-    file_keys = (
-        list(read_env_file(target, s.env_file, env_name=env.name)) if target.is_file() else []
-    )
-    check.missing, check.unknown = drift(example_keys, file_keys)
+    check.missing, check.unknown = found
     if not target.is_file():
         check.state = "missing"
     elif check.missing:

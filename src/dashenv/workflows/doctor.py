@@ -39,8 +39,10 @@ class Check:
 
 
 def check_env_file(name: str, path: Any, shown: str, example: Any, example_shown: str) -> Check:
-    """Present, a file, every key of its example, no placeholder secret."""
-    from dashenv.settings.envfile import read_env_file
+    """Present, a file, every key of its example, no placeholder secret; keys its example
+    lacks are named (a warning here, the drift 'dashenv env check' fails on: one
+    comparison, ``compare_with_example``, for both)."""
+    from dashenv.settings.envfile import compare_with_example, read_env_file
     from dashenv.settings.secrets import PLACEHOLDER, is_secret_key
 
     label = "env file"
@@ -54,20 +56,19 @@ def check_env_file(name: str, path: Any, shown: str, example: Any, example_shown
         entries = read_env_file(path, shown)
     except DashenvError as exc:
         return Check(label, "fail", exc.message, exc.hint or "", name)
-    if example.is_file():
-        try:
-            wanted = read_env_file(example, example_shown)
-        except DashenvError as exc:
-            return Check(label, "fail", exc.message, exc.hint or "", name)
-        missing = [k for k in wanted if k not in entries]
-        if missing:
-            return Check(
-                label,
-                "fail",
-                f"{shown} lacks {', '.join(missing)} (in {example_shown})",
-                f"dashenv init {name} adds them",
-                name,
-            )
+    try:
+        found = compare_with_example(path, shown, example, example_shown, env_name=name)
+    except DashenvError as exc:
+        return Check(label, "fail", exc.message, exc.hint or "", name)
+    missing, unknown = found if found is not None else ([], [])
+    if missing:
+        return Check(
+            label,
+            "fail",
+            f"{shown} lacks {', '.join(missing)} (in {example_shown})",
+            f"dashenv init {name} adds them",
+            name,
+        )
     placeholders = [
         k for k, e in entries.items() if is_secret_key(k) and PLACEHOLDER.search(e.value)
     ]
@@ -77,6 +78,14 @@ def check_env_file(name: str, path: Any, shown: str, example: Any, example_shown
             "fail",
             f"{shown} has placeholder secrets: {', '.join(placeholders)}",
             f"set real values in {shown}",
+            name,
+        )
+    if unknown:
+        return Check(
+            label,
+            "warn",
+            f"{shown} has keys its example lacks: {', '.join(unknown)}",
+            f"add them to {example_shown} ('dashenv env check {name}' fails on them)",
             name,
         )
     return Check(label, "pass", f"{shown} is complete", environment=name)
