@@ -52,6 +52,10 @@ class Environment:
         """Resolved through every layer, reconciled with what its compose files say, as this
         checkout's instance runs it (``base``: as the owner of its default project does;
         ``read_env=False``: without reading its env file)."""
+        if self.lenient:  # the same views as the strict object's, resolved once for both
+            return self.ctx.environment(self.name, dict(self.extra)).view(
+                read_env=read_env, base=base
+            )
         key = (read_env, base)
         if key not in self._views:
             if base:

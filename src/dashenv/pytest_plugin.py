@@ -15,9 +15,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from dashenv.context import Environment
+    from dashenv.steps.workers import WorkerSet
 
 if os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get("DASHENV_WORKER_SETTINGS"):
     # a worker of a run whose controller prepared a database per worker: the app's own
@@ -99,7 +103,7 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
         e = result.environment  # as the setup left it (its leases)
         env = host_environment(e)
         check_host(e, dict(os.environ), "pytest --dashenv")
-        prepared = run.prepare() if run is not None else None
+        prepared = run.prepare(e) if run is not None else None
     except DashenvError as exc:
         _exit_on(exc)
         raise  # not reached: pytest.exit raises
@@ -116,18 +120,18 @@ def _setup(config: pytest.Config, workers: int = 0) -> dict[str, Any]:
     }
     if prepared is not None:
         data["workers"] = prepared.as_dict()
-        _tell_workers(st, name, env, prepared)
+        _tell_workers(e, env, prepared)
     return data
 
 
-def _tell_workers(st: Any, name: str, env: dict[str, str], prepared: Any) -> None:
+def _tell_workers(e: Environment, env: dict[str, str], prepared: WorkerSet) -> None:
     """The controller, before xdist starts its workers (they inherit its environment): which
     of the app's variables each worker points at its own database (dashenv.xdist_worker
     applies it in the worker before any conftest reads them)."""
     from dashenv.plan.derive import worker_settings
     from dashenv.xdist_worker import VARIABLE
 
-    resolved = st.env(name)
+    resolved = e.env
     db = resolved.app.database()
     if db is None:
         return

@@ -276,9 +276,13 @@ class WorkerRun:
     def take_lock(self) -> None:
         self.lock = take_lock(self.environment, wait=self.wait, say=self.say)
 
-    def prepare(self) -> WorkerSet:
+    def prepare(self, environment: Environment | None = None) -> WorkerSet:
         """Each worker's database and Redis index (call after the environment's reset): made
-        inside the environment's network where it publishes no PostgreSQL port (ci)."""
+        inside the environment's network where it publishes no PostgreSQL port (ci).
+        ``environment``: the environment as the setup left it (the ports it leased), where
+        the lock was taken before it; the run's end uses it too."""
+        if environment is not None:
+            self.environment = environment
         if self.environment.settings.postgres_port is None:
             self.workers = prepare_in_network(self.environment, self.count, self.say)
         else:
