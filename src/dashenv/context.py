@@ -17,6 +17,7 @@ from dashenv.errors import ConfigError
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
     from dashenv.facts import ComposeModel
+    from dashenv.plan.networks import NetworkRepair
     from dashenv.settings.model import EnvironmentSettings
     from dashenv.settings.project import ProjectConfig
     from dashenv.settings.sources import ResolvedEnvironment
@@ -131,11 +132,20 @@ class Environment:
             return self.resolved.files.model
         return self.docker.compose_model()
 
+    def network_repair(self, compose: ComposeModel) -> NetworkRepair:
+        """What the project's networks need before Compose can use them: a network the files
+        fix that exists twice loses the copies no container uses (``plan.networks``), from
+        the engine's listing now (up repairs it, doctor reports it)."""
+        from dashenv.plan.networks import repair
+
+        fixed = frozenset(compose.fixed_networks.values())
+        return repair(self.docker.networks(self.project_name, fixed))
+
     # -- the others --------------------------------------------------------------------
 
-    def other(self, name: str, *, lenient: bool = False) -> Environment:
+    def other(self, name: str) -> Environment:
         """Another environment of the same project, as this run resolves it."""
-        return self.ctx.environment(name, lenient=lenient)
+        return self.ctx.environment(name)
 
     def leniently(self) -> Environment:
         """The same environment for listing and teardown: a missing env file is reported, not

@@ -1,4 +1,5 @@
-"""The host itself: is a TCP port free to bind?"""
+"""The host itself: is a TCP port free to bind, a shell command run on it, a line said on
+its stderr."""
 
 from __future__ import annotations
 
@@ -28,3 +29,10 @@ def run_shell(command: str, env: dict[str, str], cwd: str) -> tuple[int, str]:
         command, shell=True, env=env, cwd=cwd, capture_output=True, text=True, check=False
     )
     return done.returncode, done.stdout + done.stderr
+
+
+def say_on_stderr(message: str) -> None:
+    """One line on stderr (progress and notes beside a command whose stdout is its own)."""
+    import sys
+
+    sys.stderr.write(message + "\n")

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from dashenv.adapters.host import say_on_stderr
 from dashenv.errors import ExitCode
 from dashenv.guards import RESET_ROLES
 from dashenv.steps.targets import host_dir, host_environment
@@ -42,7 +43,7 @@ def _on_host(t: Environment, command: str, *, wait: bool) -> int:
     check_host(t, env, "the tests")
     cwd = host_dir(t.env)
     count = _host_worker_count(command, cwd)
-    run = WorkerRun(t, count, wait=wait, say=_say) if count else None
+    run = WorkerRun(t, count, wait=wait, say=say_on_stderr) if count else None
     try:
         db = t.env.app.database()
         if run is not None:
@@ -67,10 +68,6 @@ def _on_host(t: Environment, command: str, *, wait: bool) -> int:
     finally:
         if run is not None:
             run.finish()
-
-
-def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
 
 
 # the plugin module's name where dashenv copies dashenv/xdist_worker.py for a parallel run
@@ -194,14 +191,14 @@ def _in_container(t: Environment, command: str, *, wait: bool = True) -> int:
 
     service = t.settings.app_service
     check_container(t, service, {}, "the tests")
-    count = worker_count(t, command, _say)
+    count = worker_count(t, command, say_on_stderr)
     if count == 0:
         return t.docker.run_attached(
             t.docker.compose_argv("exec", "-T", service, "sh", "-c", command)
         )
     from dashenv.steps.workers import WorkerRun
 
-    with WorkerRun(t, count, wait=wait, say=_say) as run:
+    with WorkerRun(t, count, wait=wait, say=say_on_stderr) as run:
         workers = run.prepare()
         s = t.settings
         values = {k: e.value for k, e in t.env.app.entries.items()}
@@ -231,7 +228,7 @@ def _copy_plugin(t: Environment, service: str) -> bool:
     script = f"mkdir -p {CONTAINER_PLUGIN_DIR} && cat > {CONTAINER_PLUGIN_DIR}/{WORKER_PLUGIN}.py"
     code, out = t.docker.exec_capture(service, ["sh", "-c", script], input=_plugin_source())
     if code != 0:
-        _say(
+        say_on_stderr(
             f"note: could not copy dashenv's worker plugin into {service} ({out.strip()}); "
             "the workers are told their databases only through DASHENV_WORKERS"
         )

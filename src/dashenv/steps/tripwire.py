@@ -4,13 +4,13 @@ made the command's outcome (exit 3, whatever the command's own exit code)."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from dashenv.adapters.host import say_on_stderr
 from dashenv.errors import DashenvError, GuardRefused
 
 if TYPE_CHECKING:
@@ -27,10 +27,6 @@ class _Watched:
     dev: Environment  # the protected one
     before: Reading
     postgres: Postgres | None
-
-
-def _say(message: str) -> None:
-    sys.stderr.write(message + "\n")
 
 
 def _running(dev: Environment) -> dict[str, str]:
@@ -125,7 +121,7 @@ def check(env: ResolvedEnvironment, watched: list[_Watched]) -> list[Finding]:
 def watching(
     t: Environment,
     what: str,
-    say: Callable[[str], None] = _say,
+    say: Callable[[str], None] = say_on_stderr,
     report: Callable[[dict[str, Any]], None] | None = None,
 ) -> Iterator[list[Finding]]:
     """Around a test-side command: a leak into a protected environment during it is said,

@@ -206,12 +206,10 @@ def _environment_engine_check(name: str, context: str | None, error: DashenvErro
 def _networks_check(t: Environment, compose: ComposeModel, name: str) -> Check:
     """A network of the project's that exists twice makes every Compose run fail
     ('network ... is ambiguous'): 'dashenv up' removes the copies no container uses."""
-    from dashenv.plan.networks import repair, stuck_hint
+    from dashenv.plan.networks import stuck_hint
 
     try:
-        found = repair(
-            t.docker.networks(t.project_name, frozenset(compose.fixed_networks.values()))
-        )
+        found = t.network_repair(compose)
     except DashenvError as exc:
         return Check("networks", "warn", f"not listed: {exc.message}", environment=name)
     if not found.needed:

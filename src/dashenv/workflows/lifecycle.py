@@ -10,6 +10,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from dashenv.adapters.host import say_on_stderr
 from dashenv.errors import (
     ConfigError,
     DashenvError,
@@ -297,9 +298,9 @@ def _repair_networks(
     """Before Compose is asked: a network of the project's that exists twice (Compose would
     fail on it as ambiguous) loses its copies with no container attached; where two copies
     both have containers, refuse (exit 1) saying how to clear it."""
-    from dashenv.plan.networks import repair, stuck_hint
+    from dashenv.plan.networks import stuck_hint
 
-    found = repair(t.docker.networks(t.project_name, frozenset(compose.fixed_networks.values())))
+    found = t.network_repair(compose)
     if found.remove:
         t.docker.remove_networks([n.id for n in found.remove])
         names = ", ".join(sorted({n.name for n in found.remove}))
@@ -440,12 +441,8 @@ def down(t: Environment, *, volumes: bool, yes: bool, ask: Asker | None) -> list
     is lenient: a missing env file does not stop a teardown."""
     from dashenv.steps.environment_lock import environment_lock
 
-    with environment_lock(t, f"down {t.name}", say=_stderr):
+    with environment_lock(t, f"down {t.name}", say=say_on_stderr):
         return _down(t, volumes=volumes, yes=yes, ask=ask)
-
-
-def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
 
 
 def _down(t: Environment, *, volumes: bool, yes: bool, ask: Asker | None) -> list[str]:
@@ -491,7 +488,7 @@ def build(t: Environment, services: list[str], no_cache: bool) -> None:
     from dashenv.steps.environment_lock import environment_lock
 
     t.docker.ping()
-    with environment_lock(t, f"build {t.name}", say=_stderr):
+    with environment_lock(t, f"build {t.name}", say=say_on_stderr):
         t.docker.build(services, no_cache=no_cache)
 
 
