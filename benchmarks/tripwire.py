@@ -80,7 +80,7 @@ def main() -> None:
             subprocess.run(argv, env=environ, cwd=project, capture_output=True)
             plain.append(time.perf_counter() - start)
 
-    names = ", ".join(w.env.name for w in watched)
+    names = ", ".join(w.dev.name for w in watched)
     print(f"{args.runs} runs alternating; medians; watched: {names}")
     med_bare = statistics.median(plain) * 1000 if plain else None
     if med_bare is not None:
