@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from dashenv.plan.networks import NetworkRepair
     from dashenv.settings.model import EnvironmentSettings
     from dashenv.settings.project import ProjectConfig
-    from dashenv.settings.sources import ResolvedEnvironment
+    from dashenv.settings.sources import Layout, ResolvedEnvironment
 
 Extra = tuple[tuple[str, str], ...]
 
@@ -62,10 +62,12 @@ class Environment:
             if base:
                 self._views[key] = self._resolve_owned(read_env)
             else:
-                from dashenv.observe.instance import with_instance
+                from dashenv.observe.layouts import Instance
 
                 owned = self.view(read_env=read_env, base=True)
-                self._views[key] = with_instance(owned, self.ctx.instance, verbose=self.ctx.verbose)
+                self._views[key] = Instance(self.ctx.instance).apply(
+                    owned, verbose=self.ctx.verbose
+                )
         return self._views[key]
 
     @property
@@ -87,6 +89,14 @@ class Environment:
     def owned(self) -> ResolvedEnvironment:
         """As the owner of its default project runs it (no instance)."""
         return self.view(base=True)
+
+    @property
+    def layout(self) -> Layout:
+        """How it is laid out (``observe.layouts``): which files, project, override, services
+        and leased ports, as a strategy answers them."""
+        layout = self.bare.layout
+        assert layout is not None  # the views are resolved through a layout
+        return layout
 
     @property
     def has_env_file(self) -> bool:
@@ -160,62 +170,33 @@ class Environment:
     # -- resolving ---------------------------------------------------------------------
 
     def _resolve_owned(self, read_env: bool) -> ResolvedEnvironment:
+        """As its layout (``observe.layouts``) lays it out, for the owner of its project."""
+        from dashenv.observe import layouts
         from dashenv.observe.compose import with_compose_files
         from dashenv.settings.sources import derived_from, resolve_environment
 
         project = self.ctx.project()
         cli = {**self.ctx.overrides, **dict(self.extra)}
-        source = derived_from(project, self.name)
-        if source is not None:
-            return self._derived(source, cli)
+        verbose = self.ctx.verbose
+        if derived_from(project, self.name) is not None:
+            derived = layouts.choose(project, self.name, None)
+            assert isinstance(derived, layouts.Derived) and derived.source is not None
+            derived.check(project)
+            from_env = self.other(derived.source)
+            origin = from_env.view(read_env=False, base=True)
+            if origin.path(origin.settings.env_file).is_file():
+                origin = from_env.view(base=True)
+            layered = resolve_environment(
+                project, self.name, cli, read_env=False, derived=derived.defaults(origin)
+            )
+            return derived.apply(layered, origin, verbose=verbose)
         layered = resolve_environment(project, self.name, cli, read_env=read_env)
-        found = with_compose_files(layered, verbose=self.ctx.verbose)
-        if found.settings.isolated:
-            found = self._isolated(found)
+        layout = layouts.choose(project, self.name, layered)
+        found = replace(with_compose_files(layered, verbose=verbose), layout=layout)
+        if isinstance(layout, layouts.Isolated):
+            others = [self.other(o).view(read_env=False, base=True) for o in layout.beside(project)]
+            return layout.apply(found, others, verbose=verbose)
         return found
-
-    def _derived(self, source: str, cli: dict[str, str]) -> ResolvedEnvironment:
-        """Derived from ``source``'s compose files (its env file is generated)."""
-        from dashenv.observe.derived import derived_defaults, with_derivation
-        from dashenv.settings.sources import derived_from, resolve_environment
-
-        project = self.ctx.project()
-        name = self.name
-        if source == name or source not in project.environment_names():
-            known = ", ".join(n for n in project.environment_names() if n != name)
-            raise ConfigError(
-                f"{name}: derived_from names {source!r}, which is not another environment",
-                hint=f"derive it from one of: {known or 'none'}",
-            )
-        if derived_from(project, source) is not None:
-            raise ConfigError(
-                f"{name}: derived_from names {source!r}, itself derived",
-                hint=f"derive {name} from the environment {source} is derived from",
-            )
-        from_env = self.other(source)
-        origin = from_env.view(read_env=False, base=True)
-        if origin.path(origin.settings.env_file).is_file():
-            origin = from_env.view(base=True)
-        layered = resolve_environment(
-            project, name, cli, read_env=False, derived=derived_defaults(origin, name)
-        )
-        return with_derivation(layered, origin, verbose=self.ctx.verbose)
-
-    def _isolated(self, env: ResolvedEnvironment) -> ResolvedEnvironment:
-        """Made its own beside the project's other environments with files of their own
-        (``isolated``)."""
-        from dashenv.observe.derived import with_isolation
-        from dashenv.settings.sources import derived_from
-
-        project = self.ctx.project()
-        others = []
-        for other in project.environment_names():
-            if other == env.name or derived_from(project, other) is not None:
-                continue
-            if project.environments.get(other, {}).get("isolated"):
-                continue
-            others.append(self.other(other).view(read_env=False, base=True))
-        return with_isolation(env, others, verbose=self.ctx.verbose)
 
     def _bind(self) -> Docker:
         from dashenv.adapters.docker import Docker

@@ -49,6 +49,19 @@ class EnvironmentGuess:
     def add(self, key: str, value: object, evidence: str) -> None:
         self.guesses.append(Guess(key, value, evidence))
 
+    @property
+    def layout(self) -> str:
+        """The layout proposed (a kind of ``dashenv.observe.layouts``), by the keys guessed:
+        the strategy reads the same keys back."""
+        keys = {g.key: g.value for g in self.guesses}
+        if self.derived_from is not None or keys.get("derived_from"):
+            return "derived"
+        if keys.get("isolated"):
+            return "isolated"
+        if keys.get("exclusive_with"):
+            return "overlay"
+        return "own"
+
 
 @dataclass
 class Detection:
@@ -449,7 +462,7 @@ def render_toml(detection: Detection) -> str:
         "builtins = false",
     ]
     for env in detection.environments:
-        lines += ["", f"[environments.{env.name}]"]
+        lines += ["", f"# layout: {env.layout}", f"[environments.{env.name}]"]
         for g in env.guesses:
             lines.append(f"{g.key} = {_toml_value(g.value)}  # {g.evidence}")
     if detection.notes:

@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import ValidationError
 
@@ -29,6 +29,19 @@ if TYPE_CHECKING:
     from dashenv.settings.app import AppView
 
 ENV_PREFIX = "DASHENV_"
+
+
+class Layout(Protocol):
+    """What an environment's layout answers (its strategies: ``dashenv.observe.layouts``)."""
+
+    kind: ClassVar[str]
+    source: str | None  # the environment whose compose files it is made from
+
+    def override(self) -> str | None: ...
+    def running(self, env: ResolvedEnvironment) -> list[str]: ...
+    def leased(self, env: ResolvedEnvironment) -> list[str]: ...
+    @property
+    def generates_env_file(self) -> bool: ...
 
 
 @dataclass
@@ -68,6 +81,9 @@ class ResolvedEnvironment:
     generated: dict[str, str] = field(default_factory=dict, repr=False)
     # a derived environment's plan (dashenv.plan.derive.Derivation), where it is one
     derivation: Any = field(default=None, repr=False)
+    # how it is laid out (a strategy of dashenv.observe.layouts), once the run context
+    # resolved it; None for settings read alone
+    layout: Layout | None = field(default=None, repr=False)
 
     def path(self, relative: str) -> Path:
         return (self.project.root / relative).resolve()

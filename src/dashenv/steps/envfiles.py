@@ -126,7 +126,7 @@ def check_env_file(env: ResolvedEnvironment, *, fix: bool = False) -> EnvCheck:
 
     s = env.settings
     check = EnvCheck(env.name, s.env_file, s.example_file, "ok")
-    if s.derived_from is not None:
+    if env.layout is not None and env.layout.generates_env_file:
         check.state = "derived"  # generated on every run from its source's
         return check
     target, example = env.path(s.env_file), env.path(s.example_file)

@@ -21,9 +21,8 @@ def claim(t: Environment, say: Callable[[str], None]) -> tuple[Environment, str]
     from dashenv.adapters.docker import PROJECT_LABEL
     from dashenv.adapters.host import port_in_use
     from dashenv.adapters.registry import Registry
-    from dashenv.observe.derived import lease_slots
-    from dashenv.observe.instance import checkout_of, fixed_slots
-    from dashenv.plan.allocation import allocate, instance_name, port_range, slots_of
+    from dashenv.observe.layouts import Instance, checkout_of
+    from dashenv.plan.allocation import allocate, instance_name, port_range
 
     ctx, name = t.ctx, t.name
     base = t.owned
@@ -57,13 +56,9 @@ def claim(t: Environment, say: Callable[[str], None]) -> tuple[Environment, str]
                 data.names[checkout] = instance
         else:
             instance = ctx.instance
-        if instance:
-            fixed = fixed_slots(base)
-            slots = [slot for slot, _, _, _ in slots_of(base.files.model) if slot not in fixed]
-        elif base.derivation is not None:  # a derived environment leases its servers' ports
-            running = base.derivation.running
-            slots = [slot for slot in lease_slots(base) if slot.split(":")[0] in running]
-        else:
+        # an instance leases every port its files publish; the owner what its layout leases
+        slots = Instance.leased(base) if instance else t.layout.leased(base)
+        if not instance and not slots:
             return t.renewed(), ""
         published = {p.host_port for c in docker.all_containers() for p in c.ports}
 
@@ -102,13 +97,13 @@ def release(t: Environment) -> tuple[Environment, list[str]]:
     file is removed (its next start allocates again). Returns the environment as it now
     resolves, and what was released."""
     from dashenv.adapters.registry import Registry
-    from dashenv.observe.instance import checkout_of, current_instance, override_path
+    from dashenv.observe.layouts import Instance, checkout_of
 
     name = t.name
     base = t.view(base=True, read_env=False)
     registry = Registry()
     checkout = checkout_of(base)
-    instance = current_instance(base, t.ctx.instance, registry.read())
+    instance = Instance(t.ctx.instance).current(base, registry.read())
     with registry.change() as data:
         mine = [
             lease
@@ -116,7 +111,7 @@ def release(t: Environment) -> tuple[Environment, list[str]]:
             if (lease.checkout, lease.environment, lease.instance) == (checkout, name, instance)
         ]
         data.leases = [lease for lease in data.leases if lease not in mine]
-    override = base.project.root / override_path(name, instance)
+    override = base.project.root / Instance.override(name, instance)
     override.unlink(missing_ok=True)
     renewed = t.renewed()
     if not mine:

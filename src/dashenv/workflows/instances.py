@@ -243,7 +243,7 @@ def owner_checkout(e: Environment) -> Path | None:
     linked git worktree; None where this checkout is that one."""
     from dashenv.adapters.git import main_worktree
     from dashenv.adapters.registry import Registry
-    from dashenv.observe.instance import checkout_of
+    from dashenv.observe.layouts import checkout_of
 
     base = e.view(read_env=False, base=True)
     here = checkout_of(base)

@@ -50,8 +50,8 @@ def ensure_env_file(t: Environment, say: Callable[[str], None]) -> Environment:
     from dashenv.steps.envfiles import init_environment
 
     bare = t.bare
-    source = bare.settings.derived_from
-    if source is not None:  # its env file is generated from its source's
+    source = t.layout.source
+    if t.layout.generates_env_file and source is not None:  # generated from its source's
         origin_env = t.other(source)
         origin = origin_env.view(read_env=False, base=True)
         if not origin.path(origin.settings.env_file).exists() and (
