@@ -8,6 +8,8 @@ It imports nothing heavy: settings, adapters and pydantic load on first use.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +25,15 @@ if TYPE_CHECKING:
     from dashenv.settings.sources import Layout, ResolvedEnvironment
 
 Extra = tuple[tuple[str, str], ...]
+# progress of a long step (a database copy): (what, total bytes) -> a context whose value is
+# the callback the step calls with the bytes done, or None where nothing is shown
+Progress = Callable[[str, int | None], AbstractContextManager[Callable[[int], None] | None]]
+
+
+@contextmanager
+def no_progress(what: str, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """The null progress (hatch's null status): nothing shown."""
+    yield None
 
 
 class Environment:
@@ -229,6 +240,8 @@ class RunContext:
     context: str | None = None  # a Docker context (a remote engine)
     verbose: bool = False
     instance: str | None = None  # --instance / DASHENV_INSTANCE: this run's instance name
+    # how a long step shows its progress (the CLI shows it on a terminal; the API nothing)
+    progress: Progress = field(default=no_progress, repr=False)
     _project: ProjectConfig | None = field(default=None, repr=False)
     _environments: dict[tuple[str, Extra, bool], Environment] = field(
         default_factory=dict, repr=False

@@ -1,6 +1,10 @@
 """Output: Rich tables for people, versioned JSON documents for scripts.
 
-Rich is imported here and only here, so commands pay for it when they print.
+It stands above the workflows, beside the CLI: it takes the results the workflows return
+(their dataclasses, typed), and every JSON document a command prints is stamped here
+(``document``). Workflows and steps never import it: they report through the ``Reporter``
+protocol and the run context's ``progress``. Rich is imported here and only here, so
+commands pay for it when they print.
 """
 
 from __future__ import annotations
@@ -10,10 +14,20 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.table import Table
+
+from dashenv.plan.copying import size as size
+
+if TYPE_CHECKING:
+    from dashenv.facts import Container
+    from dashenv.steps.snapshots import Snapshot
+    from dashenv.workflows.doctor import Check
+    from dashenv.workflows.lifecycle import UpResult
+    from dashenv.workflows.reset import ResetResult
+    from dashenv.workflows.testing import SetupResult
 
 # a pipe or a log is never wrapped: a value is never split across lines (grep finds it)
 UNWRAPPED_WIDTH = 100_000
@@ -39,8 +53,17 @@ def console(stderr: bool = False) -> Console:
     return Console(soft_wrap=True, width=UNWRAPPED_WIDTH, **options)
 
 
-def print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=str) + "\n")
+def document(body: dict[str, Any]) -> dict[str, Any]:
+    """A JSON document as a command prints it: versioned (``schema_version`` first), the
+    body after. Every document dashenv prints is made here."""
+    from dashenv import SCHEMA_VERSION
+
+    return {"schema_version": SCHEMA_VERSION, **body}
+
+
+def print_json(body: dict[str, Any]) -> None:
+    """Print ``body`` as a versioned JSON document (``document``)."""
+    sys.stdout.write(json.dumps(document(body), indent=2, default=str) + "\n")
 
 
 def _fmt(value: Any) -> str:
@@ -105,7 +128,7 @@ def config(doc: dict[str, Any]) -> None:
 # --- lifecycle -------------------------------------------------------------------
 
 
-def _ports(c: Any) -> str:
+def _ports(c: Container) -> str:
     return (
         ", ".join(
             f"{b.host_ip or '*'}:{b.host_port}->{b.container_port.split('/')[0]}" for b in c.ports
@@ -116,7 +139,7 @@ def _ports(c: Any) -> str:
 
 def containers_table(
     title: str | None,
-    containers: list[Any],
+    containers: list[Container],
     expected: list[str] | None = None,
     elapsed: float | None = None,
 ) -> Table:
@@ -146,12 +169,11 @@ class LiveReporter:
         self.err = console(stderr=True)
         self.live = Live(console=self.err, transient=False, auto_refresh=False)
         self.started = False
-        self.last: Any = None
 
     def say(self, message: str) -> None:
         self.err.print(message)
 
-    def progress(self, containers: list[Any], expected: list[str], elapsed: float) -> None:
+    def progress(self, containers: list[Container], expected: list[str], elapsed: float) -> None:
         if not self.err.is_terminal:
             return
         if not self.started:
@@ -176,7 +198,7 @@ def live_progress(title: str) -> Iterator[LiveReporter]:
         reporter.close()
 
 
-def up_summary(result: Any) -> None:
+def up_summary(result: UpResult) -> None:
     out = console()
     e = result.endpoints
     rows = []
@@ -200,7 +222,7 @@ def up_summary(result: Any) -> None:
     out.print(table(None, ["service", "endpoint", "notes"], rows))
 
 
-def ps(groups: dict[str, list[Any]], others: dict[str, str]) -> None:
+def ps(groups: dict[str, list[Container]], others: dict[str, str]) -> None:
     """Each environment's containers; ``others``: those another checkout started (by
     Compose's working-directory label), named under their table."""
     out = console()
@@ -216,7 +238,7 @@ def ps(groups: dict[str, list[Any]], others: dict[str, str]) -> None:
 # --- reset and test setup ----------------------------------------------------------
 
 
-def reset_result(result: Any) -> None:
+def reset_result(result: ResetResult) -> None:
     out = console()
     if result.dry_run:
         out.print(f"Dry run: reset of {result.environment} ({result.database}); nothing executed.")
@@ -232,7 +254,7 @@ def reset_result(result: Any) -> None:
         )
         verdict = "would run" if all(v.passed for v in result.verdicts) else "would be REFUSED"
         out.print(f"Plan ({verdict}):")
-        for i, step in enumerate(result.plan.steps, start=1):
+        for i, step in enumerate(result.plan.steps if result.plan else [], start=1):
             out.print(f"  {i}. {step}")
         return
     how = "cloned from template" if result.strategy == "template" else "migrated from scratch"
@@ -246,20 +268,13 @@ def reset_result(result: Any) -> None:
     out.print("Server settings: " + ", ".join(f"{k}={v}" for k, v in result.settings.items()))
 
 
-def setup_result(result: Any) -> None:
+def setup_result(result: SetupResult) -> None:
     up_summary(result.up)
     reset_result(result.reset)
     console().print("Test database initialized successfully")
 
 
 # --- status ------------------------------------------------------------------------
-
-
-def size(n: int) -> str:
-    """Bytes in decimal units, as Rich shows them (1,990,000 bytes: 2.0 MB)."""
-    from rich.filesize import decimal
-
-    return str(decimal(n))
 
 
 @contextmanager
@@ -309,10 +324,10 @@ def _uptime(seconds: float | None) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def status_renderables(doc: dict[str, Any]) -> list[Any]:
+def status_renderables(doc: dict[str, Any]) -> list[RenderableType]:
     from rich.text import Text
 
-    parts: list[Any] = []
+    parts: list[RenderableType] = []
     if not doc["engine"]["reachable"]:
         parts.append(Text(f"Docker engine unreachable: {doc['engine']['error']}"))
     for env in doc["environments"]:
@@ -434,7 +449,7 @@ def copy_method_line(copying: dict[str, Any]) -> str:
     return f"copies by {copying['method']}: {copying['why']}{probe}"
 
 
-def snapshots(environment: str, found: list[Any], copying: dict[str, Any]) -> None:
+def snapshots(environment: str, found: list[Snapshot], copying: dict[str, Any]) -> None:
     out = console()
     if not found:
         out.print(
@@ -461,7 +476,7 @@ def snapshots(environment: str, found: list[Any], copying: dict[str, Any]) -> No
     out.print(copy_method_line(copying))
 
 
-def doctor(checks: list[Any]) -> None:
+def doctor(checks: list[Check]) -> None:
     out = console()
     marks = {"pass": "pass", "warn": "WARN", "fail": "FAIL"}
     rows = [[marks[c.level], c.environment or "-", c.name, c.detail, c.fix or "-"] for c in checks]
@@ -476,7 +491,7 @@ def doctor(checks: list[Any]) -> None:
 # which the tests validate them against.
 
 
-def _containers_doc(containers: list[Any]) -> list[dict[str, Any]]:
+def _containers_doc(containers: list[Container]) -> list[dict[str, Any]]:
     return [
         {
             "service": c.service,
@@ -492,13 +507,10 @@ def _containers_doc(containers: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
-def up_document(result: Any) -> dict[str, Any]:
+def up_document(result: UpResult) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from dashenv import SCHEMA_VERSION
-
     return {
-        "schema_version": SCHEMA_VERSION,
         "command": "up",
         "environment": result.name,
         "elapsed_seconds": round(result.elapsed, 3),
@@ -510,13 +522,10 @@ def up_document(result: Any) -> dict[str, Any]:
     }
 
 
-def reset_document(result: Any) -> dict[str, Any]:
+def reset_document(result: ResetResult) -> dict[str, Any]:
     from dataclasses import asdict
 
-    from dashenv import SCHEMA_VERSION
-
     return {
-        "schema_version": SCHEMA_VERSION,
         "command": "db reset",
         "environment": result.environment,
         "database": result.database,
@@ -532,24 +541,15 @@ def reset_document(result: Any) -> dict[str, Any]:
     }
 
 
-def setup_document(result: Any) -> dict[str, Any]:
-    from dashenv import SCHEMA_VERSION
-
-    up, reset = up_document(result.up), reset_document(result.reset)
-    for part in (up, reset):
-        part.pop("schema_version")
+def setup_document(result: SetupResult) -> dict[str, Any]:
     return {
-        "schema_version": SCHEMA_VERSION,
         "command": "test setup",
         "environment": result.up.name,
-        "up": up,
-        "reset": reset,
+        "up": up_document(result.up),
+        "reset": reset_document(result.reset),
     }
 
 
 def change_document(command: str, environment: str | None, **facts: Any) -> dict[str, Any]:
     """A command's document of what it did: ``down``, ``db snapshot``, ``db restore``."""
-    from dashenv import SCHEMA_VERSION
-
-    return {"schema_version": SCHEMA_VERSION, "command": command, "environment": environment,
-            **facts}  # fmt: skip
+    return {"command": command, "environment": environment, **facts}

@@ -250,14 +250,13 @@ def snapshot(
 def snapshots(ctx: typer.Context, env: EnvArg, json: JsonOpt = False) -> None:
     """List ENV's snapshots: name, time, size, Alembic revision, git branch and commit, and
     how copies go on its server (clone, file copy or WAL log) and why."""
-    from dashenv import SCHEMA_VERSION, render
+    from dashenv import render
     from dashenv.workflows.snapshots import list_snapshots
 
     found, copying = list_snapshots(state(ctx).environment(env))
     if json:
         render.print_json(
             {
-                "schema_version": SCHEMA_VERSION,
                 "environment": env,
                 "snapshots": [s.as_dict() for s in found],
                 "total_bytes": sum(s.size_bytes for s in found),

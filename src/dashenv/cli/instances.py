@@ -20,16 +20,12 @@ def instances(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     named instances (other worktrees and clones), from Compose's and dashenv's labels and the
     machine-wide registry; a checkout that no longer exists is marked, for 'dashenv gc'.
     """
-    import json
-
-    from dashenv import SCHEMA_VERSION
-    from dashenv.render import console, table
+    from dashenv.render import console, print_json, table
     from dashenv.workflows.instances import list_instances
 
     rows = list_instances(state(ctx))
     if as_json:
-        doc = {"schema_version": SCHEMA_VERSION, "instances": [r.as_dict() for r in rows]}
-        typer.echo(json.dumps(doc, indent=2))
+        print_json({"instances": [r.as_dict() for r in rows]})
         return
     if not rows:
         typer.echo("no dashenv instances on this engine")

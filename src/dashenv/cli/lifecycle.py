@@ -153,7 +153,7 @@ def ps(
     """List the containers of ENV, or of every environment."""
     from dataclasses import asdict
 
-    from dashenv import SCHEMA_VERSION, render
+    from dashenv import render
     from dashenv.steps.ownership import foreign_dir
     from dashenv.workflows import lifecycle
 
@@ -165,7 +165,6 @@ def ps(
     if json:
         render.print_json(
             {
-                "schema_version": SCHEMA_VERSION,
                 "environments": {n: [asdict(c) for c in cs] for n, cs in groups.items()},
                 "other_checkouts": others,
             }
@@ -380,14 +379,14 @@ def url(
     PostgreSQL's URL is masked unless --reveal. --json prints every role's
     URL (or SERVICE's alone), null where the environment publishes none.
     """
-    from dashenv import SCHEMA_VERSION, render
+    from dashenv import render
     from dashenv.settings.secrets import mask_url
     from dashenv.workflows import access
 
     found = access.urls(state(ctx).environment(env), service if service or as_json else "app")
     shown = {k: (v if reveal or v is None else mask_url(v)) for k, v in found.items()}
     if as_json:
-        render.print_json({"schema_version": SCHEMA_VERSION, "environment": env, "urls": shown})
+        render.print_json({"environment": env, "urls": shown})
         return
     (value,) = shown.values()
     typer.echo(value)

@@ -38,17 +38,15 @@ def status(as_json: JsonOpt = False) -> None:
     It needs Linux 5.3 or later (pidfd_open, SO_PEERCRED, passing file descriptors);
     elsewhere DASHENV_PRELOAD does nothing and this says why.
     """
-    import json
     import os
 
-    from dashenv import SCHEMA_VERSION
+    from dashenv import render
     from dashenv.preload.protocol import directory_problem, server_record, socket_path, unsupported
     from dashenv.preload.switch import ENV_SWITCH, preload_enabled, why
 
     path = socket_path()
     problem, server = directory_problem(path.parent), server_record(path)
     doc = {
-        "schema_version": SCHEMA_VERSION,
         "enabled": preload_enabled(os.environ),
         "because": why(os.environ),
         "unsupported": unsupported(),
@@ -57,7 +55,7 @@ def status(as_json: JsonOpt = False) -> None:
         "server": server,
     }
     if as_json:
-        typer.echo(json.dumps(doc, indent=2))
+        render.print_json(doc)
         return
     switch = (
         f"on ({doc['because']}; {ENV_SWITCH}=0 turns it off)"

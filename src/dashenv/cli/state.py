@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+
 import typer
 
 from dashenv.context import RunContext
@@ -28,7 +31,18 @@ def from_options(
                 f"{instance!r} is not an instance name: lower-case letters, digits and dashes",
                 param_hint="--instance",
             )
-    return RunContext(project_dir, overrides, context, verbose, instance or None)
+    return RunContext(
+        project_dir, overrides, context, verbose, instance or None, progress=_copy_progress
+    )
+
+
+def _copy_progress(
+    what: str, total: int | None
+) -> AbstractContextManager[Callable[[int], None] | None]:
+    """A database copy's progress on stderr, on a terminal (``render.copy_progress``)."""
+    from dashenv import render
+
+    return render.copy_progress(what, total)
 
 
 def state(ctx: typer.Context) -> RunContext:

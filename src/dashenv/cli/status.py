@@ -98,16 +98,14 @@ def doctor(
     ports; container names; databases; the test database clean and stamped. Exit 1 when
     any check fails.
     """
-    from dashenv import SCHEMA_VERSION, render
+    from dashenv import render
     from dashenv.workflows.doctor import doctor as run_checks
 
     st = state(ctx)
     names = [env] if env else st.environment_names()
     checks = run_checks(st, names)
     if json:
-        render.print_json(
-            {"schema_version": SCHEMA_VERSION, "checks": [c.as_dict() for c in checks]}
-        )
+        render.print_json({"checks": [c.as_dict() for c in checks]})
     else:
         render.doctor(checks)
     if any(c.level == "fail" for c in checks):

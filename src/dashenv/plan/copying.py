@@ -199,8 +199,15 @@ def parse_size(setting: str) -> int:
     return int(m.group(1)) * unit
 
 
+def size(n: int) -> str:
+    """Bytes in decimal units, as Rich shows them (1,990,000 bytes: 2.0 MB)."""
+    from rich.filesize import decimal
+
+    return str(decimal(n))
+
+
 def _mb(n: int | None) -> str:
-    """Bytes in decimal units, as render.size (Rich) shows them."""
+    """Bytes in decimal units, as size() (Rich) shows them."""
     if n is None:
         return "?"
     if n >= 10**9:

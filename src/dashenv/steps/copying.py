@@ -207,7 +207,7 @@ def copy(
     CHECK_FROM on), with progress on a terminal when it takes more than a moment;
     ``announce`` is said once the copy is sure to start; ``pending``: the probe the caller
     started early (start_probe)."""
-    from dashenv import render
+    from dashenv.plan.copying import size as shown_size
 
     env = t.env
     size = pg.database_size(template) or 0
@@ -226,8 +226,8 @@ def copy(
     if say is not None and announce:
         say(announce)
     if say is not None and size >= CHECK_FROM:
-        say(f"Copying {template} ({render.size(size)}) by {method.name}: {method.why}")
-    with render.copy_progress(f"Copying {template} ({method.name})", size) as report:
+        say(f"Copying {template} ({shown_size(size)}) by {method.name}: {method.why}")
+    with t.ctx.progress(f"Copying {template} ({method.name})", size) as report:
         pg.create_database(
             name, template, hold_template=hold_template, method=method, progress=report
         )

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dashenv import SCHEMA_VERSION
 from dashenv.context import RunContext
 from dashenv.errors import ConfigError
 from dashenv.settings.secrets import mask_value
@@ -36,7 +35,6 @@ def environments_document(ctx: RunContext) -> dict[str, Any]:
             }
         )
     return {
-        "schema_version": SCHEMA_VERSION,
         "project_dir": str(ctx.project().root),
         "environments": envs,
     }
@@ -83,7 +81,6 @@ def config_document(env: ResolvedEnvironment, reveal: bool) -> dict[str, Any]:
         else None
     )
     return {
-        "schema_version": SCHEMA_VERSION,
         "environment": env.name,
         "project_dir": str(env.project.root),
         "masked": not reveal,

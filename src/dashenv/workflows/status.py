@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from dashenv import SCHEMA_VERSION
 from dashenv.errors import DashenvError
 from dashenv.plan.reset import SERVER_FLAGS
 from dashenv.steps.migrations import migrations_part
@@ -289,7 +288,6 @@ def status(
         d["context"] = engines[d["name"]]  # the Docker context it runs on (None: the default)
     counted = [d for d in docs if explicit or d["state"] != "down"]
     doc = {
-        "schema_version": SCHEMA_VERSION,
         "generated_at": _now().isoformat(timespec="seconds"),
         "project_dir": str(project.root),
         "engine": {"reachable": engine is None, "error": engine.message if engine else None},
