@@ -73,3 +73,30 @@ def test_a_quoted_value_reads_back_as_it_was(value: str) -> None:
     if "'" in value and "$" in value:
         return  # double quotes interpolate: a value dashenv never writes
     assert parse_env_text(f"K={quote_value(value)}\n", "f")["K"].value == value
+
+
+def test_an_env_file_is_completed_from_its_example_beside_its_reader() -> None:
+    from dashenv.settings.envfile import complete_from_example, parse_env_text
+
+    example = "# the app\nSECRET_KEY=change-me\nDATABASE_URL=postgresql://u:change-me@db/app\nX=1\n"
+    made = complete_from_example(example, ".env.example", None, {})
+    assert made.text is not None and made.added == ["SECRET_KEY", "DATABASE_URL", "X"]
+    assert made.generated == ["SECRET_KEY", "DATABASE_URL"]
+    entries = parse_env_text(made.text, ".env")
+    secret = entries["SECRET_KEY"].value
+    assert "change-me" not in made.text and made.text.startswith("# the app\n")
+    assert (
+        entries["DATABASE_URL"].value == f"postgresql://u:{secret}@db/app"
+    )  # one token, one secret
+    # a file that answered the placeholder keeps its answer in what it gains
+    current = "SECRET_KEY=mine\nX=2"
+    more = complete_from_example(example, ".env.example", current, parse_env_text(current, ".env"))
+    assert more.added == ["DATABASE_URL"] and more.generated == ["DATABASE_URL"]
+    assert more.text == (
+        "SECRET_KEY=mine\nX=2\n# added by dashenv init from .env.example\n"
+        "DATABASE_URL=postgresql://u:mine@db/app\n"
+    )
+    done = complete_from_example(
+        example, ".env.example", more.text, parse_env_text(more.text, ".env")
+    )
+    assert done.text is None and done.added == []

@@ -1,4 +1,5 @@
-"""Reading env files (``KEY=VALUE`` lines) with the line each key came from.
+"""Env files (``KEY=VALUE`` lines), in one module: read with the line each key came from,
+compared with their example, completed from it, quoted and written.
 
 Parsing is python-dotenv's (the same parser pydantic-settings uses); this module
 adds what dashenv needs on top: line numbers for provenance, and a clear error
@@ -8,8 +9,10 @@ for a malformed line instead of dotenv's silent skip.
 from __future__ import annotations
 
 import io
+import os
 import re
-from dataclasses import dataclass
+import secrets as _secrets
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dashenv.errors import ConfigError
@@ -120,3 +123,75 @@ def compare_with_example(
     example_keys = list(read_env_file(example, example_shown))
     file_keys = list(read_env_file(path, shown, env_name=env_name)) if path.is_file() else []
     return drift(example_keys, file_keys)
+
+
+@dataclass
+class Completion:
+    """An env file completed from its example: its new text (None: nothing to write), the
+    keys it gained and those given a generated secret."""
+
+    text: str | None
+    added: list[str] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)
+
+
+def complete_from_example(
+    example_text: str,
+    example_shown: str,
+    current_text: str | None,
+    current: dict[str, EnvEntry],
+) -> Completion:
+    """The env file made from its example (``current_text`` None: it does not exist), or the
+    keys it lacks appended: every placeholder (``change-me``...) a generated secret, the same
+    placeholder the same secret, one the file already answered keeping that answer. A value
+    that is set is never changed."""
+    from dashenv.settings.secrets import PLACEHOLDER
+
+    example_entries = parse_env_text(example_text, example_shown)
+    replacements: dict[str, str] = {}
+
+    def fill(value: str) -> str:
+        def sub(match: re.Match[str]) -> str:
+            token = match.group(0)
+            if token not in replacements:
+                replacements[token] = _secrets.token_urlsafe(24)
+            return replacements[token]
+
+        return PLACEHOLDER.sub(sub, value)
+
+    if current_text is None:
+        lines = [
+            line if line.lstrip().startswith("#") else fill(line)
+            for line in example_text.splitlines()
+        ]
+        generated = [k for k, e in example_entries.items() if PLACEHOLDER.search(e.value)]
+        return Completion("\n".join(lines) + "\n", list(example_entries), generated)
+    for key, entry in example_entries.items():
+        if PLACEHOLDER.fullmatch(entry.value) and key in current and current[key].value:
+            replacements[entry.value] = current[key].value
+    missing = [k for k in example_entries if k not in current]
+    if not missing:
+        return Completion(None)
+    text = current_text
+    if text and not text.endswith("\n"):
+        text += "\n"
+    text += "# added by dashenv init from " + example_shown + "\n"
+    done = Completion(text, missing)
+    for key in missing:
+        value = example_entries[key].value
+        filled = fill(value)
+        if filled != value:
+            done.generated.append(key)
+        text += f"{key}={quote_value(filled)}\n"
+    done.text = text
+    return done
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write an env file readable by its owner only (0600), replacing it whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".dashenv-tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)

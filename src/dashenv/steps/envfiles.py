@@ -4,13 +4,11 @@ written private (``dashenv init``, and ``up`` where the file is missing)."""
 from __future__ import annotations
 
 import os
-import secrets as _secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dashenv.errors import ConfigError
-from dashenv.settings.secrets import PLACEHOLDER
 
 if TYPE_CHECKING:
     from dashenv.settings.sources import ResolvedEnvironment
@@ -25,22 +23,12 @@ class InitResult:
     generated: list[str] = field(default_factory=list)
 
 
-def _fill_placeholders(value: str, replacements: dict[str, str]) -> str:
-    def sub(match: Any) -> str:
-        token = match.group(0)
-        if token not in replacements:
-            replacements[token] = _secrets.token_urlsafe(24)
-        return replacements[token]
-
-    return PLACEHOLDER.sub(sub, value)
-
-
 def init_environment(env: ResolvedEnvironment) -> InitResult:
     """Create or complete the env file from its example, generating secrets.
 
     Never overwrites a value that is set; a second run changes nothing.
     """
-    from dashenv.settings.envfile import parse_env_text, quote_value, read_env_file
+    from dashenv.settings.envfile import complete_from_example, read_env_file, write_private
 
     s = env.settings
     target, example = env.path(s.env_file), env.path(s.example_file)
@@ -52,51 +40,19 @@ def init_environment(env: ResolvedEnvironment) -> InitResult:
             f"cannot create {s.env_file}: its example {s.example_file} does not exist",
             hint="commit an example env file, or set env_example in dashenv.toml",
         )
-    example_text = example.read_text(encoding="utf-8")
-    example_entries = parse_env_text(example_text, s.example_file)
-    replacements: dict[str, str] = {}
-
-    if not target.exists():
-        lines = [
-            line if line.lstrip().startswith("#") else _fill_placeholders(line, replacements)
-            for line in example_text.splitlines()
-        ]
-        keys = [k for k, e in example_entries.items() if PLACEHOLDER.search(e.value)]
-        _write_private(target, "\n".join(lines) + "\n")
-        result.action, result.added = "created", list(example_entries)
-        result.generated = keys
+    exists = target.exists()
+    done = complete_from_example(
+        example.read_text(encoding="utf-8"),
+        s.example_file,
+        target.read_text(encoding="utf-8") if exists else None,
+        read_env_file(target, s.env_file, env_name=env.name) if exists else {},
+    )
+    if done.text is None:
         return result
-
-    current = read_env_file(target, s.env_file, env_name=env.name)
-    # a placeholder the file already answered keeps that answer (a password inside a URL)
-    for key, entry in example_entries.items():
-        if PLACEHOLDER.fullmatch(entry.value) and key in current and current[key].value:
-            replacements[entry.value] = current[key].value
-    missing = [k for k in example_entries if k not in current]
-    if not missing:
-        return result
-    text = target.read_text(encoding="utf-8")
-    if text and not text.endswith("\n"):
-        text += "\n"
-    text += "# added by dashenv init from " + s.example_file + "\n"
-    for key in missing:
-        value = example_entries[key].value
-        filled = _fill_placeholders(value, replacements)
-        if filled != value:
-            result.generated.append(key)
-        text += f"{key}={quote_value(filled)}\n"
-    _write_private(target, text)
-    result.action, result.added = "updated", missing
+    write_private(target, done.text)
+    result.action = "updated" if exists else "created"
+    result.added, result.generated = done.added, done.generated
     return result
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".dashenv-tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 @dataclass
