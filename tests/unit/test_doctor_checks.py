@@ -10,7 +10,7 @@ import pytest
 
 from dashenv.plan.migrations import Revision, build_graph
 from dashenv.steps.certs import ensure_certs, read_expiry
-from dashenv.workflows.doctor import check_certificate, check_env_file, migrations_check
+from dashenv.workflows.doctor import check_certificate, env_file_check, migrations_check
 from dashenv.workflows.status import migration_problems, problems
 
 NOW = datetime.datetime.now(datetime.UTC)
@@ -23,7 +23,7 @@ def env_check(tmp_path: Path, text: str | None, example: str = "A=1\nSECRET_KEY=
     ex.write_text(example)
     if text is not None:
         path.write_text(text)
-    return check_env_file("dev", path, ".env", ex, ".env.example")
+    return env_file_check("dev", path, ".env", ex, ".env.example")
 
 
 def test_env_file_checks(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_env_file_that_is_a_directory(tmp_path: Path) -> None:
     ex = tmp_path / ".env.example"
     ex.write_text("A=1\n")
     (tmp_path / ".env").mkdir()
-    check = check_env_file("dev", tmp_path / ".env", ".env", ex, ".env.example")
+    check = env_file_check("dev", tmp_path / ".env", ".env", ex, ".env.example")
     assert check.level == "fail" and check.detail == ".env is a directory"
 
 

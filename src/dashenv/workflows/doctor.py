@@ -38,7 +38,7 @@ class Check:
         }
 
 
-def check_env_file(name: str, path: Any, shown: str, example: Any, example_shown: str) -> Check:
+def env_file_check(name: str, path: Any, shown: str, example: Any, example_shown: str) -> Check:
     """Present, a file, every key of its example, no placeholder secret; keys its example
     lacks are named (a warning here, the drift 'dashenv env check' fails on: one
     comparison, ``compare_with_example``, for both)."""
@@ -306,11 +306,15 @@ def _environment_checks(
     checks: list[Check] = []
     bare = e.bare
     s = bare.settings
-    checks.append(
-        check_env_file(
-            name, bare.path(s.env_file), s.env_file, bare.path(s.example_file), s.example_file
+    if e.layout.generates_env_file:  # made from its source's on every run
+        why = f"generated from {e.layout.source}'s on every run ({s.env_file})"
+        checks.append(Check("env file", "pass", why, environment=name))
+    else:
+        checks.append(
+            env_file_check(
+                name, bare.path(s.env_file), s.env_file, bare.path(s.example_file), s.example_file
+            )
         )
-    )
     if not engine:
         return checks
     try:
