@@ -42,6 +42,7 @@ from dashenv.errors import ConfigError
 
 if TYPE_CHECKING:
     from dashenv.adapters.registry import RegistryData
+    from dashenv.plan.derive import DeriveSpec
     from dashenv.settings.project import ProjectConfig
     from dashenv.settings.sources import ResolvedEnvironment
 
@@ -132,6 +133,26 @@ class _Planned(Layout):
         running = set(self.running(env))
         return [slot for slot in _server_slots(env) if slot.split(":")[0] in running]
 
+    @staticmethod
+    def spec(env: ResolvedEnvironment, source: ResolvedEnvironment, **extra: Any) -> DeriveSpec:
+        """What ``plan.derive`` needs to plan ``env``'s override from ``source``'s files."""
+        from dashenv.plan.derive import DeriveSpec
+
+        s = env.settings
+        return DeriveSpec(
+            environment=env.name,
+            source=source.name,
+            project=s.project_name,
+            source_project=source.settings.project_name,
+            postgres_service=s.postgres_service,
+            redis_service=s.redis_service,
+            app_service=s.app_service,
+            ports=_leases_for(env),
+            host=s.host,
+            stamp_script=str(env.path(STAMP_PATH)),
+            **extra,
+        )
+
 
 class Isolated(_Planned):
     """Files of its own that clash with another environment's, made to run beside it: the
@@ -159,7 +180,7 @@ class Isolated(_Planned):
         """``env`` (its files read) made to run beside ``others``."""
         from dashenv.guards import RESET_ROLES
         from dashenv.observe.compose import with_compose_files
-        from dashenv.plan.derive import STAMP_SCRIPT, DeriveSpec, clashing_ports, derive
+        from dashenv.plan.derive import STAMP_SCRIPT, clashing_ports, derive
         from dashenv.settings.layers import Origin
 
         s = env.settings
@@ -177,21 +198,7 @@ class Isolated(_Planned):
         for other in others:
             if other.files is not None:
                 clashing |= clashing_ports(model, other.files.model)
-        spec = DeriveSpec(
-            environment=env.name,
-            source=env.name,
-            project=s.project_name,
-            source_project=s.project_name,
-            postgres_service=s.postgres_service,
-            redis_service=s.redis_service,
-            app_service=s.app_service,
-            ports=_leases_for(env),
-            host=s.host,
-            stamp_script=str(env.path(STAMP_PATH)),
-            isolate=True,
-            clashing=clashing,
-        )
-        derivation = derive(model, spec)
+        derivation = derive(model, self.spec(env, env, isolate=True, clashing=clashing))
         rel = self.override()
         assert rel is not None
         generated = {**env.generated, rel: derivation.override, STAMP_PATH: STAMP_SCRIPT}
@@ -270,7 +277,7 @@ class Derived(_Planned):
         """``env`` (resolved with ``defaults``) with its override and env file generated from
         ``source``'s compose model and env file, then reconciled with the result."""
         from dashenv.observe.compose import with_compose_files
-        from dashenv.plan.derive import STAMP_SCRIPT, DeriveSpec, account_of, derive, env_text
+        from dashenv.plan.derive import STAMP_SCRIPT, account_of, derive, env_text
         from dashenv.settings.envfile import parse_env_text
 
         if source.files is None:
@@ -278,20 +285,7 @@ class Derived(_Planned):
             return replace(env, layout=self)
         s = env.settings
         model = source.files.model
-        spec = DeriveSpec(
-            environment=env.name,
-            source=source.name,
-            project=s.project_name,
-            source_project=source.settings.project_name,
-            postgres_service=s.postgres_service,
-            redis_service=s.redis_service,
-            app_service=s.app_service,
-            ports=_leases_for(env),
-            host=s.host,
-            markers=s.derive_markers,
-            wanted=tuple(s.profiles),
-            stamp_script=str(env.path(STAMP_PATH)),
-        )
+        spec = self.spec(env, source, markers=s.derive_markers, wanted=tuple(s.profiles))
         derivation = derive(model, spec)
         pg = model.services.get(s.postgres_service)
         entries = _source_entries(source)
