@@ -115,3 +115,24 @@ def test_hoisting_moves_root_flags_only_where_they_are_dashenvs() -> None:
     assert hoist(["down", "test", "-v"]) == ["down", "test", "-v"]  # an error naming --volumes
     assert hoist(["down", "test", "-q"]) == ["-q", "down", "test"]
     assert hoist([]) == [] and hoist(["--version"]) == ["--version"]
+
+
+def test_ctrl_c_a_library_turned_into_its_own_error_is_still_an_interrupt() -> None:
+    from pydantic_core import SchemaError
+
+    from dashenv.cli import _interrupted
+
+    swallowed = SchemaError(
+        'Error building "model" validator:\n  SchemaError: Error building "literal" '
+        "validator:\n  KeyboardInterrupt: "
+    )
+    assert _interrupted(swallowed)
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise RuntimeError("wrapped") from exc
+    except RuntimeError as exc:
+        assert _interrupted(exc)
+    assert not _interrupted(SchemaError("Field 'x': invalid"))
+    assert not _interrupted(ValueError("plain"))

@@ -36,6 +36,22 @@ def _print_error(err: DashenvError) -> None:
         stream.write(f"Hint: {err.hint}\n")
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Ctrl-C that a library turned into its own error: pydantic-core, building a model's
+    validator while the settings module is first imported, reports the KeyboardInterrupt as
+    a SchemaError whose text names it; elsewhere it stays in the chain."""
+    seen: BaseException | None = exc
+    visited: set[int] = set()
+    while seen is not None and id(seen) not in visited:
+        visited.add(id(seen))
+        if isinstance(seen, KeyboardInterrupt):
+            return True
+        if type(seen).__name__ == "SchemaError" and "KeyboardInterrupt" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class DashenvGroup(TyperGroup):
     """Turns every expected failure into one line, a hint and its exit code."""
 
@@ -53,6 +69,9 @@ class DashenvGroup(TyperGroup):
             sys.stderr.write("Interrupted.\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except Exception as exc:
+            if _interrupted(exc):
+                sys.stderr.write("Interrupted.\n")
+                raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
             if not _is_usage_error(exc):
                 raise
             _usage_exit(exc)

@@ -462,7 +462,7 @@ def render_toml(detection: Detection) -> str:
         "builtins = false",
     ]
     for env in detection.environments:
-        lines += ["", f"# layout: {env.layout}", f"[environments.{env.name}]"]
+        lines += ["", f"[environments.{env.name}]"]
         for g in env.guesses:
             lines.append(f"{g.key} = {_toml_value(g.value)}  # {g.evidence}")
     if detection.notes:
