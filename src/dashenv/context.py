@@ -18,6 +18,8 @@ from dashenv.errors import ConfigError
 
 if TYPE_CHECKING:
     from dashenv.adapters.docker import Docker
+    from dashenv.adapters.postgres import Postgres
+    from dashenv.adapters.redis import Redis
     from dashenv.facts import ComposeModel
     from dashenv.plan.networks import NetworkRepair
     from dashenv.settings.model import EnvironmentSettings
@@ -28,6 +30,7 @@ Extra = tuple[tuple[str, str], ...]
 # progress of a long step (a database copy): (what, total bytes) -> a context whose value is
 # the callback the step calls with the bytes done, or None where nothing is shown
 Progress = Callable[[str, int | None], AbstractContextManager[Callable[[int], None] | None]]
+DEFAULT_TIMEOUT = 5.0  # seconds to connect to a server; observers (status, doctor, gc) ask less
 
 
 @contextmanager
@@ -40,7 +43,7 @@ class Environment:
     """One environment of the project, resolved once: its settings through every layer
     reconciled with its compose files (``resolved``), its compose target (``docker``, bound
     to its project, files and env file), and the engine it runs on (``engine``), each made
-    on first use and kept.
+    on first use and kept, as are its PostgreSQL and Redis clients (``postgres``, ``redis``).
 
     What changes an environment (a lease, a created env file) gives a new object
     (``renewed``) that the run context hands out from then on; this one stays as it was.
@@ -54,6 +57,7 @@ class Environment:
         self.lenient = lenient
         self._views: dict[tuple[bool, bool], ResolvedEnvironment] = {}
         self._docker: Docker | None = None
+        self._postgres: dict[tuple[float, bool], Postgres] = {}
 
     def __repr__(self) -> str:
         return f"Environment({self.name!r})"
@@ -145,6 +149,51 @@ class Environment:
         if self._docker is None:
             self._docker = self._bind()
         return self._docker
+
+    def postgres(self, *, timeout: float = DEFAULT_TIMEOUT, observer: bool = False) -> Postgres:
+        """A client of its PostgreSQL as the host reaches it (``host`` and the published
+        ``postgres_port``), as the role its DATABASE_URL names (``postgres`` where it names
+        none); made on first use and kept for the command (closing it closes its connections,
+        the next use opens new ones). An ``observer`` (status) keeps one connection per
+        database it reads. Raises ConfigError where the environment cannot have one; callers
+        that can say why in their own words check ``app.database()`` and the port first."""
+        key = (timeout, observer)
+        if key not in self._postgres:
+            from dashenv.adapters.postgres import Postgres
+
+            env = self.resolved
+            s, db = env.settings, env.app.database()
+            if db is None or s.postgres_port is None:
+                why = f"no DATABASE_URL in {s.env_file}" if db is None else "no published port"
+                raise ConfigError(
+                    f"{self.name} has no PostgreSQL dashenv can reach ({why})",
+                    hint=f"set DATABASE_URL in {s.env_file} and postgres_port for {self.name}",
+                )
+            self._postgres[key] = Postgres(
+                s.host,
+                s.postgres_port,
+                db.user or "postgres",
+                db.password,
+                timeout=timeout,
+                keep=observer,
+            )
+        return self._postgres[key]
+
+    def redis(self, index: int | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> Redis:
+        """A client of its Redis as the host reaches it (``host`` and the published
+        ``redis_port``), on ``index`` (its first index where none is given). Raises
+        ConfigError where it publishes no Redis."""
+        from dashenv.adapters.redis import Redis
+
+        env = self.resolved
+        s = env.settings
+        if s.redis_port is None:
+            raise ConfigError(
+                f"{self.name} has no Redis dashenv can reach (no published port)",
+                hint=f"set redis_port for {self.name}",
+            )
+        chosen = env.redis_indexes[0] if index is None else index
+        return Redis(s.host, s.redis_port, chosen, timeout=timeout)
 
     def compose_model(self) -> ComposeModel:
         """The resolved compose model: the files layer's (cached by the files' content), or

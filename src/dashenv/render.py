@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,7 @@ from rich.table import Table
 from dashenv.plan.copying import size as size
 
 if TYPE_CHECKING:
+    from dashenv.documents import ConfigDocument, EnvironmentsDocument, StatusDocument
     from dashenv.facts import Container
     from dashenv.steps.snapshots import Snapshot
     from dashenv.workflows.doctor import Check
@@ -53,7 +54,7 @@ def console(stderr: bool = False) -> Console:
     return Console(soft_wrap=True, width=UNWRAPPED_WIDTH, **options)
 
 
-def document(body: dict[str, Any]) -> dict[str, Any]:
+def document(body: Mapping[str, Any]) -> dict[str, Any]:
     """A JSON document as a command prints it: versioned (``schema_version`` first), the
     body after. Every document dashenv prints is made here."""
     from dashenv import SCHEMA_VERSION
@@ -61,7 +62,7 @@ def document(body: dict[str, Any]) -> dict[str, Any]:
     return {"schema_version": SCHEMA_VERSION, **body}
 
 
-def print_json(body: dict[str, Any]) -> None:
+def print_json(body: Mapping[str, Any]) -> None:
     """Print ``body`` as a versioned JSON document (``document``)."""
     sys.stdout.write(json.dumps(document(body), indent=2, default=str) + "\n")
 
@@ -87,7 +88,7 @@ def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table
     return t
 
 
-def environments(doc: dict[str, Any]) -> None:
+def environments(doc: EnvironmentsDocument) -> None:
     rows = [
         [
             e["name"],
@@ -104,7 +105,7 @@ def environments(doc: dict[str, Any]) -> None:
     )
 
 
-def config(doc: dict[str, Any]) -> None:
+def config(doc: ConfigDocument) -> None:
     out = console()
     rows = [[k, v["value"], v["source"]] for k, v in doc["settings"].items()]
     out.print(table(f"dashenv settings: {doc['environment']}", ["setting", "value", "from"], rows))
@@ -324,7 +325,7 @@ def _uptime(seconds: float | None) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def status_renderables(doc: dict[str, Any]) -> list[RenderableType]:
+def status_renderables(doc: StatusDocument) -> list[RenderableType]:
     from rich.text import Text
 
     parts: list[RenderableType] = []
@@ -438,7 +439,7 @@ def status_renderables(doc: dict[str, Any]) -> list[RenderableType]:
     return parts
 
 
-def status(doc: dict[str, Any]) -> None:
+def status(doc: StatusDocument) -> None:
     out = console()
     for part in status_renderables(doc):
         out.print(part)

@@ -169,7 +169,6 @@ def protected_targets(t: Environment, containers: list[Container]) -> tuple[Prot
 
 def observe(t: Environment, *, adopt: bool) -> Observed:
     from dashenv.adapters.postgres import DatabaseState
-    from dashenv.steps.clients import postgres_client
 
     env, name = t.env, t.name
     s = env.settings
@@ -185,7 +184,7 @@ def observe(t: Environment, *, adopt: bool) -> Observed:
         )
     indexes = env.redis_indexes  # a contradiction in the configuration stops here (exit 2)
     docker = t.docker
-    pg = postgres_client(env)
+    pg = t.postgres()
     inspect_error = None
     # the engine and the database are asked at the same time
     with ThreadPoolExecutor(max_workers=1) as pool:

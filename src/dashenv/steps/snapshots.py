@@ -69,8 +69,6 @@ class SnapshotTarget:
 
 def snapshot_target(e: Environment) -> SnapshotTarget:
     name = e.name
-    from dashenv.steps.clients import postgres_client
-
     env = e.env
     s = env.settings
     db = env.app.database()
@@ -81,7 +79,7 @@ def snapshot_target(e: Environment) -> SnapshotTarget:
             f"{name} publishes no PostgreSQL port, so dashenv cannot reach its database",
             hint=f"set postgres_port for {name}",
         )
-    return SnapshotTarget(e, db.database, postgres_client(env))
+    return SnapshotTarget(e, db.database, e.postgres())
 
 
 def _parse(name: str, comment: str | None, size: int, database: str) -> Snapshot:

@@ -53,7 +53,6 @@ def _read(
     env: ResolvedEnvironment, protected: Environment, pg: Postgres | None,
     settle_from: Reading | None = None,
 ) -> Reading:  # fmt: skip
-    from dashenv.adapters.redis import Redis
     from dashenv.plan.tripwire import Reading
     from dashenv.steps.isolation import database_of, host_sides
 
@@ -80,7 +79,7 @@ def _read(
     keys: dict[int, int] = {}
     if s.redis_port and s.redis_service in running:
         try:
-            space = Redis(s.host, s.redis_port, 0, timeout=3).keyspace()
+            space = protected.redis(0, timeout=3).keyspace()
             keys = {i: space.get(i, 0) for i in dev.redis_indexes}
         except DashenvError:
             keys = {}

@@ -236,8 +236,6 @@ def prepare_in_network(e: Environment, count: int, say: Callable[[str], None]) -
 
 def finish(e: Environment, workers: WorkerSet) -> None:
     """Drop the run's worker databases (the lock is released by its holder)."""
-    from dashenv.steps.clients import postgres_client
-
     if workers.inside:
         from dashenv.plan.reset import drop_script
 
@@ -250,7 +248,7 @@ def finish(e: Environment, workers: WorkerSet) -> None:
     s = env.settings
     if db is None or s.postgres_port is None:
         return
-    with postgres_client(env) as pg:
+    with e.postgres() as pg:
         for worker in workers.workers:
             pg.drop_database(worker.database)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dashenv.context import RunContext
 from dashenv.errors import ConfigError
@@ -13,9 +13,19 @@ from dashenv.settings.secrets import mask_value
 from dashenv.settings.sources import ResolvedEnvironment
 from dashenv.steps.envfiles import init_environment as init_environment  # dashenv init's
 
+if TYPE_CHECKING:
+    from dashenv.documents import (
+        ComposePart,
+        ConfigDocument,
+        EnvironmentRow,
+        EnvironmentsDocument,
+        Value,
+    )
+    from dashenv.settings.layers import Origin
 
-def environments_document(ctx: RunContext) -> dict[str, Any]:
-    envs = []
+
+def environments_document(ctx: RunContext) -> EnvironmentsDocument:
+    envs: list[EnvironmentRow] = []
     for e in ctx.environments(lenient=True):
         name, env, present = e.name, e.resolved, e.has_env_file
         s = env.settings
@@ -40,8 +50,11 @@ def environments_document(ctx: RunContext) -> dict[str, Any]:
     }
 
 
-def _origin_dict(origin: Any) -> dict[str, Any]:
+def _value(value: Any, origin: Origin | None) -> Value:
+    if origin is None:
+        return {"value": value, "layer": "default", "source": "default"}
     return {
+        "value": value,
         "layer": origin.layer,
         "key": origin.key,
         "path": origin.path,
@@ -50,27 +63,23 @@ def _origin_dict(origin: Any) -> dict[str, Any]:
     }
 
 
-def config_document(env: ResolvedEnvironment, reveal: bool) -> dict[str, Any]:
+def config_document(env: ResolvedEnvironment, reveal: bool) -> ConfigDocument:
     settings = {
-        name: {"value": getattr(env.settings, name), **_origin_dict(env.provenance[name])}
+        name: _value(getattr(env.settings, name), env.provenance[name])
         for name in type(env.settings).model_fields
     }
     # what the redis_index setting resolves to (REDIS_URL's index; a contradiction: exit 2)
     settings["redis_index"]["effective"] = env.redis_index
     app = env.app
-    app_values: dict[str, Any] = {}
+    app_values: dict[str, Value] = {}
     dumped = app.settings.model_dump()
     for key in sorted(set(dumped) | set(app.entries)):
         value = dumped.get(key)
         if isinstance(value, str) and not reveal:
             value = mask_value(key, value)
-        origin = app.provenance.get(key)
-        app_values[key] = {
-            "value": value,
-            **(_origin_dict(origin) if origin else {"layer": "default", "source": "default"}),
-        }
+        app_values[key] = _value(value, app.provenance.get(key))
     files = env.files
-    compose = (
+    compose: ComposePart | None = (
         {
             "project_name_in_files": files.name_in_files,
             "passes_project_name": files.pass_project,

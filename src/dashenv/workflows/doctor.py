@@ -492,8 +492,6 @@ def _from_conflicts(label: str, conflicts: list[Any], name: str, ok: str) -> Che
 
 def _database_checks(e: Environment) -> list[Check]:
     name = e.name
-    from dashenv.steps.clients import postgres_client
-
     try:
         env = e.env
         db = env.app.database()
@@ -504,7 +502,7 @@ def _database_checks(e: Environment) -> list[Check]:
         return [Check("databases", "warn", "no published PostgreSQL to check", environment=name)]
     checks: list[Check] = []
     try:
-        with postgres_client(env, timeout=3) as pg:
+        with e.postgres(timeout=3) as pg:
             names = pg.database_names()
             if db.database not in names:
                 fix = (

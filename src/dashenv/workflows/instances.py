@@ -168,7 +168,6 @@ def _database_garbage(ctx: RunContext, say: Callable[[str], None]) -> list[Garba
     from dashenv.adapters.locks import is_held
     from dashenv.errors import DashenvError
     from dashenv.plan.names import ResetNames, is_run_database
-    from dashenv.steps.clients import postgres_client
     from dashenv.steps.database_lock import is_database_locked
     from dashenv.steps.ownership import ownership
     from dashenv.steps.resetting import reset_names
@@ -184,7 +183,7 @@ def _database_garbage(ctx: RunContext, say: Callable[[str], None]) -> list[Garba
             s = env.settings
             if db is None or s.postgres_port is None:
                 continue
-            pg = postgres_client(env, timeout=3)
+            pg = e.postgres(timeout=3)
             sizes = {d.name: d.size_bytes for d in pg.databases()}
         except DashenvError:
             continue  # not running, or not reachable: nothing to collect there

@@ -17,8 +17,18 @@ from dashenv.plan.reset import SERVER_FLAGS
 from dashenv.steps.migrations import migrations_part
 
 if TYPE_CHECKING:
-    from dashenv.context import RunContext
-    from dashenv.facts import Container
+    from dashenv.context import Environment, RunContext
+    from dashenv.documents import (
+        AppPart,
+        ContainerRow,
+        ContainersPart,
+        EnvironmentStatus,
+        PortRow,
+        PostgresPart,
+        RedisPart,
+        StatusDocument,
+    )
+    from dashenv.facts import Container, PortBinding
     from dashenv.settings.sources import ResolvedEnvironment
 
 
@@ -36,8 +46,12 @@ def _uptime(started_at: str | None, running: bool) -> float | None:
     return max(0.0, (_now() - started).total_seconds())
 
 
-def containers_part(containers: list[Container], expected: list[str]) -> dict[str, Any]:
-    rows = []
+def _port(b: PortBinding) -> PortRow:
+    return {"host_ip": b.host_ip, "host_port": b.host_port, "container_port": b.container_port}
+
+
+def containers_part(containers: list[Container], expected: list[str]) -> ContainersPart:
+    rows: list[ContainerRow] = []
     for c in sorted(containers, key=lambda c: c.service or c.name):
         rows.append(
             {
@@ -45,7 +59,7 @@ def containers_part(containers: list[Container], expected: list[str]) -> dict[st
                 "name": c.name,
                 "state": c.state,
                 "health": c.health,
-                "ports": [asdict(b) for b in c.ports],
+                "ports": [_port(b) for b in c.ports],
                 "started_at": c.started_at,
                 "uptime_seconds": _uptime(c.started_at, c.state == "running"),
                 "ready": c.ready,
@@ -81,21 +95,20 @@ def worker_databases_part(databases: list[dict[str, Any]], database: str) -> lis
     return [d["name"] for d in databases if is_run_database(d["name"], database)]
 
 
-def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
-    from dashenv.steps.clients import postgres_client
-
+def postgres_part(e: Environment) -> PostgresPart | None:
+    env = e.resolved
     s = env.settings
     if s.postgres_port is None:
         return None
     endpoint = f"{s.host}:{s.postgres_port}"
-    part: dict[str, Any] = {"endpoint": endpoint, "reachable": False, "error": None}
+    part: PostgresPart = {"endpoint": endpoint, "reachable": False, "error": None}
     try:
         db = env.app.database()
         if db is None:
             part["error"] = "no DATABASE_URL in the env file"
             return part
         part["database"] = db.database
-        with postgres_client(env, timeout=3, observer=True) as pg:
+        with e.postgres(timeout=3, observer=True) as pg:
             part["version"] = pg.version()
             part["reachable"] = True
             part["databases"] = [asdict(d) for d in pg.databases()]
@@ -115,30 +128,27 @@ def postgres_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
     return part
 
 
-def redis_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
-    from dashenv.adapters.redis import Redis
-
+def redis_part(e: Environment) -> RedisPart | None:
+    env = e.resolved
     s = env.settings
     if s.redis_port is None:
         return None
-    part: dict[str, Any] = {"endpoint": f"{s.host}:{s.redis_port}", "reachable": False}
+    part: RedisPart = {"endpoint": f"{s.host}:{s.redis_port}", "reachable": False}
     try:
         part["indexes"] = list(env.redis_indexes)
         part["index"] = part["indexes"][0]
-        info = Redis(s.host, s.redis_port, part["index"], timeout=3).info()
-        part.update(
-            reachable=True,
-            version=info.version,
-            keys=info.keys,
-            used_memory=info.used_memory_human,
-            error=None,
-        )
+        info = e.redis(part["index"], timeout=3).info()
+        part["reachable"] = True
+        part["version"] = info.version
+        part["keys"] = info.keys
+        part["used_memory"] = info.used_memory_human
+        part["error"] = None
     except DashenvError as exc:
         part["error"] = exc.message
     return part
 
 
-def app_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
+def app_part(env: ResolvedEnvironment) -> AppPart | None:
     from dashenv.adapters.http import get_health
     from dashenv.plan.compose import endpoints
 
@@ -176,16 +186,17 @@ def app_part(env: ResolvedEnvironment) -> dict[str, Any] | None:
 
 
 def environment_status(
-    env: ResolvedEnvironment,
+    e: Environment,
     containers: list[Container],
     expected: list[str],
     pool: ThreadPoolExecutor,
-) -> dict[str, Any]:
+) -> EnvironmentStatus:
     from dashenv.steps.ownership import foreign_dir
 
+    env = e.resolved
     s = env.settings
     running = any(c.state == "running" for c in containers)
-    doc: dict[str, Any] = {
+    doc: EnvironmentStatus = {
         "name": env.name,
         "role": s.role,
         "project": s.project_name,
@@ -194,23 +205,23 @@ def environment_status(
         "other_checkout": foreign_dir(containers, env.project.root.resolve()),
         "app_runs": s.test_runner,
         "containers": containers_part(containers, expected),
+        "postgres": None,
+        "redis": None,
+        "app": None,
+        "problems": [],
+        "healthy": False,
     }
     if running:
-        futures = {
-            "postgres": pool.submit(postgres_part, env),
-            "redis": pool.submit(redis_part, env),
-            "app": pool.submit(app_part, env),
-        }
-        for key, future in futures.items():
-            doc[key] = future.result()
-    else:
-        doc.update(postgres=None, redis=None, app=None)
+        postgres = pool.submit(postgres_part, e)
+        redis = pool.submit(redis_part, e)
+        app = pool.submit(app_part, env)
+        doc["postgres"], doc["redis"], doc["app"] = postgres.result(), redis.result(), app.result()
     doc["problems"] = problems(doc)
     doc["healthy"] = running and not doc["problems"]
     return doc
 
 
-def problems(doc: dict[str, Any]) -> list[str]:
+def problems(doc: EnvironmentStatus) -> list[str]:
     found = []
     if doc["state"] == "down":
         return ["not running"]
@@ -264,7 +275,7 @@ def expected_services(env: ResolvedEnvironment) -> list[str]:
 
 def status(
     ctx: RunContext, names: list[str], *, explicit: bool
-) -> tuple[dict[str, Any], DashenvError | None]:
+) -> tuple[StatusDocument, DashenvError | None]:
     """The status document for ``names``, and the engine's error when it could not be
     reached. With ``explicit`` false (``--all``), environments that are simply not running
     are reported but do not make the result unhealthy."""
@@ -275,19 +286,21 @@ def status(
     # parts (PostgreSQL, Redis, app) get their own pool: environments wait on them
     with ThreadPoolExecutor(max_workers=4) as pool, ThreadPoolExecutor(max_workers=12) as parts:
         listing = pool.submit(list_engines, ctx, names)
-        envs = {n: ctx.environment(n, lenient=True).resolved for n in names}
+        envs = {n: ctx.environment(n, lenient=True) for n in names}
+        for e in envs.values():
+            _ = e.resolved  # resolved here, once, before the threads
         listings, errors = listing.result()
         engine: DashenvError | None = next(iter(errors.values()), None)
         by_env = containers_by_environment(ctx, names, listings)
         futures = []
-        for name, env in envs.items():
-            expected = expected_services(env)
-            futures.append(pool.submit(environment_status, env, by_env[name], expected, parts))
+        for name, e in envs.items():
+            expected = expected_services(e.resolved)
+            futures.append(pool.submit(environment_status, e, by_env[name], expected, parts))
         docs = [f.result() for f in futures]
     for d in docs:
         d["context"] = engines[d["name"]]  # the Docker context it runs on (None: the default)
     counted = [d for d in docs if explicit or d["state"] != "down"]
-    doc = {
+    doc: StatusDocument = {
         "generated_at": _now().isoformat(timespec="seconds"),
         "project_dir": str(project.root),
         "engine": {"reachable": engine is None, "error": engine.message if engine else None},
