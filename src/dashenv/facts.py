@@ -40,6 +40,7 @@ class Container:
     exit_code: int | None = None  # where it has exited
     config_hash: str | None = None  # the configuration hash Compose gave it (its label)
     image_id: str | None = None  # the image it runs (sha256:...), not the tag it was given
+    restart_count: int = 0  # how often its restart policy has restarted it
 
     @property
     def ready(self) -> bool:

@@ -138,6 +138,24 @@ def _ports(c: Container) -> str:
     )
 
 
+def health_cell(state: str, health: str | None) -> str:
+    """A container's health as the tables show it: a running one without a healthcheck is
+    never called healthy."""
+    if health:
+        return health
+    return "no healthcheck" if state == "running" else "-"
+
+
+def up_line(name: str, containers: list[Container], elapsed: float) -> str:
+    """'dev is up: ...': how many are healthy, and how many run without a healthcheck
+    (ready because they answered, or stayed up, as ``plan.readiness`` decides)."""
+    plain = sum(1 for c in containers if c.state == "running" and c.health is None)
+    if not plain:
+        return f"{name} is up: {len(containers)} containers healthy in {elapsed:.1f}s"
+    healthy = sum(1 for c in containers if c.health == "healthy")
+    return f"{name} is up: {healthy} healthy, {plain} running (no healthcheck) in {elapsed:.1f}s"
+
+
 def containers_table(
     title: str | None,
     containers: list[Container],
@@ -148,7 +166,7 @@ def containers_table(
     seen = set()
     for c in sorted(containers, key=lambda c: (c.service or "", c.name)):
         seen.add(c.service)
-        rows.append([c.service, c.name, c.state, c.health or "-", _ports(c)])
+        rows.append([c.service, c.name, c.state, health_cell(c.state, c.health), _ports(c)])
     for svc in expected or []:
         if svc not in seen:
             rows.append([svc, "-", "waiting", "-", "-"])
@@ -217,9 +235,7 @@ def up_summary(result: UpResult) -> None:
         rows.append(["redis", e.redis, f"index {result.redis_index}"])
     if not rows:
         rows.append(["-", "nothing published", f"use 'dashenv exec {result.name} SERVICE -- CMD'"])
-    out.print(
-        f"{result.name} is up: {len(result.containers)} containers healthy in {result.elapsed:.1f}s"
-    )
+    out.print(up_line(result.name, result.containers, result.elapsed))
     out.print(table(None, ["service", "endpoint", "notes"], rows))
 
 
@@ -346,7 +362,7 @@ def status_renderables(doc: StatusDocument) -> list[RenderableType]:
                 c["service"],
                 c["name"],
                 c["state"],
-                c["health"] or "-",
+                health_cell(c["state"], c["health"]),
                 ", ".join(
                     f"{p['host_ip']}:{p['host_port']}->{p['container_port'].split('/')[0]}"
                     for p in c["ports"]

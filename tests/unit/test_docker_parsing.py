@@ -7,7 +7,8 @@ import json
 
 from dashenv.adapters.docker import classify, parse_compose_config, parse_inspect
 from dashenv.errors import OperationFailed, Unreachable
-from dashenv.plan.compose import find_conflicts, health_progress, unpublished_ports
+from dashenv.plan.compose import find_conflicts, unpublished_ports
+from dashenv.plan.readiness import Readiness
 from tests.conftest import REPO
 
 FIXTURES = REPO / "tests" / "fixtures"
@@ -59,7 +60,7 @@ def test_planning_over_captured_state() -> None:
         m.startswith("host port 5433 (postgres) is published by container dashtam-test-postgres")
         for m in messages
     )
-    progress = health_progress("dashtam-test", ["app", "postgres", "redis"], containers)
+    progress = Readiness("dashtam-test", ["app", "postgres", "redis"]).step(containers, 0.0)
     assert progress.pending == ["redis"] and not progress.done
     missing = unpublished_ports("dashtam-test", services, containers)
     assert "redis: host port 6380 -> 6379 is not published" in missing

@@ -185,17 +185,20 @@ def test_up_of_some_services_starts_them_and_what_they_depend_on() -> None:
 
 def test_a_one_shot_job_is_done_once_it_exits_with_0() -> None:
     from dashenv.facts import Container
-    from dashenv.plan.compose import health_progress
+    from dashenv.plan.readiness import Readiness
 
     def job(code: int) -> Container:
         return Container("1", "p-prestart-1", "p", "prestart", "exited", None, exit_code=code)
 
+    def wait(one_shot: frozenset[str] = frozenset()) -> Readiness:
+        return Readiness("p", ["prestart", "app"], one_shot)
+
     app = Container("2", "p-app-1", "p", "app", "running", "healthy")
-    assert health_progress("p", ["prestart", "app"], [job(0), app], {"prestart"}).done
-    failed = health_progress("p", ["prestart", "app"], [job(1), app], {"prestart"})
-    assert failed.failed == ["prestart"]
+    assert wait(frozenset({"prestart"})).step([job(0), app], 0.0).done
+    failed = wait(frozenset({"prestart"})).step([job(1), app], 0.0)
+    assert failed.failed == {"prestart": "exited with code 1"}
     # a service nobody waits for that exits is a failure, whatever its code
-    assert health_progress("p", ["prestart", "app"], [job(0), app]).failed == ["prestart"]
+    assert list(wait().step([job(0), app], 0.0).failed) == ["prestart"]
 
 
 def test_compose_up_is_skipped_only_when_every_started_service_runs_as_compose_would_start_it() -> (

@@ -695,6 +695,7 @@ def parse_inspect(documents: list[dict[str, Any]]) -> list[Container]:
                 else None,
                 config_hash=labels.get(HASH_LABEL),
                 image_id=str(d["Image"]) if d.get("Image") else None,
+                restart_count=int(d.get("RestartCount") or 0),
             )
         )
     return found

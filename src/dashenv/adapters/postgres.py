@@ -153,6 +153,23 @@ class Postgres:
             if not reuse:
                 conn.close()
 
+    def answers(self) -> bool:
+        """Whether the server accepts connections over TCP, as ``pg_isready`` asks it
+        (libpq's ``PQping``, through psycopg): one that would refuse this role still
+        answers; one still initialising (the official image's first start listens on its
+        socket only), starting up or shutting down does not."""
+        from psycopg import pq
+        from psycopg.conninfo import make_conninfo
+
+        conninfo = make_conninfo(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            dbname="postgres",
+            connect_timeout=max(1, int(self.timeout)),
+        )
+        return pq.PGconn.ping(conninfo.encode()) == pq.Ping.OK
+
     # -- observing -------------------------------------------------------------------
 
     def database_names(self) -> list[str]:

@@ -50,6 +50,23 @@ class Redis:
                 hint="check the index against the server's 'databases' setting",
             ) from None
 
+    def answers(self) -> bool:
+        """Whether the server answers ``PING`` (one that wants a password still answers;
+        one loading its dataset does not)."""
+        import redis
+
+        try:
+            self._client().ping()
+        except (redis.AuthenticationError, redis.exceptions.NoPermissionError):
+            return True
+        except redis.BusyLoadingError:
+            return False
+        except redis.ResponseError as exc:
+            return "NOAUTH" in str(exc)
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return False
+        return True
+
     def info(self) -> RedisInfo:
         def read(c: Any) -> RedisInfo:
             server = c.info("server")

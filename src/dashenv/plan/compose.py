@@ -206,38 +206,6 @@ def unpublished_ports(
     return problems
 
 
-@dataclass(frozen=True)
-class Progress:
-    """Where a wait for health stands."""
-
-    done: bool
-    failed: list[str]  # services that exited or turned unhealthy
-    pending: list[str]
-
-
-def health_progress(
-    project_name: str,
-    expected: list[str],
-    containers: list[Container],
-    one_shot: set[str] | frozenset[str] = frozenset(),
-) -> Progress:
-    """Where the expected services stand; a ``one_shot`` service (others wait for it to
-    finish: a migration job) is done once it has exited with 0."""
-    mine = {c.service: c for c in containers if c.project == project_name}
-    failed, pending = [], []
-    for svc in expected:
-        c = mine.get(svc)
-        if c is None:
-            pending.append(svc)
-        elif svc in one_shot and c.state == "exited" and c.exit_code == 0:
-            continue
-        elif c.state in ("exited", "dead") or c.health == "unhealthy":
-            failed.append(svc)
-        elif not c.ready:
-            pending.append(svc)
-    return Progress(not failed and not pending, failed, pending)
-
-
 def environment_containers(
     inv: ComposeInvocation, containers: list[Container], shared_project: bool
 ) -> list[Container]:

@@ -22,7 +22,6 @@ from dashenv.guards import Consent, require_consent
 from dashenv.plan.compose import (
     Endpoints,
     endpoints,
-    health_progress,
     role_services,
     started_services,
     unpublished_ports,
@@ -270,10 +269,12 @@ def _up(
             _report(t, expected, rep, started)
             if wait and time.monotonic() >= deadline:
                 starting.stop()
+                now = t.docker.project_containers()
+                ready = {c.service for c in now if c.project == t.project_name and c.ready}
                 raise _health_failure(
                     t,
-                    t.docker.project_containers(),
-                    expected,
+                    now,
+                    {svc: "" for svc in expected if svc not in ready},
                     t.settings.up_timeout,
                     secrets,
                     timed_out=True,
@@ -381,56 +382,77 @@ def wait_healthy(
     started: float,
     secrets: list[str],
 ) -> list[Container]:
-    """Wait (until the monotonic ``deadline``) for every expected service's healthcheck."""
+    """Wait (until the monotonic ``deadline``) until every expected service is ready
+    (``plan.readiness``): healthy by its healthcheck; where it has none, answering (the
+    services whose role dashenv knows, probed by ``steps.readiness``) or still running,
+    unrestarted, after a settle window. One that exits or restarts fails the wait at once."""
+    from dashenv.plan.readiness import Readiness
+    from dashenv.steps.readiness import probes
+
     timeout = deadline - started
+    one_shot = (
+        {n for n, svc in t.env.files.model.services.items() if svc.one_shot}
+        if t.env.files
+        else set()
+    )
+    probe = probes(t, expected)
+    readiness = Readiness(t.project_name, expected, frozenset(one_shot), frozenset(probe))
     while True:
         containers = t.docker.project_containers()
         rep.progress(containers, expected, time.monotonic() - started)
-        one_shot = (
-            {n for n, svc in t.env.files.model.services.items() if svc.one_shot}
-            if t.env.files
-            else set()
-        )
-        state = health_progress(t.project_name, expected, containers, one_shot)
+        for svc in readiness.to_probe(containers):
+            if probe[svc]():
+                readiness.answered.add(svc)
+        state = readiness.step(containers, time.monotonic())
         if state.done:
             return containers
         if state.failed or time.monotonic() >= deadline:
-            bad = state.failed or state.pending
+            bad = state.failed or dict.fromkeys(state.pending, "")
             raise _health_failure(t, containers, bad, timeout, secrets, timed_out=not state.failed)
-        time.sleep(POLL_SECONDS)  # polling the engine's health status, not waiting for readiness
+        time.sleep(POLL_SECONDS)  # polling the engine and the probes, not waiting blind
 
 
 def _health_failure(
     t: Environment,
     containers: list[Container],
-    services: list[str],
+    services: dict[str, str],
     timeout: float,
     secrets: list[str],
     *,
     timed_out: bool,
 ) -> DashenvError:
+    """Why the wait ended: each service not ready with its state (or why it failed) and its
+    last log lines; the hint fits the failure (a missing variable is named: waiting longer
+    would not help)."""
+    from dashenv.plan.readiness import failure_hint
     from dashenv.settings.secrets import scrub
 
     by_service = {c.service: c for c in containers if c.project == t.project_name}
-    described, logs = [], []
-    for svc in services:
+    described, logs, hints = [], [], []
+    for svc, why in services.items():
         c = by_service.get(svc)
-        if c is not None and c.ready:
-            continue
-        state = "not created" if c is None else (c.health or c.state)
+        if c is not None and c.ready and not why:
+            state = "running, not answering" if c.health is None else (c.health or c.state)
+        else:
+            state = why or ("not created" if c is None else (c.health or c.state))
         described.append(f"{svc} ({state})")
+        tail = ""
         if c is not None:
             tail = scrub(t.docker.container_logs(c.name, tail=15), secrets).rstrip()
             if tail:
                 logs.append(f"--- {svc} ({c.name}), last lines ---\n{tail}")
+        if why:
+            hints.append(failure_hint(t.name, svc, why, tail, t.settings.env_file))
     what = ", ".join(described)
     details = "\n".join(logs) or None
-    hint = f"see 'dashenv logs {t.name}'; 'dashenv up {t.name} --wait-timeout S' waits longer"
     if timed_out:
+        hint = f"see 'dashenv logs {t.name}'; 'dashenv up {t.name} --wait-timeout S' waits longer"
         return HealthTimeout(
             f"{t.name} not healthy after {timeout:g}s: {what}", hint=hint, details=details
         )
-    return HealthTimeout(f"{t.name} failed to become healthy: {what}", hint=hint, details=details)
+    return HealthTimeout(
+        f"{t.name} failed to become healthy: {what}", hint="; ".join(hints), details=details
+    )
 
 
 # --- down, restart, build, ps ------------------------------------------------
