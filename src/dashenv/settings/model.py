@@ -68,7 +68,9 @@ class EnvironmentSettings(BaseSettings):
     postgres_service: str = Field("postgres", description="Compose service of PostgreSQL.")
     redis_service: str = Field("redis", description="Compose service of Redis.")
     up_timeout: float = Field(
-        180.0, gt=0, description="Seconds 'up' waits for every healthcheck before giving up."
+        180.0,
+        gt=0,
+        description="Seconds 'up' waits for every service to be ready (healthy, answering, or settled) before giving up.",
     )
     health_path: str = Field("/health", description="The app's health endpoint.")
     app_scheme: Literal["https", "http"] = Field(
