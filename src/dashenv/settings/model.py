@@ -70,7 +70,10 @@ class EnvironmentSettings(BaseSettings):
     up_timeout: float = Field(
         180.0,
         gt=0,
-        description="Seconds 'up' waits for every service to be ready (healthy, answering, or settled) before giving up.",
+        description=(
+            "Seconds 'up' waits for every service to be ready (healthy, answering, or "
+            "settled) before giving up."
+        ),
     )
     health_path: str = Field("/health", description="The app's health endpoint.")
     app_scheme: Literal["https", "http"] = Field(
