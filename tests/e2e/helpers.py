@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
 import subprocess
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-from tests.e2e.conftest import Project
+from tests.conftest import REPO, free_ports
+from tests.e2e.conftest import Project, run_dashenv
+
+LAYOUTS = REPO / "tests" / "fixtures" / "layouts"
 
 
 def https_json(url: str) -> dict:
@@ -46,3 +52,48 @@ def add_revision(root: Path, revision: str, down: str, table: str) -> Path:
         f"    op.drop_table({table!r})\n"
     )
     return path
+
+
+class Layout:
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return run_dashenv(*args, cwd=self.root)
+
+    def ok(self, *args: str) -> str:
+        done = self(*args)
+        assert done.returncode == 0, f"dashenv {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+        return done.stdout
+
+    def by_hand(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """docker compose as the team types it in the project's directory."""
+        return subprocess.run(
+            ["docker", "compose", *args], cwd=self.root, capture_output=True, text=True
+        )
+
+
+def adopted(tmp_path: Path, name: str, app_dir: str | None) -> Iterator[Layout]:
+    """A layout fixture copied for one test, its environments taken down after it."""
+    layout = make_layout(tmp_path, name, app_dir)
+    try:
+        yield layout
+    finally:
+        if (layout.root / "dashenv.toml").exists():
+            layout("down", "test", "--volumes")
+            layout("down", "dev", "--volumes", "--yes")
+
+
+def make_layout(tmp_path: Path, name: str, app_dir: str | None) -> Layout:
+    root = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}"
+    shutil.copytree(LAYOUTS / name, root)
+    if app_dir is not None:
+        shutil.copytree(LAYOUTS / "app", root / app_dir, dirs_exist_ok=True)
+    marks = ("@DB_PORT@", "@API_PORT@", "@WEB_PORT@", "@REDIS_PORT@")
+    ports = dict(zip(marks, free_ports(len(marks)), strict=True))
+    for f in [*root.rglob("*.yml"), *root.rglob(".env")]:
+        text = f.read_text()
+        for mark, port in ports.items():
+            text = text.replace(mark, str(port))
+        f.write_text(text)
+    return Layout(root)

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import time
 import tomllib
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,62 +16,17 @@ from typing import Any
 import pytest
 
 from tests.actionlint import assert_clean
-from tests.conftest import REPO, free_ports
+from tests.conftest import free_ports
 from tests.e2e.conftest import run_dashenv
+from tests.e2e.helpers import LAYOUTS, Layout, adopted
 
 pytestmark = pytest.mark.docker
-LAYOUTS = REPO / "tests" / "fixtures" / "layouts"
-
-
-class Layout:
-    def __init__(self, root: Path):
-        self.root = root
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return run_dashenv(*args, cwd=self.root)
-
-    def ok(self, *args: str) -> str:
-        done = self(*args)
-        assert done.returncode == 0, f"dashenv {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-        return done.stdout
-
-    def by_hand(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """docker compose as the team types it in the project's directory."""
-        return subprocess.run(
-            ["docker", "compose", *args], cwd=self.root, capture_output=True, text=True
-        )
 
 
 def yaml_steps(workflow: Path) -> list[dict[str, Any]]:
     import yaml
 
     return list(yaml.safe_load(workflow.read_text())["jobs"]["tests"]["steps"])
-
-
-def adopted(tmp_path: Path, name: str, app_dir: str | None) -> Iterator[Layout]:
-    """A layout fixture copied for one test, its environments taken down after it."""
-    layout = make_layout(tmp_path, name, app_dir)
-    try:
-        yield layout
-    finally:
-        if (layout.root / "dashenv.toml").exists():
-            layout("down", "test", "--volumes")
-            layout("down", "dev", "--volumes", "--yes")
-
-
-def make_layout(tmp_path: Path, name: str, app_dir: str | None) -> Layout:
-    root = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}"
-    shutil.copytree(LAYOUTS / name, root)
-    if app_dir is not None:
-        shutil.copytree(LAYOUTS / "app", root / app_dir, dirs_exist_ok=True)
-    marks = ("@DB_PORT@", "@API_PORT@", "@WEB_PORT@", "@REDIS_PORT@")
-    ports = dict(zip(marks, free_ports(len(marks)), strict=True))
-    for f in [*root.rglob("*.yml"), *root.rglob(".env")]:
-        text = f.read_text()
-        for mark, port in ports.items():
-            text = text.replace(mark, str(port))
-        f.write_text(text)
-    return Layout(root)
 
 
 @pytest.fixture

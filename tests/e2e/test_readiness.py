@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.conftest import free_ports
-from tests.e2e.test_layouts import Layout, adopted
+from tests.e2e.helpers import Layout, adopted
 
 pytestmark = pytest.mark.docker
 

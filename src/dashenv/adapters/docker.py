@@ -480,17 +480,29 @@ class Docker:
         names the engine has no image for are left out."""
         if not images:
             return {}
+        return image_ids_of(self._image_documents(images), images)
+
+    def image_env(self, image: str) -> dict[str, str] | None:
+        """The environment a local image sets (``PG_MAJOR``...); None where the engine has
+        no image of that name."""
+        for d in self._image_documents([image]):
+            if image_ids_of([d], [image]):
+                pairs = ((d.get("Config") or {}).get("Env")) or []
+                return dict(str(p).partition("=")[::2] for p in pairs)
+        return None
+
+    def _image_documents(self, images: list[str]) -> list[dict[str, Any]]:
         names = sorted(set(images))
         documents = self._ask_api(lambda api: api.image_documents(names))
         if documents is not None:
-            return image_ids_of(documents, images)
+            return documents
         done = self.run(self.docker_argv("image", "inspect", *names), "image inspect", check=False)
         if done.code != 0 and not done.stdout.strip().startswith("["):
             err = classify("docker image inspect", done.code, done.stderr, self.where)
             if isinstance(err, Unreachable):
                 raise err
-            return {}
-        return image_ids_of(json.loads(done.stdout or "[]"), images)
+            return []
+        return list(json.loads(done.stdout or "[]"))
 
     def missing_externals(self, model: ComposeModel) -> tuple[list[str], list[str]]:
         """The external networks and volumes the files name that the engine lacks."""

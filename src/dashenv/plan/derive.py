@@ -68,10 +68,56 @@ def quote_url(value: str) -> str:
 
 
 def postgres_major(image: str | None) -> int | None:
-    """``postgres:18-alpine`` -> 18; None where the tag names no version (latest)."""
+    """``postgres:18-alpine`` -> 18, ``pgvector/pgvector:pg17`` -> 17; None where the tag
+    names no version (latest, none)."""
     tag = (image or "").rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
-    m = re.match(r"(\d+)", tag)
+    m = re.match(r"(?:pg)?(\d+)", tag)
     return int(m.group(1)) if m else None
+
+
+OLD_DATA_PATH = "/var/lib/postgresql/data"
+
+
+@dataclass(frozen=True)
+class OldDataMount:
+    """A mount at the pre-18 data path on an image of PostgreSQL 18 or later, which the
+    official image refuses (it exits at start; a restart policy loops it)."""
+
+    service: str
+    image: str
+    major: int
+    source: str  # the volume or host path mounted there
+
+
+def old_data_mount(service: ComposeService, major: int | None) -> OldDataMount | None:
+    """The official 18+ image keeps its data under ``/var/lib/postgresql/MAJOR/docker`` and
+    refuses to start with a mount at ``/var/lib/postgresql/data`` unless PGDATA is set
+    elsewhere by hand. ``major``: the image's, from its tag or the local image's PG_MAJOR
+    (None: unknown, nothing said)."""
+    if major is None or major < 18:
+        return None
+    pgdata = service.environment.get("PGDATA")
+    if pgdata and pgdata.rstrip("/") != f"/var/lib/postgresql/{major}/docker":
+        return None  # the project keeps its own PGDATA: the image does not refuse it
+    for _kind, source, target, _read_only in service.mounts:
+        if target.rstrip("/") == OLD_DATA_PATH:
+            return OldDataMount(service.name, service.image or "", major, source)
+    return None
+
+
+def line_of(texts: dict[str, str], service: str, needle: str) -> tuple[str, int] | None:
+    """Where ``needle`` is written in the files (the first line naming it after the
+    service's own key, else anywhere): (file, line number)."""
+    found = None
+    for name, text in texts.items():
+        lines = text.splitlines()
+        start = next((i for i, line in enumerate(lines) if line.strip() == f"{service}:"), None)
+        for i, line in enumerate(lines):
+            if needle in line and not line.lstrip().startswith("#"):
+                if start is not None and i > start:
+                    return name, i + 1
+                found = found or (name, i + 1)
+    return found
 
 
 def postgres_data_path(service: ComposeService) -> str:
@@ -88,6 +134,12 @@ def postgres_data_path(service: ComposeService) -> str:
 
 def redis_data_path(service: ComposeService) -> str:
     return "/bitnami/redis/data" if "bitnami" in (service.image or "") else "/data"
+
+
+def _inside(a: str, b: str) -> bool:
+    """``a`` is strictly inside ``b``."""
+    a, b = a.rstrip("/") or "/", b.rstrip("/") or "/"
+    return a.startswith(b + "/")
 
 
 def overlaps(a: str, b: str) -> bool:
@@ -371,8 +423,11 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
             if gone or keep:
                 mounts = [_mount(m) for m in keep]
                 body["volumes"] = Override(mounts) if keep else Reset([])
-            tmpfs = sorted({data, *(m[2] for m in gone)} - {m[2] for m in service.mounts
-                                                             if m[0] == "tmpfs"})  # fmt: skip
+            # a mount inside the data path is covered by the tmpfs there (a tmpfs of its own
+            # at /var/lib/postgresql/data would be the very mount 18+ refuses)
+            covering = [m[2] for m in gone if not _inside(m[2], data)]
+            tmpfs = sorted({data, *covering} - {m[2] for m in service.mounts
+                                                if m[0] == "tmpfs"})  # fmt: skip
             if tmpfs:
                 body["tmpfs"] = tmpfs
         if name == spec.postgres_service and _official_postgres(service):

@@ -335,6 +335,7 @@ def _environment_checks(
         return checks
     checks.append(_externals_check(t, compose, name))
     checks.append(_images_check(t, compose, name))
+    checks.append(_data_path_check(t, compose, name))
     checks += _proxy_checks(t.env, compose, containers, name)
     if t.docker.context:
         checks.append(_binds_check(name, t.docker.context, services))
@@ -390,6 +391,31 @@ def _images_check(t: Any, compose: Any, name: str) -> Check:
     return Check(
         "images", "pass", f"present: {', '.join(wanted) or 'none to pull'}", environment=name
     )
+
+
+def _data_path_check(t: Environment, compose: ComposeModel, name: str) -> Check:
+    """PostgreSQL 18's layout: a mount at the pre-18 path on an 18+ image fails (the image
+    refuses it); a protected environment on the floating official image (latest, no tag) is
+    warned to pin its major version."""
+    from dashenv.steps.pg_layout import data_path_problem, is_floating, major_of
+
+    svc = compose.services.get(t.settings.postgres_service)
+    if svc is None or not svc.image:
+        return Check("postgres data path", "pass", "no PostgreSQL image to check", environment=name)
+    problem = data_path_problem(t, compose)
+    if problem is not None:
+        return Check("postgres data path", "fail", problem.message, problem.hint, name)
+    if t.settings.protected and is_floating(svc.image):
+        major = major_of(t, svc.image)
+        return Check(
+            "postgres data path",
+            "warn",
+            f"{svc.name} runs {svc.image}, PostgreSQL {major} today: a new major arrives with "
+            "the next pull, and a data volume of the old one does not start on it",
+            f"pin the major version: image: postgres:{major}",
+            name,
+        )
+    return Check("postgres data path", "pass", f"{svc.name}: {svc.image}", environment=name)
 
 
 def _externals_check(t: Any, compose: Any, name: str) -> Check:

@@ -249,6 +249,10 @@ def _up(
         containers = t.docker.all_containers()
     # only what this up starts can conflict (dashenv up dev postgres needs no app port)
     starts = started_services(model, services)
+    if t.settings.postgres_service in starts:  # 18+ refuses the old data path: say so first
+        from dashenv.steps.pg_layout import refuse_old_data_path
+
+        refuse_old_data_path(t, compose)
     check_conflicts(t, {k: v for k, v in model.items() if k in starts}, containers)
     if mounts_certs(t.ctx, model):
         ensure_certs(t.ctx, rep.say)

@@ -1,0 +1,105 @@
+"""PostgreSQL 18's data layout, checked before anything starts: a mount at the pre-18 path
+on an 18+ image (the official image refuses it and exits; with a restart policy it loops).
+
+The major version comes from the image's tag (``postgres:18``, ``pgvector/pgvector:pg18``),
+else from the local image's ``PG_MAJOR`` (``latest`` and untagged images), else, for the
+official ``postgres`` image with no tag or ``latest``, 18 (what ``latest`` is now)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from dashenv.errors import ConfigError, DashenvError
+from dashenv.plan.derive import OLD_DATA_PATH, OldDataMount, line_of, old_data_mount, postgres_major
+
+if TYPE_CHECKING:
+    from dashenv.context import Environment
+    from dashenv.facts import ComposeModel
+
+LATEST_MAJOR = 18  # what postgres:latest is now
+
+
+@dataclass(frozen=True)
+class DataPathProblem:
+    found: OldDataMount
+    where: str  # file:line, or the compose files where the line was not found
+
+    @property
+    def message(self) -> str:
+        f = self.found
+        return (
+            f"{f.service} runs PostgreSQL {f.major} ({f.image}) with its data mounted at the "
+            f"pre-18 path {OLD_DATA_PATH} ({self.where}): from 18 on the official image keeps "
+            f"its data under /var/lib/postgresql/{f.major}/docker and refuses that mount at "
+            "start (with a restart policy it loops)"
+        )
+
+    @property
+    def hint(self) -> str:
+        f = self.found
+        older = _untagged(f.image) + ":17"
+        return (
+            f"mount {f.source} at /var/lib/postgresql instead, or pin the old major "
+            f"({older}); a volume that already holds data needs pg_upgrade, or a dump on the "
+            "old major restored into the new layout ('dashenv db snapshot' keeps a copy first)"
+        )
+
+
+def _split(image: str) -> tuple[str, str]:
+    """``registry:5000/org/postgres:18@sha256:...`` -> (``registry:5000/org/postgres``, ``18``)."""
+    image = image.partition("@")[0]
+    head, _, last = image.rpartition("/")
+    name, _, tag = last.partition(":")
+    return (f"{head}/{name}" if head else name), tag
+
+
+def _untagged(image: str) -> str:
+    return _split(image)[0]
+
+
+def is_floating(image: str) -> bool:
+    """An image of the official PostgreSQL with no major in its tag (latest, none)."""
+    name, tag = _split(image)
+    official = name.removeprefix("docker.io/").removeprefix("library/") == "postgres"
+    return official and tag in ("", "latest")
+
+
+def major_of(t: Environment, image: str) -> int | None:
+    """The PostgreSQL major version an image runs (see the module's note)."""
+    major = postgres_major(image)
+    if major is not None:
+        return major
+    try:
+        env = t.docker.image_env(image)
+    except DashenvError:
+        env = None
+    if env and env.get("PG_MAJOR", "").split(".")[0].isdigit():
+        return int(env["PG_MAJOR"].split(".")[0])
+    return LATEST_MAJOR if is_floating(image) else None
+
+
+def data_path_problem(t: Environment, compose: ComposeModel) -> DataPathProblem | None:
+    """The old mount path on an 18+ image of the environment's PostgreSQL, where found."""
+    svc = compose.services.get(t.settings.postgres_service)
+    if svc is None or not svc.image:
+        return None
+    found = old_data_mount(svc, major_of(t, svc.image))
+    if found is None:
+        return None
+    env = t.resolved
+    texts = {}
+    for relative in env.settings.compose_files:
+        path = env.path(relative)
+        if path.is_file():
+            texts[relative] = path.read_text(errors="replace")
+    at = line_of(texts, svc.name, OLD_DATA_PATH)
+    where = f"{at[0]}:{at[1]}" if at else ", ".join(texts)
+    return DataPathProblem(found, where)
+
+
+def refuse_old_data_path(t: Environment, compose: ComposeModel) -> None:
+    """Before 'up' starts anything: the old mount path on 18+ is a configuration error."""
+    problem = data_path_problem(t, compose)
+    if problem is not None:
+        raise ConfigError(problem.message, hint=problem.hint)
