@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class ComposeService:
     mounts: list[tuple[str, str, str, bool]] = field(default_factory=list)
     command: list[str] | None = None  # the files' command, where they set one
     networks: list[str] = field(default_factory=list)  # the network keys it joins
+    # the networks on which the files fix its address (key -> its other options there)
+    pinned_addresses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fixed_ips: list[str] = field(default_factory=list)  # the addresses pinned there
     profiles: list[str] = field(default_factory=list)  # it starts only with one of them
     # another service waits for it to finish (depends_on: service_completed_successfully)
     one_shot: bool = False
@@ -84,3 +88,6 @@ class ComposeModel:
     fixed_volumes: dict[str, str] = field(default_factory=dict)
     # the network keys that are external (their engine names are in external_networks)
     external_network_keys: list[str] = field(default_factory=list)
+    # the network keys whose subnets (ipam config) the files fix: another stack of the same
+    # files would claim the same address pool
+    pinned_subnets: list[str] = field(default_factory=list)

@@ -95,6 +95,54 @@ def test_names_ports_and_networks_are_the_test_projects_own() -> None:
     assert doc["volumes"] == {"db-data": {"name": "myapp-test-db-data"}}
 
 
+def test_pinned_subnets_and_addresses_are_dropped() -> None:
+    """A subnet the files fix (and the addresses in it) would clash with dev's stack ("Pool
+    overlaps with other one"): the derived stack gets a pool of Compose's choosing."""
+    from dataclasses import replace
+
+    m = model()
+    m.services["worker"] = replace(
+        m.services["worker"],
+        networks=["backend"],
+        pinned_addresses={"backend": {"aliases": ["jobs"]}},
+    )
+    m = replace(m, pinned_subnets=["backend"], fixed_networks={"backend": "myapp-backend"})
+    doc = load(derive(m, SPEC).override)
+    assert doc["networks"] == {"backend": {"name": "myapp-test-backend", "ipam": Reset({})}}
+    assert doc["services"]["worker"]["networks"] == Override({"backend": {"aliases": ["jobs"]}})
+    text = derive(m, SPEC).override
+    assert "ipam: !reset {}" in text
+
+
+def test_dashenv_s_init_files_never_go_inside_the_project_s_init_directory() -> None:
+    """A project that mounts its own directory at /docker-entrypoint-initdb.d (read-only, as
+    many do) keeps it, moved aside: dashenv's directory takes its place, and runs the
+    project's scripts after its stamp."""
+    from dataclasses import replace
+
+    m = model()
+    m.services["db"] = replace(
+        m.services["db"],
+        mounts=[
+            ("volume", "db-data", "/var/lib/postgresql", False),
+            ("bind", "/srv/sql", "/docker-entrypoint-initdb.d", True),
+        ],
+    )
+    spec = replace(SPEC, stamp_dir="/p/.dashenv/derived/initdb")
+    volumes = load(derive(m, spec).override)["services"]["db"]["volumes"]
+    assert volumes == Override(
+        [
+            "/srv/sql:/dashenv-project-initdb:ro",
+            "/p/.dashenv/derived/initdb:/docker-entrypoint-initdb.d:ro",
+        ]
+    )
+    # a single file mounted there is no directory of the project's: the stamp goes beside it
+    single = load(derive(model(), spec).override)["services"]["db"]["volumes"]
+    assert "/p/.dashenv/derived/s.sh:/docker-entrypoint-initdb.d/00-dashenv-stamp.sh:ro" in (
+        single.value
+    )
+
+
 def test_data_paths_go_to_tmpfs_and_postgres_runs_without_durability() -> None:
     d = derive(model(), SPEC)
     assert ("db", "/var/lib/postgresql") in d.replaced_mounts

@@ -764,7 +764,32 @@ def parse_compose_model(config: dict[str, Any]) -> ComposeModel:
             for k, spec in (config.get("networks") or {}).items()
             if isinstance(spec, dict) and spec.get("external")
         ],
+        pinned_subnets=[
+            str(k)
+            for k, spec in (config.get("networks") or {}).items()
+            if isinstance(spec, dict)
+            and not spec.get("external")
+            and any(
+                isinstance(c, dict) and (c.get("subnet") or c.get("ip_range") or c.get("gateway"))
+                for c in ((spec.get("ipam") or {}).get("config") or [])
+            )
+        ],
     )
+
+
+ADDRESS_KEYS = ("ipv4_address", "ipv6_address", "link_local_ips")
+
+
+def _pinned_addresses(networks: Any) -> dict[str, dict[str, Any]]:
+    """A service's networks on which the files fix its address: key -> the rest of its
+    options there (aliases, priority...), kept as they are."""
+    if not isinstance(networks, dict):
+        return {}
+    return {
+        str(key): {k: v for k, v in options.items() if k not in ADDRESS_KEYS}
+        for key, options in networks.items()
+        if isinstance(options, dict) and any(options.get(k) for k in ADDRESS_KEYS)
+    }
 
 
 def _size_bytes(text: str) -> int:
@@ -834,6 +859,16 @@ def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
             if isinstance(svc.get("command"), list)
             else None,
             networks=sorted(svc.get("networks") or []),
+            pinned_addresses=_pinned_addresses(svc.get("networks")),
+            fixed_ips=[
+                str(options[k])
+                for options in (svc.get("networks") or {}).values()
+                if isinstance(options, dict)
+                for k in ("ipv4_address", "ipv6_address")
+                if options.get(k)
+            ]
+            if isinstance(svc.get("networks"), dict)
+            else [],
             profiles=[str(p) for p in svc.get("profiles") or []],
         )
     for svc in (config.get("services") or {}).values():

@@ -50,6 +50,21 @@ KINDS = ("own", "overlay", "derived", "isolated")  # what detection may propose
 
 DERIVED_DIR = ".dashenv/derived"
 STAMP_PATH = f"{DERIVED_DIR}/dashenv-stamp.sh"  # mounted into a derived PostgreSQL's initdb
+# mounted as a derived PostgreSQL's whole initdb directory where the project mounts its own
+STAMP_DIR = f"{DERIVED_DIR}/initdb"
+
+
+def stamp_files() -> dict[str, str]:
+    """dashenv's init files of a derived PostgreSQL (relative path -> text)."""
+    from dashenv.plan.derive import PROJECT_INITDB_SCRIPT, STAMP_SCRIPT
+
+    return {
+        STAMP_PATH: STAMP_SCRIPT,
+        f"{STAMP_DIR}/00-dashenv-stamp.sh": STAMP_SCRIPT,
+        f"{STAMP_DIR}/01-dashenv-project-initdb.sh": PROJECT_INITDB_SCRIPT,
+    }
+
+
 # what a derived environment takes from its source, unless a layer sets it
 INHERITED = (
     "app_service", "callback_service", "postgres_service", "redis_service", "host",
@@ -150,6 +165,7 @@ class _Planned(Layout):
             ports=_leases_for(env),
             host=s.host,
             stamp_script=str(env.path(STAMP_PATH)),
+            stamp_dir=str(env.path(STAMP_DIR)),
             **extra,
         )
 
@@ -180,7 +196,7 @@ class Isolated(_Planned):
         """``env`` (its files read) made to run beside ``others``."""
         from dashenv.guards import RESET_ROLES
         from dashenv.observe.compose import with_compose_files
-        from dashenv.plan.derive import STAMP_SCRIPT, clashing_ports, derive
+        from dashenv.plan.derive import clashing_ports, derive
         from dashenv.settings.layers import Origin
 
         s = env.settings
@@ -201,7 +217,7 @@ class Isolated(_Planned):
         derivation = derive(model, self.spec(env, env, isolate=True, clashing=clashing))
         rel = self.override()
         assert rel is not None
-        generated = {**env.generated, rel: derivation.override, STAMP_PATH: STAMP_SCRIPT}
+        generated = {**env.generated, rel: derivation.override, **stamp_files()}
         # what the files alone said is asked of them again, override included
         provenance = {
             k: Origin("default", k) if o.layer == "compose files" else o
@@ -277,7 +293,7 @@ class Derived(_Planned):
         """``env`` (resolved with ``defaults``) with its override and env file generated from
         ``source``'s compose model and env file, then reconciled with the result."""
         from dashenv.observe.compose import with_compose_files
-        from dashenv.plan.derive import STAMP_SCRIPT, account_of, derive, env_text
+        from dashenv.plan.derive import account_of, derive, env_text
         from dashenv.settings.envfile import parse_env_text
 
         if source.files is None:
@@ -303,7 +319,7 @@ class Derived(_Planned):
             **env.generated,
             override: derivation.override,
             self.env_file(): text,
-            STAMP_PATH: STAMP_SCRIPT,
+            **stamp_files(),
         }
         derived = replace(
             env,

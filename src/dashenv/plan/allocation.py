@@ -140,7 +140,14 @@ def override_file(model: ComposeModel, spec: InstanceSpec) -> str:
     2.24+), its own network and volume names where the files fix them, its own image tag for
     what it builds (branches do not rebuild each other's image), and dashenv's labels, from
     which 'dashenv instances' and 'gc' find it."""
-    from dashenv.plan.override import Override, dump, renamed, tagged_image
+    from dashenv.plan.override import (
+        Override,
+        dump,
+        own_networks,
+        renamed,
+        service_networks,
+        tagged_image,
+    )
 
     base, project = spec.base_project, spec.project
     services: dict[str, Any] = {}
@@ -157,6 +164,9 @@ def override_file(model: ComposeModel, spec: InstanceSpec) -> str:
                 "dev.dashenv.checkout": spec.checkout,
                 "dev.dashenv.protected": str(spec.protected).lower(),
             }
+            networks = service_networks(service)
+            if networks is not None:
+                body["networks"] = networks
         if service.ports and any(f"{name}:{t}" in spec.ports for _, _, t in service.ports):
             body["ports"] = Override(
                 [
@@ -167,11 +177,14 @@ def override_file(model: ComposeModel, spec: InstanceSpec) -> str:
         services[name] = body
     document: dict[str, Any] = {"services": services}
     if spec.instance:
-        for kind, names in (("networks", model.fixed_networks), ("volumes", model.fixed_volumes)):
-            if names:
-                document[kind] = {
-                    k: {"name": renamed(old, base, project)} for k, old in names.items()
-                }
+        fixed = {k: renamed(old, base, project) for k, old in model.fixed_networks.items()}
+        top = own_networks(model, fixed)
+        if top:
+            document["networks"] = top
+        if model.fixed_volumes:
+            document["volumes"] = {
+                k: {"name": renamed(old, base, project)} for k, old in model.fixed_volumes.items()
+            }
     header = [
         f"Written by dashenv for {spec.environment} instance {spec.instance or '(owner)'} "
         f"(project {project}):",

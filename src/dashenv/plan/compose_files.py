@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 
     from dashenv.settings.model import EnvironmentSettings
 
-# 5: services carry environment, mounts, command, networks, profiles, one_shot; 6: no expose
-CACHE_VERSION = 6
+# 5: services carry environment, mounts, command, networks, profiles, one_shot; 6: no expose;
+# 7: pinned subnets and addresses
+CACHE_VERSION = 7
 
 # role setting -> image names that play it, when the setting is left at its default
 ROLE_IMAGES = {
@@ -166,6 +167,7 @@ def model_from_json(data: dict[str, Any]) -> ComposeModel:
         fixed_networks=dict(data.get("fixed_networks", {})),
         fixed_volumes=dict(data.get("fixed_volumes", {})),
         external_network_keys=list(data.get("external_network_keys", [])),
+        pinned_subnets=list(data.get("pinned_subnets", [])),
     )
 
 
@@ -180,21 +182,73 @@ def image_name(image: str | None) -> str:
 def detect_roles(services: dict[str, ComposeService], current: dict[str, str]) -> dict[str, str]:
     """The service playing each role, for roles whose default name the files do not use:
     the database and cache by their image, the app as the service that is built (an
-    ``api``, ``app``, ``web`` or ``backend`` name preferred). Roles found stay unchanged."""
+    ``api``, ``app``, ``web`` or ``backend`` name preferred). Among several PostgreSQL
+    services, the app's (``app_database``). Roles found stay unchanged."""
     found: dict[str, str] = {}
-    for role, images in ROLE_IMAGES.items():
-        if current[role] in services:
-            continue
-        match = [n for n, s in services.items() if image_name(s.image).startswith(images)]
-        if len(match) == 1:
+    candidates = {
+        role: [n for n, s in services.items() if image_name(s.image).startswith(images)]
+        for role, images in ROLE_IMAGES.items()
+    }
+    for role, match in candidates.items():
+        if current[role] not in services and len(match) == 1:
             found[role] = match[0]
-    taken = {found.get(r, current[r]) for r in ROLE_IMAGES}
+    taken = {n for match in candidates.values() for n in match} | {current[r] for r in ROLE_IMAGES}
     if current["app_service"] not in services:
         built = [n for n, s in services.items() if s.has_build and n not in taken]
         preferred = [n for n in built if any(w in n for w in ("api", "app", "web", "backend"))]
         if len(preferred) == 1 or len(built) == 1:
             found["app_service"] = (preferred or built)[0]
+    app = found.get("app_service", current["app_service"])
+    for role, match in candidates.items():
+        if role not in found and current[role] not in services and len(match) > 1:
+            chosen, _why = app_database(services, app, match)
+            if chosen is not None:
+                found[role] = chosen
     return found
+
+
+def app_database(
+    services: dict[str, ComposeService], app: str | None, candidates: list[str]
+) -> tuple[str | None, str]:
+    """Among several database services (the app's, a workflow engine's, an analytics one),
+    the app's: the one the app-side services (the app, and what the files build) depend on
+    and whose host their variables name. (chosen, or None where none stands out; why)."""
+    users = [n for n, s in services.items() if n not in candidates and (n == app or s.has_build)]
+    score = dict.fromkeys(candidates, 0)
+    reasons: dict[str, list[str]] = {c: [] for c in candidates}
+    for c in candidates:
+        svc = services[c]
+        names = {c, *([svc.container_name] if svc.container_name else [])}
+        for u in users:
+            user = services[u]
+            if c in user.depends_on:
+                score[c] += 1
+                reasons[c].append(f"{u} depends on it")
+            named = sorted(k for k, v in user.environment.items() if _names_host(v, names))
+            if named:
+                score[c] += 2
+                reasons[c].append(f"{u}'s {named[0]} names it")
+    best = max(score.values(), default=0)
+    top = [c for c in candidates if score[c] == best]
+    shown = ", ".join(candidates)
+    if best == 0 or len(top) != 1:
+        return None, f"{len(candidates)} database services ({shown}); none is clearly the app's"
+    others = ", ".join(c for c in candidates if c != top[0])
+    return top[0], f"the app's: {'; '.join(reasons[top[0]])} (not the app's: {others})"
+
+
+def _names_host(value: str, names: set[str]) -> bool:
+    """A variable's value names one of ``names`` as its host (a URL's, or the bare name)."""
+    from urllib.parse import urlsplit
+
+    if value in names:
+        return True
+    if "://" not in value:
+        return False
+    try:
+        return urlsplit(value).hostname in names
+    except ValueError:
+        return False
 
 
 def published_port(service: ComposeService, target: int | None) -> int | None:

@@ -28,7 +28,15 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from dashenv.facts import ComposeModel, ComposeService
 from dashenv.plan import isolation
-from dashenv.plan.override import Override, Reset, dump, renamed, tagged_image
+from dashenv.plan.override import (
+    Override,
+    Reset,
+    dump,
+    own_networks,
+    renamed,
+    service_networks,
+    tagged_image,
+)
 from dashenv.settings.envfile import quote_value
 
 OFF_PROFILE = "dashenv-off"  # the profile that keeps a service dev needs and tests do not off
@@ -41,7 +49,34 @@ UI_IMAGES = (
 WORKER_WORDS = ("celery", "arq", "dramatiq", "taskiq", "rq", "huey", "faststream")
 APP_WORDS = ("uvicorn", "fastapi", "gunicorn", "hypercorn", "granian")
 SPEED_FLAGS = ("fsync=off", "full_page_writes=off", "synchronous_commit=off")
-INITDB_STAMP = "/docker-entrypoint-initdb.d/00-dashenv-stamp.sh"
+INITDB_DIR = "/docker-entrypoint-initdb.d"
+INITDB_STAMP = f"{INITDB_DIR}/00-dashenv-stamp.sh"
+# where a project's own init directory goes when dashenv's directory takes its place (a
+# mount inside the project's would be made in the project's files, or fail on a read-only one)
+PROJECT_INITDB = "/dashenv-project-initdb"
+# run second by the image from dashenv's init directory: the project's own scripts, from
+# where they were moved, in order, as the official image runs them (sourced by its entrypoint)
+PROJECT_INITDB_SCRIPT = f"""#!/bin/sh
+# Written by dashenv: the project's own init scripts (it mounts them at {INITDB_DIR},
+# where dashenv's stamp script sits now), run from {PROJECT_INITDB} as the image runs them.
+_dashenv_user="${{POSTGRES_USER:-postgres}}"
+_dashenv_db="${{POSTGRES_DB:-$_dashenv_user}}"
+_dashenv_psql() {{
+  psql -v ON_ERROR_STOP=1 --no-password --no-psqlrc -h /var/run/postgresql \\
+    --username "$_dashenv_user" --dbname "$_dashenv_db" "$@"
+}}
+for _dashenv_f in {PROJECT_INITDB}/*; do
+  case "$_dashenv_f" in
+    *.sh) echo "running $_dashenv_f"
+          if [ -x "$_dashenv_f" ]; then "$_dashenv_f"; else . "$_dashenv_f"; fi ;;
+    *.sql) echo "running $_dashenv_f"; _dashenv_psql -f "$_dashenv_f" ;;
+    *.sql.gz) echo "running $_dashenv_f"; gunzip -c "$_dashenv_f" | _dashenv_psql ;;
+    *.sql.xz) echo "running $_dashenv_f"; xz -dc "$_dashenv_f" | _dashenv_psql ;;
+    *.sql.zst) echo "running $_dashenv_f"; zstd -dc "$_dashenv_f" | _dashenv_psql ;;
+    *) echo "ignoring $_dashenv_f" ;;
+  esac
+done
+"""
 # the seed's compose/postgres/dashenv-stamp.sh: run once by the image on an empty data
 # directory, it stamps the database the container creates with its dashenv environment
 STAMP_SCRIPT = """#!/bin/bash
@@ -267,6 +302,9 @@ class DeriveSpec:
     markers: bool = False  # the app accepts ENVIRONMENT=testing and TESTING=true
     wanted: tuple[str, ...] = ()  # services asked for beyond those tests need
     stamp_script: str | None = None  # the absolute path of STAMP_SCRIPT, mounted for initdb
+    # the absolute path of a directory holding STAMP_SCRIPT and PROJECT_INITDB_SCRIPT,
+    # mounted in place of a project's own init directory
+    stamp_dir: str | None = None
     # isolate an environment with files of its own from those it clashes with, instead of
     # deriving it from another's: every service kept, its database's name kept, the names it
     # shares made its own, the clashing host ports (``clashing``) not published
@@ -356,6 +394,8 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
     off = [n for n in services if n not in running]
     # names the files fix, and the hosts they answer to inside the network
     hosts_renamed = {s.container_name: name for name, s in services.items() if s.container_name}
+    # an address the files pin is dev's container's: the derived stack's answers by its name
+    hosts_renamed |= {ip: name for name, s in services.items() for ip in s.fixed_ips}
     pg_hosts = {spec.postgres_service, *(k for k, v in hosts_renamed.items() if v == pg_name(pg))}
     pg_hosts |= {"localhost", "127.0.0.1"}
     dev_side, test_side = container_sides(model, spec, account, database)
@@ -401,9 +441,9 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
             body["ports"] = Reset([])
         # external networks stay dev's: a test service never joins them
         externals = [n for n in service.networks if n in model.external_network_keys]
-        if externals:
-            joined = [n for n in service.networks if n not in externals] or ["default"]
-            body["networks"] = Override({n: {} for n in joined})
+        networks = service_networks(service, externals)
+        if networks is not None:
+            body["networks"] = networks
         # the data path on tmpfs, whatever mounted it
         data = (
             postgres_data_path(service)
@@ -419,7 +459,14 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
             stamped = name == spec.postgres_service and spec.stamp_script is not None
             if stamped and _official_postgres(service):
                 keep = [m for m in keep if m[2] != INITDB_STAMP]
-                keep.append(("bind", spec.stamp_script or "", INITDB_STAMP, True))
+                theirs = [m for m in keep if m[2].rstrip("/") == INITDB_DIR]
+                if theirs and spec.stamp_dir:
+                    # the project's init directory moves aside; dashenv's takes its place
+                    keep = [(m[0], m[1], PROJECT_INITDB, m[3]) if m in theirs else m
+                            for m in keep]  # fmt: skip
+                    keep.append(("bind", spec.stamp_dir, INITDB_DIR, True))
+                else:
+                    keep.append(("bind", spec.stamp_script or "", INITDB_STAMP, True))
             if gone or keep:
                 mounts = [_mount(m) for m in keep]
                 body["volumes"] = Override(mounts) if keep else Reset([])
@@ -489,9 +536,13 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
             "dev.dashenv.derived-from": spec.source,
         }
         document["services"][name] = body
-    for kind, names in (("networks", model.fixed_networks), ("volumes", model.fixed_volumes)):
-        if names:
-            document[kind] = {key: {"name": own_name(old, spec)} for key, old in names.items()}
+    top = own_networks(model, {k: own_name(v, spec) for k, v in model.fixed_networks.items()})
+    if top:
+        document["networks"] = top
+    if model.fixed_volumes:
+        document["volumes"] = {
+            k: {"name": own_name(v, spec)} for k, v in model.fixed_volumes.items()
+        }
     return Derivation(
         dump(document, header),
         database,

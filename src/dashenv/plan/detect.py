@@ -14,7 +14,13 @@ from pathlib import PurePosixPath
 
 from dashenv.facts import ComposeModel
 from dashenv.plan import compose_files
-from dashenv.plan.compose_files import DEFAULT_ROLES, detect_roles
+from dashenv.plan.compose_files import (
+    DEFAULT_ROLES,
+    ROLE_IMAGES,
+    app_database,
+    detect_roles,
+    image_name,
+)
 from dashenv.settings.project import COMPOSE_DEFAULT_FILES
 
 # docker-compose.dev.yml, compose.test.yaml, docker-compose-ci.yml
@@ -377,6 +383,15 @@ def detect(
             for role, service in roles.items():
                 image = model.services[service].image or "built"
                 evidence = f"image {image}" if role != "app_service" else "the service built here"
+                images = ROLE_IMAGES.get(role)
+                several = [
+                    n
+                    for n, s in model.services.items()
+                    if images and image_name(s.image).startswith(images)
+                ]
+                if len(several) > 1:
+                    app_name = roles.get("app_service", DEFAULT_ROLES["app_service"])
+                    evidence += "; " + app_database(model.services, app_name, several)[1]
                 env.add(role, service, f"{service} in {env.compose_file}: {evidence}")
             app = model.services.get(roles.get("app_service", DEFAULT_ROLES["app_service"]))
             if (

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from dashenv.facts import ComposeModel, ComposeService
 
 
 @dataclass(frozen=True)
@@ -106,3 +111,24 @@ def tagged_image(image: str, tag: str) -> str:
     if "/" in old or not repo:  # no tag: registry:port/name or a bare name
         repo = image
     return f"{repo}:{tag}"
+
+
+def own_networks(model: ComposeModel, names: dict[str, str]) -> dict[str, Any]:
+    """The top-level ``networks:`` of an override that runs a second stack of the same files:
+    each name the files fix renamed (``names``: key -> its new name), and each subnet they
+    pin dropped (``ipam: !reset {}``), so Compose gives this stack a free address pool
+    instead of failing on "Pool overlaps with other one"."""
+    found: dict[str, Any] = {key: {"name": new} for key, new in names.items()}
+    for key in model.pinned_subnets:
+        found.setdefault(key, {})["ipam"] = Reset({})
+    return found
+
+
+def service_networks(service: ComposeService, leave: Sequence[str] = ()) -> Override | None:
+    """A service's ``networks:`` in such an override, where the files pin its address on one
+    (the address is dropped with its pool; its other options kept) or it must leave some
+    (``leave``: dev's external networks); None where nothing changes."""
+    if not leave and not service.pinned_addresses:
+        return None
+    joined = [n for n in service.networks if n not in leave] or ["default"]
+    return Override({n: dict(service.pinned_addresses.get(n, {})) for n in joined})
