@@ -55,6 +55,7 @@ class ComposeService:
     ports: list[tuple[str, int, int]] = field(default_factory=list)  # host_ip, published, target
     image: str | None = None
     has_build: bool = False
+    base_image: str | None = None  # what its Dockerfile builds FROM, where it builds one
     has_healthcheck: bool = False
     binds: list[str] = field(default_factory=list)  # host paths bind-mounted into it
     labels: dict[str, str] = field(default_factory=dict)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from dashenv.errors import ConfigError, DashenvError
@@ -66,11 +66,13 @@ def test_a_value_referencing_another_is_read_as_compose_reads_it() -> None:
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=60))
+@example("\\\\")  # two backslashes: python-dotenv unescapes them inside single quotes
+@example("it's $HOME")  # skipped: never written
 def test_a_quoted_value_reads_back_as_it_was(value: str) -> None:
     """The one quoting every env file dashenv writes uses (init, a derived env file)."""
     from dashenv.settings.envfile import quote_value
 
-    if "'" in value and "$" in value:
+    if ("'" in value or "\\\\" in value) and "$" in value:
         return  # double quotes interpolate: a value dashenv never writes
     assert parse_env_text(f"K={quote_value(value)}\n", "f")["K"].value == value
 

@@ -780,6 +780,25 @@ def parse_compose_model(config: dict[str, Any]) -> ComposeModel:
 ADDRESS_KEYS = ("ipv4_address", "ipv6_address", "link_local_ips")
 
 
+def _base_image(build: Any) -> str | None:
+    """What a service's Dockerfile builds FROM (Compose resolves its context to an absolute
+    path); None where it builds nothing, inline, or from a repository URL."""
+    from pathlib import Path
+
+    from dashenv.plan.compose_files import dockerfile_base
+
+    if not isinstance(build, dict) or build.get("dockerfile_inline"):
+        return None
+    context = str(build.get("context") or "")
+    if not context.startswith("/"):
+        return None
+    path = Path(context) / str(build.get("dockerfile") or "Dockerfile")
+    try:
+        return dockerfile_base(path.read_text(errors="replace"))
+    except OSError:
+        return None
+
+
 def _pinned_addresses(networks: Any) -> dict[str, dict[str, Any]]:
     """A service's networks on which the files fix its address: key -> the rest of its
     options there (aliases, priority...), kept as they are."""
@@ -827,6 +846,7 @@ def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
             ports=ports,
             image=svc.get("image"),
             has_build="build" in svc,
+            base_image=_base_image(svc.get("build")),
             has_healthcheck=bool(healthcheck) and not healthcheck.get("disable"),
             binds=[
                 str(v.get("source"))

@@ -74,7 +74,14 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
             return env
         _store(env.project.root, env.name, key, model)
     shown = ", ".join(s.compose_files)
-    rec = reconcile(s, explicit, model, shown, files_name_project=files_name)
+    rec = reconcile(
+        s,
+        explicit,
+        model,
+        shown,
+        files_name_project=files_name,
+        postgres_images=tuple(env.project.options.postgres_images),
+    )
     provenance = dict(env.provenance)
     for k, reason in rec.reasons.items():
         provenance[k] = Origin("compose files", k, path=reason)

@@ -166,6 +166,7 @@ class _Planned(Layout):
             host=s.host,
             stamp_script=str(env.path(STAMP_PATH)),
             stamp_dir=str(env.path(STAMP_DIR)),
+            postgres_images=tuple(env.project.options.postgres_images),
             **extra,
         )
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from dashenv.settings.model import EnvironmentSettings
 
 # 5: services carry environment, mounts, command, networks, profiles, one_shot; 6: no expose;
-# 7: pinned subnets and addresses
+# 7: pinned subnets and addresses, the image a service builds FROM
 CACHE_VERSION = 7
 
 # role setting -> image names that play it, when the setting is left at its default
@@ -33,6 +33,13 @@ ROLE_IMAGES = {
     "postgres_service": ("postgres", "postgis", "timescaledb", "pgvector"),
     "redis_service": ("redis", "valkey", "redis-stack-server"),
 }
+# images made from the official PostgreSQL image, with its entrypoint contract (POSTGRES_*
+# variables, /docker-entrypoint-initdb.d, the postgres command): by name, or a project's own
+# (<org>/<app>-postgres); dashenv.toml's postgres_images adds more
+POSTGRES_IMAGES = ("postgres", "postgresql", "postgis", "pgvector", "timescaledb", "timescaledb-ha")
+# words naming a tool around PostgreSQL, not PostgreSQL (postgres-exporter, pgadmin...)
+_NOT_POSTGRES = ("exporter", "admin", "backup", "bouncer", "pgpool", "operator", "migrat",
+                 "dump", "cli", "client", "proxy", "ui")  # fmt: skip
 # port setting -> (its role's service setting, the container port it publishes, if known)
 PORT_ROLES = {
     "app_port": ("app_service", None),
@@ -109,7 +116,7 @@ def referenced_files(text: str) -> list[str]:
     """The files a compose file pulls in, as it writes them (relative to its own directory):
     ``include:`` entries and their env files, services' ``extends: file:`` and
     ``env_file:``. What Compose resolves from them belongs in the model's cache key."""
-    if not any(word in text for word in ("include", "extends", "env_file")):
+    if not any(word in text for word in ("include", "extends", "env_file", "build")):
         return []  # most files: no YAML parse
     doc = _load(text)
     if doc is None:
@@ -122,6 +129,15 @@ def referenced_files(text: str) -> list[str]:
         else:
             _paths(entry, found)
     for service in _services(doc):
+        build = service.get("build")  # its Dockerfile: the image it builds FROM
+        if isinstance(build, str) and "://" not in build:
+            found.append(f"{build.rstrip('/')}/Dockerfile")
+        elif isinstance(build, dict) and not build.get("dockerfile_inline"):
+            context = build.get("context") or "."
+            dockerfile = build.get("dockerfile") or "Dockerfile"
+            if isinstance(context, str) and "://" not in context and isinstance(dockerfile, str):
+                found.append(dockerfile if dockerfile.startswith("/")
+                             else f"{context.rstrip('/')}/{dockerfile}")  # fmt: skip
         extends = service.get("extends")
         if isinstance(extends, dict) and isinstance(extends.get("file"), str):
             found.append(extends["file"])
@@ -179,15 +195,73 @@ def image_name(image: str | None) -> str:
     return last.split("@", 1)[0].split(":", 1)[0].lower()
 
 
-def detect_roles(services: dict[str, ComposeService], current: dict[str, str]) -> dict[str, str]:
+def is_postgres_image(image: str | None, known: tuple[str, ...] = ()) -> bool:
+    """Whether an image is PostgreSQL with the official image's contract: a known name
+    (``postgres``, ``postgis/postgis``, ``pgvector/pgvector``, ``timescale/timescaledb``...),
+    one of ``known`` (dashenv.toml's postgres_images, matched as written or by the name
+    without its tag), or a project's own image named after it (``acme/shop-postgres``)."""
+    if not image:
+        return False
+    untagged = image.partition("@")[0]
+    head, _, last = untagged.rpartition("/")
+    untagged = f"{head}/{last.partition(':')[0]}" if head else last.partition(":")[0]
+    if image in known or untagged in known:
+        return True
+    name = image_name(image)
+    if name in POSTGRES_IMAGES:
+        return True
+    words = re.split(r"[-_.]", name)
+    return any(w in POSTGRES_IMAGES for w in words) and not any(
+        bad in w for w in words for bad in _NOT_POSTGRES
+    )
+
+
+def postgres_image(service: ComposeService, known: tuple[str, ...] = ()) -> str | None:
+    """The PostgreSQL image a service runs: its image where that is one, else the image its
+    Dockerfile builds FROM where that is one (``FROM postgres:16`` plus extensions)."""
+    if is_postgres_image(service.image, known):
+        return service.image
+    if service.has_build and is_postgres_image(service.base_image, known):
+        return service.base_image
+    return None
+
+
+def dockerfile_base(text: str) -> str | None:
+    """The image a Dockerfile's final stage builds FROM (global ARG defaults substituted,
+    an earlier stage followed to its own base); None where it names none."""
+    args: dict[str, str] = {}
+    stages: dict[str, str] = {}
+    base = None
+    for line in re.sub(r"\\\n", " ", text).splitlines():
+        arg = re.match(r"(?i)^\s*ARG\s+(\w+)(?:=(\S*))?", line)
+        if arg and base is None:
+            args[arg.group(1)] = (arg.group(2) or "").strip("\"'")
+            continue
+        m = re.match(r"(?i)^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", line)
+        if not m:
+            continue
+
+        def value(v: re.Match[str]) -> str:
+            return args.get(v.group(1) or v.group(3), v.group(2) or "")
+
+        image = re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}|\$(\w+)", value, m.group(1))
+        image = stages.get(image.lower(), image)
+        if m.group(2):
+            stages[m.group(2).lower()] = image
+        base = image
+    return base
+
+
+def detect_roles(
+    services: dict[str, ComposeService], current: dict[str, str], known: tuple[str, ...] = ()
+) -> dict[str, str]:
     """The service playing each role, for roles whose default name the files do not use:
     the database and cache by their image, the app as the service that is built (an
     ``api``, ``app``, ``web`` or ``backend`` name preferred). Among several PostgreSQL
     services, the app's (``app_database``). Roles found stay unchanged."""
     found: dict[str, str] = {}
     candidates = {
-        role: [n for n, s in services.items() if image_name(s.image).startswith(images)]
-        for role, images in ROLE_IMAGES.items()
+        role: [n for n, s in services.items() if plays(role, s, known)] for role in ROLE_IMAGES
     }
     for role, match in candidates.items():
         if current[role] not in services and len(match) == 1:
@@ -205,6 +279,13 @@ def detect_roles(services: dict[str, ComposeService], current: dict[str, str]) -
             if chosen is not None:
                 found[role] = chosen
     return found
+
+
+def plays(role: str, service: ComposeService, known: tuple[str, ...] = ()) -> bool:
+    """Whether a service's image (or, for PostgreSQL, what it builds FROM) plays ``role``."""
+    if role == "postgres_service":
+        return postgres_image(service, known) is not None
+    return image_name(service.image).startswith(ROLE_IMAGES[role])
 
 
 def app_database(
@@ -316,6 +397,7 @@ def reconcile(
     files: str,
     *,
     files_name_project: bool,
+    postgres_images: tuple[str, ...] = (),
 ) -> Reconciled:
     """The settings the files decide. ``explicit`` maps the keys set in a layer above the
     built-in defaults to where (for the error naming both places); ``files_name_project``:
@@ -329,7 +411,7 @@ def reconcile(
         out.updates["project_name"] = model.name
         out.reasons["project_name"] = f"name: in {files}"
     current = {r: getattr(settings, r) for r in ROLE_SETTINGS}
-    for role, detected in detect_roles(model.services, current).items():
+    for role, detected in detect_roles(model.services, current, postgres_images).items():
         if role not in explicit:
             out.updates[role] = detected
             out.reasons[role] = f"{files}: service {detected} ({role.removesuffix('_service')})"

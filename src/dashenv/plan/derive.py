@@ -160,8 +160,10 @@ def postgres_data_path(service: ComposeService) -> str:
     otherwise (``/var/lib/postgresql`` from 18 on, ``/var/lib/postgresql/data`` before)."""
     if "bitnami" in (service.image or ""):
         return "/bitnami/postgresql"
+    from dashenv.plan.compose_files import postgres_image
+
     pgdata = service.environment.get("PGDATA")
-    major = postgres_major(service.image)
+    major = postgres_major(postgres_image(service) or service.image)
     if major is None or major >= 18:
         return "/var/lib/postgresql"
     return pgdata or "/var/lib/postgresql/data"
@@ -305,6 +307,7 @@ class DeriveSpec:
     # the absolute path of a directory holding STAMP_SCRIPT and PROJECT_INITDB_SCRIPT,
     # mounted in place of a project's own init directory
     stamp_dir: str | None = None
+    postgres_images: tuple[str, ...] = ()  # dashenv.toml's postgres_images
     # isolate an environment with files of its own from those it clashes with, instead of
     # deriving it from another's: every service kept, its database's name kept, the names it
     # shares made its own, the clashing host ports (``clashing``) not published
@@ -457,7 +460,7 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
             gone = [m for m in service.mounts if m[0] != "tmpfs" and overlaps(m[2], data)]
             replaced += [(name, m[2]) for m in gone]
             stamped = name == spec.postgres_service and spec.stamp_script is not None
-            if stamped and _official_postgres(service):
+            if stamped and _official_postgres(service, spec.postgres_images):
                 keep = [m for m in keep if m[2] != INITDB_STAMP]
                 theirs = [m for m in keep if m[2].rstrip("/") == INITDB_DIR]
                 if theirs and spec.stamp_dir:
@@ -477,7 +480,7 @@ def derive(model: ComposeModel, spec: DeriveSpec) -> Derivation:
                                                 if m[0] == "tmpfs"})  # fmt: skip
             if tmpfs:
                 body["tmpfs"] = tmpfs
-        if name == spec.postgres_service and _official_postgres(service):
+        if name == spec.postgres_service and _official_postgres(service, spec.postgres_images):
             command = list(service.command or ["postgres"])
             for flag in SPEED_FLAGS:
                 if flag not in command:
@@ -620,12 +623,11 @@ def clashes(mine: ComposeModel, other: ComposeModel) -> list[str]:
 
 def data_mounts(service: ComposeService) -> list[tuple[str, str, str, bool]]:
     """The mounts of a database's or cache's data path (by its image)."""
-    from dashenv.plan.compose_files import ROLE_IMAGES, image_name
+    from dashenv.plan.compose_files import plays
 
-    name = image_name(service.image)
-    if name.startswith(ROLE_IMAGES["postgres_service"]):
+    if plays("postgres_service", service):
         path = postgres_data_path(service)
-    elif name.startswith(ROLE_IMAGES["redis_service"]):
+    elif plays("redis_service", service):
         path = redis_data_path(service)
     else:
         return []
@@ -641,12 +643,17 @@ def pg_name(service: ComposeService | None) -> str | None:
     return service.name if service is not None else None
 
 
-def _official_postgres(service: ComposeService) -> bool:
-    from dashenv.plan.compose_files import image_name
+def _official_postgres(service: ComposeService, known: tuple[str, ...] = ()) -> bool:
+    """PostgreSQL with the official image's entrypoint contract, running its server: a known
+    image, one of ``known``, or a build FROM one (not Bitnami's, which has its own)."""
+    from dashenv.plan.compose_files import image_name, postgres_image
 
-    name = image_name(service.image)
-    return name in ("postgres", "postgis", "pgvector", "timescaledb", "timescaledb-ha") and (
-        service.command is None or (service.command[:1] == ["postgres"])
+    image = postgres_image(service, known)
+    return (
+        image is not None
+        and "bitnami" not in image
+        and image_name(image) != "postgresql"
+        and (service.command is None or service.command[:1] == ["postgres"])
     )
 
 

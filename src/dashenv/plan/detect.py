@@ -19,7 +19,8 @@ from dashenv.plan.compose_files import (
     ROLE_IMAGES,
     app_database,
     detect_roles,
-    image_name,
+    plays,
+    postgres_image,
 )
 from dashenv.settings.project import COMPOSE_DEFAULT_FILES
 
@@ -381,13 +382,14 @@ def detect(
                             "pytest configuration)")  # fmt: skip
             roles = detect_roles(model.services, DEFAULT_ROLES)
             for role, service in roles.items():
-                image = model.services[service].image or "built"
-                evidence = f"image {image}" if role != "app_service" else "the service built here"
-                images = ROLE_IMAGES.get(role)
+                found = model.services[service]
+                evidence = f"image {found.image or 'built'}"
+                if role == "app_service":
+                    evidence = "the service built here"
+                elif role == "postgres_service" and postgres_image(found) != found.image:
+                    evidence = f"built FROM {found.base_image}: PostgreSQL's official image"
                 several = [
-                    n
-                    for n, s in model.services.items()
-                    if images and image_name(s.image).startswith(images)
+                    n for n, s in model.services.items() if role in ROLE_IMAGES and plays(role, s)
                 ]
                 if len(several) > 1:
                     app_name = roles.get("app_service", DEFAULT_ROLES["app_service"])

@@ -99,10 +99,12 @@ _PLAIN_VALUE = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
 def quote_value(value: str) -> str:
     """``value`` as an env file line writes it (dashenv init, a derived env file): bare where
     nothing in it means anything to Compose or a shell, else single-quoted (nothing
-    interpolated), else double-quoted with its backslashes and quotes escaped."""
+    interpolated), else double-quoted with its backslashes and quotes escaped. A value
+    holding two backslashes in a row is double-quoted too: python-dotenv unescapes them
+    inside single quotes where Compose does not, and both read the double-quoted escape."""
     if _PLAIN_VALUE.fullmatch(value):
         return value
-    if "'" not in value:
+    if "'" not in value and "\\\\" not in value:
         return f"'{value}'"
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 

@@ -222,6 +222,14 @@ class ProjectOptions(BaseModel):
     host_names: list[str] = Field(
         default_factory=list, description="Extra names the certificate is valid for."
     )
+    postgres_images: list[str] = Field(
+        default_factory=list,
+        description=(
+            "More images that are PostgreSQL with the official image's contract (POSTGRES_* "
+            "variables, its init directory), besides those known by name (postgres, postgis, "
+            "pgvector, timescaledb, and images named after them) and images built FROM one."
+        ),
+    )
 
 
 PROJECT_KEYS = list(ProjectOptions.model_fields)

@@ -81,10 +81,13 @@ def major_of(t: Environment, image: str) -> int | None:
 
 def data_path_problem(t: Environment, compose: ComposeModel) -> DataPathProblem | None:
     """The old mount path on an 18+ image of the environment's PostgreSQL, where found."""
+    from dashenv.plan.compose_files import postgres_image
+
     svc = compose.services.get(t.settings.postgres_service)
-    if svc is None or not svc.image:
+    image = postgres_image(svc, tuple(t.resolved.project.options.postgres_images)) if svc else None
+    if svc is None or image is None or "bitnami" in image:  # Bitnami's has its own layout
         return None
-    found = old_data_mount(svc, major_of(t, svc.image))
+    found = old_data_mount(svc, major_of(t, image))
     if found is None:
         return None
     env = t.resolved
