@@ -102,3 +102,36 @@ def test_an_env_file_is_completed_from_its_example_beside_its_reader() -> None:
         example, ".env.example", more.text, parse_env_text(more.text, ".env")
     )
     assert done.text is None and done.added == []
+
+
+def test_an_env_file_from_what_the_compose_files_reference() -> None:
+    """For a project whose compose files name an env file with no example anywhere."""
+    from dashenv.plan.compose_files import env_template
+
+    compose = (
+        "services:\n"
+        "  db:\n"
+        "    image: postgres:17\n"
+        "    env_file: .env\n"
+        "    environment:\n"
+        "      POSTGRES_USER: ${DB_USER:-shop}\n"
+        "  api:\n"
+        "    build: .\n"
+        "    env_file: [.env]\n"
+        "    environment:\n"
+        "      SECRET_KEY: ${SECRET_KEY}\n"
+        "      MODE: ${MODE:?set the mode}\n"
+        "      HOME_DIR: $$HOME\n"
+        "# ${COMMENTED}\n"
+    )
+    text, keys = env_template({"compose.yml": compose}, ".env")
+    assert keys == ["DB_USER", "SECRET_KEY", "MODE", "POSTGRES_PASSWORD"]
+    assert "# ${DB_USER} in compose.yml (default shop)\nDB_USER=shop\n" in text
+    assert "# ${SECRET_KEY} in compose.yml\nSECRET_KEY=change-me\n" in text
+    assert "# ${MODE} in compose.yml: no default in the files, set it\nMODE=\n" in text
+    assert "# db in compose.yml: the official image requires it\nPOSTGRES_PASSWORD=change-me\n" in (
+        text
+    )
+    # a database that sets its password itself needs none from the file
+    done = compose.replace("POSTGRES_USER: ${DB_USER:-shop}", "POSTGRES_PASSWORD: pw")
+    assert "POSTGRES_PASSWORD" not in env_template({"compose.yml": done}, ".env")[1]

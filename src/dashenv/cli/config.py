@@ -65,6 +65,9 @@ def _rewrites(e: "Environment", reveal: bool) -> None:
     if not is_test_side(resolved):
         return
     rewrites = resolved.derivation.rewrites if resolved.derivation is not None else []
+    # the files as written, where Compose could not read them yet (an env file to be made):
+    # what they hold is known once it exists
+    rewrites = [r for r in rewrites if "${" not in r[2]]
     shown = (lambda v: v) if reveal else mask_url
     if rewrites:
         source = resolved.settings.derived_from or name

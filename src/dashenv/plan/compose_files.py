@@ -14,6 +14,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import ConfigError
@@ -110,6 +111,63 @@ def env_files_named(text: str) -> list[str]:
     for service in _services(doc) if doc is not None else []:
         _paths(service.get("env_file"), found)
     return list(dict.fromkeys(found))
+
+
+_REFERENCE = re.compile(
+    r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])((?:[^{}]|\{[^{}]*\})*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)"
+)
+
+
+def env_template(texts: dict[str, str], env_file: str) -> tuple[str, list[str]]:
+    """An env file made from what the compose files reference, for a project that has none
+    and no example: each variable they interpolate (``${VAR}``, ``${VAR:-default}``,
+    ``${VAR:?message}``) with its default, and the variables the official PostgreSQL image
+    requires of a service that reads ``env_file`` without setting them (POSTGRES_PASSWORD);
+    a secret-looking variable with no default gets ``change-me``, which init turns into a
+    generated secret. Each line under a comment saying where it came from. (text, keys)."""
+    from dashenv.settings.secrets import is_secret_key
+
+    found: dict[str, tuple[str, str]] = {}  # key -> (value, where)
+    for name, text in texts.items():
+        body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+        for m in _REFERENCE.finditer(body):
+            key = m.group(1) or m.group(4)
+            if not key or key in found:
+                continue
+            op, default = m.group(2) or "", m.group(3) or ""
+            value = default if op in (":-", "-") else ""
+            where = f"${{{key}}} in {name}" + (f" (default {default})" if value else "")
+            if not value and is_secret_key(key):
+                value = "change-me"
+            found[key] = (value, where)
+        doc = _load(text)
+        for service_name, service in (doc.get("services") or {}).items() if doc else []:
+            if not isinstance(service, dict):
+                continue
+            named: list[str] = []
+            _paths(service.get("env_file"), named)
+            reads = any(PurePosixPath(n).name == PurePosixPath(env_file).name for n in named)
+            environment = service.get("environment") or {}
+            if isinstance(environment, list):
+                environment = dict(str(e).partition("=")[::2] for e in environment)
+            image = str(service.get("image") or "")
+            if not reads or not is_postgres_image(image) or "bitnami" in image:
+                continue
+            if "POSTGRES_PASSWORD" in environment or "POSTGRES_HOST_AUTH_METHOD" in environment:
+                continue
+            found.setdefault(
+                "POSTGRES_PASSWORD",
+                ("change-me", f"{service_name} in {name}: the official image requires it"),
+            )
+    lines = [
+        "# Written by dashenv init from what the compose files reference (there was no",
+        "# example): check each value; secrets are generated.",
+    ]
+    for key, (value, where) in found.items():
+        if not value:
+            where += ": no default in the files, set it"
+        lines += [f"# {where}", f"{key}={value}"]
+    return "\n".join(lines) + "\n", list(found)
 
 
 def referenced_files(text: str) -> list[str]:

@@ -144,6 +144,7 @@ def _env_guess(
         example = example_of(c, present)
         if example is not None:
             return c, example, f"{example} beside {files[0]} (created from it on first use)"
+    missing = None
     for f in files:
         for named in compose_files.env_files_named(read(f)):
             rel = _normal(str(PurePosixPath(here) / named) if here else named)
@@ -154,6 +155,14 @@ def _env_guess(
                     example_of(rel, present) if rel not in present else None,
                     f"env_file: {named} in {f} ({shown})",
                 )
+            missing = missing or (
+                rel,
+                None,
+                f"env_file: {named} in {f} (it exists nowhere and has no example: init "
+                "writes it from what the files reference)",
+            )
+    if missing is not None:  # the files need it: Compose fails without it
+        return missing
     # the app's own env file, beside its code (an app on the host reads it itself)
     found = sorted(
         (p for p in present if PurePosixPath(p).name == ".env" or (

@@ -21,6 +21,13 @@ class InitResult:
     action: str  # created | updated | unchanged | no-example
     added: list[str] = field(default_factory=list)
     generated: list[str] = field(default_factory=list)
+    source: str = ""  # what it was made from: its example, or the compose files
+
+
+def can_create(env: ResolvedEnvironment) -> bool:
+    """Whether a missing env file can be made: from its example, or from the compose files
+    that name it."""
+    return env.path(env.settings.example_file).is_file() or _from_compose_files(env) is not None
 
 
 def init_environment(env: ResolvedEnvironment) -> InitResult:
@@ -36,10 +43,17 @@ def init_environment(env: ResolvedEnvironment) -> InitResult:
     if not example.is_file():
         if target.is_file() or target == Path(os.devnull):  # no env file: all in environment:
             return result
-        raise ConfigError(
-            f"cannot create {s.env_file}: its example {s.example_file} does not exist",
-            hint="commit an example env file, or set env_example in dashenv.toml",
-        )
+        template = _from_compose_files(env)
+        if template is None:
+            raise ConfigError(
+                f"cannot create {s.env_file}: its example {s.example_file} does not exist",
+                hint="commit an example env file, or set env_example in dashenv.toml",
+            )
+        done = complete_from_example(template, "the compose files", None, {})
+        write_private(target, done.text or "")
+        result.action, result.added, result.generated = "created", done.added, done.generated
+        result.source = "what the compose files reference (no example)"
+        return result
     exists = target.exists()
     done = complete_from_example(
         example.read_text(encoding="utf-8"),
@@ -51,8 +65,30 @@ def init_environment(env: ResolvedEnvironment) -> InitResult:
         return result
     write_private(target, done.text)
     result.action = "updated" if exists else "created"
+    result.source = s.example_file
     result.added, result.generated = done.added, done.generated
     return result
+
+
+def _from_compose_files(env: ResolvedEnvironment) -> str | None:
+    """The env file the compose files need (they name it in ``env_file:``), made from what
+    they reference where it has no example (``plan.compose_files.env_template``); None where
+    no compose file names it."""
+    from dashenv.plan.compose_files import env_files_named, env_template
+
+    s = env.settings
+    texts = {}
+    for relative in s.compose_files:
+        path = env.path(relative)
+        if path.is_file():
+            texts[relative] = path.read_text(errors="replace")
+    target = env.path(s.env_file).resolve()
+    named = any(
+        (env.path(relative).parent / n).resolve() == target
+        for relative, text in texts.items()
+        for n in env_files_named(text)
+    )
+    return env_template(texts, s.env_file)[0] if named else None
 
 
 @dataclass

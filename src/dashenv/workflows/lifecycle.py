@@ -46,16 +46,14 @@ POLL_SECONDS = 0.5
 def ensure_env_file(t: Environment, say: Callable[[str], None]) -> Environment:
     """``up`` creates a missing env file from its example, as ``init`` would, and says so;
     the environment as it resolves from then on."""
-    from dashenv.steps.envfiles import init_environment
+    from dashenv.steps.envfiles import can_create, init_environment
 
     bare = t.bare
     source = t.layout.source
     if t.layout.generates_env_file and source is not None:  # generated from its source's
         origin_env = t.other(source)
         origin = origin_env.view(read_env=False, base=True)
-        if not origin.path(origin.settings.env_file).exists() and (
-            origin.path(origin.settings.example_file).is_file()
-        ):
+        if not origin.path(origin.settings.env_file).exists() and can_create(origin):
             ensure_env_file(origin_env, say)  # renews ``t`` too: it is derived from it
             return t.renewed()
         return t
@@ -63,7 +61,7 @@ def ensure_env_file(t: Environment, say: Callable[[str], None]) -> Environment:
         return t
     result = init_environment(bare)
     generated = f" (generated {', '.join(result.generated)})" if result.generated else ""
-    say(f"Created {result.env_file} from {bare.settings.example_file}{generated}")
+    say(f"Created {result.env_file} from {result.source}{generated}")
     return t.renewed()
 
 
