@@ -244,3 +244,45 @@ def test_a_clashing_pair_is_isolated() -> None:
         "clashes with dev: container_name shop-db, host port 5432 (db), data directory "
         "/p/pgdata (db), host port 8000 (api)"
     )
+
+
+def _found(files: dict[str, str]) -> tuple[list[tuple[str, list[str], str | None]], list[str]]:
+    envs, notes = find_environments(list(files), files.__getitem__)
+    return [(e.name, e.compose_files, e.env_file) for e in envs], notes
+
+
+def test_compose_files_three_folders_deep_with_no_env_file_beside() -> None:
+    compose = "services:\n  api:\n    build: .\n    env_file: ../../../.env\n"
+    found, _ = _found({"deploy/docker/dev/docker-compose.dev.yml": compose, ".env": "A=1\n"})
+    assert found[0] == ("dev", ["deploy/docker/dev/docker-compose.dev.yml"], ".env")
+    assert [f[0] for f in found] == ["dev", "test", "ci"]  # test and ci derived from it
+    # no env file anywhere: the values are in the files' environment:
+    found, _ = _found({"ops/compose/local/docker-compose.dev.yml": "services: {}\n"})
+    assert found[0] == ("dev", ["ops/compose/local/docker-compose.dev.yml"], "/dev/null")
+
+
+def test_dev_is_what_the_project_s_own_dev_command_starts() -> None:
+    prod = "services:\n  web:\n    image: acme/web:1\n"
+    local = "services:\n  web:\n    build: .\n"
+    files = {
+        "docker-compose.yml": prod,
+        "docker-compose.local.yml": local,
+        "Makefile": "up:\n\tdocker compose -f docker-compose.local.yml up -d --build\n",
+    }
+    found, _ = _found(files)
+    assert found[0] == ("dev", ["docker-compose.local.yml"], "/dev/null")
+    envs, _ = find_environments(list(files), files.__getitem__)
+    assert envs[0].guesses[0].evidence == (
+        "the project's dev command (Makefile: docker compose -f docker-compose.local.yml up)"
+    )
+    files = {
+        "docker-compose.yml": prod,
+        "deploy/dev/compose.yaml": local,
+        "README.md": "Run it:\n\n```\ndocker compose -f deploy/dev/compose.yaml up\n```\n",
+    }
+    found, notes = _found(files)
+    assert found[0] == ("dev", ["deploy/dev/compose.yaml"], "/dev/null")
+    assert notes == [
+        "docker-compose.yml: Compose's default file, not dev: the project's dev command "
+        "(README.md: docker compose -f deploy/dev/compose.yaml up) starts deploy/dev/compose.yaml"
+    ]

@@ -83,8 +83,10 @@ OVERRIDE_FILES = (
     "docker-compose.override.yaml", "docker-compose.override.yml",
 )  # fmt: skip
 EXAMPLE_SUFFIXES = (".example", ".sample", ".template", ".dist")
-MAX_DEPTH = 3  # compose files this many directories deep at most
+MAX_DEPTH = 5  # compose files this many path parts deep at most (a/b/variant/compose.yml)
 NO_ENV_FILE = "/dev/null"  # an environment whose values are all in the compose files
+# the names of the environments dashenv adopts from their compose file alone (no env file)
+KNOWN_WORDS = {w for _role, words in ROLE_WORDS for w in words}
 
 
 def role_of(name: str) -> tuple[str, bool]:
@@ -130,20 +132,11 @@ def default_stack(paths: list[str]) -> tuple[str, list[str]] | None:
     return None
 
 
-def _env_guess(
-    here: str, name: str, files: list[str], present: set[str], read: Callable[[str], str]
+def _named_env_file(
+    here: str, files: list[str], present: set[str], read: Callable[[str], str]
 ) -> tuple[str, str | None, str] | None:
-    """The env file of a stack: ``.env`` beside its first file (what Compose reads), its
-    example, or the first env file the services name. (env file, example, evidence)."""
-    candidates = [_join(here, ".env" if name == "dev" else f".env.{name}")]
-    if name != "dev":
-        candidates.append(_join(here, ".env"))
-    for c in candidates:
-        if c in present:
-            return c, None, f"{c} beside {files[0]} (Compose reads it)"
-        example = example_of(c, present)
-        if example is not None:
-            return c, example, f"{example} beside {files[0]} (created from it on first use)"
+    """The env file a stack's services name in ``env_file:`` (present, with an example, or
+    missing with none: init writes it), as ``_env_guess`` answers."""
     missing = None
     for f in files:
         for named in compose_files.env_files_named(read(f)):
@@ -161,8 +154,26 @@ def _env_guess(
                 f"env_file: {named} in {f} (it exists nowhere and has no example: init "
                 "writes it from what the files reference)",
             )
-    if missing is not None:  # the files need it: Compose fails without it
-        return missing
+    return missing
+
+
+def _env_guess(
+    here: str, name: str, files: list[str], present: set[str], read: Callable[[str], str]
+) -> tuple[str, str | None, str] | None:
+    """The env file of a stack: ``.env`` beside its first file (what Compose reads), its
+    example, or the first env file the services name. (env file, example, evidence)."""
+    candidates = [_join(here, ".env" if name == "dev" else f".env.{name}")]
+    if name != "dev":
+        candidates.append(_join(here, ".env"))
+    for c in candidates:
+        if c in present:
+            return c, None, f"{c} beside {files[0]} (Compose reads it)"
+        example = example_of(c, present)
+        if example is not None:
+            return c, example, f"{example} beside {files[0]} (created from it on first use)"
+    named = _named_env_file(here, files, present, read)
+    if named is not None:  # what the services name (a missing one: Compose fails without it)
+        return named
     # the app's own env file, beside its code (an app on the host reads it itself)
     found = sorted(
         (p for p in present if PurePosixPath(p).name == ".env" or (
@@ -174,6 +185,36 @@ def _env_guess(
         example = None if path in present else found[0]
         return path, example, f"{found[0]}, the project's env file"
     return None
+
+
+# where a project writes the command that starts its dev stack, in the order asked
+DEV_COMMAND_FILES = (
+    "Makefile", "makefile", "GNUmakefile", "justfile", "Justfile", ".justfile",
+    "Taskfile.yml", "Taskfile.yaml", "package.json", "README.md", "README.rst", "README",
+)  # fmt: skip
+_COMPOSE_UP = re.compile(
+    r"docker[ -]compose((?:\s+(?:-f|--file)[ =]\s*[\"']?[^\s\"']+[\"']?"
+    r"|\s+--?[a-z][a-z-]*(?:[ =](?!-)[^\s]+)?)+)\s+(?:up|watch)\b"
+)
+
+
+def dev_command(present: set[str], read: Callable[[str], str]) -> tuple[list[str], str] | None:
+    """The compose files the project's own dev command starts (``docker compose -f X up`` in
+    its Makefile, justfile, package.json scripts or README), preferring a file whose name
+    says dev or local; (files relative to the project, where it was read)."""
+    found: list[tuple[list[str], str]] = []
+    for name in DEV_COMMAND_FILES:
+        if name not in present:
+            continue
+        for m in _COMPOSE_UP.finditer(read(name)):
+            files = re.findall(r"(?:-f|--file)[ =]\s*[\"']?([^\s\"']+)", m.group(1))
+            files = [_normal(f) for f in files]
+            if files and all(f in present for f in files):
+                found.append((files, f"{name}: docker compose -f {' -f '.join(files)} up"))
+    if not found:
+        return None
+    dev = [f for f in found if any(re.search(r"dev|local", PurePosixPath(x).name) for x in f[0])]
+    return (dev or found)[0]
 
 
 def find_environments(
@@ -199,26 +240,54 @@ def find_environments(
         env_file = next(
             (c for c in candidates if c and (c in present or example_of(c, present))), None
         )
-        if env_file is None:
-            looked = ", ".join(c for c in candidates if c)
-            notes.append(f"{path}: no env file found (looked for {looked})")
-            continue
         if any(e.name == name for e in found):
             notes.append(f"{path}: a second compose file for {name}; kept the first")
             continue
-        guess = EnvironmentGuess(name, [path], env_file)
-        shown = env_file if env_file in present else example_of(env_file, present)
-        guess.add("compose_files", [path], f"file name {p.name}")
-        guess.add("env_file", env_file, f"{shown} beside it")
-        example = example_of(env_file, present)
-        if env_file not in present and example and example != f"{env_file}.example":
-            guess.add("env_example", example, "the example beside it")
+        if env_file is None and not set(re.split(r"[._-]", name)) & KNOWN_WORDS:
+            looked = ", ".join(c for c in candidates if c)
+            notes.append(f"{path}: no env file found (looked for {looked})")
+            continue
+        if env_file is None:  # the env file its services name, else none: all in environment:
+            named = _named_env_file(here, [path], present, read)
+            guess = EnvironmentGuess(name, [path], named[0] if named else NO_ENV_FILE)
+            guess.add("compose_files", [path], f"file name {p.name}")
+            if named is not None:
+                guess.add("env_file", named[0], named[2])
+                if named[1] and named[1] != f"{named[0]}.example":
+                    guess.add("env_example", named[1], "the example beside it")
+            else:
+                looked = ", ".join(c for c in candidates if c)
+                guess.add("env_file", NO_ENV_FILE, f"no env file (looked for {looked}): the "
+                          "values are in the compose files' environment:")  # fmt: skip
+        else:
+            guess = EnvironmentGuess(name, [path], env_file)
+            shown = env_file if env_file in present else example_of(env_file, present)
+            guess.add("compose_files", [path], f"file name {p.name}")
+            guess.add("env_file", env_file, f"{shown} beside it")
+            example = example_of(env_file, present)
+            if env_file not in present and example and example != f"{env_file}.example":
+                guess.add("env_example", example, "the example beside it")
         role, protected = role_of(name)
         guess.add("role", role, f"the name {name!r}")
         guess.add("protected", protected, "test roles hold no data worth keeping" if not protected
                   else "it may hold data worth keeping")  # fmt: skip
         found.append(guess)
     stack = default_stack(paths)
+    stack_evidence = None
+    command = dev_command(present, read) if not any(e.name == "dev" for e in found) else None
+    if command is not None and (stack is None or command[0] != stack[1]):
+        files, where = command
+        same = next((e for e in found if e.compose_files == files), None)
+        if same is not None and role_of(same.name)[0] == "development":
+            same.name = "dev"  # the project's own dev command starts it
+            same.guesses[0] = Guess("compose_files", files, f"the project's dev command ({where})")
+        elif same is None:
+            if stack is not None:
+                notes.append(f"{stack[1][0]}: Compose's default file, not dev: the project's "
+                             f"dev command ({where}) starts {' + '.join(files)}")  # fmt: skip
+            parent = str(PurePosixPath(files[0]).parent)
+            stack = (parent if parent != "." else "", files)
+            stack_evidence = f"the project's dev command ({where})"
     if stack is not None:
         here, files = stack
         beside = [e for e in found if str(PurePosixPath(e.compose_file).parent) == (here or ".")]
@@ -227,7 +296,7 @@ def find_environments(
             env = _env_guess(here, "dev", files, present, read)
             dev = EnvironmentGuess("dev", files, env[0] if env else None)
             shown = " + ".join(PurePosixPath(f).name for f in files)
-            dev.add("compose_files", files, f"Compose's default files ({shown})")
+            dev.add("compose_files", files, stack_evidence or f"Compose's default files ({shown})")
             if env is not None:
                 dev.add("env_file", env[0], env[2])
                 if env[1] and env[1] != f"{env[0]}.example":

@@ -109,7 +109,7 @@ class DetectResult:
     detection: Any = None  # dashenv.plan.detect.Detection
 
 
-def project_files(root: Path, depth: int = 4) -> list[str]:
+def project_files(root: Path, depth: int = 6) -> list[str]:
     """The project's files, relative, a few levels deep, skipping VCS, virtualenvs, caches."""
     from dashenv.plan.detect import SKIP_DIRS
 
