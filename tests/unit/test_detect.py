@@ -286,3 +286,34 @@ def test_dev_is_what_the_project_s_own_dev_command_starts() -> None:
         "docker-compose.yml: Compose's default file, not dev: the project's dev command "
         "(README.md: docker compose -f deploy/dev/compose.yaml up) starts deploy/dev/compose.yaml"
     ]
+
+
+def test_the_profiles_dev_needs() -> None:
+    from dashenv.plan.compose_files import declared_profiles
+    from dashenv.plan.detect import needed_profiles
+
+    model = ComposeModel(
+        {
+            "api": ComposeService(
+                "api", None, has_build=True, depends_on=["postgres"], profiles=["app"]
+            ),
+            "postgres": ComposeService(
+                "postgres", None, image="postgres:17", profiles=["app", "db"]
+            ),
+            "admin": ComposeService("admin", None, image="x", profiles=["tools"]),
+        }
+    )
+    makefile = (
+        "dev:\n\tdocker compose --profile app up --build\n"
+        "tools:\n\tdocker compose --profile tools up -d\n"
+    )
+    files = {"Makefile": makefile}
+    chosen, why = needed_profiles(model, {"app_service": "api"}, set(files), files.__getitem__)
+    assert (chosen, why) == (["app"], "app: Makefile's dev command enables it")
+    # no dev command: the profile its services sit behind, one that enables each
+    chosen, why = needed_profiles(model, {"app_service": "api"}, set(), lambda _: "")
+    assert (chosen, why) == (["app"], "app: api is behind it")
+    assert declared_profiles(["services:\n  a:\n    profiles: [x, y]\n  b: {}\n"]) == {
+        "x": ["a"],
+        "y": ["a"],
+    }

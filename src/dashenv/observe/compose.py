@@ -15,7 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dashenv.errors import DashenvError
+from dashenv.errors import ConfigError, DashenvError
 
 if TYPE_CHECKING:
     from dashenv.facts import ComposeModel, Container
@@ -65,6 +65,8 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         else None
     )
     pulled = _pulled_in(files, texts)
+    if s.profiles:
+        _check_profiles(env, texts + [p.split("\0", 1)[1] for p in pulled if "\0" in p])
     key = cache_key(texts + pulled, env_text, inv.variables, os.environ, not files_name, s.profiles)
     model, cached = _cached(env.project.root, env.name, key), True
     if model is None:
@@ -189,6 +191,23 @@ def record_hashes(
         tmp.replace(path)
     except OSError:
         pass  # a read-only checkout: every up goes through Compose
+
+
+def _check_profiles(env: ResolvedEnvironment, texts: list[str]) -> None:
+    """A profile the settings enable that no service declares is a configuration error
+    (exit 2), named with the layer that set it and the profiles that exist."""
+    from dashenv.plan.compose_files import declared_profiles
+
+    declared = declared_profiles(texts)
+    unknown = [p for p in env.settings.profiles if p not in declared]
+    if unknown:
+        origin = env.provenance.get("profiles")
+        where = f" (set in {origin.describe()})" if origin is not None else ""
+        shown = ", ".join(sorted(declared)) or "none"
+        raise ConfigError(
+            f"{env.name}: no service declares the profile {unknown[0]!r}{where}",
+            hint=f"the profiles {', '.join(env.settings.compose_files)} declare: {shown}",
+        )
 
 
 def _pulled_in(files: list[Path], texts: list[str]) -> list[str]:

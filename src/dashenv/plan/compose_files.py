@@ -170,6 +170,20 @@ def env_template(texts: dict[str, str], env_file: str) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", list(found)
 
 
+def declared_profiles(texts: list[str]) -> dict[str, list[str]]:
+    """The profiles the compose files declare: profile -> the services behind it."""
+    found: dict[str, list[str]] = {}
+    for text in texts:
+        if "profiles" not in text:
+            continue
+        doc = _load(text)
+        for name, service in ((doc or {}).get("services") or {}).items():
+            if isinstance(service, dict):
+                for profile in service.get("profiles") or []:
+                    found.setdefault(str(profile), []).append(str(name))
+    return found
+
+
 def referenced_files(text: str) -> list[str]:
     """The files a compose file pulls in, as it writes them (relative to its own directory):
     ``include:`` entries and their env files, services' ``extends: file:`` and

@@ -198,6 +198,24 @@ _COMPOSE_UP = re.compile(
 )
 
 
+def _dev_invocations(text: str) -> list[str]:
+    """The flags of each ``docker compose ... up`` in a Makefile, justfile, package.json or
+    README that starts the dev stack: under a target, recipe or script whose name says dev
+    (dev, local, start, up, serve, run), or the only one there is."""
+    found: list[tuple[str, str]] = []
+    for m in _COMPOSE_UP.finditer(text):
+        before = text[: m.start()].splitlines()
+        target = next(
+            (t.group(1) for line in reversed(before)
+             if (t := re.match(r"^\s*[\"']?([A-Za-z0-9_.-]+)[\"']?\s*:(?!=)", line))),
+            "",
+        )  # fmt: skip
+        found.append((target, m.group(1)))
+    if len(found) == 1:
+        return [found[0][1]]
+    return [f for t, f in found if re.search(r"dev|local|start|up|serve|run", t)]
+
+
 def dev_command(present: set[str], read: Callable[[str], str]) -> tuple[list[str], str] | None:
     """The compose files the project's own dev command starts (``docker compose -f X up`` in
     its Makefile, justfile, package.json scripts or README), preferring a file whose name
@@ -206,8 +224,8 @@ def dev_command(present: set[str], read: Callable[[str], str]) -> tuple[list[str
     for name in DEV_COMMAND_FILES:
         if name not in present:
             continue
-        for m in _COMPOSE_UP.finditer(read(name)):
-            files = re.findall(r"(?:-f|--file)[ =]\s*[\"']?([^\s\"']+)", m.group(1))
+        for flags in _dev_invocations(read(name)):
+            files = re.findall(r"(?:-f|--file)[ =]\s*[\"']?([^\s\"']+)", flags)
             files = [_normal(f) for f in files]
             if files and all(f in present for f in files):
                 found.append((files, f"{name}: docker compose -f {' -f '.join(files)} up"))
@@ -393,6 +411,41 @@ def accepted_environments(
     return None
 
 
+def needed_profiles(
+    model: ComposeModel, roles: dict[str, str], present: set[str], read: Callable[[str], str]
+) -> tuple[list[str], str]:
+    """The Compose profiles dev needs: those the project's own dev command enables
+    (``--profile X``, ``COMPOSE_PROFILES`` in its .env) and those behind which the services
+    dashenv drives sit (the app, its database and cache, and what they depend on), each
+    with its evidence; none where nothing it needs is profiled."""
+    wanted: dict[str, str] = {}
+    for name in DEV_COMMAND_FILES:
+        if name in present:
+            for flags in _dev_invocations(read(name)):
+                for profile in re.findall(r"--profile[ =]\s*([A-Za-z0-9_.-]+)", flags):
+                    wanted.setdefault(profile, f"{name}'s dev command enables it")
+    if ".env" in present:
+        line = re.search(r"^COMPOSE_PROFILES=[\"']?([^\"'\n]*)", read(".env"), re.MULTILINE)
+        for profile in line.group(1).split(",") if line else []:
+            if profile.strip():
+                wanted.setdefault(profile.strip(), "COMPOSE_PROFILES in .env")
+    todo = [roles.get(r, DEFAULT_ROLES[r]) for r in ("app_service", "postgres_service",
+                                                    "redis_service")]  # fmt: skip
+    seen: set[str] = set()
+    while todo:
+        name = todo.pop(0)
+        service = model.services.get(name)
+        if service is None or name in seen:
+            continue
+        seen.add(name)
+        todo += service.depends_on
+        if service.profiles and not set(service.profiles) & set(wanted):
+            wanted[service.profiles[0]] = f"{name} is behind it"  # one of them enables it
+    declared = {p for s in model.services.values() for p in s.profiles}
+    chosen = sorted(p for p in wanted if p in declared)
+    return chosen, "; ".join(f"{p}: {wanted[p]}" for p in chosen)
+
+
 def has_app(model: ComposeModel) -> bool:
     """The files run the app: a service is built (besides the database and the cache) or
     runs an ASGI server or a task worker."""
@@ -473,6 +526,9 @@ def detect(
                     app_name = roles.get("app_service", DEFAULT_ROLES["app_service"])
                     evidence += "; " + app_database(model.services, app_name, several)[1]
                 env.add(role, service, f"{service} in {env.compose_file}: {evidence}")
+            profiles, why = needed_profiles(model, roles, present, read)
+            if profiles:
+                env.add("profiles", profiles, why)
             app = model.services.get(roles.get("app_service", DEFAULT_ROLES["app_service"]))
             if (
                 app is not None

@@ -126,6 +126,7 @@ def init_detect(root: Path, *, force: bool, verbose: bool = False) -> DetectResu
     an existing one is kept unless ``force``."""
     from dashenv.observe.compose import DEVNULL, ask_compose
     from dashenv.plan.compose import ComposeInvocation
+    from dashenv.plan.compose_files import declared_profiles
     from dashenv.plan.detect import detect, find_environments, render_toml
     from dashenv.settings.project import CONFIG_FILE
 
@@ -146,10 +147,14 @@ def init_detect(root: Path, *, force: bool, verbose: bool = False) -> DetectResu
         if env.derived_from is not None:
             continue
         env_file = root / (env.env_file or os.devnull)
+        # every profile the files declare: the model holds every service, each with its own
+        # (detection proposes those the app needs)
+        declared = declared_profiles([read(f) for f in env.compose_files])
         inv = ComposeInvocation(
             files=tuple((root / f).resolve() for f in env.compose_files),
             env_file=env_file if env_file.is_file() else DEVNULL,
             project_name=env.name,
+            profiles=tuple(sorted(declared)),
             pass_project=False,
         )
         model = ask_compose(inv, verbose)
