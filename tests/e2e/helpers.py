@@ -91,7 +91,7 @@ def make_layout(tmp_path: Path, name: str, app_dir: str | None) -> Layout:
         shutil.copytree(LAYOUTS / "app", root / app_dir, dirs_exist_ok=True)
     marks = ("@DB_PORT@", "@API_PORT@", "@WEB_PORT@", "@REDIS_PORT@")
     ports = dict(zip(marks, free_ports(len(marks)), strict=True))
-    for f in [*root.rglob("*.yml"), *root.rglob(".env")]:
+    for f in [*root.rglob("*.yml"), *root.rglob("*.yaml"), *root.rglob(".env")]:
         text = f.read_text()
         for mark, port in ports.items():
             text = text.replace(mark, str(port))

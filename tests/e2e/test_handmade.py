@@ -40,4 +40,4 @@ def test_an_env_file_with_no_example_is_written_from_the_files(handmade: Layout)
     p.ok("test", "setup")
     assert "2 passed" in p.ok("test", "run")
     assert p.ok("psql", "dev", "-Atc", "SELECT v FROM marker").strip() == "dev"
-    assert password not in p.ok("config", "dev")  # masked
+    assert password not in p.ok("config", "show", "dev")  # masked

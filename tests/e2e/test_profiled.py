@@ -28,9 +28,7 @@ def test_every_service_behind_a_profile(profiled: Layout) -> None:
     assert "profiles = ['dev']  (dev: Makefile's dev command enables it)" in out
     config = tomllib.loads((p.root / "dashenv.toml").read_text())["environments"]
     assert config["dev"]["profiles"] == ["dev"]
-    assert (
-        config["dev"]["postgres_service"] == "postgres" or "postgres_service" not in (config["dev"])
-    )
+    assert config["dev"].get("postgres_service", "postgres") == "postgres"
 
     p.ok("up", "dev", "--build")
     p.ok("psql", "dev", "-c", "CREATE TABLE marker (v text); INSERT INTO marker VALUES ('dev')")

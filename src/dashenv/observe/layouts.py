@@ -70,7 +70,7 @@ INHERITED = (
     "app_service", "callback_service", "postgres_service", "redis_service", "host",
     "migration_command", "migrations_dir", "alembic_config", "alembic_command",
     "test_command", "test_runner", "health_path", "up_timeout", "context", "redis_indexes",
-    "host_dir", "app_scheme",
+    "host_dir", "app_scheme", "profiles",
 )  # fmt: skip
 MOVABLE = ("default", "compose files")  # the layers an allocated port stands above
 
