@@ -1,7 +1,8 @@
 """Every service behind a Compose profile, started by `docker compose --profile dev up` in
 the project's Makefile, on the real engine: detection proposes the profile with its evidence,
-dev and the derived test environment run with it (the tools profile stays off), and a
-profile no service declares is a configuration error naming those that exist."""
+dev and the derived test environment run with it (the tools profile stays off until one of
+its services is named), and a profile no service declares is a configuration error naming
+those that exist."""
 
 from __future__ import annotations
 
@@ -40,6 +41,16 @@ def test_every_service_behind_a_profile(profiled: Layout) -> None:
     p.ok("test", "setup")
     assert "2 passed" in p.ok("test", "run")
     assert p.ok("psql", "dev", "-Atc", "SELECT v FROM marker").strip() == "dev"
+
+    # naming a service behind a profile not enabled enables it, as Compose does
+    done = p("up", "dev", "admin")
+    assert done.returncode == 0, done.stderr
+    assert "dev: enabling profile tools for admin" in done.stderr
+    running = subprocess.run(
+        ["docker", "compose", "-p", p.root.name, "ps", "--format", "{{.Service}}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert "admin" in running
 
     toml = p.root / "dashenv.toml"
     toml.write_text(toml.read_text().replace('profiles = ["dev"]', 'profiles = ["dev", "nope"]'))

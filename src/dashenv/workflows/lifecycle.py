@@ -238,6 +238,13 @@ def _up(
     check_prerequisites(t, compose)
     _note_missing_proxy(t, compose, containers, rep.say)
     unknown = [s for s in services if s not in model]
+    enabling = _profiles_of(t, unknown) if unknown else None
+    if enabling:  # as Compose does: naming a service enables its profile
+        rep.say(f"{name}: enabling profile {', '.join(enabling)} for {', '.join(unknown)}")
+        wider = t.ctx.environment(
+            name, {**dict(t.extra), "profiles": ",".join([*t.settings.profiles, *enabling])}
+        )
+        return _up(wider, services, build, wait, rep, started)
     if unknown:
         raise ConfigError(
             f"{name} has no service {unknown[0]!r}",
@@ -293,6 +300,32 @@ def _up(
 
     record_hashes(t.env, containers, starts)
     return _result(t, expected, containers, model, started)
+
+
+def _profiles_of(t: Environment, services: list[str]) -> list[str] | None:
+    """The profiles to enable so that every one of ``services`` exists, as the files declare
+    them (one per service, not enabled yet); None where one is declared nowhere."""
+    from dashenv.plan.compose_files import declared_profiles
+
+    env = t.resolved
+    texts = [
+        env.path(f).read_text(errors="replace")
+        for f in env.settings.compose_files
+        if env.path(f).is_file()
+    ]
+    declared = declared_profiles(texts)
+    found: list[str] = []
+    for service in services:
+        profile = next(
+            (p for p, named in sorted(declared.items())
+             if service in named and p not in env.settings.profiles),
+            None,
+        )  # fmt: skip
+        if profile is None:
+            return None
+        if profile not in found:
+            found.append(profile)
+    return found
 
 
 def _repair_networks(
