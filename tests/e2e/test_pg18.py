@@ -6,6 +6,7 @@ PG_MAJOR."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import psycopg
 import pytest
 
 from tests.conftest import free_ports
-from tests.e2e.helpers import Layout
+from tests.e2e.helpers import LAYOUTS, Layout
 
 pytestmark = pytest.mark.docker
 UNAVAILABLE = Path("/tmp/sandbox-postgres18.unavailable")  # ../shared/sandbox/README.md
@@ -43,10 +44,17 @@ def notes(tmp_path: Path) -> Iterator[Layout]:
       - "127.0.0.1:{port}:5432"
     volumes:
       - notes-data:/var/lib/postgresql/data
+  api:
+    build: ./app
+    environment:
+      DATABASE_URL: postgresql://notes:notes-secret@db:5432/notes
+    depends_on:
+      - db
 volumes:
   notes-data:
 """
     )
+    shutil.copytree(LAYOUTS / "app", root / "app")
     (root / ".env").write_text("DATABASE_URL=postgresql://notes:notes-secret@db:5432/notes\n")
     layout = Layout(root)
     layout.port = port  # type: ignore[attr-defined]
@@ -106,3 +114,8 @@ def test_the_pre_18_mount_path_is_refused_before_start(notes: Layout) -> None:
         assert conn.execute("SHOW data_directory").fetchone() == ("/var/lib/postgresql/18/docker",)
     check = checks(p)["postgres data path"]
     assert check["level"] == "warn" and "pin the major version" in check["fix"]
+    # and the day goes on: the project's own tests against its test database, dev intact
+    p.ok("psql", "dev", "-c", "CREATE TABLE marker (v text); INSERT INTO marker VALUES ('dev')")
+    p.ok("test", "setup")
+    assert "2 passed" in p.ok("test", "run")
+    assert p.ok("psql", "dev", "-Atc", "SELECT v FROM marker").strip() == "dev"
