@@ -108,7 +108,7 @@ def test_the_pre_18_mount_path_is_refused_before_start(notes: Layout) -> None:
             "notes-data:/var/lib/postgresql/data", "notes-data:/var/lib/postgresql"
         )
     )
-    p.ok("up", "dev")
+    p.ok("up", "dev", "--build")
     url = f"postgresql://notes:notes-secret@127.0.0.1:{p.port}/notes"  # type: ignore[attr-defined]
     with psycopg.connect(url) as conn:  # straight after 'up': it answered already
         assert conn.execute("SHOW data_directory").fetchone() == ("/var/lib/postgresql/18/docker",)
