@@ -88,6 +88,17 @@ class ResolvedEnvironment:
     def path(self, relative: str) -> Path:
         return (self.project.root / relative).resolve()
 
+    def compose_texts(self) -> dict[str, str]:
+        """Its compose files as written (relative path -> text), generated ones as dashenv
+        generates them; a file that does not exist is left out."""
+        texts = {}
+        for relative in self.settings.compose_files:
+            if relative in self.generated:
+                texts[relative] = self.generated[relative]
+            elif self.path(relative).is_file():
+                texts[relative] = self.path(relative).read_text(errors="replace")
+        return texts
+
     @property
     def proxy_url(self) -> str | None:
         """The app's URL through a reverse proxy route its compose files declare."""

@@ -77,11 +77,7 @@ def _from_compose_files(env: ResolvedEnvironment) -> str | None:
     from dashenv.plan.compose_files import env_files_named, env_template
 
     s = env.settings
-    texts = {}
-    for relative in s.compose_files:
-        path = env.path(relative)
-        if path.is_file():
-            texts[relative] = path.read_text(errors="replace")
+    texts = env.compose_texts()
     target = env.path(s.env_file).resolve()
     named = any(
         (env.path(relative).parent / n).resolve() == target

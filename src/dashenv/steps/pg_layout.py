@@ -90,12 +90,7 @@ def data_path_problem(t: Environment, compose: ComposeModel) -> DataPathProblem 
     found = old_data_mount(svc, major_of(t, image))
     if found is None:
         return None
-    env = t.resolved
-    texts = {}
-    for relative in env.settings.compose_files:
-        path = env.path(relative)
-        if path.is_file():
-            texts[relative] = path.read_text(errors="replace")
+    texts = t.resolved.compose_texts()
     at = line_of(texts, svc.name, OLD_DATA_PATH)
     where = f"{at[0]}:{at[1]}" if at else ", ".join(texts)
     return DataPathProblem(found, where)

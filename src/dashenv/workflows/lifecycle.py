@@ -308,12 +308,7 @@ def _profiles_of(t: Environment, services: list[str]) -> list[str] | None:
     from dashenv.plan.compose_files import declared_profiles
 
     env = t.resolved
-    texts = [
-        env.path(f).read_text(errors="replace")
-        for f in env.settings.compose_files
-        if env.path(f).is_file()
-    ]
-    declared = declared_profiles(texts)
+    declared = declared_profiles(list(env.compose_texts().values()))
     found: list[str] = []
     for service in services:
         profile = next(
