@@ -29,15 +29,16 @@ if TYPE_CHECKING:
 # 7: pinned subnets and addresses, the image a service builds FROM
 CACHE_VERSION = 7
 
-# role setting -> image names that play it, when the setting is left at its default
-ROLE_IMAGES = {
-    "postgres_service": ("postgres", "postgis", "timescaledb", "pgvector"),
-    "redis_service": ("redis", "valkey", "redis-stack-server"),
-}
 # images made from the official PostgreSQL image, with its entrypoint contract (POSTGRES_*
 # variables, /docker-entrypoint-initdb.d, the postgres command): by name, or a project's own
 # (<org>/<app>-postgres); dashenv.toml's postgres_images adds more
 POSTGRES_IMAGES = ("postgres", "postgresql", "postgis", "pgvector", "timescaledb", "timescaledb-ha")
+# role setting -> image names that play it, when the setting is left at its default (the
+# database's are matched by ``is_postgres_image``, a build by what it builds FROM)
+ROLE_IMAGES = {
+    "postgres_service": POSTGRES_IMAGES,
+    "redis_service": ("redis", "valkey", "redis-stack-server"),
+}
 # words naming a tool around PostgreSQL, not PostgreSQL (postgres-exporter, pgadmin...)
 _NOT_POSTGRES = ("exporter", "admin", "backup", "bouncer", "pgpool", "operator", "migrat",
                  "dump", "cli", "client", "proxy", "ui")  # fmt: skip
@@ -150,8 +151,7 @@ def env_template(texts: dict[str, str], env_file: str) -> tuple[str, list[str]]:
             environment = service.get("environment") or {}
             if isinstance(environment, list):
                 environment = dict(str(e).partition("=")[::2] for e in environment)
-            image = str(service.get("image") or "")
-            if not reads or not is_postgres_image(image) or "bitnami" in image:
+            if not reads or not official_contract(str(service.get("image") or "")):
                 continue
             if "POSTGRES_PASSWORD" in environment or "POSTGRES_HOST_AUTH_METHOD" in environment:
                 continue
@@ -274,10 +274,7 @@ def is_postgres_image(image: str | None, known: tuple[str, ...] = ()) -> bool:
     without its tag), or a project's own image named after it (``acme/shop-postgres``)."""
     if not image:
         return False
-    untagged = image.partition("@")[0]
-    head, _, last = untagged.rpartition("/")
-    untagged = f"{head}/{last.partition(':')[0]}" if head else last.partition(":")[0]
-    if image in known or untagged in known:
+    if image in known or split_image(image)[0] in known:
         return True
     name = image_name(image)
     if name in POSTGRES_IMAGES:
@@ -285,6 +282,24 @@ def is_postgres_image(image: str | None, known: tuple[str, ...] = ()) -> bool:
     words = re.split(r"[-_.]", name)
     return any(w in POSTGRES_IMAGES for w in words) and not any(
         bad in w for w in words for bad in _NOT_POSTGRES
+    )
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """``registry:5000/org/postgres:18@sha256:...`` -> (``registry:5000/org/postgres``, ``18``)."""
+    image = image.partition("@")[0]
+    head, _, last = image.rpartition("/")
+    name, _, tag = last.partition(":")
+    return (f"{head}/{name}" if head else name), tag
+
+
+def official_contract(image: str | None, known: tuple[str, ...] = ()) -> bool:
+    """A PostgreSQL image that keeps the official image's entrypoint contract: not
+    Bitnami's (``bitnami/postgresql``: POSTGRESQL_* variables, its own data path)."""
+    return (
+        is_postgres_image(image, known)
+        and "bitnami" not in (image or "")
+        and image_name(image) != "postgresql"
     )
 
 

@@ -646,14 +646,10 @@ def pg_name(service: ComposeService | None) -> str | None:
 def _official_postgres(service: ComposeService, known: tuple[str, ...] = ()) -> bool:
     """PostgreSQL with the official image's entrypoint contract, running its server: a known
     image, one of ``known``, or a build FROM one (not Bitnami's, which has its own)."""
-    from dashenv.plan.compose_files import image_name, postgres_image
+    from dashenv.plan.compose_files import official_contract, postgres_image
 
-    image = postgres_image(service, known)
-    return (
-        image is not None
-        and "bitnami" not in image
-        and image_name(image) != "postgresql"
-        and (service.command is None or service.command[:1] == ["postgres"])
+    return official_contract(postgres_image(service, known), known) and (
+        service.command is None or service.command[:1] == ["postgres"]
     )
 
 

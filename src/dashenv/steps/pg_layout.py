@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from dashenv.errors import ConfigError, DashenvError
+from dashenv.plan.compose_files import split_image
 from dashenv.plan.derive import OLD_DATA_PATH, OldDataMount, line_of, old_data_mount, postgres_major
 
 if TYPE_CHECKING:
@@ -38,7 +39,7 @@ class DataPathProblem:
     @property
     def hint(self) -> str:
         f = self.found
-        older = _untagged(f.image) + ":17"
+        older = split_image(f.image)[0] + ":17"
         return (
             f"mount {f.source} at /var/lib/postgresql instead, or pin the old major "
             f"({older}); a volume that already holds data needs pg_upgrade, or a dump on the "
@@ -46,21 +47,9 @@ class DataPathProblem:
         )
 
 
-def _split(image: str) -> tuple[str, str]:
-    """``registry:5000/org/postgres:18@sha256:...`` -> (``registry:5000/org/postgres``, ``18``)."""
-    image = image.partition("@")[0]
-    head, _, last = image.rpartition("/")
-    name, _, tag = last.partition(":")
-    return (f"{head}/{name}" if head else name), tag
-
-
-def _untagged(image: str) -> str:
-    return _split(image)[0]
-
-
 def is_floating(image: str) -> bool:
     """An image of the official PostgreSQL with no major in its tag (latest, none)."""
-    name, tag = _split(image)
+    name, tag = split_image(image)
     official = name.removeprefix("docker.io/").removeprefix("library/") == "postgres"
     return official and tag in ("", "latest")
 
@@ -81,12 +70,13 @@ def major_of(t: Environment, image: str) -> int | None:
 
 def data_path_problem(t: Environment, compose: ComposeModel) -> DataPathProblem | None:
     """The old mount path on an 18+ image of the environment's PostgreSQL, where found."""
-    from dashenv.plan.compose_files import postgres_image
+    from dashenv.plan.compose_files import official_contract, postgres_image
 
+    known = tuple(t.resolved.project.options.postgres_images)
     svc = compose.services.get(t.settings.postgres_service)
-    image = postgres_image(svc, tuple(t.resolved.project.options.postgres_images)) if svc else None
-    if svc is None or image is None or "bitnami" in image:  # Bitnami's has its own layout
-        return None
+    image = postgres_image(svc, known) if svc else None
+    if svc is None or image is None or not official_contract(image, known):
+        return None  # Bitnami's keeps a layout of its own
     found = old_data_mount(svc, major_of(t, image))
     if found is None:
         return None
