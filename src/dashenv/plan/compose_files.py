@@ -347,25 +347,30 @@ def detect_roles(
     ``api``, ``app``, ``web`` or ``backend`` name preferred). Among several PostgreSQL
     services, the app's (``app_database``). Roles found stay unchanged."""
     found: dict[str, str] = {}
-    candidates = {
-        role: [n for n, s in services.items() if plays(role, s, known)] for role in ROLE_IMAGES
-    }
-    for role, match in candidates.items():
+    playing = {role: candidates(services, role, known) for role in ROLE_IMAGES}
+    for role, match in playing.items():
         if current[role] not in services and len(match) == 1:
             found[role] = match[0]
-    taken = {n for match in candidates.values() for n in match} | {current[r] for r in ROLE_IMAGES}
+    taken = {n for match in playing.values() for n in match} | {current[r] for r in ROLE_IMAGES}
     if current["app_service"] not in services:
         built = [n for n, s in services.items() if s.has_build and n not in taken]
         preferred = [n for n in built if any(w in n for w in ("api", "app", "web", "backend"))]
         if len(preferred) == 1 or len(built) == 1:
             found["app_service"] = (preferred or built)[0]
     app = found.get("app_service", current["app_service"])
-    for role, match in candidates.items():
+    for role, match in playing.items():
         if role not in found and current[role] not in services and len(match) > 1:
             chosen, _why = app_database(services, app, match)
             if chosen is not None:
                 found[role] = chosen
     return found
+
+
+def candidates(
+    services: dict[str, ComposeService], role: str, known: tuple[str, ...] = ()
+) -> list[str]:
+    """The services that could play ``role`` (a database or cache role), by image."""
+    return [n for n, s in services.items() if plays(role, s, known)]
 
 
 def plays(role: str, service: ComposeService, known: tuple[str, ...] = ()) -> bool:

@@ -18,8 +18,8 @@ from dashenv.plan.compose_files import (
     DEFAULT_ROLES,
     ROLE_IMAGES,
     app_database,
+    candidates,
     detect_roles,
-    plays,
     postgres_image,
 )
 from dashenv.settings.project import COMPOSE_DEFAULT_FILES
@@ -216,19 +216,26 @@ def _dev_invocations(text: str) -> list[str]:
     return [f for t, f in found if re.search(r"dev|local|start|up|serve|run", t)]
 
 
+def dev_flags(present: set[str], read: Callable[[str], str]) -> list[tuple[str, str]]:
+    """The flags of every ``docker compose ... up`` that starts the dev stack in the files
+    where a project writes its commands: (file, flags)."""
+    return [
+        (name, flags)
+        for name in DEV_COMMAND_FILES
+        if name in present
+        for flags in _dev_invocations(read(name))
+    ]
+
+
 def dev_command(present: set[str], read: Callable[[str], str]) -> tuple[list[str], str] | None:
     """The compose files the project's own dev command starts (``docker compose -f X up`` in
     its Makefile, justfile, package.json scripts or README), preferring a file whose name
     says dev or local; (files relative to the project, where it was read)."""
     found: list[tuple[list[str], str]] = []
-    for name in DEV_COMMAND_FILES:
-        if name not in present:
-            continue
-        for flags in _dev_invocations(read(name)):
-            files = re.findall(r"(?:-f|--file)[ =]\s*[\"']?([^\s\"']+)", flags)
-            files = [_normal(f) for f in files]
-            if files and all(f in present for f in files):
-                found.append((files, f"{name}: docker compose -f {' -f '.join(files)} up"))
+    for name, flags in dev_flags(present, read):
+        files = [_normal(f) for f in re.findall(r"(?:-f|--file)[ =]\s*[\"']?([^\s\"']+)", flags)]
+        if files and all(f in present for f in files):
+            found.append((files, f"{name}: docker compose -f {' -f '.join(files)} up"))
     if not found:
         return None
     dev = [f for f in found if any(re.search(r"dev|local", PurePosixPath(x).name) for x in f[0])]
@@ -419,11 +426,9 @@ def needed_profiles(
     dashenv drives sit (the app, its database and cache, and what they depend on), each
     with its evidence; none where nothing it needs is profiled."""
     wanted: dict[str, str] = {}
-    for name in DEV_COMMAND_FILES:
-        if name in present:
-            for flags in _dev_invocations(read(name)):
-                for profile in re.findall(r"--profile[ =]\s*([A-Za-z0-9_.-]+)", flags):
-                    wanted.setdefault(profile, f"{name}'s dev command enables it")
+    for name, flags in dev_flags(present, read):
+        for profile in re.findall(r"--profile[ =]\s*([A-Za-z0-9_.-]+)", flags):
+            wanted.setdefault(profile, f"{name}'s dev command enables it")
     if ".env" in present:
         line = re.search(r"^COMPOSE_PROFILES=[\"']?([^\"'\n]*)", read(".env"), re.MULTILINE)
         for profile in line.group(1).split(",") if line else []:
@@ -519,9 +524,7 @@ def detect(
                     evidence = "the service built here"
                 elif role == "postgres_service" and postgres_image(found) != found.image:
                     evidence = f"built FROM {found.base_image}: PostgreSQL's official image"
-                several = [
-                    n for n, s in model.services.items() if role in ROLE_IMAGES and plays(role, s)
-                ]
+                several = candidates(model.services, role) if role in ROLE_IMAGES else []
                 if len(several) > 1:
                     app_name = roles.get("app_service", DEFAULT_ROLES["app_service"])
                     evidence += "; " + app_database(model.services, app_name, several)[1]
