@@ -23,6 +23,15 @@ def profiled(tmp_path: Path) -> Iterator[Layout]:
     yield from adopted(tmp_path, "profiled", "app")
 
 
+def running_services(p: Layout) -> list[str]:
+    """The services of dev's project that run now (by its label: whatever profile)."""
+    done = subprocess.run(
+        ["docker", "compose", "-p", p.root.name, "ps", "--format", "{{.Service}}"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return done.stdout.split()
+
+
 def test_every_service_behind_a_profile(profiled: Layout) -> None:
     p = profiled
     out = p.ok("init", "--detect")
@@ -33,10 +42,7 @@ def test_every_service_behind_a_profile(profiled: Layout) -> None:
 
     p.ok("up", "dev", "--build")
     p.ok("psql", "dev", "-c", "CREATE TABLE marker (v text); INSERT INTO marker VALUES ('dev')")
-    running = subprocess.run(
-        ["docker", "compose", "-p", p.root.name, "ps", "--format", "{{.Service}}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    running = running_services(p)
     assert sorted(running) == ["api", "postgres"]  # the tools profile stays off
     p.ok("test", "setup")
     assert "2 passed" in p.ok("test", "run")
@@ -46,10 +52,7 @@ def test_every_service_behind_a_profile(profiled: Layout) -> None:
     done = p("up", "dev", "admin")
     assert done.returncode == 0, done.stderr
     assert "dev: enabling profile tools for admin" in done.stderr
-    running = subprocess.run(
-        ["docker", "compose", "-p", p.root.name, "ps", "--format", "{{.Service}}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.split()  # fmt: skip
+    running = running_services(p)
     assert "admin" in running
 
     toml = p.root / "dashenv.toml"
