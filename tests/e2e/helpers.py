@@ -57,6 +57,7 @@ def add_revision(root: Path, revision: str, down: str, table: str) -> Path:
 class Layout:
     def __init__(self, root: Path):
         self.root = root
+        self.variant = ""  # a fixture's variant of the layout, where it has several
 
     def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
         return run_dashenv(*args, cwd=self.root)

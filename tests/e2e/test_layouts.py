@@ -166,20 +166,31 @@ def test_infrastructure_only_with_the_app_on_the_host(infra: Layout) -> None:
     assert not (p.root / "service" / ".env").read_text().count("shop_test")  # files unchanged
 
 
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[Layout]:
+@pytest.fixture(params=["shared", "named"])
+def pair(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Layout]:
     """One file per environment, hyphenated (after ncdbzb/chatops_udv's docker-compose-local.yml
     and caio-lelis/TPPE-Autocampos-doc's second database): dev's and test's files are copies of
     each other (the same container names, host ports and data directory), the database URL
-    hard-coded in environment:."""
-    yield from adopted(tmp_path, "pair", "app")
+    hard-coded in environment:. ``shared``: as written, with no ``name:``, the test file runs as
+    dev's very compose project; ``named``: the test file names a project of its own."""
+    for layout in adopted(tmp_path, "pair", "app"):
+        if request.param == "named":
+            test_file = layout.root / "docker-compose-test.yml"
+            test_file.write_text("name: shop-test\n" + test_file.read_text())
+        layout.variant = request.param
+        yield layout
 
 
 def test_a_clashing_pair_runs_side_by_side(pair: Layout) -> None:
     p = pair
     out = p.ok("init", "--detect")
-    assert "isolated = True  (clashes with dev: container_name shop-api" in out
     config = tomllib.loads((p.root / "dashenv.toml").read_text())["environments"]
+    if p.variant == "shared":  # typed by hand, it would be dev's containers and volumes
+        assert "test: derived from dev's compose files" in out
+        assert "docker-compose-test.yml runs as dev's compose project (no name:" in out
+        assert config["test"]["derived_from"] == "dev"
+    else:
+        assert "isolated = True  (clashes with dev: container_name shop-api" in out
     assert config["dev"]["project_name"] == p.root.name  # what 'docker compose -f' names it
     assert config["dev"]["app_scheme"] == "http"
 
@@ -193,10 +204,8 @@ def test_a_clashing_pair_runs_side_by_side(pair: Layout) -> None:
     assert "2 passed" in p.ok("test", "run")
     p.ok("db", "reset", "test", "--yes")
     status = json.loads(p.ok("status", "--all", "--json"))
-    assert [(e["name"], e["healthy"]) for e in status["environments"]] == [
-        ("dev", True),
-        ("test", True),
-    ]
+    healthy = [(e["name"], e["healthy"]) for e in status["environments"]]
+    assert healthy[:2] == [("dev", True), ("test", True)]
     p.ok("test", "clean")
     rows = p.by_hand(*dev, "exec", "-T", "db", "psql", "-U", "shop", "-d", "shop", "-Atc",
                      "SELECT title FROM items")  # fmt: skip

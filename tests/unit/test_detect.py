@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from dashenv.facts import ComposeModel, ComposeService
 from dashenv.plan.detect import alembic_of, detect, find_environments, render_toml, role_of
 
 FILES = {
-    "compose/docker-compose.dev.yml": "",
-    "compose/docker-compose.test.yml": "",
-    "compose/docker-compose.staging.yml": "",
+    "compose/docker-compose.dev.yml": "name: dashtam-dev\n",
+    "compose/docker-compose.test.yml": "name: dashtam-test\n",
+    "compose/docker-compose.staging.yml": "name: dashtam-staging\n",
     "env/.env.dev.example": "",
     "env/.env.test": "",
     "app/alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\n",
@@ -27,7 +29,7 @@ def test_roles_from_names() -> None:
 
 
 def test_compose_and_env_file_pairs() -> None:
-    envs, notes = find_environments(list(FILES))
+    envs, notes = find_environments(list(FILES), FILES.__getitem__)
     assert [(e.name, e.compose_files, e.env_file, e.derived_from) for e in envs] == [
         ("dev", ["compose/docker-compose.dev.yml"], "env/.env.dev", None),  # from its .example
         ("test", ["compose/docker-compose.test.yml"], "env/.env.test", None),
@@ -176,13 +178,69 @@ def test_the_seeds_older_overlay_is_dev_and_test_sharing_one_stack() -> None:
 
 
 def test_one_file_per_environment_with_a_hyphen() -> None:
-    files = {"docker-compose-dev.yml": "", "docker-compose-test.yml": "", ".env.dev": "",
-             ".env.test": ""}  # fmt: skip
+    files = {"docker-compose-dev.yml": "name: shop\n", "docker-compose-test.yml": "name: shop-t\n",
+             ".env.dev": "", ".env.test": ""}  # fmt: skip
     envs, _ = find_environments(list(files), files.__getitem__)
     assert [(e.name, e.compose_files) for e in envs[:2]] == [
         ("dev", ["docker-compose-dev.yml"]),
         ("test", ["docker-compose-test.yml"]),
     ]
+
+
+@pytest.mark.parametrize(
+    ("files", "why"),
+    [
+        (
+            {"docker-compose-dev.yml": "", "docker-compose-test.yml": ""},
+            "no name:, the same folder",
+        ),
+        (
+            {"dev/compose.dev.yml": "name: shop\n", "test/compose.test.yml": "name: shop\n"},
+            "name: shop",
+        ),
+        (
+            {
+                "compose.dev.yml": "name: a\n",
+                "compose.test.yml": "name: b\n",
+                ".env": "# the project\nCOMPOSE_PROJECT_NAME=shop\n",
+            },
+            "COMPOSE_PROJECT_NAME in .env",
+        ),
+    ],
+    ids=["unnamed", "one-name", "dotenv"],
+)
+def test_a_test_file_that_runs_as_dev_s_project_is_derived_from_dev(
+    files: dict[str, str], why: str
+) -> None:
+    envs, _ = find_environments(list(files), files.__getitem__)
+    assert [(e.name, e.derived_from) for e in envs] == [
+        ("dev", None),
+        ("test", "dev"),
+        ("ci", "dev"),
+    ]
+    evidence = envs[1].guesses[0].evidence
+    test_file = next(f for f in files if "test" in f)
+    assert evidence == (
+        f"{test_file} runs as dev's compose project ({why}): typed by hand it shares dev's "
+        "containers and volumes: made from dev's by .dashenv/derived/test.yml"
+    )
+
+
+def test_a_test_file_of_its_own_project_is_adopted() -> None:
+    for files in (
+        {"compose.dev.yml": "", "compose.test.yml": "name: shop-test\n"},
+        {"dev/compose.dev.yml": "", "test/compose.test.yml": ""},  # two folders: two projects
+    ):
+        envs, _ = find_environments(list(files), files.__getitem__)
+        assert [(e.name, e.derived_from) for e in envs] == [("dev", None), ("test", None)]
+
+
+def test_compose_project_name_in_dot_env_names_dev() -> None:
+    files = {"compose.yaml": "", ".env.dev": "", ".env": "COMPOSE_PROJECT_NAME=shop\n"}
+    model = ComposeModel({"db": ComposeService("db", None, image="postgres:17")}, name="x")
+    found = detect(list(files), files.__getitem__, {"dev": model}, {})
+    dev = found.environments[0]
+    assert next(g for g in dev.guesses if g.key == "project_name").value == "shop"
 
 
 def test_no_env_file_at_all() -> None:
@@ -214,8 +272,8 @@ def test_infrastructure_only_runs_the_app_on_the_host() -> None:
 
 
 def test_a_clashing_pair_is_isolated() -> None:
-    files = {"docker-compose.dev.yml": "", "docker-compose.test.yml": "", ".env.dev": "",
-             ".env.test": ""}  # fmt: skip
+    files = {"docker-compose.dev.yml": "", "docker-compose.test.yml": "name: shop-test\n",
+             ".env.dev": "", ".env.test": ""}  # fmt: skip
 
     def stack(db: str) -> ComposeModel:
         return ComposeModel(

@@ -29,8 +29,8 @@ def _stack(db: str) -> ComposeModel:
 
 
 def _per_environment() -> Detection:
-    files = {"docker-compose.dev.yml": "", "docker-compose.test.yml": "", ".env.dev": "",
-             ".env.test": ""}  # fmt: skip
+    files = {"docker-compose.dev.yml": "name: shop\n", "docker-compose.test.yml": "name: t\n",
+             ".env.dev": "", ".env.test": ""}  # fmt: skip
     return Detection(find_environments(list(files), files.__getitem__)[0])
 
 
@@ -46,8 +46,8 @@ def _derived() -> Detection:
 
 
 def _isolated() -> Detection:
-    files = {"docker-compose.dev.yml": "", "docker-compose.test.yml": "", ".env.dev": "",
-             ".env.test": ""}  # fmt: skip
+    files = {"docker-compose.dev.yml": "", "docker-compose.test.yml": "name: shop-test\n",
+             ".env.dev": "", ".env.test": ""}  # fmt: skip
     models: dict[str, ComposeModel | None] = {"dev": _stack("shop"), "test": _stack("shop_test")}
     return detect(list(files), files.__getitem__, models, {})
 

@@ -174,7 +174,7 @@ def _detect(st: "RunContext", force: bool) -> None:
         for env in result.detection.environments:
             if env.derived_from is not None:
                 typer.echo(f"{env.name}: derived from {env.derived_from}'s compose files")
-                shown = env.guesses[1:]
+                shown = env.guesses
             else:
                 files = " + ".join(env.compose_files)
                 typer.echo(f"{env.name}: {files} with {env.env_file or 'no env file'}")

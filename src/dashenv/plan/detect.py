@@ -342,15 +342,66 @@ def find_environments(
         elif files:
             notes.append(f"{files[0]}: Compose's default file beside per-environment files; "
                          "not used")  # fmt: skip
+    shared = _sharing_dev(found, present, read)
     if any(e.name == "dev" for e in found) and not any(e.name == "test" for e in found):
-        for name in ("test", "ci"):  # one stack: test and ci are made from it
-            if any(e.name == name for e in found):
-                continue
-            derived = EnvironmentGuess(name, [], None, derived_from="dev")
-            why = f"no {name} stack in the files: made from dev's by .dashenv/derived/{name}.yml"
-            derived.add("derived_from", "dev", why)
-            found.append(derived)
+        shared = {"test": "", "ci": "", **shared}  # one stack: test and ci are made from it
+    for name, why in shared.items():
+        if any(e.name == name for e in found):
+            continue
+        derived = EnvironmentGuess(name, [], None, derived_from="dev")
+        why = why or f"no {name} stack in the files"
+        derived.add("derived_from", "dev", f"{why}: made from dev's by .dashenv/derived/{name}.yml")
+        found.append(derived)
     return found, notes
+
+
+_PROJECT_VARIABLE = re.compile(
+    r"^[ \t]*(?:export[ \t]+)?COMPOSE_PROJECT_NAME[ \t]*=[ \t]*[\"']?([^\"'#\s]+)", re.MULTILINE
+)
+
+
+def compose_project(
+    files: list[str], present: set[str], read: Callable[[str], str]
+) -> tuple[str, str]:
+    """The project a bare ``docker compose -f FILES`` in the project's directory runs
+    under, as Compose names it: ``COMPOSE_PROJECT_NAME`` from the ``.env`` beside the first
+    file, else the files' ``name:``, else the first file's folder; and where that came from.
+    A folder's name is given as ``folder:<path>`` (its real name is the checkout's)."""
+    here = str(PurePosixPath(files[0]).parent)
+    dotenv = _join("" if here == "." else here, ".env")
+    m = _PROJECT_VARIABLE.search(read(dotenv)) if dotenv in present else None
+    if m:
+        return m.group(1), f"COMPOSE_PROJECT_NAME in {dotenv}"
+    written = compose_files.declared_name([read(f) for f in files])
+    if written is not None:
+        return written, f"name: {written}"
+    return f"folder:{here}", "no name:, the same folder"
+
+
+def _sharing_dev(
+    found: list[EnvironmentGuess], present: set[str], read: Callable[[str], str]
+) -> dict[str, str]:
+    """Take out the test environments whose own compose files run, typed by hand, as
+    dev's very project (its containers and volumes): each is made from dev's files instead.
+    A test overlay on dev's stack (the seed's older layout) shares it on purpose and stays.
+    Returns the names taken out, each with why."""
+    dev = next((e for e in found if e.name == "dev" and e.compose_files), None)
+    if dev is None:
+        return {}
+    mine = compose_project(dev.compose_files, present, read)
+    taken: dict[str, str] = {}
+    for env in list(found):
+        overlay = any(g.key == "exclusive_with" for g in env.guesses)
+        if env is dev or not env.compose_files or overlay or role_of(env.name)[1]:
+            continue
+        theirs = compose_project(env.compose_files, present, read)
+        if theirs[0] == mine[0]:
+            found.remove(env)
+            taken[env.name] = (
+                f"{env.compose_file} runs as dev's compose project ({theirs[1]}): typed by "
+                "hand it shares dev's containers and volumes"
+            )
+    return taken
 
 
 def alembic_of(ini_path: str, text: str) -> tuple[str, str] | None:
@@ -541,7 +592,10 @@ def detect(
                 env.add("app_scheme", "http", f"{app.name} has no certificate mounted: plain HTTP")
             written = declared_name([read(f) for f in env.compose_files])
             default_layout = PurePosixPath(env.compose_file).name in DEFAULT_FILES
-            if model.name and written is None and (default_layout or env.name == "dev"):
+            named, source = compose_project(env.compose_files, present, read)
+            if source.startswith("COMPOSE_PROJECT_NAME") and (default_layout or env.name == "dev"):
+                env.add("project_name", named, f"{source}: the name Compose gives these files")
+            elif model.name and written is None and (default_layout or env.name == "dev"):
                 env.add("project_name", model.name, "the name Compose gives these files")
             elif model.name and written is not None:
                 notes.append(f"{env.name}: compose project {model.name} (the files' name:)")
