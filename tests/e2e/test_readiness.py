@@ -6,6 +6,7 @@ service that exits or restarts."""
 from __future__ import annotations
 
 import subprocess
+import time
 import tomllib
 import uuid
 from collections.abc import Iterator
@@ -70,9 +71,22 @@ def broken(tmp_path: Path) -> Iterator[Layout]:
   worker:
     image: python:3.13-slim
     restart: unless-stopped
-    command: ["python", "-c", "import os; print('starting'); os.environ['SECRET_KEY']"]
+    volumes:
+      - ./flag:/flag
+    command:
+      - python
+      - -c
+      - |
+        import os, pathlib, time
+        print('starting')
+        os.environ['SECRET_KEY']
+        while not pathlib.Path('/flag/crash').exists():
+            time.sleep(0.2)
+        time.sleep(1)
+        raise SystemExit('crashed')
 """
     )
+    (root / "flag").mkdir()
     (root / ".env").write_text("DATABASE_URL=postgresql://shop:shop-secret@db:5432/shop\n")
     layout = Layout(root)
     try:
@@ -109,3 +123,37 @@ def test_a_service_that_cannot_start_fails_up_at_once(broken: Layout) -> None:
         cwd=p.root, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert "db running" in listed
+
+    # given its variable the worker runs; then it starts crashing a second after each start
+    compose.write_text(
+        compose.read_text().replace(
+            "restart: unless-stopped\n",
+            "restart: unless-stopped\n    environment:\n      SECRET_KEY: s3cret\n",
+        )
+    )
+    p.ok("up", "dev")
+    (p.root / "flag" / "crash").write_text("")
+    worker = next(c for c in _containers(p) if c["service"] == "worker")
+    for _ in range(300):  # caught running between two crashes, as a glance at 'ps' shows it
+        state = _inspect(worker["id"])
+        if state["RestartCount"] >= 1 and state["State"]["Status"] == "running":
+            break
+        time.sleep(0.05)
+    done = p("up", "dev")  # a restart loop caught running is not taken for up
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert "worker (restart" in done.stderr.splitlines()[0] or "worker (exited" in done.stderr
+
+
+def _containers(p: Layout) -> list[dict[str, str]]:
+    listed = subprocess.run(
+        ["docker", "compose", "ps", "-a", "--format", "{{.ID}} {{.Service}}"],
+        cwd=p.root, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return [dict(zip(("id", "service"), line.split(), strict=True)) for line in listed.splitlines()]
+
+
+def _inspect(container: str) -> dict:
+    import json
+
+    out = subprocess.run(["docker", "inspect", container], capture_output=True, text=True)
+    return json.loads(out.stdout)[0]

@@ -204,7 +204,7 @@ def test_a_one_shot_job_is_done_once_it_exits_with_0() -> None:
 def test_compose_up_is_skipped_only_when_every_started_service_runs_as_compose_would_start_it() -> (
     None
 ):
-    from dashenv.plan.compose import why_compose_up
+    from dashenv.plan.compose import UpRecord, why_compose_up
 
     def c(service: str, **kw: object) -> Container:
         base: dict[str, object] = dict(
@@ -216,7 +216,7 @@ def test_compose_up_is_skipped_only_when_every_started_service_runs_as_compose_w
         return Container(**base)  # type: ignore[arg-type]
 
     starts = ["db", "app"]
-    hashes = {"db": "h-db", "app": "h-app"}
+    hashes = UpRecord({"db": "h-db", "app": "h-app"}, {"app": 1})
     images = {"db:1": "sha256:db", "app:1": "sha256:app"}
     both = [c("db"), c("app"), c("other", project="q")]
     assert why_compose_up("p", "a.yml", starts, both, hashes, images) is None
@@ -231,10 +231,11 @@ def test_compose_up_is_skipped_only_when_every_started_service_runs_as_compose_w
         "app was started from other compose files": [c("db"), c("app", config_files="b.yml")],
         "app's configuration changed": [c("db"), c("app", config_hash="old")],
         "app's image changed": [c("db"), c("app", image_id="sha256:before")],
+        # a restart loop caught running, where nothing else tells it
+        "app has restarted 2 time(s) since": [c("db"), c("app", health=None, restart_count=3)],
+        "db has restarted 1 time(s) since": [c("db", restart_count=1), c("app")],
     }
     for reason, containers in cases.items():
         assert why_compose_up("p", "a.yml", starts, containers, hashes, images) == reason
-    assert (
-        why_compose_up("p", "a.yml", starts, [c("db"), c("app", health=None)], hashes, images)
-        is None
-    )  # fmt: skip  (no healthcheck: running is ready)
+    ready = [c("db"), c("app", health=None, restart_count=1)]  # as many restarts as recorded
+    assert why_compose_up("p", "a.yml", starts, ready, hashes, images) is None  # no healthcheck

@@ -19,7 +19,7 @@ from dashenv.errors import ConfigError, DashenvError
 
 if TYPE_CHECKING:
     from dashenv.facts import ComposeModel, Container
-    from dashenv.plan.compose import ComposeInvocation
+    from dashenv.plan.compose import ComposeInvocation, UpRecord
     from dashenv.settings.sources import ResolvedEnvironment
 
 DEVNULL = Path(os.devnull)
@@ -155,39 +155,47 @@ def hashes_path(root: Path, name: str) -> Path:
     return root / ".dashenv" / "cache" / f"up-{name}.json"
 
 
-def recorded_hashes(env: ResolvedEnvironment) -> dict[str, str] | None:
+def recorded_hashes(env: ResolvedEnvironment) -> UpRecord | None:
     """The configuration hashes Compose gave ``env``'s containers at its last up of this
-    very configuration (the files' key), by service; None when there is none on record."""
+    very configuration (the files' key), and their restart counts then, by service; None
+    when there is none on record."""
+    from dashenv.plan.compose import UpRecord
+
     if env.files is None or not env.files.key:
         return None
     try:
         data = json.loads(hashes_path(env.project.root, env.name).read_text())
-        hashes = data["hashes"] if data.get("key") == env.files.key else None
-    except (OSError, ValueError, KeyError, TypeError):
+        if data.get("key") != env.files.key:
+            return None
+        hashes, restarts = data["hashes"], data.get("restarts") or {}
+        return UpRecord(
+            {str(k): str(v) for k, v in hashes.items()},
+            {str(k): int(v) for k, v in restarts.items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    return {str(k): str(v) for k, v in hashes.items()} if isinstance(hashes, dict) else None
 
 
 def record_hashes(
     env: ResolvedEnvironment, containers: list[Container], services: list[str]
 ) -> None:
-    """After an up that Compose did of ``services``: the hashes it gave them (added to those
-    of earlier ups of the same configuration), for the next up to compare."""
+    """After an up that Compose did of ``services``: the hashes it gave them and how often
+    each had restarted (added to those of earlier ups of the same configuration), for the
+    next up to compare."""
     if env.files is None or not env.files.key:
         return
-    hashes = recorded_hashes(env) or {}
-    hashes.update(
-        {
-            c.service: c.config_hash
-            for c in containers
-            if c.project == env.settings.project_name and c.service in services and c.config_hash
-        }
-    )
+    before = recorded_hashes(env)
+    hashes, restarts = (before.hashes, before.restarts) if before else ({}, {})
+    for c in containers:
+        if c.project == env.settings.project_name and c.service in services and c.config_hash:
+            hashes[c.service] = c.config_hash
+            restarts[c.service] = c.restart_count
     path = hashes_path(env.project.root, env.name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": env.files.key, "hashes": hashes}))
+        data = {"key": env.files.key, "hashes": hashes, "restarts": restarts}
+        tmp.write_text(json.dumps(data))
         tmp.replace(path)
     except OSError:
         pass  # a read-only checkout: every up goes through Compose

@@ -257,19 +257,29 @@ def started_services(services: dict[str, ComposeService], asked: list[str]) -> l
     return [name for name in services if name in wanted]
 
 
+@dataclass(frozen=True)
+class UpRecord:
+    """What the last up of one configuration left on record, by service: the configuration
+    hash Compose gave each container, and how often each had restarted by then."""
+
+    hashes: dict[str, str]
+    restarts: dict[str, int] = field(default_factory=dict)
+
+
 def why_compose_up(
     project: str,
     files_label: str,
     starts: list[str],
     containers: list[Container],
-    recorded: dict[str, str] | None,
+    recorded: UpRecord | None,
     images: dict[str, str],
 ) -> str | None:
     """Why ``docker compose up`` has something to do, or None when it has nothing: every
     service it would start has its container of ``project`` from these compose files,
     running and healthy (or without a healthcheck), with the configuration hash Compose gave
-    it at the last up of this very configuration (``recorded``), and running the image its
-    name stands for now (``images``: a rebuilt or pulled image is recreated by Compose)."""
+    it at the last up of this very configuration (``recorded``), not restarted since (a
+    restart loop caught running), and running the image its name stands for now
+    (``images``: a rebuilt or pulled image is recreated by Compose)."""
     if recorded is None:
         return "no up of this configuration on record"
     by_service = {c.service: c for c in containers if c.project == project and c.service}
@@ -281,8 +291,11 @@ def why_compose_up(
             return f"{name} is {c.health if c.state == 'running' else c.state}"
         if files_label and c.config_files != files_label:
             return f"{name} was started from other compose files"
-        if c.config_hash is None or c.config_hash != recorded.get(name):
+        if c.config_hash is None or c.config_hash != recorded.hashes.get(name):
             return f"{name}'s configuration changed"
+        since = c.restart_count - recorded.restarts.get(name, 0)
+        if since > 0:
+            return f"{name} has restarted {since} time(s) since"
         if c.image_id is None or images.get(c.image) != c.image_id:
             return f"{name}'s image changed"
     return None
