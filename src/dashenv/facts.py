@@ -73,6 +73,9 @@ class ComposeService:
     profiles: list[str] = field(default_factory=list)  # it starts only with one of them
     # another service waits for it to finish (depends_on: service_completed_successfully)
     one_shot: bool = False
+    # a PostgreSQL image's major version from the local image's PG_MAJOR, where its tag
+    # names none (a project's own image, latest)
+    pg_major: int | None = None
 
 
 @dataclass

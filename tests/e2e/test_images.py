@@ -6,6 +6,7 @@ flags and stamped, 'psql' served."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import uuid
@@ -53,10 +54,12 @@ def test_a_database_built_from_postgres(built: Layout) -> None:
     assert p.ok("psql", "dev", "-Atc", "SELECT v FROM marker").strip() == "dev"
 
 
-@pytest.fixture
-def vector(tmp_path: Path) -> Iterator[Layout]:
-    """An app on pgvector's image (its pgNN tags), the stand-in tagged for this test."""
-    tag = "pgvector/pgvector:pg17"
+@pytest.fixture(params=["pgvector/pgvector:pg17", "acme/shop-postgres:1.2"])
+def vector(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Layout]:
+    """An app on pgvector's image (its pgNN tags), or on a project's own published image
+    whose tag is its own version (its major only in the image's PG_MAJOR): each a stand-in
+    built FROM postgres:17 and tagged for this test."""
+    tag = request.param
     present = subprocess.run(["docker", "image", "inspect", tag], capture_output=True)
     if present.returncode != 0:
         subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=b"FROM postgres:17\n",
@@ -106,8 +109,18 @@ def test_pgvector_s_image_and_its_pg_tags(vector: Layout) -> None:
     p.ok("psql", "dev", "-c", "CREATE TABLE marker (v text); INSERT INTO marker VALUES ('dev')")
     p.ok("test", "setup")
     assert "2 passed" in p.ok("test", "run")
-    # pg17: 17's data path, on tmpfs in the test environment
+    # 17 (from the tag, or the image's PG_MAJOR): 17's data path, on tmpfs in the test
+    # environment, with no volume over it
     assert p.ok("psql", "test", "-Atc", "SHOW data_directory").strip() == (
         "/var/lib/postgresql/data"
     )
+    found = subprocess.run(
+        ["docker", "compose", "-p", f"{p.root.name}-test", "ps", "-q", "vectordb"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    inspected = json.loads(
+        subprocess.run(["docker", "inspect", found], capture_output=True, text=True).stdout
+    )[0]
+    assert "/var/lib/postgresql/data" in (inspected["HostConfig"].get("Tmpfs") or {})
+    assert [m["Destination"] for m in inspected["Mounts"] if m["Type"] == "volume"] == []
     assert p.ok("psql", "dev", "-Atc", "SELECT v FROM marker").strip() == "dev"

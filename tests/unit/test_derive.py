@@ -218,6 +218,12 @@ def test_names_and_paths() -> None:
     assert postgres_data_path(ComposeService("p", None, image="bitnami/postgresql:16")) == (
         "/bitnami/postgresql"
     )
+    # the tag names no major: the local image's PG_MAJOR says which path
+    own = ComposeService("p", None, image="acme/shop-postgres:1.2", pg_major=16)
+    assert postgres_data_path(own) == "/var/lib/postgresql/data"
+    assert postgres_data_path(ComposeService("p", None, image="postgres:latest", pg_major=17)) == (
+        "/var/lib/postgresql/data"
+    )
     assert account_of(
         ComposeService("p", None, environment={"POSTGRES_PASSWORD": "x"})
     ).database == ("postgres")

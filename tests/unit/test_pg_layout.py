@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashenv.facts import ComposeService
-from dashenv.plan.derive import line_of, old_data_mount, postgres_major
+from dashenv.plan.derive import image_major, line_of, old_data_mount, postgres_major
 from dashenv.steps.pg_layout import is_floating
 
 
@@ -23,6 +23,20 @@ def test_the_major_version_from_the_tag() -> None:
     assert postgres_major("postgis/postgis:17-3.5") == 17
     assert postgres_major("postgres:latest") is None
     assert postgres_major("postgres") is None
+    assert postgres_major("timescale/timescaledb:2.17.2-pg16") == 16
+    assert postgres_major("timescale/timescaledb-ha:pg17-ts2.17") == 17
+    assert postgres_major("postgres:9.6") == 9
+    # a project's own image versions itself: its major is the local image's PG_MAJOR
+    assert postgres_major("acme/shop-postgres:1.2") is None
+    assert postgres_major("acme/shop-postgres:2024.05") is None  # nor is a date
+
+
+def test_the_major_version_from_a_local_image_s_environment() -> None:
+    assert image_major({"PG_MAJOR": "18", "PGDATA": "/var/lib/postgresql/18/docker"}) == 18
+    assert image_major({"PATH": "/usr/lib/postgresql/17/bin:/usr/bin"}) == 17
+    assert image_major({"PGDATA": "/var/lib/postgresql/19/docker"}) == 19
+    assert image_major({"PGDATA": "/var/lib/postgresql/data", "PATH": "/usr/bin"}) is None
+    assert image_major({}) is None
 
 
 def test_the_old_path_is_refused_on_18_and_later_only() -> None:

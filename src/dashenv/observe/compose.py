@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from dashenv.errors import ConfigError, DashenvError
 
 if TYPE_CHECKING:
+    from dashenv.adapters.docker import Docker
     from dashenv.facts import ComposeModel, Container
     from dashenv.plan.compose import ComposeInvocation, UpRecord
     from dashenv.settings.sources import ResolvedEnvironment
@@ -145,10 +146,29 @@ def ask_compose(
         docker = Docker(inv, verbose=verbose)
         for interpolate in (True, False):
             try:
-                return docker.compose_model(interpolate=interpolate)
+                model = docker.compose_model(interpolate=interpolate)
             except DashenvError:
                 continue
+            return _with_local_majors(docker, model)
     return None
+
+
+def _with_local_majors(docker: Docker, model: ComposeModel) -> ComposeModel:
+    """The model with the PostgreSQL major of each PostgreSQL image whose tag names none
+    (a project's own ``<org>/<app>-postgres:1.2``), from the local image's environment:
+    the engine is asked only for those, and not at all where it has no such image."""
+    from dashenv.plan.compose_files import is_postgres_image, postgres_image
+    from dashenv.plan.derive import image_major, postgres_major
+
+    for service in model.services.values():
+        image = postgres_image(service) or service.image
+        if not image or not is_postgres_image(image) or postgres_major(image) is not None:
+            continue
+        try:
+            service.pg_major = image_major(docker.image_env(image) or {})
+        except DashenvError:
+            continue
+    return model
 
 
 def hashes_path(root: Path, name: str) -> Path:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 # 5: services carry environment, mounts, command, networks, profiles, one_shot; 6: no expose;
 # 7: pinned subnets and addresses, the image a service builds FROM
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 
 # images made from the official PostgreSQL image, with its entrypoint contract (POSTGRES_*
 # variables, /docker-entrypoint-initdb.d, the postgres command): by name, or a project's own

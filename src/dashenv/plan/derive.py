@@ -103,10 +103,27 @@ def quote_url(value: str) -> str:
 
 
 def postgres_major(image: str | None) -> int | None:
-    """``postgres:18-alpine`` -> 18, ``pgvector/pgvector:pg17`` -> 17; None where the tag
-    names no version (latest, none)."""
+    """``postgres:18-alpine`` -> 18, ``pgvector/pgvector:pg17`` -> 17,
+    ``timescale/timescaledb:2.17.2-pg16`` -> 16; None where the tag names no major of
+    PostgreSQL (latest, none, a project's own version such as ``1.2`` or ``2024.05``)."""
     tag = (image or "").rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
-    m = re.match(r"(?:pg)?(\d+)", tag)
+    m = re.search(r"(?:^|[^a-z0-9])pg(\d+)", tag) or re.match(r"pg(\d+)", tag)
+    if m:
+        return int(m.group(1))
+    m = re.match(r"(\d+)", tag)
+    return int(m.group(1)) if m and 9 <= int(m.group(1)) <= 99 else None
+
+
+def image_major(env: dict[str, str]) -> int | None:
+    """The PostgreSQL major a local image runs, from the environment it sets: ``PG_MAJOR``
+    (the official image's), else the server's directory on its ``PATH``
+    (``/usr/lib/postgresql/17/bin``), else 18's ``PGDATA`` (``/var/lib/postgresql/18/docker``)."""
+    major = env.get("PG_MAJOR", "").split(".")[0]
+    if major.isdigit():
+        return int(major)
+    m = re.search(r"/usr/lib/postgresql/(\d+)/bin", env.get("PATH", "")) or re.match(
+        r"/var/lib/postgresql/(\d+)/", env.get("PGDATA", "")
+    )
     return int(m.group(1)) if m else None
 
 
@@ -163,7 +180,7 @@ def postgres_data_path(service: ComposeService) -> str:
     from dashenv.plan.compose_files import postgres_image
 
     pgdata = service.environment.get("PGDATA")
-    major = postgres_major(postgres_image(service) or service.image)
+    major = postgres_major(postgres_image(service) or service.image) or service.pg_major
     if major is None or major >= 18:
         return "/var/lib/postgresql"
     return pgdata or "/var/lib/postgresql/data"

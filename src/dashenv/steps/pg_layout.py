@@ -2,7 +2,8 @@
 on an 18+ image (the official image refuses it and exits; with a restart policy it loops).
 
 The major version comes from the image's tag (``postgres:18``, ``pgvector/pgvector:pg18``),
-else from the local image's ``PG_MAJOR`` (``latest`` and untagged images), else, for the
+else from the local image's environment (``PG_MAJOR``, its ``PATH``, 18's ``PGDATA``: ``latest``,
+untagged and a project's own images), else, for the
 official ``postgres`` image with no tag or ``latest``, 18 (what ``latest`` is now)."""
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from typing import TYPE_CHECKING
 
 from dashenv.errors import ConfigError, DashenvError
 from dashenv.plan.compose_files import split_image
-from dashenv.plan.derive import OLD_DATA_PATH, OldDataMount, line_of, old_data_mount, postgres_major
+from dashenv.plan.derive import (
+    OLD_DATA_PATH,
+    OldDataMount,
+    image_major,
+    line_of,
+    old_data_mount,
+    postgres_major,
+)
 
 if TYPE_CHECKING:
     from dashenv.context import Environment
@@ -60,11 +68,11 @@ def major_of(t: Environment, image: str) -> int | None:
     if major is not None:
         return major
     try:
-        env = t.docker.image_env(image)
+        found = image_major(t.docker.image_env(image) or {})
     except DashenvError:
-        env = None
-    if env and env.get("PG_MAJOR", "").split(".")[0].isdigit():
-        return int(env["PG_MAJOR"].split(".")[0])
+        found = None
+    if found is not None:
+        return found
     return LATEST_MAJOR if is_floating(image) else None
 
 
