@@ -35,3 +35,14 @@ def test_mask_value() -> None:
 def test_scrub_known_values() -> None:
     text = "connecting with hunter2 to postgresql://u:hunter2@h/db"
     assert scrub(text, ["hunter2"]) == "connecting with **** to postgresql://u:****@h/db"
+
+
+def test_scrub_masks_whole_values_never_parts_of_words() -> None:
+    # the password is also the user and a word inside the scheme: the scheme stays readable
+    text = "FATAL: postgresql://postgres:postgres@db:5432/app refused (user postgres)"
+    assert scrub(text, ["postgres"]) == (
+        "FATAL: postgresql://****:****@db:5432/app refused (user ****)"
+    )
+    assert scrub("postgres_test and mypostgres", ["postgres"]) == "postgres_test and mypostgres"
+    # a value edged with punctuation still goes, wherever it stands
+    assert scrub("key=!s3cret! and x!s3cret!y", ["!s3cret!"]) == "key=**** and x****y"

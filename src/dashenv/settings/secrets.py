@@ -43,8 +43,18 @@ def mask_value(key: str, value: str) -> str:
     return mask_url(value)
 
 
+def _whole(secret: str) -> str:
+    """A pattern for ``secret`` as a whole value: not where it is part of a longer word (the
+    password ``postgres`` inside ``postgresql://``)."""
+    head = r"(?<![A-Za-z0-9_])" if re.match(r"\w", secret[0]) else ""
+    tail = r"(?![A-Za-z0-9_])" if re.match(r"\w", secret[-1]) else ""
+    return head + re.escape(secret) + tail
+
+
 def scrub(text: str, secrets: list[str]) -> str:
-    """Remove known secret values (and URL passwords) from free text such as logs."""
-    for s in sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(s, MASK)
+    """Remove known secret values (and URL passwords) from free text such as logs: each
+    value where it stands whole, never a part of a word."""
+    found = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+    if found:
+        text = re.sub("|".join(_whole(s) for s in found), MASK, text)
     return mask_url(text)
