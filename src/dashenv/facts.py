@@ -57,6 +57,7 @@ class ComposeService:
     has_build: bool = False
     base_image: str | None = None  # what its Dockerfile builds FROM, where it builds one
     has_healthcheck: bool = False
+    health_url: str | None = None  # the URL its healthcheck asks, where it asks one
     binds: list[str] = field(default_factory=list)  # host paths bind-mounted into it
     labels: dict[str, str] = field(default_factory=dict)
     build_context: str | None = None  # absolute, as Compose resolves it

@@ -15,6 +15,7 @@ from tests.conftest import REPO, free_ports
 from tests.e2e.conftest import Project, run_dashenv
 
 LAYOUTS = REPO / "tests" / "fixtures" / "layouts"
+SUITES = REPO / "tests" / "fixtures" / "suites"  # apps whose own test suites dashenv runs
 
 
 def https_json(url: str) -> dict:
@@ -74,9 +75,11 @@ class Layout:
         )
 
 
-def adopted(tmp_path: Path, name: str, app_dir: str | None) -> Iterator[Layout]:
+def adopted(
+    tmp_path: Path, name: str, app_dir: str | None, base: Path = LAYOUTS
+) -> Iterator[Layout]:
     """A layout fixture copied for one test, its environments taken down after it."""
-    layout = make_layout(tmp_path, name, app_dir)
+    layout = make_layout(tmp_path, name, app_dir, base)
     try:
         yield layout
     finally:
@@ -85,9 +88,9 @@ def adopted(tmp_path: Path, name: str, app_dir: str | None) -> Iterator[Layout]:
             layout("down", "dev", "--volumes", "--yes")
 
 
-def make_layout(tmp_path: Path, name: str, app_dir: str | None) -> Layout:
+def make_layout(tmp_path: Path, name: str, app_dir: str | None, base: Path = LAYOUTS) -> Layout:
     root = tmp_path / f"{name}-{uuid.uuid4().hex[:6]}"
-    shutil.copytree(LAYOUTS / name, root)
+    shutil.copytree(base / name, root)
     if app_dir is not None:
         shutil.copytree(LAYOUTS / "app", root / app_dir, dirs_exist_ok=True)
     marks = ("@DB_PORT@", "@API_PORT@", "@WEB_PORT@", "@REDIS_PORT@")

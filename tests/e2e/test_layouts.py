@@ -122,13 +122,9 @@ def test_infrastructure_only_with_the_app_on_the_host(infra: Layout) -> None:
     assert config["dev"]["test_runner"] == "host"
     assert config["dev"]["host_dir"] == "service"
     assert config["dev"]["test_command"] == "python -m pytest"
-    # the project migrates its own way: its command is a layer the user adds
-    text = (p.root / "dashenv.toml").read_text()
-    (p.root / "dashenv.toml").write_text(
-        text.replace(
-            "[environments.dev]\n", '[environments.dev]\nmigration_command = "python migrate.py"\n'
-        )
-    )
+    # the project migrates its own way: its script is found, no hand edit
+    assert config["dev"]["migration_command"] == "python migrate.py"
+    assert config["dev"]["migrations_dir"] == "service/migrate.py"
 
     p.ok("up", "dev")
     marker = (
@@ -260,12 +256,8 @@ def test_an_app_reading_its_own_variables_never_reaches_dev(split: Layout) -> No
     detected = p.ok("init", "--detect")  # says what test's processes get instead of dev's
     assert "DATABASE__DB: ledger -> ledger_test" in detected
     assert "DATABASE__PORT: " in detected and "(refused until 'dashenv up test'" in detected
-    text = (p.root / "dashenv.toml").read_text()
-    (p.root / "dashenv.toml").write_text(
-        text.replace(
-            "[environments.dev]\n", '[environments.dev]\nmigration_command = "python migrate.py"\n'
-        )
-    )
+    config = tomllib.loads((p.root / "dashenv.toml").read_text())["environments"]
+    assert config["dev"]["migration_command"] == "python migrate.py"  # its own script, found
     # before test has its ports, what it would hand over still reaches dev: refused
     refused = p("env", "test")
     assert refused.returncode == 3, refused.stderr

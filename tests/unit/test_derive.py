@@ -177,9 +177,13 @@ def test_the_database_says_test_wherever_the_app_reads_it() -> None:
 def test_markers_only_where_the_app_accepts_them() -> None:
     kept = load(derive(model(), SPEC).override)["services"]["api"]["environment"]
     assert kept["ENVIRONMENT"] == "local"
-    spec = DeriveSpec(**{**SPEC.__dict__, "markers": True})
+    spec = DeriveSpec(**{**SPEC.__dict__, "markers": ("ENVIRONMENT", "TESTING")})
     marked = load(derive(model(), spec).override)["services"]["api"]["environment"]
     assert marked["ENVIRONMENT"] == "testing" and marked["TESTING"] == "true"
+    # the app reads TESTING as its test marker but asserts its own ENVIRONMENT
+    spec = DeriveSpec(**{**SPEC.__dict__, "markers": ("TESTING",)})
+    some = load(derive(model(), spec).override)["services"]["api"]["environment"]
+    assert some["ENVIRONMENT"] == "local" and some["TESTING"] == "true"
 
 
 def test_the_env_file_dashenv_reads() -> None:

@@ -255,6 +255,7 @@ def test_infrastructure_only_runs_the_app_on_the_host() -> None:
         "service/.env": "DATABASE_URL=postgresql://u:p@localhost:5432/shop\n",
         "service/pyproject.toml": "[tool.pytest.ini_options]\n",
         "service/poetry.lock": "",
+        "service/migrate.py": "",
     }
     model = ComposeModel(
         {
@@ -268,7 +269,8 @@ def test_infrastructure_only_runs_the_app_on_the_host() -> None:
     assert found.environments[0].env_file == "service/.env"  # beside the code
     assert dev["test_runner"] == "host" and dev["host_dir"] == "service"
     assert dev["test_command"] == "poetry run pytest"
-    assert dev["alembic_config"] == "none" and dev["migrations_dir"] == "service"
+    assert dev["alembic_config"] == "none" and dev["migrations_dir"] == "service/migrate.py"
+    assert dev["migration_command"] == "poetry run python migrate.py"  # its own script
 
 
 def test_a_clashing_pair_is_isolated() -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -831,6 +832,14 @@ def _labels(value: Any) -> dict[str, str]:
     return {}
 
 
+def _health_url(healthcheck: dict[str, Any]) -> str | None:
+    """The URL a healthcheck's test asks (curl, wget, python's urllib...), where it asks one."""
+    test = healthcheck.get("test")
+    text = " ".join(str(t) for t in test) if isinstance(test, list) else str(test or "")
+    m = re.search(r"https?://[^\s'\"()]+", text)
+    return m.group(0) if m and not healthcheck.get("disable") else None
+
+
 def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
     """``docker compose config --format json`` -> the services as dashenv sees them."""
     services = {}
@@ -848,6 +857,7 @@ def parse_compose_config(config: dict[str, Any]) -> dict[str, ComposeService]:
             has_build="build" in svc,
             base_image=_base_image(svc.get("build")),
             has_healthcheck=bool(healthcheck) and not healthcheck.get("disable"),
+            health_url=_health_url(healthcheck),
             binds=[
                 str(v.get("source"))
                 for v in svc.get("volumes") or []

@@ -113,6 +113,13 @@ def migrate(
     tty = sys.stdin.isatty()
     if revision is None:
         e = st.environment(env)
+        if e.settings.migration_command is None:
+            from dashenv.errors import ConfigError
+
+            raise ConfigError(
+                f'{env} has no migration command (migration_command = "none")',
+                hint="set migration_command in dashenv.toml to the command that migrates it",
+            )
         command = ["sh", "-c", e.settings.migration_command]
         passthrough_exit(exec_in(e, e.settings.app_service, command, tty))
     else:

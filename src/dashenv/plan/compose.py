@@ -76,7 +76,7 @@ def compose_invocation(
     variables["DASHENV_PROJECT_NAME"] = settings.project_name
     if name is not None:
         variables["DASHENV_ENVIRONMENT"] = name
-    variables["DASHENV_MIGRATION_COMMAND"] = settings.migration_command
+    variables["DASHENV_MIGRATION_COMMAND"] = settings.migration_command or "true"
     return ComposeInvocation(
         files=tuple((root / f).resolve() for f in settings.compose_files),
         env_file=env_file,

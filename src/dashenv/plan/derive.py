@@ -318,7 +318,7 @@ class DeriveSpec:
     app_service: str
     ports: dict[str, int] = field(default_factory=dict)  # slot -> leased host port
     host: str = "127.0.0.1"
-    markers: bool = False  # the app accepts ENVIRONMENT=testing and TESTING=true
+    markers: tuple[str, ...] = ()  # the test markers the app reads (ENVIRONMENT, TESTING)
     wanted: tuple[str, ...] = ()  # services asked for beyond those tests need
     stamp_script: str | None = None  # the absolute path of STAMP_SCRIPT, mounted for initdb
     # the absolute path of a directory holding STAMP_SCRIPT and PROJECT_INITDB_SCRIPT,
@@ -675,13 +675,17 @@ def _mount(m: tuple[str, str, str, bool]) -> str:
     return f"{source}:{target}{':ro' if read_only else ''}" if source else target
 
 
-def markers(environment: dict[str, str], allowed: bool) -> dict[str, str]:
-    """The seed's test markers for an app-side service, where the app accepts them: its
-    ENVIRONMENT and TESTING as they are otherwise (the derived env file says testing to dashenv
-    either way)."""
-    if not allowed:
-        return {k: environment[k] for k in ("ENVIRONMENT", "TESTING") if k in environment}
-    return {"ENVIRONMENT": "testing", "TESTING": "true"}
+def markers(environment: dict[str, str], given: tuple[str, ...]) -> dict[str, str]:
+    """The seed's test markers for an app-side service: those ``given`` (the app reads them
+    as test markers) set, the others as they are otherwise (the derived env file says
+    testing to dashenv either way)."""
+    from dashenv.settings.model import MARKERS
+
+    return {
+        k: value if k in given else environment[k]
+        for k, value in MARKERS.items()
+        if k in given or k in environment
+    }
 
 
 def env_text(

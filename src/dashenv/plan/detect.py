@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from dashenv.facts import ComposeModel
+from dashenv.facts import ComposeModel, ComposeService
 from dashenv.plan import compose_files
 from dashenv.plan.compose_files import (
     DEFAULT_ROLES,
@@ -456,6 +456,125 @@ def pytest_config(directory: str, paths: set[str], read: Callable[[str], str]) -
     return None
 
 
+_MARKER_COMPARED = re.compile(
+    r"environment\b[^\n]{0,40}?(?:==|!=|\bin\b)[^\n]{0,60}?[\"'](?:test|testing)[\"']",
+    re.IGNORECASE,
+)
+_TESTING_READ = re.compile(
+    r"(?:getenv|environ\.get|environ\[)\(?\s*[\"']TESTING[\"']|^\s*testing\s*:\s*(?:bool|int)",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def test_markers(paths: list[str], read: Callable[[str], str]) -> tuple[list[str], str]:
+    """The seed's markers the app reads as test markers, with where: ``ENVIRONMENT`` where
+    its code compares it with "test"/"testing" (or accepts "testing" in its own list), never
+    where its own tests assert another value; ``TESTING`` where its code reads it."""
+    code = [p for p in sorted(paths) if p.endswith(".py") and not _is_test_file(p)]
+    tests = [p for p in sorted(paths) if p.endswith(".py") and _is_test_file(p)]
+    found: list[str] = []
+    why: list[str] = []
+    accepted = accepted_environments(paths, read)
+    compared = next((p for p in code if _MARKER_COMPARED.search(read(p))), None)
+    asserted = next(
+        (p for p in tests
+         if re.search(r"environment[\"'\]]*\s*==\s*[\"'](?!test)[a-z]+[\"']", read(p), re.I)),
+        None,
+    )  # fmt: skip
+    if asserted is not None:
+        why.append(f"{asserted} asserts its own ENVIRONMENT")
+    elif accepted is not None and "testing" not in accepted[1]:
+        why.append(f"{accepted[0]}: ENVIRONMENT is one of {', '.join(accepted[1])}")
+    elif compared is not None or (accepted is not None and "testing" in accepted[1]):
+        found.append("ENVIRONMENT")
+        why.append(f"{compared or (accepted or ('', []))[0]} reads ENVIRONMENT as a test marker")
+    reads = next((p for p in code if _TESTING_READ.search(read(p))), None)
+    if reads is not None:
+        found.append("TESTING")
+        why.append(f"{reads} reads TESTING")
+    if not why:
+        why.append("the app reads neither ENVIRONMENT nor TESTING as a test marker")
+    return found, "; ".join(why)
+
+
+_MIGRATION_WORDS = re.compile(r"migrat|alembic|aerich|yoyo|\bupgrade\b|manage\.py\s+migrate")
+_EXEC_PREFIX = re.compile(
+    r"^\s*(?:docker[ -]compose|docker compose)\b(?:\s+(?:-f|--file|-p|--project-name)\s+\S+)*"
+    r"\s+(?:exec|run)\b(?:\s+-{1,2}[a-zA-Z][\w-]*(?:[ =](?!-)\S+)?)*\s+([\w.-]+)\s+(.+)$"
+)
+
+
+def migration_step(
+    app: ComposeService | None,
+    present: set[str],
+    read: Callable[[str], str],
+    app_dir: str = "",
+    runner: str = "",
+) -> tuple[str, str, str | None] | None:
+    """A migration command of the project's own (not Alembic's default): the step its app
+    service runs before the server (``sh -c "python -m app.migrate && uvicorn ..."``), else
+    the recipe of a ``migrate`` target in its Makefile or justfile (``docker compose exec
+    SERVICE CMD`` read as CMD), else a ``migrate.py`` script of the app's (run with the
+    project's ``runner``); (command, where it was found, the file it runs where it is one)."""
+    from dashenv.plan.derive import APP_WORDS
+
+    command = app.command if app is not None else None
+    if command and len(command) >= 3 and command[0] in ("sh", "bash") and command[1] == "-c":
+        steps = [part.strip() for part in re.split(r"&&|;", command[2]) if part.strip()]
+        server = next((i for i, st in enumerate(steps) if any(w in st for w in APP_WORDS)), None)
+        before = steps[:server] if server is not None else []
+        found = [st for st in before if _MIGRATION_WORDS.search(st)]
+        if found and app is not None:
+            return " && ".join(found), f"{app.name}'s command runs it before the server", None
+    script = next((f for f in (_join(app_dir, "migrate.py"), _join(app_dir, "scripts/migrate.py"))
+                   if f in present), None)  # fmt: skip
+    for name in ("Makefile", "justfile", "Justfile"):
+        if name not in present:
+            continue
+        lines = read(name).splitlines()
+        for i, line in enumerate(lines):
+            m = re.match(r"^(db[-_])?(migrate|migrations|upgrade)([-_]db)?\s*:(?!=)", line)
+            if m is None:
+                continue
+            recipe = next((x.strip() for x in lines[i + 1 :] if x.strip()), "")
+            recipe = recipe.lstrip("@-").strip()
+            inside = _EXEC_PREFIX.match(recipe)
+            step = inside.group(2).strip() if inside else recipe
+            if step and _MIGRATION_WORDS.search(step):
+                return step, f"{name}: the {line.split(':')[0].strip()} target", None
+    if script is not None:  # run from the app's directory, as the project runs it
+        rel = script[len(app_dir) + 1 :] if app_dir else script
+        return f"{runner}python {rel}", f"the project's own migration script {script}", script
+    return None
+
+
+def health_of(
+    app: ComposeService, paths: list[str], read: Callable[[str], str]
+) -> tuple[str, str] | None:
+    """The app's health path and where it was found: the URL its compose healthcheck asks,
+    else a route of its own code named after health (``/healthz``, ``/ping``)."""
+    from urllib.parse import urlsplit
+
+    if app.health_url:
+        return urlsplit(
+            app.health_url
+        ).path or "/", f"{app.name}'s healthcheck asks {app.health_url}"
+    route = re.compile(
+        r"@\w+\.(?:get|api_route|route)\(\s*[\"'](/[\w/-]*(?:health|ping|live|ready)[\w/-]*)[\"']"
+    )
+    for path in sorted(p for p in paths if p.endswith(".py") and not _is_test_file(p)):
+        m = route.search(read(path))
+        if m:
+            return m.group(1), f"the route in {path}"
+    return None
+
+
+def _is_test_file(path: str) -> bool:
+    parts = PurePosixPath(path).parts
+    name = parts[-1]
+    return name.startswith("test_") or name == "conftest.py" or "tests" in parts[:-1]
+
+
 def accepted_environments(
     paths: list[str], read: Callable[[str], str]
 ) -> tuple[str, list[str]] | None:
@@ -545,13 +664,12 @@ def detect(
     inis = [p for p in paths if PurePosixPath(p).name == "alembic.ini"]
     alembic = next((a for a in (alembic_of(p, read(p)) for p in sorted(inis)) if a), None)
     for env in envs:
-        if env.derived_from is not None:  # test and ci: the app validates ENVIRONMENT in both
-            accepted = accepted_environments(paths, read)
-            if accepted is not None and "testing" not in accepted[1]:
-                shown = ", ".join(accepted[1])
-                env.add("derive_markers", False, f"{accepted[0]}: ENVIRONMENT is one of {shown}")
+        if env.derived_from is not None:  # test and ci: only the markers the app reads
+            given, why = test_markers(paths, read)
+            env.add("derive_markers", given if given else False, why)
             continue
         model = models.get(env.name)
+        app: ComposeService | None = None
         on_host = False
         app_dir = app_dirs.get(env.name) or ""
         if model is None:
@@ -584,12 +702,19 @@ def detect(
             if profiles:
                 env.add("profiles", profiles, why)
             app = model.services.get(roles.get("app_service", DEFAULT_ROLES["app_service"]))
-            if (
+            health = health_of(app, paths, read) if app is not None else None
+            if app is not None and app.health_url and app.ports:
+                scheme = app.health_url.split("://", 1)[0]
+                if scheme == "http":
+                    env.add("app_scheme", "http", f"{app.name}'s healthcheck asks plain HTTP")
+            elif (
                 app is not None
                 and app.ports
                 and not any("cert" in f"{m[1]} {m[2]}".lower() for m in app.mounts)
             ):
                 env.add("app_scheme", "http", f"{app.name} has no certificate mounted: plain HTTP")
+            if health is not None and health[0] != "/health":
+                env.add("health_path", *health)
             written = declared_name([read(f) for f in env.compose_files])
             default_layout = PurePosixPath(env.compose_file).name in DEFAULT_FILES
             named, source = compose_project(env.compose_files, present, read)
@@ -616,12 +741,32 @@ def detect(
             env.add("migration_command", f"{command} upgrade head", "Alembic")
         else:
             env.add("alembic_config", "none", "no alembic.ini in the project")
-            keyed = app_dir or "."
-            env.add("migrations_dir", keyed, "no Alembic: the app's files key the reset's template")
-            notes.append(
-                f"{env.name}: no alembic.ini found; set migration_command to the command that "
-                "migrates the database (it runs where the app runs)"
-            )
+            script_runner = runner if runner != "python -m " else ""
+            own = migration_step(app, present, read, app_dir, script_runner)
+            folder = next(
+                (f for f in (_join(app_dir, "migrations"), "migrations")
+                 if any(p.startswith(f + "/") for p in paths)),
+                None,
+            )  # fmt: skip
+            if own is not None:
+                env.add("migration_command", own[0], own[1])
+                if own[2] is not None:
+                    env.add("migrations_dir", own[2], "the script: with the command it keys the "
+                            "reset's template")  # fmt: skip
+                elif folder is not None:
+                    env.add("migrations_dir", folder, "its migration files: with the command "
+                            "they key the reset's template")  # fmt: skip
+                else:
+                    env.add("migrations_dir", "none", "no migrations folder: the command "
+                            "alone keys the reset's template")  # fmt: skip
+            else:
+                env.add("migration_command", "none", "no Alembic and no migration step of its "
+                        "own: the test database starts empty (plus seed_command)")  # fmt: skip
+                env.add("migrations_dir", "none", "no migrations")
+                notes.append(
+                    f"{env.name}: no migrations found; where the project has some, set "
+                    "migration_command to the command that runs them (it runs where the app runs)"
+                )
         config = pytest_config(app_dir, present, read)
         if config is not None:
             command = f"{runner}pytest"

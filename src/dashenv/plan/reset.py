@@ -48,7 +48,7 @@ def plan_reset(
     existing: list[str],
     *,
     lock: Path,
-    migration_command: str,
+    migration_command: str | None,
     app_service: str,
 ) -> ResetPlan:
     environment = facts.intent.environment
@@ -60,6 +60,8 @@ def plan_reset(
     if strategy == "template":
         if ready:
             steps.append(f"reuse template {names.template} (migrations unchanged)")
+        elif migration_command is None:
+            steps.append(f"build template {names.template}: an empty database (no migrations)")
         else:
             steps.append(
                 f"build template {names.template}: run '{migration_command}' "
@@ -67,9 +69,8 @@ def plan_reset(
             )
         steps.append(f"clone the template into a scratch database ({names.new_prefix}...)")
     else:
-        steps.append(
-            f"create an empty scratch database and run '{migration_command}' in {app_service}"
-        )
+        run = f" and run '{migration_command}' in {app_service}" if migration_command else ""
+        steps.append(f"create an empty scratch database{run}")
     options = ", ".join(f"{k}={v}" for k, v in DATABASE_OPTIONS.items())
     steps += [
         f"stamp it for {environment}; set {options}",

@@ -14,6 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Port = int | None
 
 
+# the seed's test markers, as the app is given them where it reads them
+MARKERS = {"ENVIRONMENT": "testing", "TESTING": "true"}
+
+
 class EnvironmentSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="forbid", validate_default=True)
 
@@ -82,19 +86,22 @@ class EnvironmentSettings(BaseSettings):
     app_http: bool = Field(
         True, description="The app serves HTTP here (false where it idles for the tests)."
     )
-    migration_command: str = Field(
+    migration_command: str | None = Field(
         "alembic upgrade head",
-        description="Brings the database schema to the latest migration (run in the app).",
+        description="Brings the database schema to the latest migration, run where the app "
+        "runs; none for a project without migrations (the template is the empty database, "
+        "plus seed_command).",
     )
     seed_command: str | None = Field(
         None,
         description="Loads seed data after the migrations, run where they run: when the reset "
         "builds its template (every clone carries the data) and by 'dashenv db seed ENV'.",
     )
-    migrations_dir: str = Field(
+    migrations_dir: str | None = Field(
         "compose/app/alembic",
-        description="The migration environment (Alembic's script_location: env.py, versions/); "
-        "its files key the reset's template.",
+        description="The migration files (Alembic's script_location: env.py, versions/): with "
+        "the migration command they key the reset's template; none where the command reads "
+        "no folder (the command alone keys it).",
     )
     alembic_config: str | None = Field(
         "compose/app/alembic.ini",
@@ -135,11 +142,32 @@ class EnvironmentSettings(BaseSettings):
         "files clash with (container names, host ports, a data directory): made its own by an "
         "override under .dashenv/derived/.",
     )
-    derive_markers: bool = Field(
+    derive_markers: bool | list[str] = Field(
         True,
-        description="Give a derived environment's app ENVIRONMENT=testing and TESTING=true "
-        "(false where the app validates ENVIRONMENT against a list without 'testing').",
+        description="The test markers a derived environment's app is given: true for both "
+        "ENVIRONMENT=testing and TESTING=true, false for none, or the list of those the app "
+        "reads as test markers (init --detect writes what it finds in the app's code).",
     )
+
+    @field_validator("derive_markers", mode="before")
+    @classmethod
+    def _markers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            word = value.strip().lower()
+            if word in {"true", "1", "yes", "on", "false", "0", "no", "off", ""}:
+                return word in {"true", "1", "yes", "on"}
+            value = [v.strip().upper() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            unknown = [v for v in value if v not in MARKERS]
+            if unknown:
+                raise ValueError(f"markers are {', '.join(MARKERS)}, not {', '.join(unknown)}")
+        return value
+
+    @property
+    def markers_given(self) -> tuple[str, ...]:
+        """The markers a derived environment's app is given."""
+        m = self.derive_markers
+        return tuple(MARKERS) if m is True else () if m is False else tuple(m)
 
     @field_validator("compose_files", "profiles", "exclusive_with", "redis_indexes", mode="before")
     @classmethod
@@ -162,6 +190,8 @@ class EnvironmentSettings(BaseSettings):
         "alembic_config",
         "context",
         "derived_from",
+        "migration_command",
+        "migrations_dir",
         mode="before",
     )
     @classmethod

@@ -34,18 +34,30 @@ if TYPE_CHECKING:
     from dashenv.settings.sources import ResolvedEnvironment
 
 
-def migrations_hash(directory: Path, command: str, extra: tuple[Path, ...] = ()) -> str:
+# never the migrations' inputs, wherever migrations_dir points: dashenv's own state (its
+# audit log changes on every run), version control, environments, caches
+NOT_INPUTS = {".dashenv", ".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache",
+              ".mypy_cache", ".ruff_cache", ".tox"}  # fmt: skip
+
+
+def migrations_hash(directory: Path | None, command: str, extra: tuple[Path, ...] = ()) -> str:
     """A hash of the whole migration environment: every file under ``directory`` (name and
-    content; compiled files left out), the ``extra`` files (alembic.ini) and the command."""
+    content; compiled files, dashenv's state, caches and environments left out), the
+    ``extra`` files (alembic.ini) and the command; the command alone without a directory."""
     digest = hashlib.sha256(command.encode())
-    files = sorted(
-        p
-        for p in directory.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
-    )
-    for path in files:
-        digest.update(str(path.relative_to(directory)).encode() + b"\0")
-        digest.update(path.read_bytes() + b"\0")
+    if directory is not None and directory.is_file():  # a migration script of the project's
+        digest.update(directory.name.encode() + b"\0" + directory.read_bytes() + b"\0")
+    elif directory is not None:
+        files = sorted(
+            p
+            for p in directory.rglob("*")
+            if p.is_file()
+            and not NOT_INPUTS & set(p.relative_to(directory).parts)
+            and p.suffix != ".pyc"
+        )
+        for path in files:
+            digest.update(str(path.relative_to(directory)).encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
     for path in extra:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
@@ -55,8 +67,8 @@ def reset_names(env: ResolvedEnvironment, database: str) -> ResetNames:
     """The names, from the migrations' hash; a missing migrations directory would key the
     template by nothing (a changed migration would never rebuild it): exit 2."""
     s = env.settings
-    directory = env.path(s.migrations_dir)
-    if not directory.is_dir():
+    directory = env.path(s.migrations_dir) if s.migrations_dir is not None else None
+    if s.migrations_dir is not None and directory is not None and not directory.exists():
         raise env.missing_path(
             "migrations_dir",
             s.migrations_dir,
@@ -72,7 +84,7 @@ def reset_names(env: ResolvedEnvironment, database: str) -> ResetNames:
 
         alembic_ini(env)  # set in a layer and missing: exit 2 naming the layer
     extra: tuple[Path, ...] = (config,) if config is not None and config.is_file() else ()
-    command = s.migration_command + (f"\0{s.seed_command}" if s.seed_command else "")
+    command = (s.migration_command or "") + (f"\0{s.seed_command}" if s.seed_command else "")
     return ResetNames(database, migrations_hash(directory, command, extra))
 
 

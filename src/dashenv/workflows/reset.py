@@ -175,6 +175,12 @@ def _apply(
                     else "first run"
                 )
                 say(f"Building template {names.template}: {why}")
+                if o.env.settings.migration_command is None:
+                    say(
+                        f"{o.env.name} has no migration command: the template is the empty "
+                        "database" + (" and its seed" if o.env.settings.seed_command else "")
+                        + " (set migration_command to migrate it)"
+                    )  # fmt: skip
                 pg.create_database(names.build)
                 _migrate(ctx, o, names.build)
                 _seed(ctx, o, names.build, say)
@@ -308,6 +314,8 @@ def _migrate(
     app container, or on the host where the app runs there (``test_runner = host``)."""
     s = o.env.settings
     command = command or s.migration_command
+    if command is None:  # a project without migrations: the database stays as created
+        return
     if s.test_runner == "host":
         _migrate_on_host(ctx, o, database, command, what)
         return
