@@ -194,7 +194,8 @@ def test_the_env_file_dashenv_reads() -> None:
     assert entries == {
         "POSTGRES_DB": "app_test",
         "SECRET_KEY": "x y",
-        "DATABASE_URL": "postgresql://app:s3cret@db:5432/app_test",
+        # in the form the app writes its own (its driver suffix kept)
+        "DATABASE_URL": "postgresql+asyncpg://app:s3cret@db:5432/app_test",
         "ENVIRONMENT": "testing",
         "TESTING": "true",
     }
@@ -247,3 +248,14 @@ def test_isolating_a_test_stack_of_its_own() -> None:
     assert services["api"]["ports"] == Reset([])  # 8000 clashes: not published
     assert "ports" not in services["adminer"]  # 8080 is its own: kept as the files say
     assert services["db"]["tmpfs"] == ["/var/lib/postgresql"]
+
+
+def test_a_url_dashenv_writes_takes_the_app_s_own_form() -> None:
+    from dashenv.plan.derive import in_form_of
+
+    url = "postgresql://app:s3cret@db:5432/app_test"
+    assert in_form_of(url, "postgres://u:p@h/x") == "postgres://app:s3cret@db:5432/app_test"
+    assert in_form_of(url, "postgresql+asyncpg://u:p@h/x?ssl=disable") == (
+        "postgresql+asyncpg://app:s3cret@db:5432/app_test?ssl=disable"
+    )
+    assert in_form_of(url, "redis://h/0") == url  # not a database URL: no form to take

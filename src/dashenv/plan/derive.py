@@ -354,6 +354,17 @@ def runs_app(service: ComposeService) -> bool:
     return any(w in words for w in (*APP_WORDS, *WORKER_WORDS))
 
 
+def in_form_of(url: str, model: str) -> str:
+    """``url`` written as ``model`` is: its scheme (``postgres://``,
+    ``postgresql+asyncpg://``) and its query (``?sslmode=disable``)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    theirs = urlsplit(model)
+    if not theirs.scheme.startswith("postgres"):
+        return url
+    return urlunsplit(urlsplit(url)._replace(scheme=theirs.scheme, query=theirs.query))
+
+
 def account_url(account: Account, host: str, database: str | None = None, port: int = 5432) -> str:
     """The PostgreSQL URL of ``account`` at ``host:port`` (its own database unless another)."""
     auth = quote_url(account.user) + (f":{quote_url(account.password)}" if account.password else "")
@@ -708,7 +719,10 @@ def env_text(
     if derivation.sides is not None:  # then every value still holding dev's coordinates
         out = isolation.rewrite(out, *derivation.sides, "container")[0]
     if "DATABASE_URL" not in out and account is not None and database:
-        out["DATABASE_URL"] = account_url(account, postgres_service, database)
+        url = account_url(account, postgres_service, database)
+        # in the form the app writes its own (postgres://, a driver suffix, a query)
+        own = next((c.value for c in derivation.connections if c.kind == "url"), None)
+        out["DATABASE_URL"] = in_form_of(url, own) if own else url
     out["ENVIRONMENT"] = "testing"
     out["TESTING"] = "true"
     head = [
