@@ -133,6 +133,8 @@ def test_infrastructure_only_with_the_app_on_the_host(infra: Layout) -> None:
     )
     done = p.by_hand("exec", "-T", "postgres", "psql", "-U", "shop", "-d", "shop", "-c", marker)
     assert done.returncode == 0, done.stderr
+    # the project's migrations run where its app runs: on the host, with dev's settings
+    assert "migrated" in p.ok("db", "migrate", "dev")
 
     p.ok("test", "setup")  # migrated on the host, against the template
     assert "2 passed" in p.ok("test", "run")  # pytest on the host, against shop_test

@@ -101,27 +101,18 @@ def migrate(
         str | None, typer.Argument(help="The revision to upgrade to (default: head).")
     ] = None,
 ) -> None:
-    """Upgrade ENV's database with Alembic, in its app container (default: to head).
+    """Upgrade ENV's database with Alembic where its app runs (its container, or the host
+    with test_runner = "host"), to REVISION.
 
-    Without REVISION it runs the environment's migration_command. Alembic's output is
-    streamed; its exit code is dashenv's.
+    Without REVISION it runs the environment's migration_command. The output is streamed;
+    its exit code is dashenv's.
     """
-    from dashenv.workflows.lifecycle import exec_in
-    from dashenv.workflows.migrate import run_alembic
+    from dashenv.workflows.migrate import run_alembic, run_migrations
 
     st = state(ctx)
     tty = sys.stdin.isatty()
     if revision is None:
-        e = st.environment(env)
-        if e.settings.migration_command is None:
-            from dashenv.errors import ConfigError
-
-            raise ConfigError(
-                f'{env} has no migration command (migration_command = "none")',
-                hint="set migration_command in dashenv.toml to the command that migrates it",
-            )
-        command = ["sh", "-c", e.settings.migration_command]
-        passthrough_exit(exec_in(e, e.settings.app_service, command, tty))
+        passthrough_exit(run_migrations(st.environment(env), tty=tty))
     else:
         passthrough_exit(run_alembic(st.environment(env), ["upgrade", revision], tty=tty))
 

@@ -141,6 +141,16 @@ def exec_in(
     return t.docker.run_attached(t.docker.compose_argv("exec", *flags, service, *command))
 
 
+def where_app_runs(
+    t: Environment, command: list[str], tty: bool, *, user: str | None = None
+) -> int:
+    """``command`` where the environment's app runs: on the host in its directory, with the
+    variables the app reads there (``test_runner = "host"``), else in its app container."""
+    if t.settings.test_runner == "host":
+        return run_on_host(t, command)
+    return exec_in(t, t.settings.app_service, command, tty, user=user)
+
+
 def host_dir(env: ResolvedEnvironment) -> Path:
     """Where commands run on the host: the app's directory (``host_dir``); a setting that
     names no directory is exit 2, with the layer that set it."""

@@ -39,12 +39,26 @@ def alembic_argv(env: ResolvedEnvironment, *args: str) -> list[str]:
 
 
 def run_alembic(e: Environment, args: list[str], *, tty: bool, user: str | None = None) -> int:
-    """``alembic ARGS`` in ENV's app container, on the user's terminal; its exit code."""
-    from dashenv.steps.targets import exec_in
+    """``alembic ARGS`` where ENV's app runs (its container, or the host), on the user's
+    terminal; its exit code."""
+    from dashenv.steps.targets import where_app_runs
 
     env = e.env
     _require_alembic(env)
-    return exec_in(e, env.settings.app_service, alembic_argv(env, *args), tty, user=user)
+    return where_app_runs(e, alembic_argv(env, *args), tty, user=user)
+
+
+def run_migrations(e: Environment, *, tty: bool) -> int:
+    """The environment's migration command where its app runs; its exit code."""
+    from dashenv.steps.targets import where_app_runs
+
+    command = e.settings.migration_command
+    if command is None:
+        raise ConfigError(
+            f'{e.name} has no migration command (migration_command = "none")',
+            hint="set migration_command in dashenv.toml to the command that migrates it",
+        )
+    return where_app_runs(e, ["sh", "-c", command], tty)
 
 
 def checkout_owner(root: Path) -> str:
