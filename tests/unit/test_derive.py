@@ -81,6 +81,10 @@ def test_only_what_tests_need_runs() -> None:
     assert d.running == ["db", "cache", "api", "worker"]
     assert d.off == ["adminer", "proxy"]
     assert load(d.override)["services"]["adminer"] == {"profiles": ["dashenv-off"]}
+    # tests on the host use the servers only: the app and its worker stay off
+    on_host = derive(model(), DeriveSpec(**{**SPEC.__dict__, "host_runner": True}))
+    assert on_host.running == ["db", "cache"]
+    assert on_host.off == ["api", "worker", "adminer", "proxy"]
 
 
 def test_names_ports_and_networks_are_the_test_projects_own() -> None:

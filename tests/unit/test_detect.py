@@ -16,7 +16,10 @@ FILES = {
     "app/alembic.ini": "[alembic]\nscript_location = %(here)s/migrations\n",
     "app/uv.lock": "version = 1\n",
     "app/pyproject.toml": "[tool.pytest.ini_options]\naddopts = '-ra'\n",
-    "app/Dockerfile": "FROM python:3.13-slim\n",
+    "app/Dockerfile": (
+        "FROM python:3.13-slim\nCOPY pyproject.toml uv.lock ./\nRUN uv sync --frozen\n"
+        'CMD ["uv", "run", "fastapi", "run"]\n'
+    ),
 }
 
 
@@ -72,15 +75,15 @@ def test_detect_writes_every_guess_with_its_evidence() -> None:
         "app_service": "api",
         "alembic_config": "app/alembic.ini",
         "migrations_dir": "app/migrations",
-        "alembic_command": "uv run alembic",
-        "migration_command": "uv run alembic upgrade head",
-        "test_command": "uv run pytest",
+        "alembic_command": "uv run --frozen alembic",
+        "migration_command": "uv run --frozen alembic upgrade head",
+        "test_command": "uv run --frozen pytest",
     }
     assert "dev: Compose could not read compose/docker-compose.dev.yml; services not detected" in (
         found.notes
     )
     text = render_toml(found)
-    assert 'alembic_command = "uv run alembic"  # uv: app/uv.lock' in text
+    assert 'alembic_command = "uv run --frozen alembic"  # app/Dockerfile holds uv.lock' in text
     assert text.startswith("# dashenv.toml, written by 'dashenv init --detect'")
     import tomllib
 
@@ -134,7 +137,8 @@ def test_the_project_name_is_the_one_compose_gives_and_markers_follow_the_app() 
     assert guesses(dev)["postgres_service"] == "db"
     assert guesses(dev)["alembic_config"] == "backend/alembic.ini"
     assert guesses(dev)["migrations_dir"] == "backend/app/alembic"
-    assert guesses(dev)["test_command"] == "uv run pytest"
+    # the image's own environment: the lock is the project's, no uv run in its image
+    assert guesses(dev)["test_command"] == "pytest"
     assert guesses(test) == {"derived_from": "dev", "derive_markers": False}
     assert guesses(ci) == {"derived_from": "dev", "derive_markers": False}
     import tomllib
@@ -377,3 +381,48 @@ def test_the_profiles_dev_needs() -> None:
         "x": ["a"],
         "y": ["a"],
     }
+
+
+def test_tools_run_as_the_project_runs_them_never_through_a_fresh_virtualenv() -> None:
+    from dashenv.plan.detect import interpreter
+
+    plain = "FROM python:3.13-slim\nCOPY requirements.txt .\nRUN pip install -r requirements.txt\n"
+    locked = (
+        "FROM python:3.13-slim\nCOPY . /app\nRUN uv sync --frozen\nCMD uv run uvicorn main:app\n"
+    )
+    onpath = (
+        "FROM python:3.13-slim\nCOPY uv.lock .\nENV PATH=/app/.venv/bin:$PATH\nCMD fastapi run\n"
+    )
+
+    def runner(files: dict[str, str], on_host: bool) -> str:
+        return interpreter("app", set(files), files.__getitem__, on_host)[0]
+
+    lock = {"app/uv.lock": ""}
+    assert runner({**lock, "app/Dockerfile": plain}, False) == ""  # the image has no lock
+    assert runner({**lock, "app/Dockerfile": locked}, False) == "uv run --frozen "
+    assert runner({**lock, "app/Dockerfile": onpath}, False) == ""  # its venv is on PATH
+    assert runner(lock, True) == "uv run --frozen "  # the host: the lock as it is
+    assert runner({"app/poetry.lock": ""}, True) == "poetry run "
+    assert runner({"app/requirements.txt": ""}, True) == "python -m "
+
+
+def test_tests_run_where_they_live() -> None:
+    from dashenv.plan.detect import tests_outside_image
+
+    files = {
+        "api/Dockerfile": "FROM python:3.13-slim\nCOPY requirements.txt .\nCOPY ./app /srv/app\n",
+        "api/app/main.py": "",
+        "api/tests/test_main.py": "",
+        ".github/workflows/ci.yml": "    - run: cd api && pytest -q\n",
+    }
+    why = tests_outside_image("api", list(files), files.__getitem__)
+    assert why == (
+        "the app's image holds no tests (api/Dockerfile does not copy tests/); "
+        ".github/workflows/ci.yml runs them on the host"
+    )
+    everything = {**files, "api/Dockerfile": "FROM python:3.13-slim\nCOPY . /srv\n"}
+    assert tests_outside_image("api", list(everything), everything.__getitem__) is None
+    ignored = {**everything, "api/.dockerignore": "tests/\n.venv\n"}
+    assert tests_outside_image("api", list(ignored), ignored.__getitem__) is not None
+    named = {**files, "api/Dockerfile": 'FROM x\nCOPY ["app", "tests", "/srv/"]\n'}
+    assert tests_outside_image("api", list(named), named.__getitem__) is None

@@ -302,7 +302,13 @@ class Derived(_Planned):
             return replace(env, layout=self)
         s = env.settings
         model = source.files.model
-        spec = self.spec(env, source, markers=s.markers_given, wanted=tuple(s.profiles))
+        spec = self.spec(
+            env,
+            source,
+            markers=s.markers_given,
+            wanted=tuple(s.profiles),
+            host_runner=s.test_runner == "host",
+        )
         derivation = derive(model, spec)
         pg = model.services.get(s.postgres_service)
         entries = _source_entries(source)

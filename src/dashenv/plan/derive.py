@@ -320,6 +320,9 @@ class DeriveSpec:
     host: str = "127.0.0.1"
     markers: tuple[str, ...] = ()  # the test markers the app reads (ENVIRONMENT, TESTING)
     wanted: tuple[str, ...] = ()  # services asked for beyond those tests need
+    # the tests run on the host: only the servers they use start (not the app, nor what
+    # serves it alone)
+    host_runner: bool = False
     stamp_script: str | None = None  # the absolute path of STAMP_SCRIPT, mounted for initdb
     # the absolute path of a directory holding STAMP_SCRIPT and PROJECT_INITDB_SCRIPT,
     # mounted in place of a project's own init directory
@@ -390,8 +393,11 @@ def is_app_side(service: ComposeService, roles: set[str], database: str | None =
 
 def needed_services(model: ComposeModel, spec: DeriveSpec) -> list[str]:
     """What tests need: the roles, the app-side services, asked-for ones, and everything
-    they depend on; profiled services only when asked for."""
+    they depend on; profiled services only when asked for. Tests on the host need only the
+    servers (and what is asked for)."""
     roles = {spec.postgres_service, spec.redis_service, spec.app_service}
+    if spec.host_runner:
+        roles.discard(spec.app_service)
     pg = model.services.get(spec.postgres_service)
     database = account_of(pg).database if pg is not None else None
     start = [n for n in model.services if n in roles or n in spec.wanted]
@@ -400,6 +406,7 @@ def needed_services(model: ComposeModel, spec: DeriveSpec) -> list[str]:
         for n, s in model.services.items()
         if n not in start
         and not s.profiles
+        and not spec.host_runner
         and is_app_side(s, roles & set(model.services), database)
     ]
     wanted: set[str] = set()

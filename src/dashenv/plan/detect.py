@@ -6,6 +6,7 @@ comes in as its file paths and a reader; compose models come in as facts.
 from __future__ import annotations
 
 import configparser
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -424,16 +425,108 @@ def alembic_of(ini_path: str, text: str) -> tuple[str, str] | None:
     return ini_path, str(PurePosixPath(location))
 
 
-def uses_uv(directory: str, paths: set[str], read: Callable[[str], str]) -> str | None:
-    """Evidence that the app runs through uv: a uv.lock, or a Dockerfile that uses uv."""
-    for candidate in (f"{directory}/uv.lock", "uv.lock"):
-        candidate = candidate.lstrip("/").removeprefix("./")
-        if candidate in paths:
-            return candidate
-    dockerfile = f"{directory}/Dockerfile".lstrip("/")
-    if dockerfile in paths and re.search(r"\buv (sync|run|pip)\b", read(dockerfile)):
-        return f"{dockerfile} runs uv"
-    return None
+def _copied_sources(dockerfile: str) -> list[str]:
+    """The sources of a Dockerfile's COPY and ADD lines (from the build context; not those
+    of another stage, ``--from``), normalised (``./app/`` -> ``app``, ``.`` -> ``""``)."""
+    found: list[str] = []
+    for line in re.sub(r"\\\n", " ", dockerfile).splitlines():
+        m = re.match(r"^\s*(?:COPY|ADD)\s+(.*)$", line, re.I)
+        if m is None or "--from" in m.group(1):
+            continue
+        words = m.group(1).strip()
+        if words.startswith("["):
+            try:
+                parts = [str(w) for w in json.loads(words)]
+            except ValueError:
+                continue
+        else:
+            parts = [w for w in words.split() if not w.startswith("--")]
+        for src in parts[:-1]:
+            norm = src.removeprefix("./").strip("/")
+            found.append("" if norm in (".", "") else norm)
+    return found
+
+
+def tests_outside_image(app_dir: str, paths: list[str], read: Callable[[str], str]) -> str | None:
+    """Why the tests run on the host although the app runs in a container: its image holds
+    none of them (its Dockerfile copies the app's code only, or .dockerignore leaves them
+    out), with where the project's CI runs them; None where the image holds them (or no
+    Dockerfile says)."""
+    dockerfile = _join(app_dir, "Dockerfile")
+    if dockerfile not in paths:
+        return None
+    prefix = f"{app_dir}/" if app_dir else ""
+    tests = [p[len(prefix):] for p in paths if p.startswith(prefix) and _is_test_file(p)
+             and p.endswith(".py")]  # fmt: skip
+    if not tests:
+        return None
+    ignore_file = _join(app_dir, ".dockerignore")
+    ignored = {
+        line.strip().strip("/").removeprefix("**/")
+        for line in (read(ignore_file) if ignore_file in paths else "").splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    sources = _copied_sources(read(dockerfile))
+
+    def held(test: str) -> bool:
+        if set(PurePosixPath(test).parts[:-1]) & ignored:
+            return False
+        return any(src == "" or test == src or test.startswith(src + "/") for src in sources)
+
+    if any(held(t) for t in tests):
+        return None
+    ci = next(
+        (f"; {w} runs them on the host"
+         for w in sorted(p for p in paths if p.startswith(".github/workflows/"))
+         if any("pytest" in line and "docker" not in line for line in read(w).splitlines())),
+        "",
+    )  # fmt: skip
+    where = PurePosixPath(tests[0]).parts[0]
+    return f"the app's image holds no tests ({dockerfile} does not copy {where}/){ci}"
+
+
+def interpreter(
+    app_dir: str,
+    present: set[str],
+    read: Callable[[str], str],
+    on_host: bool,
+    app: ComposeService | None = None,
+) -> tuple[str, str]:
+    """How the project runs its tools (pytest, alembic, its scripts): the prefix and why. On
+    the host: ``uv run --frozen`` with a uv.lock (the lock as it is, nothing resolved),
+    ``poetry run`` with a poetry.lock, else ``python -m``. In the app's container: the
+    image's own environment, as the project runs them there, unless the image holds the
+    lock and the project's own commands go through ``uv run`` (or ``poetry run``): never a
+    virtualenv built, and every dependency downloaded, at test time."""
+    lock = next((f for f in (_join(app_dir, "uv.lock"), "uv.lock") if f in present), None)
+    poetry = next((f for f in (_join(app_dir, "poetry.lock"), "poetry.lock") if f in present),
+                  None)  # fmt: skip
+    if on_host:
+        if lock is not None:
+            return "uv run --frozen ", f"uv: {lock}"
+        if poetry is not None:
+            return "poetry run ", f"poetry: {poetry}"
+        return "python -m ", "no uv.lock or poetry.lock: the host's python"
+    dockerfile = _join(app_dir, "Dockerfile")
+    text = read(dockerfile) if dockerfile in present else ""
+    commands = text + " " + " ".join(app.command or []) if app is not None else text
+    for found, tool, prefix in (
+        (lock, "uv", "uv run --frozen "),
+        (poetry, "poetry", "poetry run "),
+    ):
+        if found is None:
+            continue
+        name = PurePosixPath(found).name
+        copied = re.search(
+            rf"^\s*(?:COPY|ADD)\b[^\n]*(?:{re.escape(name)}|\s\.\s)", text, re.M | re.I
+        )
+        if copied and re.search(rf"\b{tool}[\"',\s]+run\b", commands):
+            return (
+                prefix,
+                f"{dockerfile} holds {name} and the project runs its tools with {tool} run",
+            )
+    held = f" ({dockerfile} runs nothing through uv run)" if lock is not None else ""
+    return "", f"the app image's own environment, as the project runs its tools there{held}"
 
 
 def pytest_config(directory: str, paths: set[str], read: Callable[[str], str]) -> str | None:
@@ -671,20 +764,25 @@ def detect(
         model = models.get(env.name)
         app: ComposeService | None = None
         on_host = False
-        app_dir = app_dirs.get(env.name) or ""
+        app_dir = (app_dirs.get(env.name) or "").removeprefix("./").strip("/")
+        app_dir = "" if app_dir == "." else app_dir  # the build context is the project
         if model is None:
             notes.append(
                 f"{env.name}: Compose could not read {env.compose_file}; services not detected"
             )
         else:
             on_host = not has_app(model)
+            outside = tests_outside_image(app_dir, paths, read) if not on_host else None
             if on_host:
                 app_dir = host_app_dir(paths, read)
                 env.add("test_runner", "host", "no service in the files builds or runs the app: "
                         "it runs on the host")  # fmt: skip
-                if app_dir:
-                    env.add("host_dir", app_dir, "the app's directory (its alembic.ini or "
-                            "pytest configuration)")  # fmt: skip
+            elif outside is not None:
+                on_host = True
+                env.add("test_runner", "host", outside)
+            if on_host and app_dir:
+                env.add("host_dir", app_dir, "the app's directory (its alembic.ini or "
+                        "pytest configuration)")  # fmt: skip
             roles = detect_roles(model.services, DEFAULT_ROLES)
             for role, service in roles.items():
                 found = model.services[service]
@@ -724,14 +822,7 @@ def detect(
                 env.add("project_name", model.name, "the name Compose gives these files")
             elif model.name and written is not None:
                 notes.append(f"{env.name}: compose project {model.name} (the files' name:)")
-        uv = uses_uv(app_dir, present, read)
-        runner, why = ("uv run ", f"uv: {uv}") if uv else ("", "no uv.lock")
-        poetry = next((p for p in (_join(app_dir, "poetry.lock"), "poetry.lock") if p in present),
-                      None)  # fmt: skip
-        if not uv and poetry:
-            runner, why = "poetry run ", f"poetry: {poetry}"
-        elif not uv and on_host:
-            runner, why = "python -m ", "no uv.lock or poetry.lock: the host's python"
+        runner, why = interpreter(app_dir, present, read, on_host, app)
         if alembic is not None:
             ini, location = alembic
             command = f"{runner}alembic"
