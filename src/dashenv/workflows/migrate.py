@@ -169,7 +169,7 @@ def seed(
     ctx, name = e.ctx, e.name
     from dashenv.adapters import audit
     from dashenv.steps.snapshots import take
-    from dashenv.steps.targets import exec_in, run_on_host
+    from dashenv.steps.targets import where_app_runs
 
     env = e.env
     s = env.settings
@@ -193,13 +193,11 @@ def seed(
         require_consent(consent, yes=yes, ask=ask)
         snapshot = take(e, None, auto=True, say=say).name
         say(f"Snapshot {snapshot} taken first: 'dashenv db restore {name} {snapshot}' goes back")
-    if s.test_runner == "host":
-        code = run_on_host(e, ["sh", "-c", s.seed_command])
-    else:
+    if s.test_runner != "host":  # on the host, run_on_host checks the final environment
         from dashenv.steps.isolation import check_container
 
         check_container(e, s.app_service, {}, f"the seed command of {name}")
-        code = exec_in(e, s.app_service, ["sh", "-c", s.seed_command], tty)
+    code = where_app_runs(e, ["sh", "-c", s.seed_command], tty)
     db = env.app.database()
     audit.record(
         ctx.audit_path(),
