@@ -8,6 +8,8 @@ last on each line:
   dashenv test setup (already up)  vs  docker compose up -d --wait + that exec
   dashenv status --all --json      vs  docker compose ps --format json, for dev and for test
   dashenv up dev (already healthy) vs  docker compose up -d --wait
+  dashenv test run                 vs  docker compose exec -T app <test_command> (no reset)
+  dashenv test run --no-setup      vs  the same exec
 
   dashenv --help                   vs  python -c "import typer"
 
@@ -213,8 +215,11 @@ def main() -> None:
     shown = subprocess.run(
         dashenv("config", "show", "test", "--json"), capture_output=True, text=True, check=True
     )
-    migration = json.loads(shown.stdout)["settings"]["migration_command"]["value"]
+    settings = json.loads(shown.stdout)["settings"]
+    migration = settings["migration_command"]["value"]
+    tests = settings["test_command"]["value"]
     noop = compose("test", "exec", "-T", "app", "sh", "-c", migration)
+    pytest = compose("test", "exec", "-T", "app", "sh", "-c", tests)
     up_test = compose("test", "up", "-d", "--wait")
     up_dev = compose("dev", "up", "-d", "--wait")
     ps = [compose(env, "ps", "--format", "json") for env in ("dev", "test")]
@@ -236,6 +241,8 @@ def main() -> None:
         "test setup (up)": (dashenv("test", "setup"), run(up_test, noop)),
         "status --all --json": (dashenv("status", "--all", "--json"), run(*ps)),
         "up dev (healthy)": (dashenv("up", "dev"), run(up_dev)),
+        "test run": (dashenv("test", "run"), run(pytest)),
+        "test run --no-setup": (dashenv("test", "run", "--no-setup"), run(pytest)),
         "--help": (dashenv("--help"), run(typer)),
     }
     goals = {  # issue 20's: (default, DASHENV_PRELOAD=0)
@@ -243,6 +250,9 @@ def main() -> None:
         "test setup (up)": (0.5, 1.0),
         "status --all --json": (0.5, 2.5),
         "up dev (healthy)": (0.7, 1.2),
+        # issue 32's: the reset included, against the bare exec without one
+        "test run": (1.3, 1.3),
+        "test run --no-setup": (1.05, 1.05),
         "--help": (1.3, 1.3),
     }
     # each line: the bare baseline, dashenv as a user runs it (preloaded), in a fresh process

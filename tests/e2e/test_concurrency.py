@@ -5,6 +5,7 @@ nothing is left broken (duplicate networks found by doctor and repaired by up)."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -106,3 +107,28 @@ def test_a_run_holding_the_environment_makes_no_wait_fail_at_once(shop: Project)
         busy = shop("test", "run", "--no-wait")
     assert busy.returncode == 1, busy.stderr
     assert "is running on test" in busy.stderr and "Traceback" not in busy.stderr
+
+
+def test_an_up_killed_at_any_moment_is_completed_by_the_next(shop: Project) -> None:
+    """dashenv up killed (SIGKILL: nothing of its own runs) at a few seeded moments, from a
+    stopped stack; the Compose process it started is left to itself, as it would be. The next
+    up finds what is left (a lock of a dead process, containers half made, Compose still
+    running) and ends healthy with one container per service and one network."""
+    import time
+
+    for after in (0.4, 1.2, 2.5):
+        ok(shop("down", "dev"))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dashenv", "up", "dev"],
+            cwd=shop.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "DASHENV_PRELOAD": "0"},
+        )  # fmt: skip
+        time.sleep(after)
+        proc.kill()
+        proc.wait()
+        done = shop("up", "dev")
+        assert done.returncode == 0, f"killed after {after}s:\n{done.stdout}\n{done.stderr}"
+        assert "dev is up: 4 containers healthy" in done.stdout
+        ps = json.loads(ok(shop("ps", "dev", "--json")))["environments"]["dev"]
+        assert sorted(c["service"] for c in ps) == ["app", "callback", "postgres", "redis"]
+        assert networks(f"{shop.prefix}-dev") == [f"{shop.prefix}-dev-network"]
