@@ -115,10 +115,21 @@ def test_the_server_answers_with_the_same_output_and_exit_codes(
     assert warm_doc["environments"][0]["postgres"] == fresh_doc["environments"][0]["postgres"]
     ok(stack("db", "reset", "test", "--yes", env=preload))
     ok(stack("test", "setup", env=preload))
+    # the test command through a worker: its output streamed back, its exit code passed on
+    for argv in (
+        ("test", "run", "--no-setup", "--", "-q"),
+        ("test", "run", "--no-setup", "--", "-q", "-k", "no_such_test"),  # exit 5
+    ):
+        fresh, warm = stack(*argv), stack(*argv, env=preload)
+        assert warm.returncode == fresh.returncode, (argv, warm.stdout, warm.stderr)
+        assert (
+            warm.stdout.splitlines()[-1].split(" in ")[0]
+            == (fresh.stdout.splitlines()[-1].split(" in ")[0])
+        ), argv  # pytest's summary line, its timing aside
     ok(stack("db", "snapshot", "dev", "via_preload", env=preload))
     sql(stack, "dev", "INSERT INTO users (email) VALUES ('after@dev')")
     ok(stack("db", "restore", "dev", "via_preload", "--yes", env=preload))
-    assert served(preload) == before + 8  # each of the preloaded calls went to the server
+    assert served(preload) == before + 10  # each of the preloaded calls went to the server
     dev_intact(stack)
 
 

@@ -7,6 +7,7 @@ import os
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dashenv.adapters.host import say_on_stderr
@@ -150,6 +151,27 @@ print(json.dumps({"cpus": cpus, "addopts": os.environ.get("PYTEST_ADDOPTS", ""),
 """
 
 
+def _config_on_host(t: Environment) -> tuple[list[tuple[str, str]], str] | None:
+    """pytest's configuration files as the app container has them, read on the host: those
+    of the app's build context (the image's working directory is its copy; pytest starts
+    there and the image holds nothing above it), with the PYTEST_ADDOPTS the container gets;
+    None where the app is not built from the project's files (the probe asks the container)."""
+    from dashenv.plan.reset import PYTEST_CONFIG_FILES
+
+    app = t.compose_model().services.get(t.settings.app_service)
+    if app is None or not app.build_context:
+        return None
+    context = Path(app.build_context)
+    if not context.is_dir():
+        return None
+    found = []
+    for name, _ in PYTEST_CONFIG_FILES:
+        path = context / name
+        if path.is_file():
+            found.append((name, path.read_text(errors="replace")))
+    return found, app.environment.get("PYTEST_ADDOPTS", "")
+
+
 def worker_count(t: Environment, command: str, say: Callable[[str], None]) -> int:
     """The pytest-xdist workers the test command starts in the app container, counted as
     pytest-xdist does: addopts of the project's pytest configuration, then PYTEST_ADDOPTS,
@@ -162,6 +184,11 @@ def worker_count(t: Environment, command: str, say: Callable[[str], None]) -> in
     value = numprocesses(words)
     if value is not None and value.isdigit():
         return int(value)  # a number on the command line decides; nothing to ask
+    seen = _config_on_host(t)
+    if seen is not None:  # the image's copy of the build context, read here: no exec
+        args = [*pytest_addopts([seen[0]]), *shlex.split(seen[1]), *words]
+        if numprocesses(args) not in ("auto", "logical"):
+            return xdist_workers(args, 1)
     code, out = t.docker.exec_capture(t.settings.app_service, ["python", "-c", PYTEST_PROBE])
     try:
         found = json.loads(out.strip().splitlines()[-1]) if code == 0 else None
