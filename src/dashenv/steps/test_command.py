@@ -8,7 +8,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dashenv.adapters.host import say_on_stderr
 from dashenv.errors import ExitCode
@@ -174,12 +174,50 @@ def _config_on_host(t: Environment) -> tuple[list[tuple[str, str]], str] | None:
     return found, app.environment.get("PYTEST_ADDOPTS", "")
 
 
+def _probe(t: Environment) -> dict[str, Any] | None:
+    """What PYTEST_PROBE finds in the app container, kept for that very container (its id and
+    start) and the configuration files under its build context as they are now: a container
+    is asked once, not on every run."""
+    import json
+
+    service = t.settings.app_service
+    app = next((c for c in t.docker.project_containers() if c.service == service), None)
+    model = t.compose_model().services.get(service)
+    context = Path(model.build_context) if model and model.build_context else None
+    from dashenv.plan.reset import PYTEST_CONFIG_FILES
+
+    stamps = sorted(
+        f"{p}:{p.stat().st_mtime_ns}"
+        for name, _ in PYTEST_CONFIG_FILES
+        for pattern in (name, f"*/{name}")
+        for p in (context.glob(pattern) if context and context.is_dir() else [])
+    )
+    key = json.dumps([app.id if app else None, app.started_at if app else None, stamps])
+    cache = t.env.path(f".dashenv/cache/pytest-{t.name}.json")
+    try:
+        kept = json.loads(cache.read_text())
+        if app is not None and kept.get("key") == key:
+            return dict(kept["found"])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    code, out = t.docker.exec_capture(service, ["python", "-c", PYTEST_PROBE])
+    try:
+        found = json.loads(out.strip().splitlines()[-1]) if code == 0 else None
+    except (ValueError, IndexError):
+        return None
+    if isinstance(found, dict) and app is not None:
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps({"key": key, "found": found}))
+        except OSError:
+            pass  # a read-only checkout: asked each time
+    return found if isinstance(found, dict) else None
+
+
 def worker_count(t: Environment, command: str, say: Callable[[str], None]) -> int:
     """The pytest-xdist workers the test command starts in the app container, counted as
     pytest-xdist does: addopts of the project's pytest configuration, then PYTEST_ADDOPTS,
     then the command line (the last -n wins); auto and logical are the container's CPUs."""
-    import json
-
     from dashenv.plan.reset import numprocesses, pytest_addopts, xdist_workers
 
     words = shlex.split(command)
@@ -191,11 +229,7 @@ def worker_count(t: Environment, command: str, say: Callable[[str], None]) -> in
         args = [*pytest_addopts([seen[0]]), *shlex.split(seen[1]), *words]
         if numprocesses(args) not in ("auto", "logical"):
             return xdist_workers(args, 1)
-    code, out = t.docker.exec_capture(t.settings.app_service, ["python", "-c", PYTEST_PROBE])
-    try:
-        found = json.loads(out.strip().splitlines()[-1]) if code == 0 else None
-    except (ValueError, IndexError):
-        found = None
+    found = _probe(t)
     if not isinstance(found, dict):
         say(
             f"note: could not read pytest's configuration in {t.settings.app_service} "
