@@ -68,6 +68,13 @@ class Layout:
         assert done.returncode == 0, f"dashenv {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
         return done.stdout
 
+    def detect(self) -> tuple[str, dict]:
+        """``init --detect``: what it said, and the environments of the dashenv.toml it wrote."""
+        import tomllib
+
+        out = self.ok("init", "--detect")
+        return out, tomllib.loads((self.root / "dashenv.toml").read_text())["environments"]
+
     def by_hand(self, *args: str) -> subprocess.CompletedProcess[str]:
         """docker compose as the team types it in the project's directory."""
         return subprocess.run(

@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,8 +32,7 @@ def test_an_app_in_its_container_with_its_own_url_form_markers_and_migrations(
     ping: Layout,
 ) -> None:
     p = ping
-    out = p.ok("init", "--detect")
-    config = tomllib.loads((p.root / "dashenv.toml").read_text())["environments"]
+    out, config = p.detect()
     dev = config["dev"]
     assert dev["migration_command"] == "python -m app.migrate"  # its own step, no Alembic
     assert dev["migrations_dir"] == "project/migrations"
@@ -85,8 +83,7 @@ def test_an_image_without_tests_runs_them_on_the_host_through_the_project_s_lock
     hosted: Layout,
 ) -> None:
     p = hosted
-    out = p.ok("init", "--detect")
-    config = tomllib.loads((p.root / "dashenv.toml").read_text())["environments"]
+    out, config = p.detect()
     dev = config["dev"]
     assert dev["test_runner"] == "host"
     assert "the app's image holds no tests (Dockerfile does not copy tests/)" in out
