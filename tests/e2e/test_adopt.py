@@ -1,7 +1,8 @@
 """Adopting an existing project: its own compose files are the truth, and 'init --detect'
 writes the rest. The project is tests/fixtures/adopted (its own name:, hard-coded container
 names and ports, an external network for Traefik, the app behind the proxy only, no callback
-in test, Alembic through uv run, no speed flags); its app image is never built here."""
+in test, Alembic through uv run with its lock, no speed flags); its app image is never built
+here."""
 
 from __future__ import annotations
 
@@ -68,7 +69,10 @@ def test_init_detect_then_the_files_are_the_truth(adopted: Adopted) -> None:
     first = p("init", "--detect")
     assert first.returncode == 0, first.stderr
     assert (p.root / "dashenv.toml").read_text() == EXPECTED.read_text()
-    assert "  alembic_command = 'uv run alembic'  (uv: app/uv.lock)" in first.stdout
+    assert (
+        "  alembic_command = 'uv run --frozen alembic'  (app/Dockerfile holds uv.lock and the "
+        "project runs its tools with uv run)"
+    ) in first.stdout
     assert "test: created env/.env.test" in first.stdout
     # a second run changes nothing
     second = p("init", "--detect")
@@ -121,7 +125,7 @@ def test_init_detect_then_the_files_are_the_truth(adopted: Adopted) -> None:
 
     # the reset plans the detected Alembic command and keys on the detected directory
     plan = ok(p("db", "reset", "test", "--dry-run"))
-    assert "run 'uv run alembic upgrade head' in api" in plan
+    assert "run 'uv run --frozen alembic upgrade head' in api" in plan
     explained = json.loads(ok(p("config", "show", "test", "--json")))
     assert explained["settings"]["migrations_dir"]["value"] == "app/migrations"
     assert explained["settings"]["postgres_port"]["layer"] == "compose files"

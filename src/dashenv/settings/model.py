@@ -110,7 +110,7 @@ class EnvironmentSettings(BaseSettings):
     )
     alembic_command: str = Field(
         "alembic",
-        description="How Alembic runs in the app container ('uv run alembic', for example): "
+        description="How Alembic runs where the app runs ('uv run --frozen alembic', for example): "
         "the db migrate, current, history, revision and downgrade commands use it.",
     )
     snapshot_keep: int = Field(
