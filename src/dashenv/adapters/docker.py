@@ -28,7 +28,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -594,11 +594,8 @@ class Docker:
                 raise err
         return done.code, done.stdout + done.stderr
 
-    def exec_quick(self, service: str, command: list[str]) -> tuple[int, str] | None:
-        """Run a short command in the running container of ``service`` (this project's),
-        as ``docker exec`` does, without Compose's own start (a few hundred milliseconds):
-        through the engine's API where it is asked, else the docker CLI. Exit code and
-        combined output; None when the service has no running container."""
+    def _running_container(self, service: str) -> str | None:
+        """The id of this project's running container of ``service``, or None."""
         project = self.invocation.project_name if self.invocation else None
         labels = [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"]
         filters = {"label": labels, "status": "running"}
@@ -608,9 +605,62 @@ class Docker:
             for label in labels:
                 args += ["--filter", f"label={label}"]
             found = self.run(self.docker_argv(*args), "listing containers").stdout.split()
-        if not found:
+        return found[0] if found else None
+
+    def exec_attached(
+        self, service: str, command: list[str], environment: Mapping[str, str] | None = None
+    ) -> int:
+        """Run a command in the running container of ``service`` on the user's terminal, its
+        output streamed as it comes and its exit code passed back, without a Compose process
+        (``docker compose exec -T`` costs a few hundred milliseconds before it starts): through
+        the engine's API where it is asked, else ``docker exec``. Where the service has no
+        running container, ``docker compose exec -T`` runs it and says why it cannot. Ctrl-C
+        ends the wait with exit 130, leaving the command in the container as ``docker
+        compose exec -T`` does."""
+        env = dict(environment or {})
+        cid = self._running_container(service)
+        if cid is None:
+            flags = [w for k, v in env.items() for w in ("-e", f"{k}={v}")]
+            return self.run_attached(self.compose_argv("exec", "-T", *flags, service, *command))
+        api = self.engine_api()
+        started = None
+        if api is not None:
+            try:
+                started = api.exec_streamed(cid, command, env)
+            except Exception:  # the SDK's or a socket's: the CLI says what it is
+                started = None
+        if started is None:
+            flags = [w for k, v in env.items() for w in ("-e", f"{k}={v}")]
+            return self.run_attached(self.docker_argv("exec", *flags, cid, *command))
+        exec_id, chunks = started
+        try:
+            for out, err in chunks:
+                for chunk, stream in ((out, sys.stdout), (err, sys.stderr)):
+                    if chunk:
+                        raw = getattr(stream, "buffer", None)
+                        if raw is not None:
+                            raw.write(chunk)
+                        else:  # a text stream only (captured)
+                            stream.write(chunk.decode("utf-8", "replace"))
+                        stream.flush()
+        except KeyboardInterrupt:
+            return int(ExitCode.INTERRUPTED)
+        except Exception as exc:  # the engine went away mid-run
+            raise OperationFailed(
+                f"lost the engine{self.where} while the command ran in {service}: {exc}",
+                hint="check the engine ('docker info'), then run the command again",
+            ) from None
+        assert api is not None
+        return api.exec_exit_code(exec_id)
+
+    def exec_quick(self, service: str, command: list[str]) -> tuple[int, str] | None:
+        """Run a short command in the running container of ``service`` (this project's),
+        as ``docker exec`` does, without Compose's own start (a few hundred milliseconds):
+        through the engine's API where it is asked, else the docker CLI. Exit code and
+        combined output; None when the service has no running container."""
+        cid = self._running_container(service)
+        if cid is None:
             return None
-        cid = found[0]
         answer = self._ask_api(lambda api: api.exec(cid, command))
         if answer is not None:
             return answer

@@ -133,24 +133,44 @@ class EngineAPI:
 
     def client(self) -> Any:
         if self._client is None:
-            import docker
-
-            e = self.endpoint
-            tls: Any = False
-            if e.tls and not e.host.startswith(("unix://", "ssh://")):
-                tls = docker.tls.TLSConfig(
-                    client_cert=(e.cert, e.key) if e.cert and e.key else None,
-                    ca_cert=e.ca,
-                    verify=e.verify,
-                )
-            self._client = docker.APIClient(
-                base_url=e.host,
-                version=API_VERSION,
-                timeout=TIMEOUT,
-                tls=tls,
-                use_ssh_client=e.host.startswith("ssh://"),
-            )
+            self._client = self._new_client(TIMEOUT)
         return self._client
+
+    def _new_client(self, timeout: float | None) -> Any:
+        import docker
+
+        e = self.endpoint
+        tls: Any = False
+        if e.tls and not e.host.startswith(("unix://", "ssh://")):
+            tls = docker.tls.TLSConfig(
+                client_cert=(e.cert, e.key) if e.cert and e.key else None,
+                ca_cert=e.ca,
+                verify=e.verify,
+            )
+        return docker.APIClient(
+            base_url=e.host,
+            version=API_VERSION,
+            timeout=timeout,
+            tls=tls,
+            use_ssh_client=e.host.startswith("ssh://"),
+        )
+
+    def exec_streamed(
+        self, container: str, command: list[str], environment: Mapping[str, str]
+    ) -> tuple[str, Any]:
+        """Start ``command`` in a running container, as ``docker exec`` does: the exec's id and
+        its output, (stdout, stderr) chunks as they come. The stream has no read timeout (a
+        test may print nothing for minutes). Raises the SDK's errors where the engine cannot
+        start it."""
+        created = self.client().exec_create(
+            container, command, stdout=True, stderr=True, environment=dict(environment) or None
+        )
+        streaming = self._new_client(None)
+        return created["Id"], streaming.exec_start(created["Id"], stream=True, demux=True)
+
+    def exec_exit_code(self, exec_id: str) -> int:
+        code = self.client().exec_inspect(exec_id).get("ExitCode")
+        return int(code if code is not None else 1)
 
     def close(self) -> None:
         if self._client is not None:

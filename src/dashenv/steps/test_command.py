@@ -256,9 +256,7 @@ def _in_container(t: Environment, command: str, *, wait: bool = True) -> int:
     check_container(t, service, {}, "the tests")
     count = worker_count(t, command, say_on_stderr)
     if count == 0:
-        return t.docker.run_attached(
-            t.docker.compose_argv("exec", "-T", service, "sh", "-c", command)
-        )
+        return t.docker.exec_attached(service, ["sh", "-c", command])
     from dashenv.steps.workers import WorkerRun
 
     with WorkerRun(t, count, wait=wait, say=say_on_stderr) as run:
@@ -280,9 +278,7 @@ def _in_container(t: Environment, command: str, *, wait: bool = True) -> int:
                 f"export PYTHONPATH={CONTAINER_PLUGIN_DIR}${{PYTHONPATH:+:$PYTHONPATH}} "
                 f"PYTEST_PLUGINS={WORKER_PLUGIN}${{PYTEST_PLUGINS:+,$PYTEST_PLUGINS}}; " + command
             )
-        flags = [word for k, v in contract.items() for word in ("-e", f"{k}={v}")]
-        argv = t.docker.compose_argv("exec", "-T", *flags, service, "sh", "-c", command)
-        return t.docker.run_attached(argv)
+        return t.docker.exec_attached(service, ["sh", "-c", command], contract)
 
 
 def _copy_plugin(t: Environment, service: str) -> bool:
