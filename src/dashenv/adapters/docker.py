@@ -618,9 +618,9 @@ class Docker:
         ends the wait with exit 130, leaving the command in the container as ``docker
         compose exec -T`` does."""
         env = dict(environment or {})
+        flags = [w for k, v in env.items() for w in ("-e", f"{k}={v}")]
         cid = self._running_container(service)
         if cid is None:
-            flags = [w for k, v in env.items() for w in ("-e", f"{k}={v}")]
             return self.run_attached(self.compose_argv("exec", "-T", *flags, service, *command))
         api = self.engine_api()
         started = None
@@ -629,8 +629,7 @@ class Docker:
                 started = api.exec_streamed(cid, command, env)
             except Exception:  # the SDK's or a socket's: the CLI says what it is
                 started = None
-        if started is None:
-            flags = [w for k, v in env.items() for w in ("-e", f"{k}={v}")]
+        if api is None or started is None:
             return self.run_attached(self.docker_argv("exec", *flags, cid, *command))
         exec_id, chunks = started
         try:
@@ -650,7 +649,6 @@ class Docker:
                 f"lost the engine{self.where} while the command ran in {service}: {exc}",
                 hint="check the engine ('docker info'), then run the command again",
             ) from None
-        assert api is not None
         return api.exec_exit_code(exec_id)
 
     def exec_quick(self, service: str, command: list[str]) -> tuple[int, str] | None:

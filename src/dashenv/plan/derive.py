@@ -106,7 +106,9 @@ def postgres_major(image: str | None) -> int | None:
     """``postgres:18-alpine`` -> 18, ``pgvector/pgvector:pg17`` -> 17,
     ``timescale/timescaledb:2.17.2-pg16`` -> 16; None where the tag names no major of
     PostgreSQL (latest, none, a project's own version such as ``1.2`` or ``2024.05``)."""
-    tag = (image or "").rsplit("/", 1)[-1].partition("@")[0].partition(":")[2]
+    from dashenv.plan.compose_files import split_image
+
+    tag = split_image(image or "")[1]
     m = re.search(r"(?:^|[^a-z0-9])pg(\d+)", tag) or re.match(r"pg(\d+)", tag)
     if m:
         return int(m.group(1))

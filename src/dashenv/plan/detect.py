@@ -569,6 +569,8 @@ def test_markers(paths: list[str], read: Callable[[str], str]) -> tuple[list[str
     why: list[str] = []
     accepted = accepted_environments(paths, read)
     compared = next((p for p in code if _MARKER_COMPARED.search(read(p))), None)
+    if compared is None and accepted is not None and "testing" in accepted[1]:
+        compared = accepted[0]  # its own list of environments accepts "testing"
     asserted = next(
         (p for p in tests
          if re.search(r"environment[\"'\]]*\s*==\s*[\"'](?!test)[a-z]+[\"']", read(p), re.I)),
@@ -578,9 +580,9 @@ def test_markers(paths: list[str], read: Callable[[str], str]) -> tuple[list[str
         why.append(f"{asserted} asserts its own ENVIRONMENT")
     elif accepted is not None and "testing" not in accepted[1]:
         why.append(f"{accepted[0]}: ENVIRONMENT is one of {', '.join(accepted[1])}")
-    elif compared is not None or (accepted is not None and "testing" in accepted[1]):
+    elif compared is not None:
         found.append("ENVIRONMENT")
-        why.append(f"{compared or (accepted or ('', []))[0]} reads ENVIRONMENT as a test marker")
+        why.append(f"{compared} reads ENVIRONMENT as a test marker")
     reads = next((p for p in code if _TESTING_READ.search(read(p))), None)
     if reads is not None:
         found.append("TESTING")
@@ -619,8 +621,6 @@ def migration_step(
         found = [st for st in before if _MIGRATION_WORDS.search(st)]
         if found and app is not None:
             return " && ".join(found), f"{app.name}'s command runs it before the server", None
-    script = next((f for f in (_join(app_dir, "migrate.py"), _join(app_dir, "scripts/migrate.py"))
-                   if f in present), None)  # fmt: skip
     for name in ("Makefile", "justfile", "Justfile"):
         if name not in present:
             continue
@@ -635,6 +635,8 @@ def migration_step(
             step = inside.group(2).strip() if inside else recipe
             if step and _MIGRATION_WORDS.search(step):
                 return step, f"{name}: the {line.split(':')[0].strip()} target", None
+    script = next((f for f in (_join(app_dir, "migrate.py"), _join(app_dir, "scripts/migrate.py"))
+                   if f in present), None)  # fmt: skip
     if script is not None:  # run from the app's directory, as the project runs it
         rel = script[len(app_dir) + 1 :] if app_dir else script
         return f"{runner}python {rel}", f"the project's own migration script {script}", script
@@ -649,9 +651,8 @@ def health_of(
     from urllib.parse import urlsplit
 
     if app.health_url:
-        return urlsplit(
-            app.health_url
-        ).path or "/", f"{app.name}'s healthcheck asks {app.health_url}"
+        path = urlsplit(app.health_url).path or "/"
+        return path, f"{app.name}'s healthcheck asks {app.health_url}"
     route = re.compile(
         r"@\w+\.(?:get|api_route|route)\(\s*[\"'](/[\w/-]*(?:health|ping|live|ready)[\w/-]*)[\"']"
     )
@@ -750,15 +751,20 @@ def detect(
     """The project's environments and their settings. ``models``: each environment's compose
     model (None where Compose could not be asked), as Compose resolves it without a project
     name given; ``app_dirs``: the app service's build context, relative to the project."""
+    from functools import cache
+
     from dashenv.plan.compose_files import declared_name
 
+    read = cache(read)  # the app's files are scanned by several rules: each read once
     envs, notes = find_environments(paths, read)
     present = set(paths)
     inis = [p for p in paths if PurePosixPath(p).name == "alembic.ini"]
     alembic = next((a for a in (alembic_of(p, read(p)) for p in sorted(inis)) if a), None)
+    markers: tuple[list[str], str] | None = None
     for env in envs:
         if env.derived_from is not None:  # test and ci: only the markers the app reads
-            given, why = test_markers(paths, read)
+            markers = markers or test_markers(paths, read)
+            given, why = markers
             env.add("derive_markers", given if given else False, why)
             continue
         model = models.get(env.name)

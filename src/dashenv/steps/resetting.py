@@ -67,13 +67,15 @@ def reset_names(env: ResolvedEnvironment, database: str) -> ResetNames:
     """The names, from the migrations' hash; a missing migrations directory would key the
     template by nothing (a changed migration would never rebuild it): exit 2."""
     s = env.settings
-    directory = env.path(s.migrations_dir) if s.migrations_dir is not None else None
-    if s.migrations_dir is not None and directory is not None and not directory.exists():
-        raise env.missing_path(
-            "migrations_dir",
-            s.migrations_dir,
-            "point migrations_dir at the migration files: the template is keyed by them",
-        )
+    directory = None
+    if s.migrations_dir is not None:
+        directory = env.path(s.migrations_dir)
+        if not directory.exists():
+            raise env.missing_path(
+                "migrations_dir",
+                s.migrations_dir,
+                "point migrations_dir at the migration files: the template is keyed by them",
+            )
     config = env.path(s.alembic_config) if s.alembic_config else None
     if (
         config is not None

@@ -151,6 +151,13 @@ print(json.dumps({"cpus": cpus, "addopts": os.environ.get("PYTEST_ADDOPTS", ""),
 """
 
 
+def _build_context(t: Environment) -> Path | None:
+    """The app's build context on the host, where the app is built from the project's files."""
+    app = t.compose_model().services.get(t.settings.app_service)
+    context = Path(app.build_context) if app is not None and app.build_context else None
+    return context if context is not None and context.is_dir() else None
+
+
 def _config_on_host(t: Environment) -> tuple[list[tuple[str, str]], str] | None:
     """pytest's configuration files as the app container has them, read on the host: those
     of the app's build context (the image's working directory is its copy; pytest starts
@@ -158,12 +165,10 @@ def _config_on_host(t: Environment) -> tuple[list[tuple[str, str]], str] | None:
     None where the app is not built from the project's files (the probe asks the container)."""
     from dashenv.plan.reset import PYTEST_CONFIG_FILES
 
-    app = t.compose_model().services.get(t.settings.app_service)
-    if app is None or not app.build_context:
+    context = _build_context(t)
+    if context is None:
         return None
-    context = Path(app.build_context)
-    if not context.is_dir():
-        return None
+    app = t.compose_model().services[t.settings.app_service]
     found = []
     for name, _ in PYTEST_CONFIG_FILES:
         path = context / name
@@ -180,17 +185,16 @@ def _probe(t: Environment) -> dict[str, Any] | None:
     is asked once, not on every run."""
     import json
 
-    service = t.settings.app_service
-    app = next((c for c in t.docker.project_containers() if c.service == service), None)
-    model = t.compose_model().services.get(service)
-    context = Path(model.build_context) if model and model.build_context else None
     from dashenv.plan.reset import PYTEST_CONFIG_FILES
 
+    service = t.settings.app_service
+    app = next((c for c in t.docker.project_containers() if c.service == service), None)
+    context = _build_context(t)
     stamps = sorted(
         f"{p}:{p.stat().st_mtime_ns}"
         for name, _ in PYTEST_CONFIG_FILES
         for pattern in (name, f"*/{name}")
-        for p in (context.glob(pattern) if context and context.is_dir() else [])
+        for p in (context.glob(pattern) if context is not None else [])
     )
     key = json.dumps([app.id if app else None, app.started_at if app else None, stamps])
     cache = t.env.path(f".dashenv/cache/pytest-{t.name}.json")
