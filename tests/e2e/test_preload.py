@@ -176,6 +176,68 @@ def test_ctrl_c_reaches_the_worker_and_the_next_reset_succeeds(
     dev_intact(stack)
 
 
+SLOW_TEST = """\
+import time
+
+
+def test_slow():
+    try:
+        time.sleep(120)
+    except KeyboardInterrupt:
+        print("SLOW TEST INTERRUPTED", flush=True)
+        raise
+"""
+
+
+def _in_container(stack: Project, script: str) -> str:
+    done = subprocess.run(
+        ["docker", "exec", stack.container("test", "app"), "sh", "-c", script],
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+@pytest.mark.parametrize("how", ["preloaded", "fresh"])
+def test_ctrl_c_reaches_the_tests_in_the_container(
+    stack: Project, preload: dict[str, str], how: str
+) -> None:
+    """A terminal's Ctrl-C (SIGINT to the foreground process group) during 'test run'
+    reaches pytest in the container: it prints its interruption, exits, and nothing of it is
+    left running there; dashenv exits 130."""
+    _in_container(stack, f"cat > /tmp/test_ctrl_c.py <<'EOF'\n{SLOW_TEST}EOF")
+    env = preload if how == "preloaded" else {"DASHENV_PRELOAD": "0"}
+    full = {k: v for k, v in os.environ.items() if not k.startswith("DASHENV_")}
+    full.update({"DASHENV_STATE_DIR": os.environ.get("DASHENV_STATE_DIR", ""), **env})
+    argv = ["test", "run", "--no-setup", "--", "-s", "-p", "no:cacheprovider",
+            "/tmp/test_ctrl_c.py"]  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashenv", *argv],
+        cwd=stack.root,
+        env=full,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal's foreground job
+    )
+    running = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done"
+    deadline = time.monotonic() + 60
+    while "test_ctrl_c.py" not in _in_container(stack, running):
+        assert time.monotonic() < deadline and proc.poll() is None, "the tests never started"
+        time.sleep(0.1)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert "Traceback" not in err
+    assert "SLOW TEST INTERRUPTED" in out, (out, err)
+    deadline = time.monotonic() + 10
+    while "test_ctrl_c.py" in _in_container(stack, running):
+        assert time.monotonic() < deadline, "the tests still run in the container"
+        time.sleep(0.2)
+
+
 def test_a_killed_client_takes_its_worker_with_it(stack: Project, preload: dict[str, str]) -> None:
     server = server_pid(preload)
     deadline = time.monotonic() + 30

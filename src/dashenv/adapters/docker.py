@@ -22,6 +22,7 @@ docker's formats.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -614,12 +615,18 @@ class Docker:
         output streamed as it comes and its exit code passed back, without a Compose process
         (``docker compose exec -T`` costs a few hundred milliseconds before it starts): through
         the engine's API where it is asked, else ``docker exec``. Where the service has no
-        running container, ``docker compose exec -T`` runs it and says why it cannot. Ctrl-C
-        ends the wait with exit 130, leaving the command in the container as ``docker
-        compose exec -T`` does."""
-        env = dict(environment or {})
-        flags = [w for k, v in env.items() for w in ("-e", f"{k}={v}")]
+        running container, ``docker compose exec -T`` runs it and says why it cannot.
+
+        Ctrl-C reaches the command as a terminal's would: SIGINT to every process it started
+        in the container (found by a tag in their environment, ``RUN_TAG``), whose output
+        still comes; a second Ctrl-C kills them and stops waiting. Either way the exit code
+        is 130."""
+        import secrets
+
         cid = self._running_container(service)
+        tag = secrets.token_hex(8)
+        env = {**(environment or {}), RUN_TAG: tag}
+        flags = [w for k, v in env.items() for w in ("-e", f"{k}={v}")]
         if cid is None:
             return self.run_attached(self.compose_argv("exec", "-T", *flags, service, *command))
         api = self.engine_api()
@@ -630,26 +637,70 @@ class Docker:
             except Exception:  # the SDK's or a socket's: the CLI says what it is
                 started = None
         if api is None or started is None:
-            return self.run_attached(self.docker_argv("exec", *flags, cid, *command))
+            # its own session: a terminal's Ctrl-C reaches dashenv, which passes it on
+            proc = self._popen(self.docker_argv("exec", *flags, cid, *command),
+                               start_new_session=True)  # fmt: skip
+            interrupted = self._until_done(proc.wait, cid, tag, service)
+            if interrupted:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=5)
+                return int(ExitCode.INTERRUPTED)
+            return proc.returncode
         exec_id, chunks = started
-        try:
-            for out, err in chunks:
-                for chunk, stream in ((out, sys.stdout), (err, sys.stderr)):
-                    if chunk:
-                        raw = getattr(stream, "buffer", None)
-                        if raw is not None:
-                            raw.write(chunk)
-                        else:  # a text stream only (captured)
-                            stream.write(chunk.decode("utf-8", "replace"))
-                        stream.flush()
-        except KeyboardInterrupt:
+        lost: list[Exception] = []
+
+        def pump() -> None:
+            try:
+                for out, err in chunks:
+                    for chunk, stream in ((out, sys.stdout), (err, sys.stderr)):
+                        if chunk:
+                            _write(stream, chunk)
+            except Exception as exc:  # the engine went away mid-run
+                lost.append(exc)
+
+        import threading
+
+        reader = threading.Thread(target=pump, daemon=True)  # Ctrl-C comes to this thread
+        reader.start()
+        if self._until_done(reader.join, cid, tag, service):
             return int(ExitCode.INTERRUPTED)
-        except Exception as exc:  # the engine went away mid-run
+        if lost:
             raise OperationFailed(
-                f"lost the engine{self.where} while the command ran in {service}: {exc}",
+                f"lost the engine{self.where} while the command ran in {service}: {lost[0]}",
                 hint="check the engine ('docker info'), then run the command again",
-            ) from None
+            )
         return api.exec_exit_code(exec_id)
+
+    def _until_done(self, wait: Callable[[], object], cid: str, tag: str, service: str) -> bool:
+        """``wait()`` for a command started with ``tag``; True when Ctrl-C came meanwhile.
+        The first Ctrl-C sends SIGINT to the command's processes and waits on, the second
+        SIGKILL and waits no more."""
+        interrupted = False
+        while True:
+            try:
+                wait()
+                return interrupted
+            except KeyboardInterrupt:
+                if interrupted:
+                    self._signal_tagged(cid, tag, "KILL")
+                    return True
+                interrupted = True
+                if not self._signal_tagged(cid, tag, "INT"):
+                    sys.stderr.write(f"dashenv: could not pass Ctrl-C to {service}'s "
+                                     "command: it may still run there\n")  # fmt: skip
+                    return True
+                sys.stderr.write(f"dashenv: Ctrl-C passed to the command in {service} "
+                                 "(again to kill it)\n")  # fmt: skip
+
+    def _signal_tagged(self, cid: str, tag: str, name: str) -> bool:
+        """Send SIG``name`` to the processes in the container that carry ``tag``; False where
+        that could not be done (no shell in the image, the container gone)."""
+        command = ["sh", "-c", signal_script(tag, name)]
+        answer = self._ask_api(lambda api: api.exec(cid, command))
+        if answer is None:
+            done = self.run(self.docker_argv("exec", cid, *command), "docker exec", check=False)
+            answer = (done.code, done.stdout)
+        return answer[0] == 0
 
     def exec_quick(self, service: str, command: list[str]) -> tuple[int, str] | None:
         """Run a short command in the running container of ``service`` (this project's),
@@ -664,6 +715,30 @@ class Docker:
             return answer
         done = self.run(self.docker_argv("exec", cid, *command), "docker exec", check=False)
         return done.code, done.stdout + done.stderr
+
+
+RUN_TAG = "DASHENV_RUN"  # in the environment of a command exec_attached runs
+
+
+def signal_script(tag: str, name: str) -> str:
+    """A POSIX shell script that sends SIG``name`` to every process of the container whose
+    environment holds ``RUN_TAG=tag`` (the command and what it started, as a terminal's
+    Ctrl-C reaches its process group); it exits 0 when it signalled one."""
+    return (
+        "found=1; for p in /proc/[0-9]*; do "
+        f"case \" $(tr '\\0' ' ' < \"$p/environ\" 2>/dev/null) \" in "
+        f'*" {RUN_TAG}={tag} "*) kill -{name} "${{p#/proc/}}" 2>/dev/null && found=0;; '
+        "esac; done; exit $found"
+    )
+
+
+def _write(stream: Any, chunk: bytes) -> None:
+    raw = getattr(stream, "buffer", None)
+    if raw is not None:
+        raw.write(chunk)
+    else:  # a text stream only (captured)
+        stream.write(chunk.decode("utf-8", "replace"))
+    stream.flush()
 
 
 class Background:
