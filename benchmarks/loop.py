@@ -201,6 +201,10 @@ def main() -> None:
     parser.add_argument(
         "--preload", action="store_true", help="--soak through the preloaded server"
     )
+    parser.add_argument(
+        "--only", action="append", default=[], metavar="LINE",
+        help="only the lines whose name starts with LINE ('test run', status); repeatable",
+    )  # fmt: skip
     args = parser.parse_args()
     project = os.path.abspath(args.project)
     if args.soak is not None:
@@ -245,6 +249,8 @@ def main() -> None:
         "test run --no-setup": (dashenv("test", "run", "--no-setup"), run(pytest)),
         "--help": (dashenv("--help"), run(typer)),
     }
+    if args.only:
+        commands = {k: v for k, v in commands.items() if k.startswith(tuple(args.only))}
     goals = {  # issue 20's: (default, DASHENV_PRELOAD=0)
         "db reset test --yes": (0.3, 0.8),
         "test setup (up)": (0.5, 1.0),

@@ -7,11 +7,10 @@ command may run in a preloaded worker) both read this table; nothing here import
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):  # not a dataclass: the client's path skips importing dataclasses
     module: str  # the module under dashenv.cli that registers it
     summary: str  # the first line of its help (tests/test_docs.py keeps them equal)
 

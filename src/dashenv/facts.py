@@ -48,6 +48,16 @@ class Container:
         return self.state == "running" and self.health in (None, "healthy")
 
 
+@dataclass(frozen=True)
+class Running:
+    """A running container as the engine's list gives it (no inspect)."""
+
+    id: str
+    name: str
+    service: str
+    created: str  # when it was made (a restart keeps it; a new container changes it)
+
+
 @dataclass
 class ComposeService:
     name: str

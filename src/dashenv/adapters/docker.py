@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from dashenv.errors import DashenvError, ExitCode, OperationFailed, Unreachable
-from dashenv.facts import ComposeModel, ComposeService, Container, Network, PortBinding
+from dashenv.facts import (
+    ComposeModel,
+    ComposeService,
+    Container,
+    Network,
+    PortBinding,
+    Running,
+)
 
 if TYPE_CHECKING:
     from dashenv.adapters.engine import EngineAPI
@@ -595,18 +602,30 @@ class Docker:
                 raise err
         return done.code, done.stdout + done.stderr
 
+    def running(self, project: str | None = None) -> dict[str, Running]:
+        """The running containers of compose project ``project`` (this one's by default) by
+        service, from the engine's list alone: no inspect, for what needs only which run."""
+        name = project or (self.invocation.project_name if self.invocation else None)
+        filters = {"label": [f"{PROJECT_LABEL}={name}"], "status": "running"}
+        found = self._ask_api(lambda api: api.container_briefs(filters))
+        if found is None:
+            fmt = '{{.ID}}\t{{.Names}}\t{{.Label "' + SERVICE_LABEL + '"}}\t{{.CreatedAt}}'
+            listed = self.run(
+                self.docker_argv("container", "ls", "--no-trunc", "--filter", "status=running",
+                                 "--filter", f"label={PROJECT_LABEL}={name}", "--format", fmt),
+                "listing containers",
+            ).stdout.splitlines()  # fmt: skip
+            rows = [[*line.split("\t"), "", "", ""] for line in listed if line]
+            found = [(r[0], r[1], r[2], _epoch(r[3])) for r in rows]
+        out: dict[str, Running] = {}
+        for cid, cname, service, created in sorted(found, key=lambda f: f[1]):
+            out.setdefault(service, Running(cid, cname, service, created))
+        return out
+
     def _running_container(self, service: str) -> str | None:
         """The id of this project's running container of ``service``, or None."""
-        project = self.invocation.project_name if self.invocation else None
-        labels = [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"]
-        filters = {"label": labels, "status": "running"}
-        found = self._ask_api(lambda api: api.container_ids(filters))
-        if found is None:
-            args = ["container", "ls", "--quiet", "--no-trunc", "--filter", "status=running"]
-            for label in labels:
-                args += ["--filter", f"label={label}"]
-            found = self.run(self.docker_argv(*args), "listing containers").stdout.split()
-        return found[0] if found else None
+        found = self.running().get(service)
+        return found.id if found else None
 
     def exec_attached(
         self, service: str, command: list[str], environment: Mapping[str, str] | None = None
@@ -730,6 +749,18 @@ def signal_script(tag: str, name: str) -> str:
         f'*" {RUN_TAG}={tag} "*) kill -{name} "${{p#/proc/}}" 2>/dev/null && found=0;; '
         "esac; done; exit $found"
     )
+
+
+def _epoch(created: str) -> str:
+    """The CLI's ``CreatedAt`` (``2026-12-07 16:52:23 +0000 UTC``) as the API gives it: Unix
+    seconds (unchanged where it does not parse)."""
+    import datetime
+
+    try:
+        when = datetime.datetime.strptime(created[:25], "%Y-%m-%d %H:%M:%S %z")
+    except ValueError:
+        return created
+    return str(int(when.timestamp()))
 
 
 def _write(stream: Any, chunk: bytes) -> None:

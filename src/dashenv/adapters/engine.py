@@ -193,9 +193,18 @@ class EngineAPI:
                 continue
         return documents
 
-    def container_ids(self, filters: Mapping[str, object]) -> list[str]:
-        """The ids of the containers matching the filters (no inspect)."""
-        return [str(c["Id"]) for c in self.client().containers(filters=dict(filters))]
+    def container_briefs(self, filters: Mapping[str, object]) -> list[tuple[str, str, str, str]]:
+        """The running containers matching the filters, from the list alone (no inspect):
+        each one's id, name, Compose service and creation time."""
+        return [
+            (
+                str(c["Id"]),
+                str((c.get("Names") or ["/"])[0]).lstrip("/"),
+                str((c.get("Labels") or {}).get("com.docker.compose.service", "")),
+                str(c.get("Created", "")),
+            )
+            for c in self.client().containers(filters=dict(filters))
+        ]
 
     def exec(self, container: str, command: list[str]) -> tuple[int, str]:
         """``docker exec`` of a short command: its exit code and combined output."""

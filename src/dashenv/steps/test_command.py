@@ -181,14 +181,14 @@ def _config_on_host(t: Environment) -> tuple[list[tuple[str, str]], str] | None:
 
 def _probe(t: Environment) -> dict[str, Any] | None:
     """What PYTEST_PROBE finds in the app container, kept for that very container (its id and
-    start) and the configuration files under its build context as they are now: a container
+    creation) and the configuration files under its build context as they are now: a container
     is asked once, not on every run."""
     import json
 
     from dashenv.plan.reset import PYTEST_CONFIG_FILES
 
     service = t.settings.app_service
-    app = next((c for c in t.docker.project_containers() if c.service == service), None)
+    app = t.docker.running().get(service)
     context = _build_context(t)
     stamps = sorted(
         f"{p}:{p.stat().st_mtime_ns}"
@@ -196,7 +196,7 @@ def _probe(t: Environment) -> dict[str, Any] | None:
         for pattern in (name, f"*/{name}")
         for p in (context.glob(pattern) if context is not None else [])
     )
-    key = json.dumps([app.id if app else None, app.started_at if app else None, stamps])
+    key = json.dumps([app.id if app else None, app.created if app else None, stamps])
     cache = t.env.path(f".dashenv/cache/pytest-{t.name}.json")
     try:
         kept = json.loads(cache.read_text())

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from dashenv.errors import DashenvError, GuardRefused
 if TYPE_CHECKING:
     from dashenv.adapters.postgres import Postgres
     from dashenv.context import Environment
-    from dashenv.plan.tripwire import Finding, Reading
+    from dashenv.plan.tripwire import Finding, PostgresReading, Reading
     from dashenv.settings.sources import ResolvedEnvironment
 
 SETTLE = 2.0  # seconds the after-reading waits for the command's backends to end and flush
@@ -32,10 +33,10 @@ class _Watched:
 def _running(dev: Environment) -> dict[str, str]:
     """dev's running services (service -> container name), from its engine's listing."""
     try:
-        found = dev.engine.project_containers(dev.env.settings.project_name)
+        found = dev.engine.running(dev.env.settings.project_name)
     except DashenvError:
         return {}
-    return {c.service: c.name for c in found if c.state == "running" and c.service}
+    return {service: c.name for service, c in found.items() if service}
 
 
 def _client(dev: ResolvedEnvironment) -> Postgres | None:
@@ -46,7 +47,10 @@ def _client(dev: ResolvedEnvironment) -> Postgres | None:
     db = database_url_of(dev)
     if s.postgres_port is None or db is None:
         return None
-    return Postgres(s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3)
+    # its connection kept from the first reading to the second (closed by ``check``)
+    return Postgres(
+        s.host, s.postgres_port, db.user or "postgres", db.password, timeout=3, keep=True
+    )
 
 
 def _read(
@@ -60,8 +64,10 @@ def _read(
     s = dev.settings
     running = _running(protected)
     database, _ = database_of(dev)
-    reading = None
-    if pg is not None and database and s.postgres_service in running:
+
+    def read_postgres() -> PostgresReading | None:
+        if pg is None or not database or s.postgres_service not in running:
+            return None
         try:
             reading = pg.tripwire_reading(database)
             deadline = time.monotonic() + SETTLE
@@ -75,17 +81,21 @@ def _read(
                 time.sleep(0.05)
                 reading = pg.tripwire_reading(database)
         except DashenvError:
-            reading = None
+            return None
+        return reading
+
     keys: dict[int, int] = {}
-    if s.redis_port and s.redis_service in running:
-        try:
-            space = protected.redis(0, timeout=3).keyspace()
-            keys = {i: space.get(i, 0) for i in dev.redis_indexes}
-        except DashenvError:
-            keys = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:  # PostgreSQL and Redis at the same time
+        reading = pool.submit(read_postgres)
+        if s.redis_port and s.redis_service in running:
+            try:
+                space = protected.redis(0, timeout=3).keyspace()
+                keys = {i: space.get(i, 0) for i in dev.redis_indexes}
+            except DashenvError:
+                keys = {}
     others = tuple(sorted(n for n in running if n not in (s.postgres_service, s.redis_service)))
     shared = host_sides(env, dev)[1].shared_postgres
-    return Reading(dev.name, database, reading, keys, others, shared)
+    return Reading(dev.name, database, reading.result(), keys, others, shared)
 
 
 def arm(t: Environment) -> list[_Watched]:
