@@ -27,7 +27,7 @@ PostgreSQL connections still open, lock files still held and temporary files, ev
 concurrent status call that did not answer with its report (exit 0 or 1 and a JSON document;
 never a traceback), and each reset's time and peak memory over the first 10 runs beside the
 last 10. With --preload every call goes through the preloaded server; its resident memory
-stands for the peak, and a handler or worker still alive at the end is a leftover.
+stands for the peak, and a worker still alive at the end is a leftover.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from preloaded import server_pid, start_server
 def soak(project: str, count: int, preload: bool) -> int:
     """N resets with status running beside them; what is left over. Exit 1 on any leftover.
     With ``preload``, every call goes to the preloaded server (DASHENV_PRELOAD=1): the peak
-    memory is then the server's resident size, sampled after each reset, and a handler or a
+    memory is then the server's resident size, sampled after each reset, and a
     worker still alive at the end is a leftover."""
     import threading
     from pathlib import Path
@@ -167,7 +167,7 @@ def soak(project: str, count: int, preload: bool) -> int:
     print(
         f"left over: templates {len(templates)} (1 expected), scratch databases {scratch}, "
         f"dashenv connections {connections}, locks held {held}, temporary files {temporary}"
-        + (f", preload handlers or workers {stray}" if server is not None else "")
+        + (f", preload workers {stray}" if server is not None else "")
     )
     clean = (
         not failures
@@ -292,7 +292,7 @@ def _rss_kb(pid: int) -> int:
 
 
 def _preload_children(server: int) -> list[int]:
-    """Processes the server forked that are still alive (a handler, a worker)."""
+    """Processes the server forked that are still alive (its workers)."""
     from pathlib import Path
 
     found = []

@@ -49,13 +49,17 @@ def preload_list() -> list[str]:
 
 def warm_up() -> None:
     """What the first command would build and every later one reuse: the settings classes
-    that read exactly their layers (pydantic builds a class's validators when it is made)."""
+    that read exactly their layers (pydantic builds a class's validators when it is made),
+    and the click commands typer makes of the CLI's."""
     from dashenv.settings.app import AppSettings
     from dashenv.settings.layers import layered_class
     from dashenv.settings.model import EnvironmentSettings
 
     layered_class(EnvironmentSettings)
     layered_class(AppSettings)
+    from dashenv.cli import build_all
+
+    build_all()  # the click commands typer makes of dashenv's, once for every worker
 
 
 def main(args: list[str]) -> int:

@@ -72,7 +72,7 @@ def server_pid(env: dict[str, str]) -> int:
 
 
 def server_pids(env: dict[str, str]) -> list[int]:
-    """The server and its forked handlers and workers: processes whose command line names
+    """The server and its forked workers: processes whose command line names
     this module's runtime directory."""
     found = []
     for proc in Path("/proc").iterdir():
@@ -246,7 +246,7 @@ def test_a_killed_client_takes_its_worker_with_it(stack: Project, preload: dict[
         time.sleep(0.1)
     proc = preloaded_reset(stack, preload)
     deadline = time.monotonic() + 30
-    while len(server_pids(preload)) < 3:  # the server, the call's handler and its worker
+    while len(server_pids(preload)) < 2:  # the server and the call's worker
         assert time.monotonic() < deadline and proc.poll() is None, "no worker seen"
         time.sleep(0.02)
     proc.kill()

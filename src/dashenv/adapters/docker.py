@@ -329,20 +329,24 @@ class Docker:
             self._api = None
             return None
 
-    def _api_containers(self, filters: dict[str, str] | None) -> list[Container] | None:
-        """The containers through the API; None where it cannot answer (the CLI does)."""
-        documents = self._ask_api(lambda api: api.containers(filters))
-        return None if documents is None else parse_inspect(documents)
-
-    def containers(self, filters: dict[str, str] | None = None) -> list[Container]:
-        """Containers (running or not) matching docker's filters, e.g. {"label": "..."}."""
-        found = self._api_containers(filters)
-        if found is not None:
-            return found
-        args = ["container", "ls", "--all", "--quiet", "--no-trunc"]
+    def containers(
+        self, filters: dict[str, str] | None = None, projects: frozenset[str] | None = None
+    ) -> list[Container]:
+        """Containers (running or not) matching docker's filters, e.g. {"label": "..."}; with
+        ``projects``, only those of these compose projects are inspected and returned."""
+        documents = self._ask_api(lambda api: api.containers(filters, projects))
+        if documents is not None:
+            return parse_inspect(documents)
+        fmt = '{{.ID}}\t{{.Label "' + PROJECT_LABEL + '"}}'
+        args = ["container", "ls", "--all", "--no-trunc", "--format", fmt]
         for key, value in (filters or {}).items():
             args += ["--filter", f"{key}={value}"]
-        ids = self.run(self.docker_argv(*args), "listing containers").stdout.split()
+        listed = self.run(self.docker_argv(*args), "listing containers").stdout.splitlines()
+        ids = [
+            cid
+            for cid, _, project in (line.partition("\t") for line in listed if line)
+            if projects is None or project in projects
+        ]
         if not ids:
             return []
         # one inspect for all of them; one removed meanwhile fails alone, the rest still print
@@ -357,8 +361,9 @@ class Docker:
         name = project or (self.invocation.project_name if self.invocation else None)
         return self.containers({"label": f"{PROJECT_LABEL}={name}"})
 
-    def all_containers(self) -> list[Container]:
-        return self.containers()
+    def all_containers(self, projects: frozenset[str] | None = None) -> list[Container]:
+        """Every container of the engine (with ``projects``, those of these projects)."""
+        return self.containers(projects=projects)
 
     def project_volumes(self, project: str) -> list[str]:
         label = {"label": f"{PROJECT_LABEL}={project}"}

@@ -147,13 +147,18 @@ class EngineAPI:
                 ca_cert=e.ca,
                 verify=e.verify,
             )
-        return docker.APIClient(
+        client = docker.APIClient(
             base_url=e.host,
             version=API_VERSION,
             timeout=timeout,
             tls=tls,
             use_ssh_client=e.host.startswith("ssh://"),
         )
+        if e.host.startswith("unix://"):
+            # a local socket takes no proxy: requests would read every proxy variable of the
+            # environment again on each request (a third of a listing's time, measured)
+            client.trust_env = False
+        return client
 
     def exec_streamed(
         self, container: str, command: list[str], environment: Mapping[str, str]
@@ -177,14 +182,21 @@ class EngineAPI:
             self._client.close()
             self._client = None
 
-    def containers(self, filters: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        """The inspect documents of the containers (running or not) matching the filters;
-        one removed while this reads is left out. Raises ``docker.errors.DockerException``
-        (or requests' errors) where the engine cannot be asked."""
+    def containers(
+        self, filters: dict[str, str] | None = None, projects: frozenset[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The inspect documents of the containers (running or not) matching the filters,
+        and with ``projects`` only those of these compose projects (the rest are not
+        inspected); one removed while this reads is left out. Raises
+        ``docker.errors.DockerException`` (or requests' errors) where the engine cannot be
+        asked."""
         import docker
 
         api = self.client()
         listed = api.containers(all=True, filters=dict(filters or {}))
+        if projects is not None:
+            label = "com.docker.compose.project"
+            listed = [c for c in listed if (c.get("Labels") or {}).get(label) in projects]
         documents = []
         for summary in listed:
             try:

@@ -281,7 +281,31 @@ def root(
         sys.stdout = sys.stderr = _Dropped()  # errors only
 
 
+_ROOT: list[Any] = []  # the root click command, built once per process (a preload server's
+# workers inherit it built, with every command's module under it: see ``build_all``)
+
+
+def root_command() -> Any:
+    """The click command typer makes of ``app`` (what ``app()`` builds on every call)."""
+    if not _ROOT:
+        _ROOT.append(typer.main.get_command(app))
+    return _ROOT[0]
+
+
+def build_all() -> None:
+    """Build the root command and every command under it, for a preload server: each of
+    its workers then parses its arguments without building them again."""
+    root = root_command()
+    modules: dict[str, str] = {}
+    for name, command in COMMANDS.items():
+        modules.setdefault(command.module, name)
+    for name in modules.values():
+        root.get_command(None, name)
+
+
 def main() -> None:
     from dashenv.commands import hoist
 
-    app(args=hoist(sys.argv[1:]), prog_name="dashenv")
+    # as ``app()`` does, with typer's exception hook (a traceback as Python prints it:
+    # pretty exceptions are off) left out
+    root_command()(args=hoist(sys.argv[1:]), prog_name="dashenv")

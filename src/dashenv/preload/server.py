@@ -64,41 +64,170 @@ def serve(
     listener.bind(str(scratch))
     os.chmod(scratch, 0o600)
     listener.listen(16)
+    listener.setblocking(False)  # accepted only when select says a call waits
+    # the server waits for its workers itself (an inherited SIG_IGN would reap them unseen)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     served = 0
     _record(path, served)
     os.replace(scratch, path)
     inode = path.stat().st_ino
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # handlers are reaped by the kernel
-    listener.settimeout(CHECK_SECONDS)
+    calls = _Calls(listener)
     idle = 0.0
     try:
         while idle < IDLE_SECONDS and _still_ours(path, inode):
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                idle += CHECK_SECONDS
+            if not calls.wait(CHECK_SECONDS):
+                idle = 0.0 if calls.running else idle + CHECK_SECONDS
                 continue
             idle = 0.0
-            with conn:
+            for conn in calls.accepted():
                 if peer_uid(conn) != os.getuid():
+                    conn.close()
                     continue
                 served += 1
                 _record(path, served)
-                try:
-                    child = os.fork()
-                except OSError:
-                    continue
-                if child == 0:  # the handler of this call
-                    listener.close()
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    try:
-                        _handle(conn, run)
-                    finally:
-                        os._exit(0)
+                calls.start(conn, run)
     finally:
         if _still_ours(path, inode):  # a newer server's name and record stay its own
             path.unlink(missing_ok=True)
             path.with_suffix(".json").unlink(missing_ok=True)
+
+
+class _Calls:
+    """The calls in progress, watched from the server's one loop: each worker is forked from
+    the server itself (one fork per call, not a handler and then its worker), its end seen
+    through a pidfd and its outcome sent to its client; a client gone (killed) takes its
+    worker with it, and every process the worker started (a docker compose child): its
+    whole group."""
+
+    def __init__(self, listener: socket.socket):
+        self.listener = listener
+        self.by_pidfd: dict[int, tuple[socket.socket, int]] = {}  # pidfd -> (client, pid)
+        self.by_conn: dict[int, int] = {}  # the client's fd -> its worker's pidfd
+        self._ready: list[int] = []
+
+    @property
+    def running(self) -> bool:
+        return bool(self.by_pidfd)
+
+    def wait(self, timeout: float) -> bool:
+        """Wait for a call or the end of one; ends and gone clients are dealt with here.
+        True when there is something to accept or something happened."""
+        import select
+
+        watched = [self.listener.fileno(), *self.by_pidfd, *self.by_conn]
+        ready, _, _ = select.select(watched, [], [], timeout)
+        for fd in ready:
+            if fd in self.by_pidfd:
+                self._ended(fd)
+        for fd in ready:
+            if fd in self.by_conn:
+                self._client_readable(fd)
+        self._ready = ready
+        return bool(ready)
+
+    def accepted(self) -> list[socket.socket]:
+        if self.listener.fileno() not in self._ready:
+            return []
+        try:
+            conn, _ = self.listener.accept()
+        except OSError:
+            return []
+        return [conn]
+
+    def start(self, conn: socket.socket, run: Callable[[], None]) -> None:
+        """Read the call, fork its worker, tell the client the worker's pid."""
+        conn.settimeout(5.0)  # the client sends its call at once; a stuck one is dropped
+        try:
+            request, fds = _receive(conn)
+        except (OSError, ValueError):
+            conn.close()
+            return
+        try:
+            pid = os.fork()
+        except OSError:
+            for fd in fds:
+                os.close(fd)
+            conn.close()
+            return
+        if pid == 0:  # the worker: none of the server's sockets or other calls are its own
+            self.listener.close()
+            for pidfd, (other, _) in self.by_pidfd.items():
+                other.close()
+                os.close(pidfd)
+            conn.close()
+            _work(request, fds, run)  # never returns
+        for fd in fds:
+            os.close(fd)
+        conn.settimeout(None)
+        with contextlib.suppress(OSError):  # gone already: seen as such below
+            send_message(conn, {"pid": pid})
+        pidfd = os.pidfd_open(pid)
+        self.by_pidfd[pidfd] = (conn, pid)
+        self.by_conn[conn.fileno()] = pidfd
+
+    def _ended(self, pidfd: int) -> None:
+        conn, pid = self._forget(pidfd)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            outcome: dict[str, int] = {"signal": os.WTERMSIG(status)}
+        else:
+            outcome = {"exit": os.waitstatus_to_exitcode(status)}
+        with contextlib.suppress(OSError):
+            send_message(conn, outcome)
+        conn.close()
+
+    def _client_readable(self, fd: int) -> None:
+        import signal
+
+        pidfd = self.by_conn[fd]
+        conn, pid = self.by_pidfd[pidfd]
+        try:
+            gone = not conn.recv(1, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            gone = True
+        if not gone:
+            return
+        self._forget(pidfd)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # before the worker made its group
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        conn.close()
+
+    def _forget(self, pidfd: int) -> tuple[socket.socket, int]:
+        conn, pid = self.by_pidfd.pop(pidfd)
+        self.by_conn.pop(conn.fileno(), None)
+        os.close(pidfd)
+        return conn, pid
+
+
+def _receive(conn: socket.socket) -> tuple[dict[str, object], list[int]]:
+    """A call: its length, the client's stdin, stdout and stderr, then the call itself."""
+    head, fds, _flags, _addr = socket.recv_fds(conn, 8, 3)
+    try:
+        while len(head) < 8:
+            more = conn.recv(8 - len(head))
+            if not more:
+                raise ValueError("the client left")
+            head += more
+        (length,) = struct.unpack("!Q", head)
+        body = b""
+        while len(body) < length:
+            more = conn.recv(min(65536, length - len(body)))
+            if not more:
+                raise ValueError("the client left")
+            body += more
+        request = json.loads(body)
+        if not isinstance(request, dict):
+            raise ValueError("not a call")
+    except (OSError, ValueError):
+        for fd in fds:
+            os.close(fd)
+        raise
+    return request, fds
 
 
 def _record(path: Path, served: int) -> None:
@@ -116,53 +245,6 @@ def _still_ours(path: Path, inode: int) -> bool:
         return path.stat().st_ino == inode
     except OSError:
         return False
-
-
-def _handle(conn: socket.socket, run: Callable[[], None]) -> None:
-    import select
-    import signal
-
-    head, fds, _flags, _addr = socket.recv_fds(conn, 8, 3)
-    while len(head) < 8:
-        more = conn.recv(8 - len(head))
-        if not more:
-            return
-        head += more
-    (length,) = struct.unpack("!Q", head)
-    body = b""
-    while len(body) < length:
-        more = conn.recv(min(65536, length - len(body)))
-        if not more:
-            return
-        body += more
-    request = json.loads(body)
-    pid = os.fork()
-    if pid == 0:
-        conn.close()
-        _work(request, fds, run)  # never returns
-    for fd in fds:
-        os.close(fd)
-    send_message(conn, {"pid": pid})
-    watch = os.pidfd_open(pid)
-    while True:
-        ready, _, _ = select.select([conn.fileno(), watch], [], [])
-        if watch in ready:
-            break
-        if not conn.recv(1):  # the client is gone (killed): its worker goes with it, and so
-            # does every process the worker started (a docker compose child): its whole group
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):  # before the worker made its group
-                os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            return
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        outcome: dict[str, int] = {"signal": os.WTERMSIG(status)}
-    else:
-        outcome = {"exit": os.waitstatus_to_exitcode(status)}
-    with contextlib.suppress(OSError):
-        send_message(conn, outcome)
 
 
 def _work(request: dict[str, object], fds: list[int], run: Callable[[], None]) -> None:

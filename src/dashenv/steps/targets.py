@@ -18,7 +18,7 @@ from dashenv.plan.compose import compose_invocation, environment_containers, fin
 if TYPE_CHECKING:
     from dashenv.context import Environment, RunContext
     from dashenv.facts import ComposeService, Container
-    from dashenv.plan.compose import Conflict
+    from dashenv.plan.compose import ComposeInvocation, Conflict
     from dashenv.settings.sources import ResolvedEnvironment
 
 
@@ -55,12 +55,9 @@ def env_by_project(ctx: RunContext) -> dict[str, str]:
     return found
 
 
-def containers_by_environment(
-    ctx: RunContext, names: list[str], listings: dict[str | None, list[Container]]
-) -> dict[str, list[Container]]:
-    """Each environment's containers (ps, status, doctor), from the listing of the engine it
-    runs on. Environments sharing a compose project are told apart by the compose files
-    their containers were started from."""
+def _invocations(ctx: RunContext, names: list[str]) -> dict[str, tuple[ComposeInvocation, bool]]:
+    """Each environment's compose invocation, and whether another environment shares its
+    compose project."""
     project = ctx.project()
     envs = {e.name: e for e in ctx.environments()}
     every = {n: e.bare.settings for n, e in envs.items()}
@@ -72,24 +69,40 @@ def containers_by_environment(
         inv = compose_invocation(
             s, project.root, name, pass_project=files.pass_project if files else True
         )
-        engine = envs[name].context
-        result[name] = environment_containers(inv, listings.get(engine, []), shared)
+        result[name] = (inv, shared)
     return result
 
 
+def compose_projects(ctx: RunContext, names: list[str]) -> frozenset[str]:
+    """The compose projects these environments run as (their containers' project label)."""
+    return frozenset(inv.project_name for inv, _ in _invocations(ctx, names).values())
+
+
+def containers_by_environment(
+    ctx: RunContext, names: list[str], listings: dict[str | None, list[Container]]
+) -> dict[str, list[Container]]:
+    """Each environment's containers (ps, status, doctor), from the listing of the engine it
+    runs on. Environments sharing a compose project are told apart by the compose files
+    their containers were started from."""
+    return {
+        name: environment_containers(inv, listings.get(ctx.environment(name).context, []), shared)
+        for name, (inv, shared) in _invocations(ctx, names).items()
+    }
+
+
 def list_engines(
-    ctx: RunContext, names: list[str]
+    ctx: RunContext, names: list[str], projects: frozenset[str] | None = None
 ) -> tuple[dict[str | None, list[Container]], dict[str | None, DashenvError]]:
-    """Every container of each engine the environments run on: one listing per engine, not
-    per environment, the engines asked at the same time. Unreachable engines are returned
-    with their error."""
+    """Every container of each engine the environments run on (with ``projects``, those of
+    these compose projects only): one listing per engine, not per environment, the engines
+    asked at the same time. Unreachable engines are returned with their error."""
     from concurrent.futures import ThreadPoolExecutor
 
     engines = list(dict.fromkeys(ctx.environment(n).context for n in names)) or [ctx.context]
     listings: dict[str | None, list[Container]] = {}
     errors: dict[str | None, DashenvError] = {}
     with ThreadPoolExecutor(max_workers=len(engines)) as pool:
-        futures = {e: pool.submit(ctx.docker(e).all_containers) for e in engines}
+        futures = {e: pool.submit(ctx.docker(e).all_containers, projects) for e in engines}
         for engine, future in futures.items():
             try:
                 listings[engine] = future.result()

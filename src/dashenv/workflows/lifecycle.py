@@ -545,9 +545,9 @@ def build(t: Environment, services: list[str], no_cache: bool) -> None:
 
 
 def ps(ctx: RunContext, names: list[str]) -> dict[str, list[Container]]:
-    from dashenv.steps.targets import list_engines
+    from dashenv.steps.targets import compose_projects, list_engines
 
-    listings, errors = list_engines(ctx, names)
+    listings, errors = list_engines(ctx, names, compose_projects(ctx, names))
     if errors:
         raise next(iter(errors.values()))
     return containers_by_environment(ctx, names, listings)

@@ -279,13 +279,14 @@ def status(
     """The status document for ``names``, and the engine's error when it could not be
     reached. With ``explicit`` false (``--all``), environments that are simply not running
     are reported but do not make the result unhealthy."""
-    from dashenv.steps.targets import containers_by_environment, list_engines
+    from dashenv.steps.targets import compose_projects, containers_by_environment, list_engines
 
     project = ctx.project()
     engines = {n: ctx.environment(n).context for n in names}  # resolved before the threads
+    projects = compose_projects(ctx, names)  # only their containers are inspected
     # parts (PostgreSQL, Redis, app) get their own pool: environments wait on them
     with ThreadPoolExecutor(max_workers=4) as pool, ThreadPoolExecutor(max_workers=12) as parts:
-        listing = pool.submit(list_engines, ctx, names)
+        listing = pool.submit(list_engines, ctx, names, projects)
         envs = {n: ctx.environment(n, lenient=True) for n in names}
         for e in envs.values():
             _ = e.resolved  # resolved here, once, before the threads
