@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -220,3 +221,49 @@ def test_every_env_file_a_service_names_is_read_as_compose_reads_it() -> None:
     assert env_files_named(text) == [".env", "config/.env.extra", "./worker.env", "shared.env"]
     assert env_files_named("services: {db: {image: postgres:17}}") == []
     assert env_files_named("env_file: [") == []
+
+
+def test_the_kept_model_is_found_without_parsing_until_a_file_pulled_in_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The direct path: the compose files' texts, and the stamps of what they pulled in,
+    find the kept model; a changed included file, a missing one appearing, or a new value
+    of a variable the files name each send it back to the full key."""
+    from dashenv.facts import ComposeModel
+    from dashenv.observe import compose
+    from dashenv.plan.compose_files import direct_key
+
+    main = tmp_path / "compose.yml"
+    main.write_text("include:\n  - db.yml\nservices:\n  app:\n    image: app:${APP_TAG}\n")
+    db = tmp_path / "db.yml"
+    db.write_text("services:\n  db:\n    image: postgres:17\n    env_file: db.env\n")
+    settled = 1_700_000_000  # long ago: a file changed just now is not trusted by its stamp
+    for f in (main, db):
+        os.utime(f, (settled, settled))
+    texts = [main.read_text()]
+    pulled = compose._pulled_in([main], texts)
+    direct = direct_key(texts, None, {}, {}, True, [])
+    monkeypatch.setenv("APP_TAG", "1")
+    model = ComposeModel({}, name="kept")
+    paths = [p.split("\0", 1)[0] for p in pulled]
+    compose._store(tmp_path, "dev", "full-key", model, direct, paths, ["APP_TAG"])
+
+    def found() -> bool:
+        hit = compose._cached_direct(tmp_path, "dev", direct)
+        return hit is not None and hit[0] == "full-key" and hit[1].name == "kept"
+
+    assert found()
+    assert compose._cached_direct(tmp_path, "dev", "other texts") is None
+    monkeypatch.setenv("APP_TAG", "2")  # a variable the files name
+    assert not found()
+    monkeypatch.setenv("APP_TAG", "1")
+    assert found()
+    (tmp_path / "db.env").write_text("POSTGRES_DB=app\n")  # was missing
+    assert not found()
+    compose._store(tmp_path, "dev", "full-key", model, direct, paths, ["APP_TAG"])
+    assert not found()  # db.env changed just now: its stamp is not trusted yet
+    os.utime(tmp_path / "db.env", (settled, settled))
+    compose._store(tmp_path, "dev", "full-key", model, direct, paths, ["APP_TAG"])
+    assert found()
+    db.write_text(db.read_text().replace("17", "18"))  # the included file itself
+    assert not found()

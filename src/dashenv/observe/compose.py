@@ -34,7 +34,13 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
     """``env`` with what its compose files say applied (a ConfigError where an explicit
     setting contradicts them)."""
     from dashenv.plan.compose import compose_invocation
-    from dashenv.plan.compose_files import cache_key, declared_name, reconcile
+    from dashenv.plan.compose_files import (
+        cache_key,
+        declared_name,
+        direct_key,
+        reconcile,
+        referenced_variables,
+    )
     from dashenv.settings.layers import Origin
     from dashenv.settings.sources import FilesView
 
@@ -65,17 +71,30 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         if inv.env_file != DEVNULL
         else None
     )
-    pulled = _pulled_in(files, texts)
-    if s.profiles:
-        _check_profiles(env, texts + [p.split("\0", 1)[1] for p in pulled if "\0" in p])
-    key = cache_key(texts + pulled, env_text, inv.variables, os.environ, not files_name, s.profiles)
-    model, cached = _cached(env.project.root, env.name, key), True
-    if model is None:
-        cached = False
-        model = ask_compose(inv, verbose, generated=_absolute(env, env.generated))
-        if model is None:
-            return env
-        _store(env.project.root, env.name, key, model)
+    direct = direct_key(texts, env_text, inv.variables, os.environ, not files_name, s.profiles)
+    hit = _cached_direct(env.project.root, env.name, direct)
+    if hit is not None:  # the files, and those they pull in, unchanged: no YAML parsed
+        key, model, pulled_paths = hit
+        cached = True
+        if s.profiles:
+            _check_profiles(env, texts + _texts_of(pulled_paths))
+    else:
+        pulled = _pulled_in(files, texts)
+        if s.profiles:
+            _check_profiles(env, texts + [p.split("\0", 1)[1] for p in pulled if "\0" in p])
+        key = cache_key(
+            texts + pulled, env_text, inv.variables, os.environ, not files_name, s.profiles
+        )
+        kept, cached = _cached(env.project.root, env.name, key), True
+        if kept is None:
+            cached = False
+            kept = ask_compose(inv, verbose, generated=_absolute(env, env.generated))
+            if kept is None:
+                return env
+        model = kept
+        pulled_paths = [p.split("\0", 1)[0] for p in pulled]
+        used = sorted(set(referenced_variables(texts + pulled)) - set(inv.variables))
+        _store(env.project.root, env.name, key, model, direct, pulled_paths, used)
     shown = ", ".join(s.compose_files)
     rec = reconcile(
         s,
@@ -274,14 +293,83 @@ def _cached(root: Path, name: str, key: str) -> ComposeModel | None:
         return None
 
 
-def _store(root: Path, name: str, key: str, model: ComposeModel) -> None:
+def _stamp(path: str) -> list[int] | None:
+    """What tells a file changed without reading it: its inode, size and modification time
+    (None: missing)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [st.st_ino, st.st_size, st.st_mtime_ns]
+
+
+def _settled(stamp: list[int] | None) -> list[int] | str | None:
+    """A stamp to keep: a file changed in the last two seconds could change again within
+    its clock's resolution, size unchanged, unseen; its stamp is kept as one that matches
+    nothing (the next command parses, and keeps a settled stamp)."""
+    import time
+
+    if stamp is not None and time.time_ns() - stamp[2] < 2_000_000_000:
+        return "recent"
+    return stamp
+
+
+def _cached_direct(
+    root: Path, name: str, direct: str
+) -> tuple[str, ComposeModel, list[str]] | None:
+    """The model kept for these very files (``direct``: their texts, the env file and the
+    variables) where every file they pulled in is as it was then, and the process
+    environment gives the variables they name the same values: its key, the model and the
+    files pulled in. Nothing is parsed: the files pulled in are only looked at (``_stamp``)."""
+    from dashenv.plan.compose_files import model_from_json
+
+    try:
+        data = json.loads(cache_path(root, name).read_text())
+        if data.get("direct") != direct:
+            return None
+        pulled = {str(p): s for p, s in data["pulled"].items()}
+        if any(_stamp(p) != s for p, s in pulled.items()):
+            return None
+        if any(os.environ.get(k) != v for k, v in data["used"].items()):
+            return None
+        return str(data["key"]), model_from_json(data["model"]), list(pulled)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _texts_of(paths: list[str]) -> list[str]:
+    texts = []
+    for path in paths:
+        try:
+            texts.append(Path(path).read_text(errors="replace"))
+        except OSError:
+            continue
+    return texts
+
+
+def _store(
+    root: Path,
+    name: str,
+    key: str,
+    model: ComposeModel,
+    direct: str | None = None,
+    pulled: list[str] | None = None,
+    used: list[str] | None = None,
+) -> None:
     from dashenv.plan.compose_files import model_to_json
 
     path = cache_path(root, name)
+    record = {
+        "key": key,
+        "model": model_to_json(model),
+        "direct": direct,
+        "pulled": {p: _settled(_stamp(p)) for p in pulled or []},
+        "used": {k: os.environ.get(k) for k in used or []},
+    }
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"key": key, "model": model_to_json(model)}))
+        tmp.write_text(json.dumps(record))
         tmp.replace(path)
     except OSError:
         pass  # a read-only checkout: no cache, Compose is asked each run

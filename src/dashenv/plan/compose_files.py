@@ -235,6 +235,23 @@ def cache_key(
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def direct_key(
+    texts: list[str],
+    env_text: str | None,
+    variables: Mapping[str, str],
+    environ: Mapping[str, str],
+    pass_project: bool,
+    profiles: list[str],
+) -> str:
+    """What the model depends on that is at hand without parsing: the compose files' texts
+    (not yet what they pull in), the env file, dashenv's variables and Compose's own
+    (``COMPOSE_*``). With the files pulled in unchanged, the same ``cache_key`` follows."""
+    compose = sorted((k, v) for k, v in environ.items() if k.startswith("COMPOSE_"))
+    parts = [CACHE_VERSION, texts, env_text, sorted(variables.items()), compose]
+    blob = json.dumps([*parts, pass_project, profiles], default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def model_to_json(model: ComposeModel) -> dict[str, Any]:
     return asdict(model)
 
