@@ -20,6 +20,11 @@ fresh process (DASHENV_PRELOAD=0); each ratio is shown beside its goal.
 The baselines are the exact lines 'dashenv config compose ENV -- ARGS' prints, so they follow
 the configured migration_command (alembic upgrade head for the shipped app).
 
+For a project whose tests run on the host (test_runner = "host"), the two test run lines are
+measured against the bare test command on the host (sh -c <test_command> in the project,
+with the variables 'dashenv run test -- env -0' gives it), and the lines whose baseline
+needs the app's container (the reset, test setup) are left out.
+
 python benchmarks/loop.py --soak N [--preload] [-C DIR] runs N resets of test in a row
 (default 200) with 'status --all --json' running concurrently the whole time, then reports
 what is left over: scratch or template databases beyond the current template, dashenv's
@@ -222,8 +227,15 @@ def main() -> None:
     settings = json.loads(shown.stdout)["settings"]
     migration = settings["migration_command"]["value"]
     tests = settings["test_command"]["value"]
+    host = settings["test_runner"]["value"] == "host"
     noop = compose("test", "exec", "-T", "app", "sh", "-c", migration)
     pytest = compose("test", "exec", "-T", "app", "sh", "-c", tests)
+    if host:  # the bare command on the host, with the variables dashenv gives it there
+        listed = subprocess.run(
+            dashenv("run", "test", "--", "env", "-0"), capture_output=True, check=True
+        ).stdout.decode()
+        variables = dict(v.split("=", 1) for v in listed.split("\0") if "=" in v)
+        pytest = (["sh", "-c", tests], variables)
     up_test = compose("test", "up", "-d", "--wait")
     up_dev = compose("dev", "up", "-d", "--wait")
     ps = [compose(env, "ps", "--format", "json") for env in ("dev", "test")]
@@ -251,6 +263,11 @@ def main() -> None:
     }
     if args.only:
         commands = {k: v for k, v in commands.items() if k.startswith(tuple(args.only))}
+    if host:
+        print("test_runner = host: test run against the bare command on the host; "
+              "the reset and test setup lines left out (their baselines need the app's "
+              "container)")  # fmt: skip
+        commands = {k: v for k, v in commands.items() if not k.startswith(("db reset", "test s"))}
     goals = {  # issue 20's: (default, DASHENV_PRELOAD=0)
         "db reset test --yes": (0.3, 0.8),
         "test setup (up)": (0.5, 1.0),

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -236,6 +238,44 @@ def test_ctrl_c_reaches_the_tests_in_the_container(
     while "test_ctrl_c.py" in _in_container(stack, running):
         assert time.monotonic() < deadline, "the tests still run in the container"
         time.sleep(0.2)
+
+
+TTY_TEST = """\
+import sys
+
+
+def test_on_a_terminal():
+    print("STDIN", sys.stdin.isatty(), "STDOUT", sys.stdout.isatty(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["preloaded", "fresh"])
+def test_on_a_terminal_the_tests_get_one(stack: Project, preload: dict[str, str], how: str) -> None:
+    """Run from a terminal ('script' gives the command one, as a shell would), the tests get
+    a terminal of their own in the container, as under a bare 'docker compose exec': the
+    preloaded worker is handed the client's terminal for the run, and given it back."""
+    if shutil.which("script") is None:
+        pytest.skip("no 'script' (util-linux) here to give the command a terminal")
+    _in_container(stack, f"cat > /tmp/test_tty.py <<'EOF'\n{TTY_TEST}EOF")
+    env = preload if how == "preloaded" else {"DASHENV_PRELOAD": "0"}
+    full = {k: v for k, v in os.environ.items() if not k.startswith("DASHENV_")}
+    full.update({"DASHENV_STATE_DIR": os.environ.get("DASHENV_STATE_DIR", ""), **env})
+    before = served(preload)
+    line = shlex.join([sys.executable, "-m", "dashenv", "test", "run", "--no-setup", "--",
+                       "-s", "-p", "no:cacheprovider", "/tmp/test_tty.py"])  # fmt: skip
+    # twice in one terminal: the second finds the terminal given back to its shell
+    done = subprocess.run(
+        ["script", "-qec", f"{line} && {line}", "/dev/null"],
+        cwd=stack.root,
+        env=full,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert done.stdout.count("STDIN True STDOUT True") == 2, done.stdout
+    assert served(preload) == before + (2 if how == "preloaded" else 0)
 
 
 def test_a_killed_client_takes_its_worker_with_it(stack: Project, preload: dict[str, str]) -> None:

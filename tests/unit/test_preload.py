@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -233,3 +234,21 @@ def test_no_server_is_started_where_its_directory_cannot_be_made(
         (locked / "run").write_text("")
     assert client.client(["status"]) is None
     assert started == []
+
+
+def test_only_test_run_is_handed_the_terminal_and_only_when_there_is_one() -> None:
+    from dashenv.preload.client import terminal_to_hand
+
+    # under pytest, standard input is not a terminal: nothing is handed, whatever the command
+    assert terminal_to_hand(["test", "run"]) is None
+    assert terminal_to_hand(["status", "--all"]) is None
+    import pty
+
+    pid, fd = pty.fork()  # a child in the foreground of a terminal of its own
+    if pid == 0:
+        answers = (terminal_to_hand(["test", "run", "--", "-x"]), terminal_to_hand(["status"]))
+        os._exit(0 if answers == (0, None) else 1)
+    with open(fd, "rb", buffering=0) as master, contextlib.suppress(OSError):
+        master.read(1024)  # until the child is gone (EIO)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -641,10 +641,12 @@ class Docker:
         the engine's API where it is asked, else ``docker exec``. Where the service has no
         running container, ``docker compose exec -T`` runs it and says why it cannot.
 
-        Ctrl-C reaches the command as a terminal's would: SIGINT to every process it started
-        in the container (found by a tag in their environment, ``RUN_TAG``), whose output
-        still comes; a second Ctrl-C kills them and stops waiting. Either way the exit code
-        is 130."""
+        On a terminal (standard input and output, this process in its foreground), the
+        command gets a terminal of its own in the container (``docker exec -it``): pdb reads
+        it, and Ctrl-C reaches the command through it. Elsewhere, Ctrl-C reaches the command
+        as a terminal's would: SIGINT to every process it started in the container (found by
+        a tag in their environment, ``RUN_TAG``), whose output still comes; a second Ctrl-C
+        kills them and stops waiting. Either way the exit code is then 130."""
         import secrets
 
         cid = self._running_container(service)
@@ -653,6 +655,8 @@ class Docker:
         flags = [w for k, v in env.items() for w in ("-e", f"{k}={v}")]
         if cid is None:
             return self.run_attached(self.compose_argv("exec", "-T", *flags, service, *command))
+        if _on_terminal():  # a terminal of its own, as under a bare 'docker compose exec'
+            return self.run_attached(self.docker_argv("exec", "-it", *flags, cid, *command))
         api = self.engine_api()
         started = None
         if api is not None:
@@ -754,6 +758,14 @@ def signal_script(tag: str, name: str) -> str:
         f'*" {RUN_TAG}={tag} "*) kill -{name} "${{p#/proc/}}" 2>/dev/null && found=0;; '
         "esac; done; exit $found"
     )
+
+
+def _on_terminal() -> bool:
+    """Standard input and output are a terminal, and this process is in its foreground."""
+    try:
+        return os.isatty(0) and os.isatty(1) and os.tcgetpgrp(0) == os.getpgrp()
+    except OSError:
+        return False
 
 
 def _epoch(created: str) -> str:

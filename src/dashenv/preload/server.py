@@ -158,6 +158,10 @@ class _Calls:
             _work(request, fds, run)  # never returns
         for fd in fds:
             os.close(fd)
+        # its own process group, made here too (the worker makes it as well): it exists
+        # before the client hears the pid, which may hand that group its terminal
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
         conn.settimeout(None)
         with contextlib.suppress(OSError):  # gone already: seen as such below
             send_message(conn, {"pid": pid})
