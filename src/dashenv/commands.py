@@ -112,11 +112,13 @@ PRELOADED: dict[tuple[str, ...], bool] = {
     ("db", "restore"): True,  # asks on a protected environment
 }
 NO_PROMPT_OPTIONS = ("--yes", "-y", "--dry-run")
-# Preloaded commands whose worker is handed the terminal (made its foreground process group,
-# as a shell does with a job) while it runs, where the client has one: the tests then get a
-# terminal of their own in the container, as under a bare 'docker compose exec' (pdb reads
-# it, Ctrl-C reaches them through it).
+# Preloaded commands told whether their client runs in the foreground of a terminal (its
+# standard input and output): the tests then get a terminal of their own in the container,
+# as under a bare 'docker compose exec' (pdb reads it, Ctrl-C reaches them through it). A
+# worker is in another session, so it cannot tell by itself; it is told through this
+# variable, which the server sets in its environment ("1" or "0").
 TERMINAL = (("test", "run"),)
+WORKER_TERMINAL = "DASHENV_WORKER_TERMINAL"
 # options that end in this process whatever the command (help, version, completion)
 LOCAL_OPTIONS = ("--help", "-h", "--version", "--install-completion")
 

@@ -252,8 +252,8 @@ def test_on_a_terminal():
 @pytest.mark.parametrize("how", ["preloaded", "fresh"])
 def test_on_a_terminal_the_tests_get_one(stack: Project, preload: dict[str, str], how: str) -> None:
     """Run from a terminal ('script' gives the command one, as a shell would), the tests get
-    a terminal of their own in the container, as under a bare 'docker compose exec': the
-    preloaded worker is handed the client's terminal for the run, and given it back."""
+    a terminal of their own in the container, as under a bare 'docker compose exec': a
+    preloaded worker, in another session, is told so by its client."""
     if shutil.which("script") is None:
         pytest.skip("no 'script' (util-linux) here to give the command a terminal")
     _in_container(stack, f"cat > /tmp/test_tty.py <<'EOF'\n{TTY_TEST}EOF")
@@ -263,7 +263,7 @@ def test_on_a_terminal_the_tests_get_one(stack: Project, preload: dict[str, str]
     before = served(preload)
     line = shlex.join([sys.executable, "-m", "dashenv", "test", "run", "--no-setup", "--",
                        "-s", "-p", "no:cacheprovider", "/tmp/test_tty.py"])  # fmt: skip
-    # twice in one terminal: the second finds the terminal given back to its shell
+    # twice in one terminal: the first leaves it as it found it
     done = subprocess.run(
         ["script", "-qec", f"{line} && {line}", "/dev/null"],
         cwd=stack.root,

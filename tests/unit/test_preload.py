@@ -236,18 +236,18 @@ def test_no_server_is_started_where_its_directory_cannot_be_made(
     assert started == []
 
 
-def test_only_test_run_is_handed_the_terminal_and_only_when_there_is_one() -> None:
-    from dashenv.preload.client import terminal_to_hand
+def test_only_test_run_is_told_it_runs_on_a_terminal_and_only_when_it_does() -> None:
+    from dashenv.preload.client import on_terminal
 
     # under pytest, standard input is not a terminal: nothing is handed, whatever the command
-    assert terminal_to_hand(["test", "run"]) is None
-    assert terminal_to_hand(["status", "--all"]) is None
+    assert not on_terminal(["test", "run"])
+    assert not on_terminal(["status", "--all"])
     import pty
 
     pid, fd = pty.fork()  # a child in the foreground of a terminal of its own
     if pid == 0:
-        answers = (terminal_to_hand(["test", "run", "--", "-x"]), terminal_to_hand(["status"]))
-        os._exit(0 if answers == (0, None) else 1)
+        answers = (on_terminal(["test", "run", "--", "-x"]), on_terminal(["status"]))
+        os._exit(0 if answers == (True, False) else 1)
     with open(fd, "rb", buffering=0) as master, contextlib.suppress(OSError):
         master.read(1024)  # until the child is gone (EIO)
     _, status = os.waitpid(pid, 0)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from dashenv.commands import WORKER_TERMINAL
 from dashenv.errors import DashenvError, ExitCode, OperationFailed, Unreachable
 from dashenv.facts import (
     ComposeModel,
@@ -761,7 +762,11 @@ def signal_script(tag: str, name: str) -> str:
 
 
 def _on_terminal() -> bool:
-    """Standard input and output are a terminal, and this process is in its foreground."""
+    """Standard input and output are a terminal, and this process is in its foreground (a
+    preloaded worker, in another session, is told by its client: ``WORKER_TERMINAL``)."""
+    told = os.environ.get(WORKER_TERMINAL)
+    if told is not None:
+        return told == "1" and os.isatty(0) and os.isatty(1)
     try:
         return os.isatty(0) and os.isatty(1) and os.tcgetpgrp(0) == os.getpgrp()
     except OSError:

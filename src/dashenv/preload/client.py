@@ -67,18 +67,16 @@ def eligible(argv: Sequence[str], stdin_is_terminal: bool) -> bool:
     return False
 
 
-def terminal_to_hand(argv: Sequence[str]) -> int | None:
-    """The terminal (its fd, 0) to hand the worker of ``argv``: one of ``TERMINAL`` whose
-    client runs in the foreground of a terminal on its standard input and output; else None."""
+def on_terminal(argv: Sequence[str]) -> bool:
+    """Whether to tell the worker of ``argv`` that it runs on a terminal: one of ``TERMINAL``
+    whose client is in the foreground of a terminal on its standard input and output."""
     words = command_words(argv)
     if not any(words[: len(command)] == command for command in TERMINAL):
-        return None
+        return False
     try:
-        if not (os.isatty(0) and os.isatty(1)) or os.tcgetpgrp(0) != os.getpgrp():
-            return None
+        return os.isatty(0) and os.isatty(1) and os.tcgetpgrp(0) == os.getpgrp()
     except OSError:
-        return None
-    return 0
+        return False
 
 
 def verbose(argv: Sequence[str]) -> bool:
@@ -159,12 +157,11 @@ def _hand_over(sock: socket.socket, argv: Sequence[str]) -> int | None:
             "env": dict(os.environ),
             "ignored": ignored,  # a background job's SIGINT, nohup's SIGHUP: the worker's too
             "umask": _umask(),
+            "terminal": on_terminal(argv),  # the worker is in another session: it is told
         }
     ).encode()
     worker: list[int] = []  # its pid, once the server says it
     pending: list[int] = []  # signals that came before
-    terminal = terminal_to_hand(argv)
-    handed = False
 
     def forward(signum: int, _frame: object) -> None:
         if not worker:
@@ -186,21 +183,11 @@ def _hand_over(sock: socket.socket, argv: Sequence[str]) -> int | None:
             return None  # nothing ran: run it here
         for early in pending:
             forward(early, None)
-        if terminal is not None:  # the worker's group (the server made it) takes it
-            with contextlib.suppress(OSError):
-                os.tcsetpgrp(terminal, worker[0])
-                handed = True
         try:
             outcome = read_message(sock)
         except (OSError, ValueError):
             outcome = {}
     finally:
-        if handed:  # back to this process's group, as a shell takes it back from a job
-            assert terminal is not None
-            previous = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
-            with contextlib.suppress(OSError):
-                os.tcsetpgrp(terminal, os.getpgrp())
-            signal.signal(signal.SIGTTOU, previous)
         for signum in forwarded:
             signal.signal(signum, signal.SIG_DFL)
     if "signal" in outcome:  # end as the worker ended (a signal this process ignores: 128+N)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from dashenv.commands import WORKER_TERMINAL
 from dashenv.preload.protocol import (
     CHECK_SECONDS,
     IDLE_SECONDS,
@@ -159,7 +160,7 @@ class _Calls:
         for fd in fds:
             os.close(fd)
         # its own process group, made here too (the worker makes it as well): it exists
-        # before the client hears the pid, which may hand that group its terminal
+        # before the client hears the pid, so a signal the client forwards at once arrives
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)
         conn.settimeout(None)
@@ -274,6 +275,7 @@ def _work(request: dict[str, object], fds: list[int], run: Callable[[], None]) -
         assert isinstance(env, dict) and isinstance(argv, list)
         os.environ.clear()
         os.environ.update({str(k): str(v) for k, v in env.items()})
+        os.environ[WORKER_TERMINAL] = "1" if request.get("terminal") else "0"
         os.chdir(str(request["cwd"]))
         sys.argv = [str(a) for a in argv]
         for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
