@@ -267,3 +267,21 @@ def test_the_kept_model_is_found_without_parsing_until_a_file_pulled_in_changes(
     assert found()
     db.write_text(db.read_text().replace("17", "18"))  # the included file itself
     assert not found()
+
+
+def test_an_environments_views_keep_their_models_side_by_side(tmp_path: Path) -> None:
+    """As owned and as this checkout's instance (an override file more), with and without
+    its env file: each view's model is kept beside the others', not in place of them."""
+    from dashenv.facts import ComposeModel
+    from dashenv.observe import compose
+
+    for i in range(compose.KEPT):
+        compose._store(tmp_path, "test", f"key{i}", ComposeModel({}, name=f"m{i}"), f"d{i}")
+    for i in range(compose.KEPT):
+        hit = compose._cached_direct(tmp_path, "test", f"d{i}")
+        assert hit is not None and hit[1].name == f"m{i}"
+        model = compose._cached(tmp_path, "test", f"key{i}")
+        assert model is not None and model.name == f"m{i}"
+    compose._store(tmp_path, "test", "key-new", ComposeModel({}, name="new"), "d-new")
+    assert compose._cached(tmp_path, "test", "key0") is None  # the oldest gave way
+    assert compose._cached_direct(tmp_path, "test", "d-new") is not None

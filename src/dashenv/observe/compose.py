@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import ConfigError, DashenvError
 
@@ -283,14 +283,30 @@ def _pulled_in(files: list[Path], texts: list[str]) -> list[str]:
     return sorted(out)
 
 
+KEPT = 4  # models kept per environment: its views (as owned, as this checkout's instance;
+# with and without its env file) each have their own files or variables, and would otherwise
+# push each other out on every command
+
+
+def _entries(root: Path, name: str) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(cache_path(root, name).read_text())
+        entries = data.get("entries") if isinstance(data, dict) else None
+        return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+    except (OSError, ValueError):
+        return []
+
+
 def _cached(root: Path, name: str, key: str) -> ComposeModel | None:
     from dashenv.plan.compose_files import model_from_json
 
-    try:
-        data = json.loads(cache_path(root, name).read_text())
-        return model_from_json(data["model"]) if data.get("key") == key else None
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    for entry in _entries(root, name):
+        if entry.get("key") == key:
+            try:
+                return model_from_json(entry["model"])
+            except (KeyError, TypeError, ValueError):
+                return None
+    return None
 
 
 def _stamp(path: str) -> list[int] | None:
@@ -323,18 +339,19 @@ def _cached_direct(
     files pulled in. Nothing is parsed: the files pulled in are only looked at (``_stamp``)."""
     from dashenv.plan.compose_files import model_from_json
 
-    try:
-        data = json.loads(cache_path(root, name).read_text())
+    for data in _entries(root, name):
         if data.get("direct") != direct:
+            continue
+        try:
+            pulled = {str(p): s for p, s in data["pulled"].items()}
+            if any(_stamp(p) != s for p, s in pulled.items()):
+                return None
+            if any(os.environ.get(k) != v for k, v in data["used"].items()):
+                return None
+            return str(data["key"]), model_from_json(data["model"]), list(pulled)
+        except (KeyError, TypeError, ValueError, AttributeError):
             return None
-        pulled = {str(p): s for p, s in data["pulled"].items()}
-        if any(_stamp(p) != s for p, s in pulled.items()):
-            return None
-        if any(os.environ.get(k) != v for k, v in data["used"].items()):
-            return None
-        return str(data["key"]), model_from_json(data["model"]), list(pulled)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    return None
 
 
 def _texts_of(paths: list[str]) -> list[str]:
@@ -366,10 +383,11 @@ def _store(
         "pulled": {p: _settled(_stamp(p)) for p in pulled or []},
         "used": {k: os.environ.get(k) for k in used or []},
     }
+    others = [e for e in _entries(root, name) if e.get("key") != key and e.get("direct") != direct]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record))
+        tmp.write_text(json.dumps({"entries": [record, *others][:KEPT]}))
         tmp.replace(path)
     except OSError:
         pass  # a read-only checkout: no cache, Compose is asked each run

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,8 +111,6 @@ def _contract(
 def _host_worker_count(command: str, cwd: object) -> int:
     """The pytest-xdist workers a test command on the host starts: -n on the command line,
     else what pytest's configuration in the app's directory (and PYTEST_ADDOPTS) says."""
-    import json
-    import subprocess
 
     from dashenv.plan.reset import numprocesses, pytest_addopts, xdist_workers
 
@@ -121,34 +118,23 @@ def _host_worker_count(command: str, cwd: object) -> int:
     value = numprocesses(words)
     if value is not None and value.isdigit():
         return int(value)
-    done = subprocess.run(
-        [sys.executable, "-c", PYTEST_PROBE], cwd=str(cwd), capture_output=True, text=True
-    )
-    try:
-        found = json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
+    from dashenv.pytest_facts import pytest_facts
+
+    try:  # in this process: the host is where it runs (no interpreter started to ask)
+        found = pytest_facts(Path(str(cwd)))
+    except OSError:
         return xdist_workers(words, os.cpu_count() or 1)
     dirs = [[(n, text) for n, text in d] for d in found["dirs"]]
     args = [*pytest_addopts(dirs), *shlex.split(found["addopts"]), *words]
     return xdist_workers(args, int(found["cpus"]))
 
 
-# Run in the app container when the worker count is not explicit on the command line: what
-# pytest would read there (its configuration files from the working directory up, with
-# PYTEST_ADDOPTS) and how many CPUs pytest-xdist's "auto" would count.
-PYTEST_PROBE = """
-import json, os, pathlib
-names = ["pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg"]
-here = pathlib.Path.cwd()
-dirs = [[(n, (p / n).read_text(errors="replace")) for n in names if (p / n).is_file()]
-        for p in [here, *here.parents]]
-try:
-    cpus = len(os.sched_getaffinity(0))
-except Exception:
-    cpus = os.cpu_count() or 1
-cpus = int(os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS") or cpus)
-print(json.dumps({"cpus": cpus, "addopts": os.environ.get("PYTEST_ADDOPTS", ""), "dirs": dirs}))
-"""
+def pytest_probe() -> str:
+    """Run in the app container when the worker count is not explicit on the command line:
+    ``dashenv.pytest_facts`` as it is, which the host calls in this process."""
+    from dashenv import pytest_facts
+
+    return Path(pytest_facts.__file__).read_text()
 
 
 def _build_context(t: Environment) -> Path | None:
@@ -180,7 +166,7 @@ def _config_on_host(t: Environment) -> tuple[list[tuple[str, str]], str] | None:
 
 
 def _probe(t: Environment) -> dict[str, Any] | None:
-    """What PYTEST_PROBE finds in the app container, kept for that very container (its id and
+    """What ``pytest_probe`` finds in the app container, kept for that very container (its id and
     creation) and the configuration files under its build context as they are now: a container
     is asked once, not on every run."""
     import json
@@ -204,7 +190,7 @@ def _probe(t: Environment) -> dict[str, Any] | None:
             return dict(kept["found"])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
-    code, out = t.docker.exec_capture(service, ["python", "-c", PYTEST_PROBE])
+    code, out = t.docker.exec_capture(service, ["python", "-c", pytest_probe()])
     try:
         found = json.loads(out.strip().splitlines()[-1]) if code == 0 else None
     except (ValueError, IndexError):
