@@ -8,6 +8,7 @@ grows: fields are never renamed or removed within a schema version.
 from __future__ import annotations
 
 import datetime
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -109,17 +110,36 @@ def postgres_part(e: Environment) -> PostgresPart | None:
             return part
         part["database"] = db.database
         with e.postgres(timeout=3, observer=True) as pg:
-            part["version"] = pg.version()
-            part["reachable"] = True
-            part["databases"] = [asdict(d) for d in pg.databases()]
+            # the database's own facts on its own connection, read while the server's are
+            # (where it turns out not to exist, what was read there is left unused)
+            inside: dict[str, Any] = {}
+
+            def read_database() -> None:
+                try:
+                    inside["tables"] = [asdict(t) for t in pg.tables(db.database)]
+                    inside["settings"] = pg.server_settings(db.database, SERVER_FLAGS)
+                    inside["stamp"] = pg.state(db.database).stamp
+                    inside["current"] = pg.alembic_current(db.database)
+                except DashenvError as exc:
+                    inside["error"] = exc
+
+            reader = threading.Thread(target=read_database, daemon=True)
+            reader.start()
+            try:
+                part["version"] = pg.version()
+                part["reachable"] = True
+                part["databases"] = [asdict(d) for d in pg.databases()]
+            finally:
+                reader.join()
             names = {d["name"] for d in part["databases"]}
             part["database_exists"] = db.database in names
             if db.database in names:
-                part["tables"] = [asdict(t) for t in pg.tables(db.database)]
-                part["settings"] = pg.server_settings(db.database, SERVER_FLAGS)
-                state = pg.state(db.database)
-                part["stamp"] = state.stamp
-                part["migrations"] = migrations_part(env, pg.alembic_current(db.database))
+                if "error" in inside:
+                    raise inside["error"]
+                part["tables"] = inside["tables"]
+                part["settings"] = inside["settings"]
+                part["stamp"] = inside["stamp"]
+                part["migrations"] = migrations_part(env, inside["current"])
                 part["copy_method"] = copy_part(env, pg, db.database, part["databases"])
             part["snapshots"] = snapshots_part(pg, db.database)
             part["worker_databases"] = worker_databases_part(part["databases"], db.database)
