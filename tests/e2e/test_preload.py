@@ -135,29 +135,32 @@ def test_the_server_answers_with_the_same_output_and_exit_codes(
     dev_intact(stack)
 
 
-def preloaded_reset(stack: Project, env: dict[str, str], *root: str) -> subprocess.Popen[str]:
+def with_switch(env: dict[str, str]) -> dict[str, str]:
+    """This process's environment without dashenv's variables, then ``env`` (the switch)."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("DASHENV_")}
     full.update({"DASHENV_STATE_DIR": os.environ.get("DASHENV_STATE_DIR", ""), **env})
+    return full
+
+
+def started(
+    stack: Project, env: dict[str, str], *argv: str, group: bool = False
+) -> subprocess.Popen[str]:
+    """dashenv ARGV started in the project (``group``: in a process group of its own, as a
+    terminal's foreground job), its output captured."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dashenv",
-            *root,
-            "db",
-            "reset",
-            "test",
-            "--yes",
-            "--strategy",
-            "migrate",
-        ],
+        [sys.executable, "-m", "dashenv", *argv],
         cwd=stack.root,
-        env=full,
+        env=with_switch(env),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=group,
     )
+
+
+def preloaded_reset(stack: Project, env: dict[str, str], *root: str) -> subprocess.Popen[str]:
+    return started(stack, env, *root, "db", "reset", "test", "--yes", "--strategy", "migrate")
 
 
 def test_ctrl_c_reaches_the_worker_and_the_next_reset_succeeds(
@@ -209,20 +212,9 @@ def test_ctrl_c_reaches_the_tests_in_the_container(
     left running there; dashenv exits 130."""
     _in_container(stack, f"cat > /tmp/test_ctrl_c.py <<'EOF'\n{SLOW_TEST}EOF")
     env = preload if how == "preloaded" else {"DASHENV_PRELOAD": "0"}
-    full = {k: v for k, v in os.environ.items() if not k.startswith("DASHENV_")}
-    full.update({"DASHENV_STATE_DIR": os.environ.get("DASHENV_STATE_DIR", ""), **env})
     argv = ["test", "run", "--no-setup", "--", "-s", "-p", "no:cacheprovider",
             "/tmp/test_ctrl_c.py"]  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "dashenv", *argv],
-        cwd=stack.root,
-        env=full,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, as a terminal's foreground job
-    )
+    proc = started(stack, env, *argv, group=True)
     running = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline 2>/dev/null; echo; done"
     deadline = time.monotonic() + 60
     while "test_ctrl_c.py" not in _in_container(stack, running):
@@ -258,8 +250,6 @@ def test_on_a_terminal_the_tests_get_one(stack: Project, preload: dict[str, str]
         pytest.skip("no 'script' (util-linux) here to give the command a terminal")
     _in_container(stack, f"cat > /tmp/test_tty.py <<'EOF'\n{TTY_TEST}EOF")
     env = preload if how == "preloaded" else {"DASHENV_PRELOAD": "0"}
-    full = {k: v for k, v in os.environ.items() if not k.startswith("DASHENV_")}
-    full.update({"DASHENV_STATE_DIR": os.environ.get("DASHENV_STATE_DIR", ""), **env})
     before = served(preload)
     line = shlex.join([sys.executable, "-m", "dashenv", "test", "run", "--no-setup", "--",
                        "-s", "-p", "no:cacheprovider", "/tmp/test_tty.py"])  # fmt: skip
@@ -267,7 +257,7 @@ def test_on_a_terminal_the_tests_get_one(stack: Project, preload: dict[str, str]
     done = subprocess.run(
         ["script", "-qec", f"{line} && {line}", "/dev/null"],
         cwd=stack.root,
-        env=full,
+        env=with_switch(env),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,

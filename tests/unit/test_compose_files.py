@@ -231,7 +231,6 @@ def test_the_kept_model_is_found_without_parsing_until_a_file_pulled_in_changes(
     of a variable the files name each send it back to the full key."""
     from dashenv.facts import ComposeModel
     from dashenv.observe import compose
-    from dashenv.plan.compose_files import direct_key
 
     main = tmp_path / "compose.yml"
     main.write_text("include:\n  - db.yml\nservices:\n  app:\n    image: app:${APP_TAG}\n")
@@ -242,7 +241,7 @@ def test_the_kept_model_is_found_without_parsing_until_a_file_pulled_in_changes(
         os.utime(f, (settled, settled))
     texts = [main.read_text()]
     pulled = compose._pulled_in([main], texts)
-    direct = direct_key(texts, None, {}, {}, True, [])
+    direct = cache_key(texts, None, {}, {}, True, [], direct=True)
     monkeypatch.setenv("APP_TAG", "1")
     model = ComposeModel({}, name="kept")
     paths = [p.split("\0", 1)[0] for p in pulled]

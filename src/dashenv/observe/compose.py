@@ -37,7 +37,6 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
     from dashenv.plan.compose_files import (
         cache_key,
         declared_name,
-        direct_key,
         reconcile,
         referenced_variables,
     )
@@ -71,7 +70,9 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         if inv.env_file != DEVNULL
         else None
     )
-    direct = direct_key(texts, env_text, inv.variables, os.environ, not files_name, s.profiles)
+    direct = cache_key(
+        texts, env_text, inv.variables, os.environ, not files_name, s.profiles, direct=True
+    )
     hit = _cached_direct(env.project.root, env.name, direct)
     if hit is not None:  # the files, and those they pull in, unchanged: no YAML parsed
         key, model, pulled_paths = hit

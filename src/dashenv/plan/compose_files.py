@@ -224,30 +224,22 @@ def cache_key(
     environ: Mapping[str, str],
     pass_project: bool,
     profiles: list[str],
+    *,
+    direct: bool = False,
 ) -> str:
     """What the resolved model depends on: the files (with what they pull in), the env file,
     dashenv's interpolation variables and the process environment's values of the variables
-    the files name."""
-    used = {k: environ.get(k) for k in referenced_variables(texts) if k not in variables}
-    used.update({k: v for k, v in environ.items() if k.startswith("COMPOSE_")})
-    parts = [CACHE_VERSION, texts, env_text, sorted(variables.items()), sorted(used.items())]
-    blob = json.dumps([*parts, pass_project, profiles], default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    the files name, and Compose's own (``COMPOSE_*``).
 
-
-def direct_key(
-    texts: list[str],
-    env_text: str | None,
-    variables: Mapping[str, str],
-    environ: Mapping[str, str],
-    pass_project: bool,
-    profiles: list[str],
-) -> str:
-    """What the model depends on that is at hand without parsing: the compose files' texts
-    (not yet what they pull in), the env file, dashenv's variables and Compose's own
-    (``COMPOSE_*``). With the files pulled in unchanged, the same ``cache_key`` follows."""
-    compose = sorted((k, v) for k, v in environ.items() if k.startswith("COMPOSE_"))
-    parts = [CACHE_VERSION, texts, env_text, sorted(variables.items()), compose]
+    ``direct``: what is at hand without parsing: the compose files' texts (not yet what they
+    pull in), the env file, dashenv's variables and Compose's own; with the files pulled in
+    unchanged (and the variables they name), the same full key follows."""
+    values: dict[str, str | None] = {k: v for k, v in environ.items() if k.startswith("COMPOSE_")}
+    if not direct:
+        values.update(
+            {k: environ.get(k) for k in referenced_variables(texts) if k not in variables}
+        )
+    parts = [CACHE_VERSION, texts, env_text, sorted(variables.items()), sorted(values.items())]
     blob = json.dumps([*parts, pass_project, profiles], default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
