@@ -71,6 +71,8 @@ def broken(tmp_path: Path) -> Iterator[Layout]:
   worker:
     image: python:3.13-slim
     restart: unless-stopped
+    environment:
+      SECRET_KEY: s3cret
     volumes:
       - ./flag:/flag
     command:
@@ -106,11 +108,15 @@ def test_a_service_that_cannot_start_fails_up_at_once(broken: Layout) -> None:
     assert "waiting longer will not help" in done.stderr
     assert "Traceback" not in done.stderr.split("last lines")[0]
 
+    # the database given its password, the worker's variable taken away: the worker is
+    # then the one that cannot start (one at a time, so which fails first is not a race)
     compose = p.root / "docker-compose.yml"
     compose.write_text(
-        compose.read_text().replace(
+        compose.read_text()
+        .replace(
             "POSTGRES_USER: shop\n", "POSTGRES_USER: shop\n      POSTGRES_PASSWORD: shop-secret\n"
         )
+        .replace("    environment:\n      SECRET_KEY: s3cret\n", "")
     )
     done = p("up", "dev")
     assert done.returncode == 5, done.stderr
