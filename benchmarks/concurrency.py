@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 
+from installed import compile_dashenv
+
 MIX = {
     "up dev": ("up", "dev"),
     "test setup": ("test", "setup"),
@@ -43,6 +45,7 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
+    compile_dashenv()
     project = os.path.abspath(args.project)
     environ = {k: v for k, v in os.environ.items() if k != "CI"}
     rng = random.Random(args.seed)

@@ -48,6 +48,7 @@ import time
 from collections.abc import Callable
 
 from compose_line import compose_line
+from installed import compile_dashenv
 from preloaded import server_pid, start_server
 
 
@@ -212,6 +213,7 @@ def main() -> None:
         help="only the lines whose name starts with LINE ('test run', status); repeatable",
     )  # fmt: skip
     args = parser.parse_args()
+    compile_dashenv()
     project = os.path.abspath(args.project)
     if args.soak is not None:
         sys.exit(soak(project, args.soak, args.preload))

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 from compose_line import compose_line
+from installed import compile_dashenv
 
 from dashenv.adapters.postgres import Postgres
 
@@ -76,6 +77,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clones-only", action="store_true", help="only part 4")
     args = parser.parse_args()
+    compile_dashenv()
     project = os.path.abspath(args.project)
     base = [sys.executable, "-m", "dashenv", "-C", project]
     shown = json.loads(

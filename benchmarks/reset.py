@@ -27,6 +27,8 @@ import time
 import uuid
 from collections.abc import Callable
 
+from installed import compile_dashenv
+
 from dashenv.adapters.postgres import Postgres
 
 PASSWORD = "bench_pw"
@@ -134,6 +136,7 @@ def main() -> None:
     parser.add_argument("--alembic", action="store_true", help="the Alembic case (test up)")
     parser.add_argument("-C", dest="project", default=".", help="the project (--alembic)")
     args = parser.parse_args()
+    compile_dashenv()
     if args.alembic:
         alembic_case(args.project, args.runs)
         return

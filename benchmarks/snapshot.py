@@ -40,6 +40,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from compose_line import compose_line
+from installed import compile_dashenv
 from preloaded import start_server
 
 from dashenv.adapters.postgres import Postgres
@@ -258,6 +259,7 @@ def main() -> None:
     parser.add_argument("--reflink", action="store_true", help="the data on a reflink volume")
     parser.add_argument("--dump-up-to", default="1G", help="pg_dump + pg_restore up to this size")
     args = parser.parse_args()
+    compile_dashenv()
     base = Path(tempfile.mkdtemp(prefix="dashenv-bench-"))
     try:
         for size in [parse_size(x) for x in args.size.split(",")]:

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 
+from installed import compile_dashenv
+
 CASES = {
     "import typer": [sys.executable, "-c", "import typer"],
     "dashenv --help": [sys.executable, "-m", "dashenv", "--help"],
@@ -22,6 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
+    compile_dashenv()
     times: dict[str, list[float]] = {name: [] for name in CASES}
     for _ in range(args.runs):  # interleaved, so drift hits every case alike
         for name, cmd in CASES.items():

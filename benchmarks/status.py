@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+from installed import compile_dashenv
+
 
 def compose_ps(env: str) -> list[str]:
     line = subprocess.run(
@@ -29,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10)
     args = parser.parse_args()
+    compile_dashenv()
     ps = {env: compose_ps(env) for env in ("dev", "test")}
 
     def run_compose_ps() -> None:

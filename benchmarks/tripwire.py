@@ -26,6 +26,7 @@ import sys
 import time
 
 from compose_line import compose_line
+from installed import compile_dashenv
 
 
 def main() -> None:
@@ -34,6 +35,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--env", default="test", help="the test-side environment")
     args = parser.parse_args()
+    compile_dashenv()
     project = os.path.abspath(args.project)
 
     from dashenv.context import RunContext
