@@ -57,7 +57,7 @@ class Environment:
         self.lenient = lenient
         self._views: dict[tuple[bool, bool], ResolvedEnvironment] = {}
         self._docker: Docker | None = None
-        self._postgres: dict[tuple[float, bool], Postgres] = {}
+        self._postgres: dict[tuple[float, bool, str], Postgres] = {}
 
     def __repr__(self) -> str:
         return f"Environment({self.name!r})"
@@ -150,14 +150,18 @@ class Environment:
             self._docker = self._bind()
         return self._docker
 
-    def postgres(self, *, timeout: float = DEFAULT_TIMEOUT, observer: bool = False) -> Postgres:
+    def postgres(
+        self, *, timeout: float = DEFAULT_TIMEOUT, observer: bool = False, home: str = "postgres"
+    ) -> Postgres:
         """A client of its PostgreSQL as the host reaches it (``host`` and the published
         ``postgres_port``), as the role its DATABASE_URL names (``postgres`` where it names
         none); made on first use and kept for the command (closing it closes its connections,
         the next use opens new ones). An ``observer`` (status) keeps one connection per
-        database it reads. Raises ConfigError where the environment cannot have one; callers
-        that can say why in their own words check ``app.database()`` and the port first."""
-        key = (timeout, observer)
+        database it reads; ``home`` is the database of its maintenance connection (an
+        observer's may be the one it reads anyway: one connection instead of two). Raises
+        ConfigError where the environment cannot have one; callers that can say why in their
+        own words check ``app.database()`` and the port first."""
+        key = (timeout, observer, home)
         if key not in self._postgres:
             from dashenv.adapters.postgres import Postgres
 
@@ -176,6 +180,7 @@ class Environment:
                 db.password,
                 timeout=timeout,
                 keep=observer,
+                home=home,
             )
         return self._postgres[key]
 

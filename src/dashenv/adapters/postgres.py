@@ -81,10 +81,15 @@ class Postgres:
         *,
         timeout: float = 5,
         keep: bool = False,
+        home: str = "postgres",
     ):
         self.host, self.port, self.user, self.password = host, port, user, password
         self.timeout = timeout
-        # the reused autocommit connections: to "postgres" always, to every database with
+        # the database of the maintenance connection, which reads what is the server's
+        # (shared catalogs, settings): "postgres", or for an observer the database it reads
+        # anyway, so that one connection does (one that drops or renames it must not)
+        self.home = home
+        # the reused autocommit connections: to ``home`` always, to every database with
         # ``keep`` (an observer's: one that drops or renames databases must not hold them)
         self._kept: dict[str, Any] = {}
         self.keep = keep
@@ -108,11 +113,13 @@ class Postgres:
         return f"{self.host}:{self.port}"
 
     @contextmanager
-    def connect(self, database: str = "postgres", autocommit: bool = True) -> Iterator[Any]:
-        """A connection; the maintenance one (``postgres``, autocommit) is kept and reused."""
+    def connect(self, database: str | None = None, autocommit: bool = True) -> Iterator[Any]:
+        """A connection (to ``database``, by default ``home``); the maintenance one (``home``,
+        autocommit) is kept and reused."""
         import psycopg
 
-        reuse = autocommit and (database == "postgres" or self.keep)
+        database = database or self.home
+        reuse = autocommit and (database == self.home or self.keep)
         kept = self._kept.get(database) if reuse else None
         if kept is not None and not kept.closed:
             try:
@@ -239,8 +246,12 @@ class Postgres:
         return PostgresReading(tuple(row[0]), tuple(row[1]), row[4], int(row[2] or 0), row[3])
 
     def server_settings(self, database: str, names: list[str]) -> dict[str, str]:
+        """The settings as ``SHOW`` gives them (``current_setting``), in one query."""
         with self.connect(database) as conn:
-            return {n: str(conn.execute(f"SHOW {n}").fetchone()[0]) for n in names}
+            rows = conn.execute(
+                "SELECT n, current_setting(n) FROM unnest(%s::text[]) AS n", (names,)
+            ).fetchall()
+        return {str(n): str(v) for n, v in rows}
 
     def version(self) -> str:
         with self.connect() as conn:

@@ -8,16 +8,16 @@ grows: fields are never renamed or removed within a schema version.
 from __future__ import annotations
 
 import datetime
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from dashenv.errors import DashenvError
+from dashenv.errors import DashenvError, Unreachable
 from dashenv.plan.reset import SERVER_FLAGS
 from dashenv.steps.migrations import migrations_part
 
 if TYPE_CHECKING:
+    from dashenv.adapters.postgres import Postgres
     from dashenv.context import Environment, RunContext
     from dashenv.documents import (
         AppPart,
@@ -109,43 +109,37 @@ def postgres_part(e: Environment) -> PostgresPart | None:
             part["error"] = "no DATABASE_URL in the env file"
             return part
         part["database"] = db.database
-        with e.postgres(timeout=3, observer=True) as pg:
-            # the database's own facts on its own connection, read while the server's are
-            # (where it turns out not to exist, what was read there is left unused)
-            inside: dict[str, Any] = {}
-
-            def read_database() -> None:
-                try:
-                    inside["tables"] = [asdict(t) for t in pg.tables(db.database)]
-                    inside["settings"] = pg.server_settings(db.database, SERVER_FLAGS)
-                    inside["stamp"] = pg.state(db.database).stamp
-                    inside["current"] = pg.alembic_current(db.database)
-                except DashenvError as exc:
-                    inside["error"] = exc
-
-            reader = threading.Thread(target=read_database, daemon=True)
-            reader.start()
-            try:
-                part["version"] = pg.version()
-                part["reachable"] = True
-                part["databases"] = [asdict(d) for d in pg.databases()]
-            finally:
-                reader.join()
+        with _observer(e, db.database) as pg:
+            part["version"] = pg.version()
+            part["reachable"] = True
+            part["databases"] = [asdict(d) for d in pg.databases()]
             names = {d["name"] for d in part["databases"]}
             part["database_exists"] = db.database in names
             if db.database in names:
-                if "error" in inside:
-                    raise inside["error"]
-                part["tables"] = inside["tables"]
-                part["settings"] = inside["settings"]
-                part["stamp"] = inside["stamp"]
-                part["migrations"] = migrations_part(env, inside["current"])
+                part["tables"] = [asdict(t) for t in pg.tables(db.database)]
+                part["settings"] = pg.server_settings(db.database, SERVER_FLAGS)
+                part["stamp"] = pg.state(db.database).stamp
+                part["migrations"] = migrations_part(env, pg.alembic_current(db.database))
                 part["copy_method"] = copy_part(env, pg, db.database, part["databases"])
             part["snapshots"] = snapshots_part(pg, db.database)
             part["worker_databases"] = worker_databases_part(part["databases"], db.database)
     except DashenvError as exc:
         part["error"] = exc.message
     return part
+
+
+def _observer(e: Environment, database: str) -> Postgres:
+    """A client that reads everything on one connection: to ``database``, which status reads
+    anyway, and what is the server's (its databases, settings, snapshots) from there too;
+    where that database cannot be connected to (it does not exist yet, say), to the
+    maintenance database instead."""
+    pg = e.postgres(timeout=3, observer=True, home=database)
+    try:
+        with pg.connect():
+            pass
+    except Unreachable:
+        return e.postgres(timeout=3, observer=True)  # unreachable there too: it says so
+    return pg
 
 
 def redis_part(e: Environment) -> RedisPart | None:
