@@ -245,24 +245,51 @@ def test_the_kept_model_is_found_without_parsing_until_a_file_pulled_in_changes(
     monkeypatch.setenv("APP_TAG", "1")
     model = ComposeModel({}, name="kept")
     paths = [p.split("\0", 1)[0] for p in pulled]
-    compose._store(tmp_path, "dev", "full-key", model, direct, paths, ["APP_TAG"])
+    compose._store(
+        tmp_path,
+        "dev",
+        compose._entries(tmp_path, "dev"),
+        "full-key",
+        model,
+        direct,
+        paths,
+        ["APP_TAG"],
+    )
 
     def found() -> bool:
-        hit = compose._cached_direct(tmp_path, "dev", direct)
+        hit = compose._cached_direct(compose._entries(tmp_path, "dev"), direct)
         return hit is not None and hit[0] == "full-key" and hit[1].name == "kept"
 
     assert found()
-    assert compose._cached_direct(tmp_path, "dev", "other texts") is None
+    assert compose._cached_direct(compose._entries(tmp_path, "dev"), "other texts") is None
     monkeypatch.setenv("APP_TAG", "2")  # a variable the files name
     assert not found()
     monkeypatch.setenv("APP_TAG", "1")
     assert found()
     (tmp_path / "db.env").write_text("POSTGRES_DB=app\n")  # was missing
     assert not found()
-    compose._store(tmp_path, "dev", "full-key", model, direct, paths, ["APP_TAG"])
+    compose._store(
+        tmp_path,
+        "dev",
+        compose._entries(tmp_path, "dev"),
+        "full-key",
+        model,
+        direct,
+        paths,
+        ["APP_TAG"],
+    )
     assert not found()  # db.env changed just now: its stamp is not trusted yet
     os.utime(tmp_path / "db.env", (settled, settled))
-    compose._store(tmp_path, "dev", "full-key", model, direct, paths, ["APP_TAG"])
+    compose._store(
+        tmp_path,
+        "dev",
+        compose._entries(tmp_path, "dev"),
+        "full-key",
+        model,
+        direct,
+        paths,
+        ["APP_TAG"],
+    )
     assert found()
     db.write_text(db.read_text().replace("17", "18"))  # the included file itself
     assert not found()
@@ -275,12 +302,28 @@ def test_an_environments_views_keep_their_models_side_by_side(tmp_path: Path) ->
     from dashenv.observe import compose
 
     for i in range(compose.KEPT):
-        compose._store(tmp_path, "test", f"key{i}", ComposeModel({}, name=f"m{i}"), f"d{i}")
+        compose._store(
+            tmp_path,
+            "test",
+            compose._entries(tmp_path, "test"),
+            f"key{i}",
+            ComposeModel({}, name=f"m{i}"),
+            f"d{i}",
+        )
     for i in range(compose.KEPT):
-        hit = compose._cached_direct(tmp_path, "test", f"d{i}")
+        hit = compose._cached_direct(compose._entries(tmp_path, "test"), f"d{i}")
         assert hit is not None and hit[1].name == f"m{i}"
-        model = compose._cached(tmp_path, "test", f"key{i}")
+        model = compose._cached(compose._entries(tmp_path, "test"), f"key{i}")
         assert model is not None and model.name == f"m{i}"
-    compose._store(tmp_path, "test", "key-new", ComposeModel({}, name="new"), "d-new")
-    assert compose._cached(tmp_path, "test", "key0") is None  # the oldest gave way
-    assert compose._cached_direct(tmp_path, "test", "d-new") is not None
+    compose._store(
+        tmp_path,
+        "test",
+        compose._entries(tmp_path, "test"),
+        "key-new",
+        ComposeModel({}, name="new"),
+        "d-new",
+    )
+    assert (
+        compose._cached(compose._entries(tmp_path, "test"), "key0") is None
+    )  # the oldest gave way
+    assert compose._cached_direct(compose._entries(tmp_path, "test"), "d-new") is not None

@@ -724,12 +724,7 @@ class Docker:
     def _signal_tagged(self, cid: str, tag: str, name: str) -> bool:
         """Send SIG``name`` to the processes in the container that carry ``tag``; False where
         that could not be done (no shell in the image, the container gone)."""
-        command = ["sh", "-c", signal_script(tag, name)]
-        answer = self._ask_api(lambda api: api.exec(cid, command))
-        if answer is None:
-            done = self.run(self.docker_argv("exec", cid, *command), "docker exec", check=False)
-            answer = (done.code, done.stdout)
-        return answer[0] == 0
+        return self._exec_short(cid, ["sh", "-c", signal_script(tag, name)])[0] == 0
 
     def exec_quick(self, service: str, command: list[str]) -> tuple[int, str] | None:
         """Run a short command in the running container of ``service`` (this project's),
@@ -737,8 +732,11 @@ class Docker:
         through the engine's API where it is asked, else the docker CLI. Exit code and
         combined output; None when the service has no running container."""
         cid = self._running_container(service)
-        if cid is None:
-            return None
+        return None if cid is None else self._exec_short(cid, command)
+
+    def _exec_short(self, cid: str, command: list[str]) -> tuple[int, str]:
+        """A short command in container ``cid``: through the engine's API where it is asked,
+        else ``docker exec``; its exit code and combined output."""
         answer = self._ask_api(lambda api: api.exec(cid, command))
         if answer is not None:
             return answer

@@ -73,7 +73,8 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
     direct = cache_key(
         texts, env_text, inv.variables, os.environ, not files_name, s.profiles, direct=True
     )
-    hit = _cached_direct(env.project.root, env.name, direct)
+    entries = _entries(env.project.root, env.name)  # read once for this command
+    hit = _cached_direct(entries, direct)
     if hit is not None:  # the files, and those they pull in, unchanged: no YAML parsed
         key, model, pulled_paths = hit
         cached = True
@@ -86,7 +87,7 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         key = cache_key(
             texts + pulled, env_text, inv.variables, os.environ, not files_name, s.profiles
         )
-        kept, cached = _cached(env.project.root, env.name, key), True
+        kept, cached = _cached(entries, key), True
         if kept is None:
             cached = False
             kept = ask_compose(inv, verbose, generated=_absolute(env, env.generated))
@@ -95,7 +96,7 @@ def with_compose_files(env: ResolvedEnvironment, *, verbose: bool = False) -> Re
         model = kept
         pulled_paths = [p.split("\0", 1)[0] for p in pulled]
         used = sorted(set(referenced_variables(texts + pulled)) - set(inv.variables))
-        _store(env.project.root, env.name, key, model, direct, pulled_paths, used)
+        _store(env.project.root, env.name, entries, key, model, direct, pulled_paths, used)
     shown = ", ".join(s.compose_files)
     rec = reconcile(
         s,
@@ -298,10 +299,10 @@ def _entries(root: Path, name: str) -> list[dict[str, Any]]:
         return []
 
 
-def _cached(root: Path, name: str, key: str) -> ComposeModel | None:
+def _cached(entries: list[dict[str, Any]], key: str) -> ComposeModel | None:
     from dashenv.plan.compose_files import model_from_json
 
-    for entry in _entries(root, name):
+    for entry in entries:
         if entry.get("key") == key:
             try:
                 return model_from_json(entry["model"])
@@ -332,7 +333,7 @@ def _settled(stamp: list[int] | None) -> list[int] | str | None:
 
 
 def _cached_direct(
-    root: Path, name: str, direct: str
+    entries: list[dict[str, Any]], direct: str
 ) -> tuple[str, ComposeModel, list[str]] | None:
     """The model kept for these very files (``direct``: their texts, the env file and the
     variables) where every file they pulled in is as it was then, and the process
@@ -340,7 +341,7 @@ def _cached_direct(
     files pulled in. Nothing is parsed: the files pulled in are only looked at (``_stamp``)."""
     from dashenv.plan.compose_files import model_from_json
 
-    for data in _entries(root, name):
+    for data in entries:
         if data.get("direct") != direct:
             continue
         try:
@@ -368,6 +369,7 @@ def _texts_of(paths: list[str]) -> list[str]:
 def _store(
     root: Path,
     name: str,
+    entries: list[dict[str, Any]],
     key: str,
     model: ComposeModel,
     direct: str | None = None,
@@ -384,7 +386,7 @@ def _store(
         "pulled": {p: _settled(_stamp(p)) for p in pulled or []},
         "used": {k: os.environ.get(k) for k in used or []},
     }
-    others = [e for e in _entries(root, name) if e.get("key") != key and e.get("direct") != direct]
+    others = [e for e in entries if e.get("key") != key and e.get("direct") != direct]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
