@@ -40,14 +40,29 @@ def alembic_graph(env: ResolvedEnvironment) -> Graph | None:
     return read_graph(read_config(path, str(env.settings.alembic_config)))
 
 
-def migrations_part(env: ResolvedEnvironment, current: tuple[str, ...] | None) -> dict[str, Any]:
-    """Where the database stands against the code's Alembic heads (read from the files)."""
+def graph_reading(env: ResolvedEnvironment) -> Graph | str | None:
+    """``alembic_graph``, with a configuration error as its message: what ``migrations_part``
+    takes (read beforehand where that overlaps with waiting on the database)."""
+    try:
+        return alembic_graph(env)
+    except DashenvError as exc:
+        return exc.message
+
+
+def migrations_part(
+    env: ResolvedEnvironment,
+    current: tuple[str, ...] | None,
+    reading: Graph | str | None = None,
+    *,
+    read: bool = False,
+) -> dict[str, Any]:
+    """Where the database stands against the code's Alembic heads (read from the files, or
+    given as ``reading`` with ``read``)."""
     from dashenv.plan.migrations import MigrationState, database_state
 
-    try:
-        graph = alembic_graph(env)
-    except DashenvError as exc:
-        return MigrationState("unknown", current or (), reason=exc.message).as_dict()
+    graph = reading if read else graph_reading(env)
+    if isinstance(graph, str):
+        return MigrationState("unknown", current or (), reason=graph).as_dict()
     if graph is None:
         reason = "no alembic_config: dashenv cannot know where this database stands"
         return MigrationState("unknown", current or (), reason=reason).as_dict()

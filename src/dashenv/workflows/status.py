@@ -8,13 +8,17 @@ grows: fields are never renamed or removed within a schema version.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dashenv.errors import DashenvError, Unreachable
 from dashenv.plan.reset import SERVER_FLAGS
-from dashenv.steps.migrations import migrations_part
+from dashenv.steps.migrations import graph_reading, migrations_part
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 if TYPE_CHECKING:
     from dashenv.adapters.postgres import Postgres
@@ -109,6 +113,8 @@ def postgres_part(e: Environment) -> PostgresPart | None:
             part["error"] = "no DATABASE_URL in the env file"
             return part
         part["database"] = db.database
+        # the code's migrations (files) read while the connection is made
+        graph = _in_thread(graph_reading, env)
         with _observer(e, db.database) as pg:
             part["version"] = pg.version()
             part["reachable"] = True
@@ -118,14 +124,40 @@ def postgres_part(e: Environment) -> PostgresPart | None:
             if db.database in names:
                 part["tables"] = [asdict(t) for t in pg.tables(db.database)]
                 part["settings"] = pg.server_settings(db.database, SERVER_FLAGS)
-                part["stamp"] = pg.state(db.database).stamp
-                part["migrations"] = migrations_part(env, pg.alembic_current(db.database))
+                part["stamp"] = pg.read_stamp(db.database)
+                current = pg.alembic_current(db.database)
+                part["migrations"] = migrations_part(env, current, graph(), read=True)
                 part["copy_method"] = copy_part(env, pg, db.database, part["databases"])
             part["snapshots"] = snapshots_part(pg, db.database)
             part["worker_databases"] = worker_databases_part(part["databases"], db.database)
     except DashenvError as exc:
         part["error"] = exc.message
     return part
+
+
+def _in_thread(fn: Callable[[A], R], arg: A) -> Callable[[], R]:
+    """``fn(arg)`` started in a thread of its own; the returned call waits for its result
+    (or raises its error)."""
+    import threading
+
+    out: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            out["value"] = fn(arg)
+        except BaseException as exc:  # raised where the result is asked for
+            out["error"] = exc
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+
+    def result() -> R:
+        thread.join()
+        if "error" in out:
+            raise out["error"]
+        return out["value"]  # type: ignore[no-any-return]
+
+    return result
 
 
 def _observer(e: Environment, database: str) -> Postgres:
