@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from dashenv.adapters.host import say_on_stderr
 from dashenv.errors import DashenvError, GuardRefused
+from dashenv.steps.background import started
 
 if TYPE_CHECKING:
     from dashenv.adapters.postgres import Postgres
@@ -62,11 +62,10 @@ def _read(
 
     dev = protected.env
     s = dev.settings
-    running = _running(protected)
     database, _ = database_of(dev)
 
-    def read_postgres() -> PostgresReading | None:
-        if pg is None or not database or s.postgres_service not in running:
+    def read_postgres(_: None) -> PostgresReading | None:
+        if pg is None or not database:
             return None
         try:
             reading = pg.tripwire_reading(database)
@@ -84,18 +83,22 @@ def _read(
             return None
         return reading
 
+    # PostgreSQL read while the engine says what runs (a server that does not run refuses
+    # the connection at once; one that does not answer is not waited for: its thread is
+    # left), then Redis where it runs
+    postgres = started(read_postgres, None)
+    running = _running(protected)
     keys: dict[int, int] = {}
-    with ThreadPoolExecutor(max_workers=1) as pool:  # PostgreSQL and Redis at the same time
-        reading = pool.submit(read_postgres)
-        if s.redis_port and s.redis_service in running:
-            try:
-                space = protected.redis(0, timeout=3).keyspace()
-                keys = {i: space.get(i, 0) for i in dev.redis_indexes}
-            except DashenvError:
-                keys = {}
+    if s.redis_port and s.redis_service in running:
+        try:
+            space = protected.redis(0, timeout=3).keyspace()
+            keys = {i: space.get(i, 0) for i in dev.redis_indexes}
+        except DashenvError:
+            keys = {}
+    reading = postgres() if s.postgres_service in running else None
     others = tuple(sorted(n for n in running if n not in (s.postgres_service, s.redis_service)))
     shared = host_sides(env, dev)[1].shared_postgres
-    return Reading(dev.name, database, reading.result(), keys, others, shared)
+    return Reading(dev.name, database, reading, keys, others, shared)
 
 
 def arm(t: Environment) -> list[_Watched]:

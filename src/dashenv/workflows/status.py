@@ -8,17 +8,14 @@ grows: fields are never renamed or removed within a schema version.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from dashenv.errors import DashenvError, Unreachable
 from dashenv.plan.reset import SERVER_FLAGS
+from dashenv.steps.background import started
 from dashenv.steps.migrations import graph_reading, migrations_part
-
-A = TypeVar("A")
-R = TypeVar("R")
 
 if TYPE_CHECKING:
     from dashenv.adapters.postgres import Postgres
@@ -114,7 +111,7 @@ def postgres_part(e: Environment) -> PostgresPart | None:
             return part
         part["database"] = db.database
         # the code's migrations (files) read while the connection is made
-        graph = _in_thread(graph_reading, env)
+        graph = started(graph_reading, env)
         with _observer(e, db.database) as pg:
             part["version"] = pg.version()
             part["reachable"] = True
@@ -133,31 +130,6 @@ def postgres_part(e: Environment) -> PostgresPart | None:
     except DashenvError as exc:
         part["error"] = exc.message
     return part
-
-
-def _in_thread(fn: Callable[[A], R], arg: A) -> Callable[[], R]:
-    """``fn(arg)`` started in a thread of its own; the returned call waits for its result
-    (or raises its error)."""
-    import threading
-
-    out: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            out["value"] = fn(arg)
-        except BaseException as exc:  # raised where the result is asked for
-            out["error"] = exc
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-
-    def result() -> R:
-        thread.join()
-        if "error" in out:
-            raise out["error"]
-        return out["value"]  # type: ignore[no-any-return]
-
-    return result
 
 
 def _observer(e: Environment, database: str) -> Postgres:
