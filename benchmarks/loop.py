@@ -51,6 +51,10 @@ from compose_line import compose_line
 from installed import compile_dashenv
 from preloaded import server_pid, start_server
 
+# what a fresh command imports before its own work: typer (with pydantic, through which it
+# builds its parameters), pydantic-settings, psycopg and redis-py
+LIBRARIES = ("typer._adapters", "pydantic_settings", "psycopg", "redis")
+
 
 def soak(project: str, count: int, preload: bool) -> int:
     """N resets with status running beside them; what is left over. Exit 1 on any leftover.
@@ -284,6 +288,15 @@ def main() -> None:
         "test run --no-setup": (1.05, 1.05),
         "--help": (1.3, 1.3),
     }
+    # what no dashenv command can go below, measured in the same rounds: a Python process
+    # (a preloaded call's client is one; this machine's site hooks included), and one that
+    # imports the libraries a fresh command's work needs (the CLI's, the settings', the
+    # database's, Redis's) and does nothing with them
+    floors = {
+        "a Python process": [sys.executable, "-c", "pass"],
+        "+ the libraries": [sys.executable, "-c", f"import {', '.join(LIBRARIES)}"],
+    }
+    floor_times: dict[str, list[float]] = {k: [] for k in floors}
     # each line: the bare baseline, dashenv as a user runs it (preloaded), in a fresh process
     times: dict[str, tuple[list[float], list[float], list[float]]] = {
         k: ([], [], []) for k in commands
@@ -296,6 +309,10 @@ def main() -> None:
                 start = time.perf_counter()
                 fn()
                 samples.append(time.perf_counter() - start)
+        for name, argv in floors.items():
+            start = time.perf_counter()
+            subprocess.run(argv, env=default, check=True)
+            floor_times[name].append(time.perf_counter() - start)
     print(f"{args.runs} runs alternating; medians of whole processes; migration: {migration}")
     print(f"{'':22} {'baseline':>10} {'default':>10} {'PRELOAD=0':>10}"
           f"   {'default':>12} {'PRELOAD=0':>12}   (ratio / goal)")  # fmt: skip
@@ -304,6 +321,15 @@ def main() -> None:
         gw, gc = goals[name]
         print(f"{name:22} {b:7.1f} ms {w:7.1f} ms {c:7.1f} ms"
               f"   {w / b:5.2f} / {gw:<4} {c / b:5.2f} / {gc:<4}")  # fmt: skip
+    print("floors (no dashenv), and their ratio to each line's baseline:")
+    for name, samples in floor_times.items():
+        f = statistics.median(samples) * 1000
+        ratios = ", ".join(
+            f"{' '.join(line.split()[:2])} {f / (statistics.median(t[0]) * 1000):.2f}"
+            for line, t in times.items()
+            if not line.startswith("--")
+        )
+        print(f"  {name:20} {f:7.1f} ms   {ratios}")
 
 
 def _rss_kb(pid: int) -> int:
