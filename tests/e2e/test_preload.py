@@ -268,6 +268,79 @@ def test_on_a_terminal_the_tests_get_one(stack: Project, preload: dict[str, str]
     assert served(preload) == before + (2 if how == "preloaded" else 0)
 
 
+RESIZE_TEST = """\
+import os, time
+
+
+def test_the_terminal_resized():
+    before = os.get_terminal_size(0)
+    print("BEFORE", before.columns, before.lines, flush=True)
+    deadline = time.monotonic() + 30
+    while os.get_terminal_size(0) == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    after = os.get_terminal_size(0)
+    print("AFTER", after.columns, after.lines, flush=True)
+"""
+
+
+def _window(fd: int, rows: int, columns: int) -> None:
+    import fcntl
+    import struct
+    import termios
+
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
+@pytest.mark.parametrize("how", ["preloaded", "fresh"])
+def test_a_resized_terminal_resizes_the_tests_one(
+    stack: Project, preload: dict[str, str], how: str
+) -> None:
+    """The terminal dashenv runs on is resized (its window made bigger) while the tests run:
+    theirs follows, as under a bare 'docker compose exec' (a preloaded client passes the
+    resize, SIGWINCH, on to its worker)."""
+    import fcntl
+    import select
+    import termios
+
+    _in_container(stack, f"cat > /tmp/test_resize.py <<'EOF'\n{RESIZE_TEST}EOF")
+    env = preload if how == "preloaded" else {"DASHENV_PRELOAD": "0"}
+    master, slave = os.openpty()
+    _window(master, 24, 80)
+
+    def controlling_terminal() -> None:  # a session of its own, the terminal its own
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dashenv", "test", "run", "--no-setup", "--",
+         "-s", "-p", "no:cacheprovider", "/tmp/test_resize.py"],
+        cwd=stack.root, env=with_switch(env), stdin=slave, stdout=slave, stderr=slave,
+        preexec_fn=controlling_terminal,
+    )  # fmt: skip
+    os.close(slave)
+    seen, resized = "", False
+    deadline = time.monotonic() + 120
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 4096).decode(errors="replace")
+                except OSError:  # the terminal's last process is gone
+                    break
+            if "BEFORE 80 24" in seen and not resized:
+                time.sleep(0.3)
+                _window(master, 50, 132)
+                resized = True
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert "BEFORE 80 24" in seen, seen
+    assert "AFTER 132 50" in seen, seen
+    assert proc.returncode == 0, seen
+
+
 def test_a_killed_client_takes_its_worker_with_it(stack: Project, preload: dict[str, str]) -> None:
     server = server_pid(preload)
     deadline = time.monotonic() + 30

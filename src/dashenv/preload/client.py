@@ -149,7 +149,9 @@ def _hand_over(sock: socket.socket, argv: Sequence[str]) -> int | None:
 
     signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
     ignored = [int(s) for s in signals if signal.getsignal(s) == signal.SIG_IGN]
-    forwarded = [s for s in signals if int(s) not in ignored]
+    # and a resized terminal's SIGWINCH, for what the worker runs on it (docker exec -it):
+    # the terminal signals its foreground group, this process's, not the worker's
+    forwarded = [*(s for s in signals if int(s) not in ignored), signal.SIGWINCH]
     request = json.dumps(
         {
             "argv": [sys.argv[0], *argv],
@@ -178,8 +180,9 @@ def _hand_over(sock: socket.socket, argv: Sequence[str]) -> int | None:
             sock.sendall(request)
             worker.append(read_message(sock)["pid"])
         except (OSError, ValueError, KeyError):
-            if pending:  # interrupted before anything ran
-                os._exit(128 + pending[0])
+            stops = [p for p in pending if p != signal.SIGWINCH]
+            if stops:  # interrupted before anything ran
+                os._exit(128 + stops[0])
             return None  # nothing ran: run it here
         for early in pending:
             forward(early, None)
