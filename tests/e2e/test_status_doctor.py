@@ -127,6 +127,37 @@ def test_status_says_the_same_through_the_engines_api_and_the_cli(stack: Project
         ok(stack("up", "test"))
 
 
+def test_the_engines_list_tells_who_holds_names_and_ports_as_inspect_does(
+    stack: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What up's conflict check, the leases and the reset's guards read of other projects'
+    containers (names, states, labels, published ports, images) comes from the engine's list
+    alone: the same as inspecting each, on the real engine, stopped containers included."""
+    from dashenv.context import RunContext
+    from dashenv.facts import Container
+
+    monkeypatch.setenv("DASHENV_ENGINE_API", "1")
+    subprocess.run(["docker", "stop", stack.container("test", "redis")], capture_output=True)
+    try:
+        docker = RunContext(str(stack.root), {}, None, False, None).docker()
+
+        def seen(c: Container) -> tuple[object, ...]:
+            fields = ("id", "name", "project", "service", "state", "config_files", "image",
+                      "working_dir", "instance", "environment", "protected", "config_hash",
+                      "image_id")  # fmt: skip
+            return (*(getattr(c, f) for f in fields), frozenset(c.ports))
+
+        inspected = sorted(seen(c) for c in docker.containers())
+        listed = sorted(seen(c) for c in docker.every_container())
+        assert listed == inspected
+        assert any(c[4] == "exited" for c in listed) and any(c[-1] for c in listed)
+        mine = frozenset({f"{stack.prefix}-test"})
+        full = {c.name: c for c in docker.every_container(mine)}
+        assert full[stack.container("test", "postgres")].started_at  # inspected: in full
+    finally:
+        ok(stack("up", "test"))
+
+
 def status_json_env(p: Project, env: dict[str, str], *args: str) -> tuple[int, dict]:
     result = p("status", *args, "--json", env=env)
     doc = json.loads(result.stdout)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dashenv.adapters.docker import image_ids_of, parse_inspect
+from dashenv.adapters.docker import image_ids_of, parse_inspect, parse_summaries
 from dashenv.adapters.engine import Endpoint, resolve, wanted
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "engine"
@@ -118,6 +118,22 @@ def test_an_exited_container_as_dashenv_reads_it() -> None:
     assert (c.project, c.service, c.state, c.health) == ("demo", "prestart", "exited", None)
     assert c.exit_code == 3 and not c.ready and c.started_at is not None
     assert c.ports == () and c.config_hash is None
+
+
+def test_the_engines_list_as_dashenv_reads_it() -> None:
+    """A real engine's /containers/json entry of the same healthy PostgreSQL: who holds the
+    name and the port, from what state, labels and image; not its health or start time
+    (those only an inspect says)."""
+    summaries = json.loads((FIXTURES / "list-postgres-healthy.json").read_text())
+    (c,) = parse_summaries(summaries)
+    assert (c.name, c.project, c.service) == ("dashtam-dev-postgres", "dashtam-dev", "postgres")
+    assert c.state == "running" and c.health is None and c.started_at is None
+    assert [(p.host_ip, p.host_port, p.container_port) for p in c.ports] == [
+        ("127.0.0.1", 5432, "5432/tcp")
+    ]
+    assert c.image == "postgres:17" and c.image_id is not None
+    assert c.config_hash is not None and len(c.config_hash) == 64
+    assert c.config_files is not None and c.config_files.endswith("docker-compose.dev.yml")
 
 
 def test_image_ids_by_the_names_compose_files_use() -> None:

@@ -366,6 +366,18 @@ class Docker:
         """Every container of the engine (with ``projects``, those of these projects)."""
         return self.containers(projects=projects)
 
+    def every_container(self, inspected: frozenset[str] = frozenset()) -> list[Container]:
+        """Every container of the engine: those of the compose projects ``inspected`` in
+        full, the others as the engine's list gives them (name, state, labels, published
+        ports, image; no health, start time, exit code or restart count), for what only needs
+        to know who holds a name or a port. Through the CLI (one inspect for all) every one
+        is inspected."""
+        found = self._ask_api(lambda api: api.every_container(inspected))
+        if found is None:
+            return self.containers()
+        documents, summaries = found
+        return parse_inspect(documents) + parse_summaries(summaries)
+
     def project_volumes(self, project: str) -> list[str]:
         label = {"label": f"{PROJECT_LABEL}={project}"}
         found = self._ask_api(lambda api: api.volume_names(label))
@@ -885,6 +897,42 @@ def parse_inspect(documents: list[dict[str, Any]]) -> list[Container]:
                 restart_count=int(d.get("RestartCount") or 0),
             )
         )
+    return found
+
+
+def parse_summaries(summaries: list[dict[str, Any]]) -> list[Container]:
+    """The engine's list of containers (``GET /containers/json``) -> Containers, as far as
+    it tells: no health, start time, exit code or restart count."""
+    found = []
+    for d in summaries:
+        labels = d.get("Labels") or {}
+        ports = tuple(
+            PortBinding(str(p.get("IP") or ""), int(p["PublicPort"]),
+                        f"{p.get('PrivatePort')}/{p.get('Type') or 'tcp'}")
+            for p in d.get("Ports") or []
+            if p.get("PublicPort")
+        )  # fmt: skip
+        found.append(
+            Container(
+                id=str(d["Id"]),
+                name=str((d.get("Names") or ["/"])[0]).lstrip("/"),
+                project=labels.get(PROJECT_LABEL),
+                service=labels.get(SERVICE_LABEL),
+                state=str(d.get("State") or "unknown"),
+                health=None,
+                ports=ports,
+                config_files=labels.get(FILES_LABEL),
+                image=str(d.get("Image") or ""),
+                working_dir=labels.get(WORKDIR_LABEL),
+                instance=labels.get(INSTANCE_LABEL),
+                checkout=labels.get(CHECKOUT_LABEL),
+                environment=labels.get(ENVIRONMENT_LABEL),
+                protected=(labels[PROTECTED_LABEL] == "true") if PROTECTED_LABEL in labels
+                else None,
+                config_hash=labels.get(HASH_LABEL),
+                image_id=str(d["ImageID"]) if d.get("ImageID") else None,
+            )
+        )  # fmt: skip
     return found
 
 

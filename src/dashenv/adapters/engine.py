@@ -205,6 +205,31 @@ class EngineAPI:
                 continue
         return documents
 
+    def every_container(
+        self, inspected: frozenset[str]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Every container (running or not): the inspect documents of those of the compose
+        projects ``inspected`` (and of any whose image the list names by its ID), and the
+        list's summaries of the rest (no inspect each: a machine with many containers of
+        other projects pays one listing for them)."""
+        import docker
+
+        api = self.client()
+        documents, summaries = [], []
+        label = "com.docker.compose.project"
+        for summary in api.containers(all=True):
+            # the list names a container's image by its ID where its tag has moved on
+            # (rebuilt, pulled anew) since: that one is inspected for the name it was given
+            renamed = str(summary.get("Image") or "").startswith("sha256:")
+            if (summary.get("Labels") or {}).get(label) not in inspected and not renamed:
+                summaries.append(summary)
+                continue
+            try:
+                documents.append(api.inspect_container(summary["Id"]))
+            except docker.errors.NotFound:
+                continue
+        return documents, summaries
+
     def container_briefs(self, filters: Mapping[str, object]) -> list[tuple[str, str, str, str]]:
         """The running containers matching the filters, from the list alone (no inspect):
         each one's id, name, Compose service and creation time."""

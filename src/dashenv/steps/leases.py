@@ -60,7 +60,7 @@ def claim(t: Environment, say: Callable[[str], None]) -> tuple[Environment, str]
         slots = Instance.leased(base) if instance else t.layout.leased(base)
         if not instance and not slots:
             return t.renewed(), ""
-        published = {p.host_port for c in docker.all_containers() for p in c.ports}
+        published = {p.host_port for c in docker.every_container() for p in c.ports}
 
         def busy(port: int) -> bool:
             taken = port in published or port_in_use(base.settings.host, port)

@@ -202,7 +202,7 @@ def observe(t: Environment, *, adopt: bool) -> Observed:
     inspect_error = None
     # the engine and the database are asked at the same time
     with ThreadPoolExecutor(max_workers=1) as pool:
-        listing = pool.submit(docker.all_containers)
+        listing = pool.submit(docker.every_container)  # who publishes what: listed only
         try:
             state = pg.state(db.database)
         except Unreachable as exc:  # judged by the guards, unless its server is starting
@@ -213,7 +213,7 @@ def observe(t: Environment, *, adopt: bool) -> Observed:
 
             def still_running() -> bool:
                 try:
-                    return publishes(docker.all_containers())
+                    return publishes(docker.every_container())
                 except DashenvError:
                     return False
 

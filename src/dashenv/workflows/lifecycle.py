@@ -231,7 +231,8 @@ def _up(
     # the first engine calls, concurrently: the compose model and every container (an
     # unreachable engine fails them with exit 4, as a ping would)
     with ThreadPoolExecutor(max_workers=2) as pool:
-        listing = pool.submit(t.docker.all_containers)
+        # this project's containers inspected; the rest (names and ports they hold) listed
+        listing = pool.submit(t.docker.every_container, frozenset({t.project_name}))
         compose = t.compose_model()
         containers = listing.result()
     model = compose.services
@@ -251,7 +252,7 @@ def _up(
             hint=f"services: {', '.join(model)}",
         )
     if stop_exclusive(t, containers, rep.say):
-        containers = t.docker.all_containers()
+        containers = t.docker.every_container(frozenset({t.project_name}))
     # only what this up starts can conflict (dashenv up dev postgres needs no app port)
     starts = started_services(model, services)
     if t.settings.postgres_service in starts:  # 18+ refuses the old data path: say so first
