@@ -874,30 +874,35 @@ def parse_inspect(documents: list[dict[str, Any]]) -> list[Container]:
             Container(
                 id=d["Id"],
                 name=str(d.get("Name", "")).lstrip("/"),
-                project=labels.get(PROJECT_LABEL),
-                service=labels.get(SERVICE_LABEL),
                 state=str(state.get("Status", "unknown")),
                 health=str(health) if health else None,
                 ports=tuple(ports),
                 started_at=None if not started or started.startswith("0001-") else started,
-                config_files=labels.get(FILES_LABEL),
                 image=str(config.get("Image") or ""),
-                working_dir=labels.get(WORKDIR_LABEL),
-                instance=labels.get(INSTANCE_LABEL),
-                checkout=labels.get(CHECKOUT_LABEL),
-                environment=labels.get(ENVIRONMENT_LABEL),
-                protected=(labels[PROTECTED_LABEL] == "true")
-                if PROTECTED_LABEL in labels
-                else None,
                 exit_code=int(state["ExitCode"])
                 if state.get("Status") == "exited" and isinstance(state.get("ExitCode"), int)
                 else None,
-                config_hash=labels.get(HASH_LABEL),
                 image_id=str(d["Image"]) if d.get("Image") else None,
                 restart_count=int(d.get("RestartCount") or 0),
+                **_labelled(labels),
             )
         )
     return found
+
+
+def _labelled(labels: dict[str, str]) -> dict[str, Any]:
+    """What a container's labels say (Compose's and dashenv's), as Container's fields."""
+    return {
+        "project": labels.get(PROJECT_LABEL),
+        "service": labels.get(SERVICE_LABEL),
+        "config_files": labels.get(FILES_LABEL),
+        "working_dir": labels.get(WORKDIR_LABEL),
+        "instance": labels.get(INSTANCE_LABEL),
+        "checkout": labels.get(CHECKOUT_LABEL),
+        "environment": labels.get(ENVIRONMENT_LABEL),
+        "protected": labels[PROTECTED_LABEL] == "true" if PROTECTED_LABEL in labels else None,
+        "config_hash": labels.get(HASH_LABEL),
+    }
 
 
 def parse_summaries(summaries: list[dict[str, Any]]) -> list[Container]:
@@ -916,23 +921,14 @@ def parse_summaries(summaries: list[dict[str, Any]]) -> list[Container]:
             Container(
                 id=str(d["Id"]),
                 name=str((d.get("Names") or ["/"])[0]).lstrip("/"),
-                project=labels.get(PROJECT_LABEL),
-                service=labels.get(SERVICE_LABEL),
                 state=str(d.get("State") or "unknown"),
                 health=None,
                 ports=ports,
-                config_files=labels.get(FILES_LABEL),
                 image=str(d.get("Image") or ""),
-                working_dir=labels.get(WORKDIR_LABEL),
-                instance=labels.get(INSTANCE_LABEL),
-                checkout=labels.get(CHECKOUT_LABEL),
-                environment=labels.get(ENVIRONMENT_LABEL),
-                protected=(labels[PROTECTED_LABEL] == "true") if PROTECTED_LABEL in labels
-                else None,
-                config_hash=labels.get(HASH_LABEL),
                 image_id=str(d["ImageID"]) if d.get("ImageID") else None,
+                **_labelled(labels),
             )
-        )  # fmt: skip
+        )
     return found
 
 
