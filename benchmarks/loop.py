@@ -325,7 +325,7 @@ def main() -> None:
     for name, samples in floor_times.items():
         f = statistics.median(samples) * 1000
         ratios = ", ".join(
-            f"{' '.join(line.split()[:2])} {f / (statistics.median(t[0]) * 1000):.2f}"
+            f"{line} {f / (statistics.median(t[0]) * 1000):.2f}"
             for line, t in times.items()
             if not line.startswith("--")
         )

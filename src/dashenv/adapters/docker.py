@@ -646,7 +646,12 @@ class Docker:
         return found.id if found else None
 
     def exec_attached(
-        self, service: str, command: list[str], environment: Mapping[str, str] | None = None
+        self,
+        service: str,
+        command: list[str],
+        environment: Mapping[str, str] | None = None,
+        *,
+        container: str | None = None,
     ) -> int:
         """Run a command in the running container of ``service`` on the user's terminal, its
         output streamed as it comes and its exit code passed back, without a Compose process
@@ -659,10 +664,11 @@ class Docker:
         it, and Ctrl-C reaches the command through it. Elsewhere, Ctrl-C reaches the command
         as a terminal's would: SIGINT to every process it started in the container (found by
         a tag in their environment, ``RUN_TAG``), whose output still comes; a second Ctrl-C
-        kills them and stops waiting. Either way the exit code is then 130."""
+        kills them and stops waiting. Either way the exit code is then 130. ``container``: the
+        service's running container where the caller has just listed it (else it is listed)."""
         import secrets
 
-        cid = self._running_container(service)
+        cid = container or self._running_container(service)
         tag = secrets.token_hex(8)
         env = {**(environment or {}), RUN_TAG: tag}
         flags = [w for k, v in env.items() for w in ("-e", f"{k}={v}")]

@@ -16,6 +16,7 @@ from dashenv.steps.targets import host_dir, host_environment
 
 if TYPE_CHECKING:
     from dashenv.context import Environment
+    from dashenv.facts import Running
     from dashenv.steps.workers import WorkerSet
 
 
@@ -165,7 +166,7 @@ def _config_on_host(t: Environment) -> tuple[list[tuple[str, str]], str] | None:
     return found, app.environment.get("PYTEST_ADDOPTS", "")
 
 
-def _probe(t: Environment) -> dict[str, Any] | None:
+def _probe(t: Environment, app: Running | None) -> dict[str, Any] | None:
     """What ``pytest_probe`` finds in the app container, kept for that very container (its id and
     creation) and the configuration files under its build context as they are now: a container
     is asked once, not on every run."""
@@ -174,7 +175,6 @@ def _probe(t: Environment) -> dict[str, Any] | None:
     from dashenv.plan.reset import PYTEST_CONFIG_FILES
 
     service = t.settings.app_service
-    app = t.docker.running().get(service)
     context = _build_context(t)
     stamps = sorted(
         f"{p}:{p.stat().st_mtime_ns}"
@@ -204,7 +204,9 @@ def _probe(t: Environment) -> dict[str, Any] | None:
     return found if isinstance(found, dict) else None
 
 
-def worker_count(t: Environment, command: str, say: Callable[[str], None]) -> int:
+def worker_count(
+    t: Environment, command: str, say: Callable[[str], None], app: Running | None
+) -> int:
     """The pytest-xdist workers the test command starts in the app container, counted as
     pytest-xdist does: addopts of the project's pytest configuration, then PYTEST_ADDOPTS,
     then the command line (the last -n wins); auto and logical are the container's CPUs."""
@@ -219,7 +221,7 @@ def worker_count(t: Environment, command: str, say: Callable[[str], None]) -> in
         args = [*pytest_addopts([seen[0]]), *shlex.split(seen[1]), *words]
         if numprocesses(args) not in ("auto", "logical"):
             return xdist_workers(args, 1)
-    found = _probe(t)
+    found = _probe(t, app)
     if not isinstance(found, dict):
         say(
             f"note: could not read pytest's configuration in {t.settings.app_service} "
@@ -244,18 +246,23 @@ def _in_container(t: Environment, command: str, *, wait: bool = True) -> int:
 
     service = t.settings.app_service
     check_container(t, service, {}, "the tests")
-    count = worker_count(t, command, say_on_stderr)
+    # the app's running container, listed once: the key of what the probe found, and where
+    # the tests run
+    app = t.docker.running().get(service)
+    count = worker_count(t, command, say_on_stderr, app)
     if count == 0:
-        return t.docker.exec_attached(service, ["sh", "-c", command])
+        return t.docker.exec_attached(
+            service, ["sh", "-c", command], container=app.id if app else None
+        )
     from dashenv.steps.workers import WorkerRun
 
     with WorkerRun(t, count, wait=wait, say=say_on_stderr) as run:
         workers = run.prepare()
         s = t.settings
         values = {k: e.value for k, e in t.env.app.entries.items()}
-        app = t.compose_model().services.get(service)
-        if app is not None:
-            values.update(app.environment)
+        declared = t.compose_model().services.get(service)
+        if declared is not None:
+            values.update(declared.environment)
         db = t.env.app.database()
         contract: dict[str, str] = {}
         if db is not None:

@@ -83,18 +83,21 @@ def _read(
             return None
         return reading
 
-    # PostgreSQL read while the engine says what runs (a server that does not run refuses
-    # the connection at once; one that does not answer is not waited for: its thread is
-    # left), then Redis where it runs
-    postgres = started(read_postgres, None)
-    running = _running(protected)
-    keys: dict[int, int] = {}
-    if s.redis_port and s.redis_service in running:
+    def read_redis(_: None) -> dict[int, int]:
+        if not s.redis_port:
+            return {}
         try:
             space = protected.redis(0, timeout=3).keyspace()
-            keys = {i: space.get(i, 0) for i in dev.redis_indexes}
         except DashenvError:
-            keys = {}
+            return {}
+        return {i: space.get(i, 0) for i in dev.redis_indexes}
+
+    # PostgreSQL and Redis read while the engine says what runs; what does not run is not
+    # waited for (a server that does not run refuses the connection at once; the thread of
+    # one that does not answer is left to end on its own)
+    postgres, redis = started(read_postgres, None), started(read_redis, None)
+    running = _running(protected)
+    keys = redis() if s.redis_service in running else {}
     reading = postgres() if s.postgres_service in running else None
     others = tuple(sorted(n for n in running if n not in (s.postgres_service, s.redis_service)))
     shared = host_sides(env, dev)[1].shared_postgres
