@@ -245,16 +245,12 @@ def test_the_kept_model_is_found_without_parsing_until_a_file_pulled_in_changes(
     monkeypatch.setenv("APP_TAG", "1")
     model = ComposeModel({}, name="kept")
     paths = [p.split("\0", 1)[0] for p in pulled]
-    compose._store(
-        tmp_path,
-        "dev",
-        compose._entries(tmp_path, "dev"),
-        "full-key",
-        model,
-        direct,
-        paths,
-        ["APP_TAG"],
-    )
+
+    def store() -> None:
+        entries = compose._entries(tmp_path, "dev")
+        compose._store(tmp_path, "dev", entries, "full-key", model, direct, paths, ["APP_TAG"])
+
+    store()
 
     def found() -> bool:
         hit = compose._cached_direct(compose._entries(tmp_path, "dev"), direct)
@@ -268,28 +264,10 @@ def test_the_kept_model_is_found_without_parsing_until_a_file_pulled_in_changes(
     assert found()
     (tmp_path / "db.env").write_text("POSTGRES_DB=app\n")  # was missing
     assert not found()
-    compose._store(
-        tmp_path,
-        "dev",
-        compose._entries(tmp_path, "dev"),
-        "full-key",
-        model,
-        direct,
-        paths,
-        ["APP_TAG"],
-    )
+    store()
     assert not found()  # db.env changed just now: its stamp is not trusted yet
     os.utime(tmp_path / "db.env", (settled, settled))
-    compose._store(
-        tmp_path,
-        "dev",
-        compose._entries(tmp_path, "dev"),
-        "full-key",
-        model,
-        direct,
-        paths,
-        ["APP_TAG"],
-    )
+    store()
     assert found()
     db.write_text(db.read_text().replace("17", "18"))  # the included file itself
     assert not found()
