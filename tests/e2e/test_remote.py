@@ -114,14 +114,20 @@ def _first_bridge_back() -> None:
     """Starting the second engine deletes the first one's default bridge (dockerd removes
     docker0 when given another bridge; a quirk of running two engines on one machine, which
     .ci/run handles at start): put it back as the first engine knows it."""
+    import ipaddress
+
     if subprocess.run(["ip", "link", "show", "docker0"], capture_output=True).returncode == 0:
         return
-    gateway = subprocess.run(
-        ["docker", "network", "inspect", "bridge", "-f", "{{(index .IPAM.Config 0).Gateway}}"],
+    config = json.loads(subprocess.run(
+        ["docker", "network", "inspect", "bridge", "-f", "{{json (index .IPAM.Config 0)}}"],
         capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
+    ).stdout)  # fmt: skip
+    # the engine names the gateway, or (restarted, as .ci/run may) only the subnet, whose
+    # first address the bridge then has
+    subnet = ipaddress.ip_network(config["Subnet"])
+    gateway = config.get("Gateway") or str(next(subnet.hosts()))
     for cmd in (["ip", "link", "add", "docker0", "type", "bridge"],
-                ["ip", "addr", "add", f"{gateway}/16", "dev", "docker0"],
+                ["ip", "addr", "add", f"{gateway}/{subnet.prefixlen}", "dev", "docker0"],
                 ["ip", "link", "set", "docker0", "up"]):  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=True)
 
