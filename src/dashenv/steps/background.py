@@ -8,19 +8,18 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-A = TypeVar("A")
 R = TypeVar("R")
 
 
-def started(fn: Callable[[A], R], arg: A) -> Callable[[], R]:
-    """``fn(arg)`` started in a daemon thread; the returned call waits for its result (or
+def started(fn: Callable[[], R]) -> Callable[[], R]:
+    """``fn()`` started in a daemon thread; the returned call waits for its result (or
     raises its error). Never asked for, it is left to end on its own: the process does not
     wait for it at exit."""
     out: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            out["value"] = fn(arg)
+            out["value"] = fn()
         except BaseException as exc:  # raised where the result is asked for
             out["error"] = exc
 

@@ -49,18 +49,10 @@ def graph_reading(env: ResolvedEnvironment) -> Graph | str | None:
         return exc.message
 
 
-def migrations_part(
-    env: ResolvedEnvironment,
-    current: tuple[str, ...] | None,
-    reading: Graph | str | None = None,
-    *,
-    read: bool = False,
-) -> dict[str, Any]:
-    """Where the database stands against the code's Alembic heads (read from the files, or
-    given as ``reading`` with ``read``)."""
+def migrations_part(current: tuple[str, ...] | None, graph: Graph | str | None) -> dict[str, Any]:
+    """Where the database stands against the code's Alembic heads (``graph_reading``)."""
     from dashenv.plan.migrations import MigrationState, database_state
 
-    graph = reading if read else graph_reading(env)
     if isinstance(graph, str):
         return MigrationState("unknown", current or (), reason=graph).as_dict()
     if graph is None:

@@ -64,7 +64,7 @@ def _read(
     s = dev.settings
     database, _ = database_of(dev)
 
-    def read_postgres(_: None) -> PostgresReading | None:
+    def read_postgres() -> PostgresReading | None:
         if pg is None or not database:
             return None
         try:
@@ -83,7 +83,7 @@ def _read(
             return None
         return reading
 
-    def read_redis(_: None) -> dict[int, int]:
+    def read_redis() -> dict[int, int]:
         if not s.redis_port:
             return {}
         try:
@@ -95,7 +95,7 @@ def _read(
     # PostgreSQL and Redis read while the engine says what runs; what does not run is not
     # waited for (a server that does not run refuses the connection at once; the thread of
     # one that does not answer is left to end on its own)
-    postgres, redis = started(read_postgres, None), started(read_redis, None)
+    postgres, redis = started(read_postgres), started(read_redis)
     running = _running(protected)
     keys = redis() if s.redis_service in running else {}
     reading = postgres() if s.postgres_service in running else None

@@ -586,9 +586,9 @@ def migrations_check(name: str, mig: dict[str, Any]) -> Check:
 
 
 def _migrations_check(env: Any, current: tuple[str, ...] | None) -> Check:
-    from dashenv.steps.migrations import migrations_part
+    from dashenv.steps.migrations import graph_reading, migrations_part
 
-    return migrations_check(env.name, migrations_part(env, current))
+    return migrations_check(env.name, migrations_part(current, graph_reading(env)))
 
 
 def _baseline(stamp: dict[str, str] | None) -> dict[str, int]:

@@ -111,7 +111,7 @@ def postgres_part(e: Environment) -> PostgresPart | None:
             return part
         part["database"] = db.database
         # the code's migrations (files) read while the connection is made
-        graph = started(graph_reading, env)
+        graph = started(lambda: graph_reading(env))
         with _observer(e, db.database) as pg:
             part["version"] = pg.version()
             part["reachable"] = True
@@ -123,7 +123,7 @@ def postgres_part(e: Environment) -> PostgresPart | None:
                 part["settings"] = pg.server_settings(db.database, SERVER_FLAGS)
                 part["stamp"] = pg.read_stamp(db.database)
                 current = pg.alembic_current(db.database)
-                part["migrations"] = migrations_part(env, current, graph(), read=True)
+                part["migrations"] = migrations_part(current, graph())
                 part["copy_method"] = copy_part(env, pg, db.database, part["databases"])
             part["snapshots"] = snapshots_part(pg, db.database)
             part["worker_databases"] = worker_databases_part(part["databases"], db.database)
