@@ -147,12 +147,13 @@ def test_the_engines_list_tells_who_holds_names_and_ports_as_inspect_does(
                       "image_id")  # fmt: skip
             return (*(getattr(c, f) for f in fields), frozenset(c.ports))
 
-        inspected = sorted(seen(c) for c in docker.containers())
-        listed = sorted(seen(c) for c in docker.every_container())
+        # its own containers: another test's may start or stop between the two listings
+        mine = stack.prefix
+        inspected = sorted(seen(c) for c in docker.containers() if c.name.startswith(mine))
+        listed = sorted(seen(c) for c in docker.every_container() if c.name.startswith(mine))
         assert listed == inspected
         assert any(c[4] == "exited" for c in listed) and any(c[-1] for c in listed)
-        mine = frozenset({f"{stack.prefix}-test"})
-        full = {c.name: c for c in docker.every_container(mine)}
+        full = {c.name: c for c in docker.every_container(frozenset({f"{mine}-test"}))}
         assert full[stack.container("test", "postgres")].started_at  # inspected: in full
     finally:
         ok(stack("up", "test"))
